@@ -1,0 +1,99 @@
+//! Deployment settings, read once per request from the [`Secrets`] port. Every name here is
+//! documented in the README ("Configuration").
+
+use crate::limits::Limits;
+use crate::ports::Secrets;
+
+/// Which browser origins may call the API with credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    /// Echo any origin (local development, tests).
+    Any,
+    /// Exact origins (`https://app.example.com`) or bare host names (`app.example.com`, any
+    /// scheme and port).
+    List(Vec<String>),
+}
+
+impl AllowedOrigins {
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            AllowedOrigins::Any => true,
+            AllowedOrigins::List(list) => {
+                let without_scheme = origin.split_once("://").map_or(origin, |(_, r)| r);
+                let host = match without_scheme.rsplit_once(':') {
+                    Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+                    _ => without_scheme,
+                };
+                list.iter().any(|allowed| {
+                    allowed.eq_ignore_ascii_case(origin) || allowed.eq_ignore_ascii_case(host)
+                })
+            }
+        }
+    }
+}
+
+/// The deployment configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Project ids this deployment serves (`EDGEWRITE_PROJECTS`, comma-separated).
+    pub projects: Vec<String>,
+    /// The bootstrap API key with every scope (`EDGEWRITE_API_KEY`, a secret).
+    pub api_key: Option<String>,
+    /// `EDGEWRITE_ALLOWED_ORIGINS`: `*` or a comma-separated list.
+    pub allowed_origins: AllowedOrigins,
+    pub limits: Limits,
+    /// `EDGEWRITE_TEST_ROUTES=1` mounts the port conformance route (tests only).
+    pub test_routes: bool,
+}
+
+impl Config {
+    pub fn from_secrets(secrets: &dyn Secrets) -> Config {
+        let list = |name: &str| -> Vec<String> {
+            secrets
+                .get(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let origins = list("EDGEWRITE_ALLOWED_ORIGINS");
+        let allowed_origins = if origins.is_empty() || origins.iter().any(|o| o == "*") {
+            AllowedOrigins::Any
+        } else {
+            AllowedOrigins::List(origins)
+        };
+        let mut limits = Limits::default();
+        if let Some(n) = secrets.get("EDGEWRITE_MAX_BODY_BYTES").and_then(|v| v.trim().parse().ok()) {
+            limits.max_body_bytes = n;
+        }
+        Config {
+            projects: list("EDGEWRITE_PROJECTS"),
+            api_key: secrets.get("EDGEWRITE_API_KEY").filter(|k| !k.is_empty()),
+            allowed_origins,
+            limits,
+            test_routes: secrets.get("EDGEWRITE_TEST_ROUTES").is_some_and(|v| v == "1" || v == "true"),
+        }
+    }
+
+    pub fn serves_project(&self, project: &str) -> bool {
+        self.projects.iter().any(|p| p == project)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_lists_match_exact_origins_and_hosts() {
+        let o = AllowedOrigins::List(vec!["https://a.example".into(), "b.example".into()]);
+        assert!(o.allows("https://a.example"));
+        assert!(!o.allows("http://a.example"));
+        assert!(o.allows("http://b.example:5173"));
+        assert!(o.allows("https://b.example"));
+        assert!(!o.allows("https://evil.example"));
+        assert!(!o.allows("https://b.example.evil.com"));
+        assert!(AllowedOrigins::Any.allows("http://whatever"));
+    }
+}

@@ -1,0 +1,206 @@
+//! The runtime-neutral request and response every adapter converts to and from.
+
+use crate::error::AppwriteError;
+
+/// HTTP methods edgewrite routes. Anything else is answered before routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Head,
+}
+
+impl Method {
+    /// Parses a method name; `None` for methods edgewrite never serves (TRACE, CONNECT…).
+    pub fn parse(name: &str) -> Option<Method> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "HEAD" => Method::Head,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Head => "HEAD",
+        }
+    }
+}
+
+/// Header list with case-insensitive lookup. Names are stored lower-cased.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Appends a header (several `Set-Cookie` lines are allowed).
+    pub fn append(&mut self, name: &str, value: impl Into<String>) {
+        self.0.push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// Replaces every header of that name.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.append(name, value);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+impl<N: AsRef<str>, V: Into<String>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        let mut headers = Headers::new();
+        for (n, v) in iter {
+            headers.append(n.as_ref(), v);
+        }
+        headers
+    }
+}
+
+/// An incoming request, already read whole (bodies are bounded by [`crate::Limits`]).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Path without query string, still percent-encoded, e.g. `/v1/health/db`.
+    pub path: String,
+    /// Raw query string without `?` (may be empty).
+    pub query: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    /// Client address as the platform reports it (`CF-Connecting-IP`, Spin's client addr).
+    pub client_ip: String,
+    /// `http` or `https`, as the client reached us.
+    pub scheme: String,
+    /// Host name the client used (without port), for cookie and same-site decisions.
+    pub host: String,
+}
+
+impl Request {
+    /// Builds a request from a full URL such as `http://127.0.0.1:8787/v1/ping?x=1`.
+    pub fn from_url(method: Method, url: &str) -> Result<Request, AppwriteError> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| AppwriteError::invalid_param("url", "URL must be absolute."))?;
+        let (authority, path_and_query) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let host = match authority.rsplit_once(':') {
+            // IPv6 literals keep their brackets; a trailing `:port` goes.
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => authority,
+        };
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let path = path.split('#').next().unwrap_or_default();
+        Ok(Request {
+            method,
+            path: path.to_string(),
+            query: query.split('#').next().unwrap_or_default().to_string(),
+            headers: Headers::new(),
+            body: Vec::new(),
+            client_ip: String::new(),
+            scheme: scheme.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)
+    }
+}
+
+/// Content type of every JSON body, as Appwrite sends it.
+pub const JSON: &str = "application/json; charset=UTF-8";
+
+/// An outgoing response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Self { status, headers: Headers::new(), body: Vec::new() }
+    }
+
+    /// A JSON response; every JSON body carries `Content-Type: application/json` (the SDKs only
+    /// parse bodies that do).
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
+        let mut response = Self::new(status);
+        response.headers.set("content-type", JSON);
+        response.body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        response
+    }
+
+    pub fn text(status: u16, body: &str) -> Self {
+        let mut response = Self::new(status);
+        response.headers.set("content-type", "text/plain; charset=utf-8");
+        response.body = body.as_bytes().to_vec();
+        response
+    }
+
+    /// `204 No Content` with an empty body, as the SDKs expect from deletes.
+    pub fn no_content() -> Self {
+        Self::new(204)
+    }
+
+    pub fn error(err: &AppwriteError) -> Self {
+        let mut response = Self::new(err.status());
+        response.headers.set("content-type", JSON);
+        response.body = err.body();
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_url_splits_host_path_and_query() {
+        let req = Request::from_url(Method::Get, "http://127.0.0.1:8787/v1/ping?a=1#frag").unwrap();
+        assert_eq!(req.host, "127.0.0.1");
+        assert_eq!(req.scheme, "http");
+        assert_eq!(req.path, "/v1/ping");
+        assert_eq!(req.query, "a=1");
+    }
+
+    #[test]
+    fn headers_are_case_insensitive() {
+        let mut headers = Headers::new();
+        headers.append("X-Appwrite-Project", "p1");
+        assert_eq!(headers.get("x-appwrite-project"), Some("p1"));
+        headers.set("x-APPWRITE-project", "p2");
+        assert_eq!(headers.iter().count(), 1);
+        assert_eq!(headers.get("X-Appwrite-Project"), Some("p2"));
+    }
+}

@@ -1,0 +1,343 @@
+//! Who is calling (`appwrite-api.md` §1.3, §3): credentials as the SDKs send them, and the caller
+//! they resolve to, with that caller's role and scopes.
+//!
+//! Resolution order is Appwrite's: session cookie (`a_session_<project>` or its `_legacy` twin) →
+//! `X-Appwrite-Session` → `X-Fallback-Cookies` → `X-Appwrite-JWT`; `X-Appwrite-Key` makes the caller
+//! an application. Verifying sessions and JWTs against stored state is the account capability's job
+//! (through [`SessionVerifier`]); this module only extracts and classifies.
+
+use async_trait::async_trait;
+use base64::Engine;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::error::{AppwriteError, ErrorType};
+use crate::http::Request;
+use crate::ports::Ports;
+
+/// Scopes every guest holds (Appwrite's `roles.php`, role `guests`).
+pub const GUEST_SCOPES: &[&str] = &[
+    "global",
+    "public",
+    "home",
+    "console",
+    "graphql",
+    "sessions.write",
+    "documents.read",
+    "documents.write",
+    "rows.read",
+    "rows.write",
+    "files.read",
+    "files.write",
+    "locale.read",
+    "avatars.read",
+    "execution.write",
+    "executions.write",
+    "embeddings.write",
+];
+
+/// Scopes a signed-in user holds on top of the guest ones (role `users`).
+pub const USER_SCOPES: &[&str] = &[
+    "account",
+    "teams.read",
+    "teams.write",
+    "presences.read",
+    "presences.write",
+    "execution.read",
+    "executions.read",
+    "targets.read",
+    "targets.write",
+    "subscribers.read",
+    "subscribers.write",
+    "assistant.read",
+    "projects.read",
+];
+
+/// Every scope an API key can hold; the bootstrap key holds them all.
+pub const API_KEY_SCOPES: &[&str] = &[
+    "sessions.write",
+    "users.read",
+    "users.write",
+    "teams.read",
+    "teams.write",
+    "databases.read",
+    "databases.write",
+    "collections.read",
+    "collections.write",
+    "tables.read",
+    "tables.write",
+    "attributes.read",
+    "attributes.write",
+    "columns.read",
+    "columns.write",
+    "indexes.read",
+    "indexes.write",
+    "documents.read",
+    "documents.write",
+    "rows.read",
+    "rows.write",
+    "files.read",
+    "files.write",
+    "buckets.read",
+    "buckets.write",
+    "tokens.read",
+    "tokens.write",
+    "functions.read",
+    "functions.write",
+    "execution.read",
+    "execution.write",
+    "executions.read",
+    "executions.write",
+    "targets.read",
+    "targets.write",
+    "providers.read",
+    "providers.write",
+    "messages.read",
+    "messages.write",
+    "topics.read",
+    "topics.write",
+    "subscribers.read",
+    "subscribers.write",
+    "locale.read",
+    "avatars.read",
+    "health.read",
+    "migrations.read",
+    "migrations.write",
+    "graphql",
+    "public",
+    "global",
+];
+
+/// `{"id": userId, "secret": sessionSecret}`, base64-encoded on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SessionCredential {
+    pub id: String,
+    pub secret: String,
+}
+
+impl SessionCredential {
+    /// Decodes the cookie / header form. Garbage yields `None` (the caller stays a guest).
+    pub fn decode(encoded: &str) -> Option<SessionCredential> {
+        let encoded = encoded.trim();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded))
+            .ok()?;
+        let cred: SessionCredential = serde_json::from_slice(&bytes).ok()?;
+        (!cred.id.is_empty() && !cred.secret.is_empty()).then_some(cred)
+    }
+
+    pub fn encode(&self) -> String {
+        let json = serde_json::json!({"id": self.id, "secret": self.secret});
+        base64::engine::general_purpose::STANDARD.encode(json.to_string())
+    }
+}
+
+/// What the request carries, before anything is verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    pub session: Option<SessionCredential>,
+    pub jwt: Option<String>,
+    pub api_key: Option<String>,
+}
+
+/// The cookie name holding a project's session.
+pub fn session_cookie_name(project: &str) -> String {
+    format!("a_session_{project}")
+}
+
+impl Credentials {
+    pub fn from_request(req: &Request, project: &str) -> Credentials {
+        let cookie_name = session_cookie_name(project);
+        let legacy_name = format!("{cookie_name}_legacy");
+        let from_cookie = req.header("cookie").and_then(|header| {
+            let mut legacy = None;
+            for pair in header.split(';') {
+                let Some((k, v)) = pair.trim().split_once('=') else { continue };
+                if k == cookie_name {
+                    return Some(v.to_string());
+                }
+                if k == legacy_name {
+                    legacy = Some(v.to_string());
+                }
+            }
+            legacy
+        });
+        let from_fallback = || {
+            let map: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(req.header("x-fallback-cookies")?).ok()?;
+            map.get(&cookie_name)?.as_str().map(str::to_string)
+        };
+        let session = from_cookie
+            .and_then(|v| SessionCredential::decode(&percent_decode(&v)))
+            .or_else(|| req.header("x-appwrite-session").and_then(SessionCredential::decode))
+            .or_else(|| from_fallback().and_then(|v| SessionCredential::decode(&v)));
+        let non_empty = |h: &str| req.header(h).map(str::trim).filter(|v| !v.is_empty());
+        Credentials {
+            session,
+            jwt: non_empty("x-appwrite-jwt").map(str::to_string),
+            api_key: non_empty("x-appwrite-key").map(str::to_string),
+        }
+    }
+}
+
+fn percent_decode(v: &str) -> String {
+    form_urlencoded::parse(format!("v={}", v.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The Appwrite role a caller acts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Guests,
+    Users,
+    Applications,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Guests => "guests",
+            Role::Users => "users",
+            Role::Applications => "applications",
+        }
+    }
+}
+
+/// The verified caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Guest,
+    /// A user authenticated by session or JWT.
+    User { user_id: String, session_id: String },
+    /// An API key with its scopes.
+    App { key_id: String, scopes: Vec<String> },
+}
+
+impl Caller {
+    pub fn role(&self) -> Role {
+        match self {
+            Caller::Guest => Role::Guests,
+            Caller::User { .. } => Role::Users,
+            Caller::App { .. } => Role::Applications,
+        }
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        match self {
+            Caller::Guest => GUEST_SCOPES.contains(&scope),
+            Caller::User { .. } => GUEST_SCOPES.contains(&scope) || USER_SCOPES.contains(&scope),
+            Caller::App { scopes, .. } => scopes.iter().any(|s| s == scope),
+        }
+    }
+
+    /// Callers exempt from abuse limits (Appwrite: API keys).
+    pub fn skips_abuse_limits(&self) -> bool {
+        matches!(self, Caller::App { .. })
+    }
+
+    /// `401 general_unauthorized_scope` unless the caller holds `scope`.
+    /// `project` and `host` name an application caller the way Appwrite does.
+    pub fn require_scope(&self, scope: &str, project: &str, host: &str) -> Result<(), AppwriteError> {
+        if self.has_scope(scope) {
+            return Ok(());
+        }
+        let who = match self {
+            Caller::App { .. } => format!("app.{project}@service.{host}"),
+            _ => "User".to_string(),
+        };
+        Err(AppwriteError::new(
+            ErrorType::GeneralUnauthorizedScope,
+            format!("{who} (role: {}) missing scopes ([\"{scope}\"])", self.role().as_str()),
+        ))
+    }
+}
+
+/// Verifies sessions and JWTs; the account capability implements it. Until it does, requests with
+/// a session stay guests.
+#[async_trait(?Send)]
+pub trait SessionVerifier {
+    async fn verify(
+        &self,
+        credentials: &Credentials,
+        ports: &Ports<'_>,
+    ) -> Result<Option<Caller>, AppwriteError>;
+}
+
+/// The deployment's bootstrap key (`EDGEWRITE_API_KEY`): checks a presented key in constant time.
+pub fn verify_bootstrap_key(presented: &str, configured: Option<&str>) -> Option<Caller> {
+    let configured = configured.filter(|k| !k.is_empty())?;
+    // Compare digests so the comparison time does not depend on where the strings differ nor on
+    // the configured key's length.
+    use sha2::{Digest, Sha256};
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(configured.as_bytes());
+    if bool::from(a.ct_eq(&b)) {
+        Some(Caller::App {
+            key_id: "bootstrap".to_string(),
+            scopes: API_KEY_SCOPES.iter().map(|s| s.to_string()).collect(),
+        })
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Method;
+
+    fn req(headers: &[(&str, &str)]) -> Request {
+        let mut r = Request::from_url(Method::Get, "http://127.0.0.1/v1/account").unwrap();
+        for (k, v) in headers {
+            r.headers.append(k, *v);
+        }
+        r
+    }
+
+    #[test]
+    fn session_is_read_from_cookie_then_header_then_fallback() {
+        let cred = SessionCredential { id: "u1".into(), secret: "s3cret".into() };
+        let enc = cred.encode();
+        let cookie = format!("other=1; a_session_p1_legacy={enc}");
+        assert_eq!(Credentials::from_request(&req(&[("cookie", &cookie)]), "p1").session, Some(cred.clone()));
+        assert_eq!(
+            Credentials::from_request(&req(&[("x-appwrite-session", &enc)]), "p1").session,
+            Some(cred.clone())
+        );
+        let fallback = format!("{{\"a_session_p1\":\"{enc}\"}}");
+        assert_eq!(
+            Credentials::from_request(&req(&[("x-fallback-cookies", &fallback)]), "p1").session,
+            Some(cred)
+        );
+        // Another project's cookie does not count.
+        assert_eq!(Credentials::from_request(&req(&[("cookie", &cookie)]), "p2").session, None);
+    }
+
+    #[test]
+    fn garbage_credentials_are_ignored() {
+        for bad in ["", "!!!", "e30=", "bnVsbA==", "eyJpZCI6MX0="] {
+            assert_eq!(SessionCredential::decode(bad), None, "{bad}");
+        }
+        let c = Credentials::from_request(&req(&[("x-fallback-cookies", "[]"), ("cookie", "a_session_p=%%%")]), "p");
+        assert_eq!(c.session, None);
+    }
+
+    #[test]
+    fn scope_errors_name_the_role() {
+        let err = Caller::Guest.require_scope("account", "p", "h").unwrap_err();
+        assert_eq!(err.kind, ErrorType::GeneralUnauthorizedScope);
+        assert_eq!(err.message, "User (role: guests) missing scopes ([\"account\"])");
+        assert!(Caller::Guest.require_scope("locale.read", "p", "h").is_ok());
+    }
+
+    #[test]
+    fn bootstrap_key_must_match_exactly() {
+        assert!(verify_bootstrap_key("k", Some("k")).is_some());
+        assert!(verify_bootstrap_key("k ", Some("k")).is_none());
+        assert!(verify_bootstrap_key("", Some("")).is_none());
+        assert!(verify_bootstrap_key("k", None).is_none());
+    }
+}

@@ -1,0 +1,236 @@
+//! The ports: what capability code may ask of the platform (`DESIGN.md` "Layers"). Each runtime
+//! adapter implements them; `edgewrite-conformance` holds every adapter to the same behaviour.
+//!
+//! Traits are async and `?Send`: Workers and Spin are single-threaded.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+/// A SQLite value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Value {
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Integer(i) => Some(*i),
+            // Cloudflare's SQL API hands back whole REAL values as integers and vice versa.
+            Value::Real(f) if f.fract() == 0.0 => Some(*f as i64),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Real(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Real(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// One SQL statement with positional `?` parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+    /// When set, a batch fails with [`StoreError::GuardFailed`] (and rolls back) unless this
+    /// statement changed exactly this many rows: the `WHERE version = ?` guard of DESIGN.md.
+    pub expect_changes: Option<u64>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Self {
+        Self { sql: sql.into(), params, expect_changes: None }
+    }
+
+    /// Requires the statement to change exactly `n` rows for its batch to commit.
+    pub fn expect_changes(mut self, n: u64) -> Self {
+        self.expect_changes = Some(n);
+        self
+    }
+}
+
+/// Result rows of one statement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    /// Rows changed by an INSERT/UPDATE/DELETE (SQLite's `changes()`); 0 for queries.
+    pub changes: u64,
+}
+
+impl Rows {
+    /// The value of `column` in row `row`, if both exist.
+    pub fn get(&self, row: usize, column: &str) -> Option<&Value> {
+        let col = self.columns.iter().position(|c| c == column)?;
+        self.rows.get(row)?.get(col)
+    }
+}
+
+/// Failures of a store port. Adapters map their platform errors onto these.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum StoreError {
+    /// A UNIQUE / PRIMARY KEY / CHECK / NOT NULL constraint refused the write.
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+    /// A statement's `expect_changes` guard did not hold; nothing in the batch was written.
+    #[error("guard of statement {statement} failed: expected {expected} changed rows, got {actual}")]
+    GuardFailed { statement: usize, expected: u64, actual: u64 },
+    /// The SQL itself is wrong (a bug in edgewrite).
+    #[error("invalid statement: {0}")]
+    Invalid(String),
+    /// The store could not be reached or failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Classifies a SQLite error message the same way on every runtime.
+    pub fn from_sqlite_message(message: impl Into<String>) -> StoreError {
+        let message = message.into();
+        if message.contains("constraint failed") || message.contains("SQLITE_CONSTRAINT") {
+            StoreError::Constraint(message)
+        } else if message.contains("syntax error")
+            || message.contains("no such table")
+            || message.contains("no such column")
+        {
+            StoreError::Invalid(message)
+        } else {
+            StoreError::Unavailable(message)
+        }
+    }
+}
+
+/// The system of record: one SQLite database per project.
+#[async_trait(?Send)]
+pub trait Sql {
+    /// Runs one statement outside any batch.
+    async fn query(&self, statement: Statement) -> Result<Rows, StoreError> {
+        let mut out = self.batch(vec![statement]).await?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Runs the statements in order as one transaction: all commit, or none do.
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Rows>, StoreError>;
+}
+
+/// An inclusive-exclusive byte range `start..end` of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// File bytes.
+#[async_trait(?Send)]
+pub trait Blobs {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
+    /// The whole blob, or the part of it in `range` (clamped to its size); `None` if absent.
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Deleting an absent blob is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Small hot values with a time to live: a cache, never the only home of anything.
+#[async_trait(?Send)]
+pub trait Kv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores `value`; with `ttl_secs` it disappears after at least that long. Platforms round
+    /// short TTLs up (Workers KV: 60 s minimum).
+    async fn put(&self, key: &str, value: Vec<u8>, ttl_secs: Option<u32>) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Wall-clock time.
+pub trait Clock {
+    fn now_ms(&self) -> i64;
+}
+
+/// A cryptographically secure random source.
+pub trait Random {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// A realtime event, published after the write that caused it committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub names: Vec<String>,
+    pub channels: Vec<String>,
+    pub payload: serde_json::Value,
+    /// Roles allowed to see the event.
+    pub roles: Vec<String>,
+}
+
+/// Where realtime events go.
+#[async_trait(?Send)]
+pub trait Events {
+    async fn publish(&self, event: Event) -> Result<(), StoreError>;
+}
+
+/// Deployment configuration and secrets (wrangler vars/secrets, Spin variables, env).
+pub trait Secrets {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The platform, as one project sees it.
+pub struct Ports<'a> {
+    pub sql: &'a dyn Sql,
+    pub blobs: &'a dyn Blobs,
+    pub kv: &'a dyn Kv,
+    pub clock: &'a dyn Clock,
+    pub random: &'a dyn Random,
+    pub events: &'a dyn Events,
+    pub secrets: &'a dyn Secrets,
+}

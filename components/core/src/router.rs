@@ -1,0 +1,127 @@
+//! Routing by method and path template (`/v1/databases/{databaseId}/collections`).
+
+use async_trait::async_trait;
+
+use crate::config::Config;
+use crate::error::AppwriteError;
+use crate::http::{Method, Request, Response};
+use crate::identity::Caller;
+use crate::params::Params;
+use crate::ports::Ports;
+
+/// One endpoint of a capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    /// Template with `{name}` slots, starting at `/v1`.
+    pub path: &'static str,
+    /// Scope the caller must hold; `None` for routes open to anyone.
+    pub scope: Option<&'static str>,
+    /// Whether the route needs a project (`X-Appwrite-Project`).
+    pub needs_project: bool,
+    /// Stable name the capability dispatches on (`health.get`).
+    pub name: &'static str,
+}
+
+/// What a handler gets: the request, its typed parameters, the caller and the project's ports.
+pub struct Ctx<'a> {
+    pub request: &'a Request,
+    pub params: Params,
+    pub caller: Caller,
+    pub config: &'a Config,
+    /// The project id, when the route needs one.
+    pub project: Option<&'a str>,
+    pub ports: Ports<'a>,
+}
+
+/// An Appwrite endpoint group (account, databases, health …).
+#[async_trait(?Send)]
+pub trait Capability {
+    fn routes(&self) -> &'static [Route];
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError>;
+}
+
+/// Outcome of matching a path against every route.
+pub enum Match<'c> {
+    Found { capability: &'c dyn Capability, route: &'static Route, params: Vec<(String, String)> },
+    /// The path exists, but not for this method.
+    WrongMethod,
+    NotFound,
+}
+
+/// Finds the route for `method` and `path`.
+pub fn find<'c>(capabilities: &[&'c dyn Capability], method: Method, path: &str) -> Match<'c> {
+    let mut path_exists = false;
+    for capability in capabilities {
+        for route in capability.routes() {
+            let Some(params) = match_template(route.path, path) else { continue };
+            // HEAD is served by the GET route (adapters drop the body).
+            if route.method == method || (method == Method::Head && route.method == Method::Get) {
+                return Match::Found { capability: *capability, route, params };
+            }
+            path_exists = true;
+        }
+    }
+    if path_exists {
+        Match::WrongMethod
+    } else {
+        Match::NotFound
+    }
+}
+
+/// Matches `/v1/x/{id}` against `/v1/x/abc`; slots get the percent-decoded segment.
+pub fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => {
+                if let Some(name) = ts.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if ps.is_empty() {
+                        return None;
+                    }
+                    params.push((name.to_string(), percent_decode(ps)?));
+                } else if ts != ps {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_capture_decoded_slots() {
+        let got = match_template("/v1/databases/{databaseId}/collections/{collectionId}", "/v1/databases/db%201/collections/c").unwrap();
+        assert_eq!(got, vec![("databaseId".into(), "db 1".into()), ("collectionId".into(), "c".into())]);
+        assert!(match_template("/v1/health", "/v1/health/").is_some());
+        assert!(match_template("/v1/health", "/v1/healthz").is_none());
+        assert!(match_template("/v1/x/{id}", "/v1/x/").is_none());
+        assert!(match_template("/v1/x/{id}", "/v1/x/%zz").is_none());
+        assert!(match_template("/v1/x/{id}", "/v1/x/a/b").is_none());
+    }
+}

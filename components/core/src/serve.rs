@@ -1,0 +1,237 @@
+//! The request pipeline every adapter calls: limits → CORS → route → project → parameters →
+//! caller → scope → capability, with every failure rendered as an Appwrite error.
+
+use async_trait::async_trait;
+
+use crate::config::Config;
+use crate::cors;
+use crate::error::{AppwriteError, ErrorType};
+use crate::http::{Method, Request, Response};
+use crate::identity::{verify_bootstrap_key, Caller, Credentials, SessionVerifier};
+use crate::params::Params;
+use crate::ports::{Blobs, Clock, Events, Kv, Ports, Random, Secrets, Sql, StoreError};
+use crate::router::{self, Capability, Ctx, Match};
+
+/// A project's stores, opened by the runtime adapter.
+pub struct ProjectStores {
+    pub sql: Box<dyn Sql>,
+    pub blobs: Box<dyn Blobs>,
+    pub kv: Box<dyn Kv>,
+    pub events: Box<dyn Events>,
+}
+
+/// What an adapter provides: the platform-wide ports and a way to open one project's stores.
+#[async_trait(?Send)]
+pub trait Runtime {
+    fn secrets(&self) -> &dyn Secrets;
+    fn clock(&self) -> &dyn Clock;
+    fn random(&self) -> &dyn Random;
+    /// Opens the stores of `project` (a project the configuration serves), with the system
+    /// tables migrated.
+    async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError>;
+}
+
+/// Stand-in stores for routes that need no project.
+struct NoProject;
+
+fn no_project() -> StoreError {
+    StoreError::Unavailable("this route has no project".into())
+}
+
+#[async_trait(?Send)]
+impl Sql for NoProject {
+    async fn batch(&self, _: Vec<crate::ports::Statement>) -> Result<Vec<crate::ports::Rows>, StoreError> {
+        Err(no_project())
+    }
+}
+#[async_trait(?Send)]
+impl Blobs for NoProject {
+    async fn put(&self, _: &str, _: Vec<u8>) -> Result<(), StoreError> {
+        Err(no_project())
+    }
+    async fn get(&self, _: &str, _: Option<crate::ports::ByteRange>) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(no_project())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Err(no_project())
+    }
+}
+#[async_trait(?Send)]
+impl Kv for NoProject {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(no_project())
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: Option<u32>) -> Result<(), StoreError> {
+        Err(no_project())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Err(no_project())
+    }
+}
+#[async_trait(?Send)]
+impl Events for NoProject {
+    async fn publish(&self, _: crate::ports::Event) -> Result<(), StoreError> {
+        Err(no_project())
+    }
+}
+
+/// The error for a body over [`crate::Limits::max_body_bytes`]; adapters answer it before reading
+/// an oversized body at all.
+pub fn body_too_large(limit: usize) -> AppwriteError {
+    AppwriteError::new(
+        ErrorType::GeneralPayloadTooLarge,
+        format!("Request body is larger than the {limit} bytes this server accepts."),
+    )
+}
+
+/// Answers an error with CORS headers, for adapters that refuse a request before [`serve`].
+pub fn reject(req: &Request, config: &Config, err: &AppwriteError) -> Response {
+    let mut response = Response::error(err);
+    finish(req, config, &mut response);
+    response
+}
+
+/// The project id a request names: `X-Appwrite-Project`, else the `project` query parameter
+/// (URL builders and the realtime socket put it there).
+pub fn project_of(req: &Request) -> Option<String> {
+    if let Some(p) = req.header("x-appwrite-project").map(str::trim).filter(|p| !p.is_empty()) {
+        return Some(p.to_string());
+    }
+    form_urlencoded::parse(req.query.as_bytes())
+        .find(|(k, _)| k == "project")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Serves one request.
+pub async fn serve(
+    req: &Request,
+    runtime: &dyn Runtime,
+    capabilities: &[&dyn Capability],
+    sessions: Option<&dyn SessionVerifier>,
+) -> Response {
+    let config = Config::from_secrets(runtime.secrets());
+    let started = runtime.clock().now_ms();
+    let mut response = match dispatch(req, &config, runtime, capabilities, sessions).await {
+        Ok(response) => response,
+        Err(err) => Response::error(&err),
+    };
+    if req.method == Method::Head {
+        response.body.clear();
+    }
+    finish(req, &config, &mut response);
+    tracing::info!(
+        method = req.method.as_str(),
+        path = %req.path,
+        status = response.status,
+        ms = runtime.clock().now_ms() - started,
+        "request"
+    );
+    response
+}
+
+fn finish(req: &Request, config: &Config, response: &mut Response) {
+    if req.method == Method::Options {
+        return;
+    }
+    cors::apply(req, &config.allowed_origins, response);
+    let h = &mut response.headers;
+    h.set("x-content-type-options", "nosniff");
+    if response.status >= 400 {
+        h.set("cache-control", "no-cache, no-store, must-revalidate");
+        h.set("expires", "0");
+        h.set("pragma", "no-cache");
+    }
+    if req.scheme == "https" {
+        h.set("strict-transport-security", "max-age=10886400");
+    }
+}
+
+async fn dispatch(
+    req: &Request,
+    config: &Config,
+    runtime: &dyn Runtime,
+    capabilities: &[&dyn Capability],
+    sessions: Option<&dyn SessionVerifier>,
+) -> Result<Response, AppwriteError> {
+    if req.method == Method::Options {
+        return Ok(cors::preflight(req));
+    }
+    if req.body.len() > config.limits.max_body_bytes {
+        return Err(body_too_large(config.limits.max_body_bytes));
+    }
+    // Appwrite skips the origin check for requests carrying an API key (server-side callers).
+    if let (Some(origin), None) = (req.header("origin"), req.header("x-appwrite-key")) {
+        if !config.allowed_origins.allows(origin) {
+            return Err(AppwriteError::new(
+                ErrorType::GeneralUnknownOrigin,
+                format!("Invalid Origin. Register your new client ({origin}) as a new Web platform on your project console dashboard"),
+            ));
+        }
+    }
+    // A wrong method on an existing path is a 404 too: Appwrite's catch-all route ignores methods.
+    let Match::Found { capability, route, params: path_params } =
+        router::find(capabilities, req.method, &req.path)
+    else {
+        return Err(ErrorType::GeneralRouteNotFound.into());
+    };
+
+    let project = project_of(req);
+    if let Some(p) = &project {
+        if !config.serves_project(p) {
+            return Err(ErrorType::ProjectNotFound.into());
+        }
+    }
+    let project = project.as_deref().filter(|_| route.needs_project);
+    let stores = match project {
+        Some(p) => Some(runtime.open_project(p).await.map_err(AppwriteError::internal)?),
+        None => None,
+    };
+    let params = Params::from_request(req, path_params, &config.limits)?;
+
+    let none = NoProject;
+    let ports = Ports {
+        sql: stores.as_ref().map_or(&none as &dyn Sql, |s| s.sql.as_ref()),
+        blobs: stores.as_ref().map_or(&none as &dyn Blobs, |s| s.blobs.as_ref()),
+        kv: stores.as_ref().map_or(&none as &dyn Kv, |s| s.kv.as_ref()),
+        events: stores.as_ref().map_or(&none as &dyn Events, |s| s.events.as_ref()),
+        clock: runtime.clock(),
+        random: runtime.random(),
+        secrets: runtime.secrets(),
+    };
+
+    let caller = resolve_caller(req, config, project, &ports, sessions).await?;
+    if let Some(scope) = route.scope {
+        caller.require_scope(scope, project.unwrap_or(""), &req.host)?;
+    }
+    // Without a project header Appwrite runs as the console project, which serves no app routes.
+    if route.needs_project && project.is_none() {
+        return Err(ErrorType::ProjectNotFound.into());
+    }
+    let ctx = Ctx { request: req, params, caller, config, project, ports };
+    capability.handle(route, &ctx).await
+}
+
+async fn resolve_caller(
+    req: &Request,
+    config: &Config,
+    project: Option<&str>,
+    ports: &Ports<'_>,
+    sessions: Option<&dyn SessionVerifier>,
+) -> Result<Caller, AppwriteError> {
+    let credentials = Credentials::from_request(req, project.unwrap_or(""));
+    if let Some(key) = &credentials.api_key {
+        // `standard_…` keys and keys without a type prefix must be valid; keys of other types
+        // (ephemeral, account …) that edgewrite does not issue leave the caller a guest.
+        let standard = key.starts_with("standard_") || !key.contains('_');
+        match verify_bootstrap_key(key, config.api_key.as_deref()) {
+            Some(app) => return Ok(app),
+            None if standard => return Err(ErrorType::UserUnauthorized.into()),
+            None => {}
+        }
+    }
+    match (sessions, project) {
+        (Some(verifier), Some(_)) => Ok(verifier.verify(&credentials, ports).await?.unwrap_or(Caller::Guest)),
+        _ => Ok(Caller::Guest),
+    }
+}

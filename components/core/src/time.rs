@@ -1,0 +1,43 @@
+//! Appwrite datetimes: ISO-8601 with milliseconds and offset, `2026-01-01T12:34:56.789+00:00`.
+
+/// Formats unix milliseconds as Appwrite does (always UTC, `+00:00`).
+pub fn iso_from_ms(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(iso_from_ms(0), "1970-01-01T00:00:00.000+00:00");
+        assert_eq!(iso_from_ms(1_767_270_896_789), "2026-01-01T12:34:56.789+00:00");
+        assert_eq!(iso_from_ms(951_782_400_000), "2000-02-29T00:00:00.000+00:00");
+        assert_eq!(iso_from_ms(-1), "1969-12-31T23:59:59.999+00:00");
+    }
+}

@@ -1,0 +1,68 @@
+//! The system schema of a project's SQLite database, as versioned migrations. One schema, one
+//! dialect, every runtime: the native tests, the Cloudflare Durable Object and Spin SQLite all
+//! run exactly these statements through [`migrate`].
+
+use edgewrite_core::ports::{Sql, Statement, StoreError, Value};
+
+/// One schema step. Never edit a released migration; add a new one.
+#[derive(Debug)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub statements: &'static [&'static str],
+}
+
+const LEDGER: &str = "CREATE TABLE IF NOT EXISTS _edgewrite_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+)";
+
+/// Every migration, in order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "project settings",
+    statements: &["CREATE TABLE _edgewrite_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    )"],
+}];
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+async fn applied_versions(sql: &dyn Sql) -> Result<Vec<i64>, StoreError> {
+    match sql.query(Statement::new("SELECT version FROM _edgewrite_migrations", vec![])).await {
+        Ok(rows) => Ok(rows.rows.iter().filter_map(|r| r.first()?.as_i64()).collect()),
+        Err(StoreError::Invalid(msg)) if msg.contains("no such table") => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Applies every pending migration, each in one atomic batch together with its ledger row.
+/// Idempotent and safe against a concurrent runner: the ledger's primary key lets one win and
+/// the other skip. Returns how many migrations this call applied.
+pub async fn migrate(sql: &dyn Sql, now_ms: i64) -> Result<usize, StoreError> {
+    let done = applied_versions(sql).await?;
+    let mut applied = 0;
+    for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+        let mut batch = vec![Statement::new(LEDGER, vec![])];
+        batch.extend(migration.statements.iter().map(|s| Statement::new(*s, vec![])));
+        batch.push(Statement::new(
+            "INSERT INTO _edgewrite_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            vec![Value::Integer(migration.version), migration.name.into(), Value::Integer(now_ms)],
+        ));
+        match sql.batch(batch).await {
+            Ok(_) => {
+                applied += 1;
+                tracing::info!(version = migration.version, name = migration.name, "migration applied");
+            }
+            Err(_) if applied_versions(sql).await?.contains(&migration.version) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(applied)
+}
