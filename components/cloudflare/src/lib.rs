@@ -1,1 +1,136 @@
-pub fn x(){}
+//! The Cloudflare Worker: converts workerd requests to edgewrite's, runs the core pipeline with
+//! every capability linked in, and provides the ports over Durable Objects (SQL), R2 (blobs) and
+//! KV (cache). This is the only crate that uses `worker`.
+
+mod log;
+mod project_object;
+mod stores;
+mod wire;
+
+use async_trait::async_trait;
+use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
+use edgewrite_core::{Capability, Config, Method, ProjectStores, Runtime};
+use worker::{event, Context, Env, Headers, Request, Response};
+
+pub use project_object::ProjectDatabase;
+
+/// Binding names, as declared in `wrangler.toml`.
+const DATABASE_BINDING: &str = "PROJECT_DATABASE";
+const BLOBS_BINDING: &str = "BLOBS";
+const CACHE_BINDING: &str = "CACHE";
+
+struct EnvSecrets<'a>(&'a Env);
+
+impl Secrets for EnvSecrets<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .var(name)
+            .map(|v| v.to_string())
+            .or_else(|_| self.0.secret(name).map(|v| v.to_string()))
+            .ok()
+    }
+}
+
+struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now_ms(&self) -> i64 {
+        worker::Date::now().as_millis() as i64
+    }
+}
+
+struct CryptoRandom;
+
+impl Random for CryptoRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        // crypto.getRandomValues never fails for buffers this small.
+        getrandom::fill(buf).expect("crypto.getRandomValues is available in workerd");
+    }
+}
+
+struct CloudflareRuntime<'a> {
+    env: &'a Env,
+    secrets: EnvSecrets<'a>,
+}
+
+fn binding_error(binding: &str) -> impl Fn(worker::Error) -> StoreError + '_ {
+    move |e| StoreError::Unavailable(format!("binding {binding}: {e}"))
+}
+
+#[async_trait(?Send)]
+impl Runtime for CloudflareRuntime<'_> {
+    fn secrets(&self) -> &dyn Secrets {
+        &self.secrets
+    }
+    fn clock(&self) -> &dyn Clock {
+        &WorkerClock
+    }
+    fn random(&self) -> &dyn Random {
+        &CryptoRandom
+    }
+
+    async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {
+        let stub = self
+            .env
+            .durable_object(DATABASE_BINDING)
+            .and_then(|ns| ns.get_by_name(project))
+            .map_err(binding_error(DATABASE_BINDING))?;
+        let bucket = self.env.bucket(BLOBS_BINDING).map_err(binding_error(BLOBS_BINDING))?;
+        let kv = self.env.kv(CACHE_BINDING).map_err(binding_error(CACHE_BINDING))?;
+        Ok(ProjectStores {
+            sql: Box::new(stores::DurableSql { stub }),
+            blobs: Box::new(stores::R2Blobs { bucket, prefix: format!("{project}/") }),
+            kv: Box::new(stores::KvCache { store: kv, prefix: format!("{project}:") }),
+            events: Box::new(stores::ProjectEvents),
+        })
+    }
+}
+
+const CAPABILITIES: &[&dyn Capability] = &[&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute];
+
+async fn to_core(mut req: Request, config: &Config) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
+    let url = req.url().map(|u| u.to_string()).unwrap_or_default();
+    let method = Method::parse(&req.method().to_string());
+    let mut core = edgewrite_core::Request::from_url(method.unwrap_or(Method::Get), &url)
+        .map_err(|e| edgewrite_core::Response::error(&e))?;
+    core.headers = req.headers().entries().collect();
+    core.client_ip = core.headers.get("cf-connecting-ip").unwrap_or_default().to_string();
+    if method.is_none() {
+        return Err(edgewrite_core::serve::reject(&core, config, &edgewrite_core::ErrorType::GeneralRouteNotFound.into()));
+    }
+    let limit = config.limits.max_body_bytes;
+    let too_large = || edgewrite_core::serve::reject(&core, config, &edgewrite_core::serve::body_too_large(limit));
+    let declared = core.headers.get("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    if !matches!(core.method, Method::Get | Method::Head | Method::Options) {
+        let body = req.bytes().await.unwrap_or_default();
+        if body.len() > limit {
+            return Err(too_large());
+        }
+        core.body = body;
+    }
+    Ok(core)
+}
+
+fn from_core(resp: edgewrite_core::Response) -> worker::Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in resp.headers.iter() {
+        headers.append(name, value)?;
+    }
+    let builder = worker::ResponseBuilder::new().with_status(resp.status).with_headers(headers);
+    Ok(if resp.body.is_empty() { builder.empty() } else { builder.fixed(resp.body) })
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    log::init(EnvSecrets(&env).get("EDGEWRITE_LOG"));
+    let runtime = CloudflareRuntime { env: &env, secrets: EnvSecrets(&env) };
+    let config = Config::from_secrets(&runtime.secrets);
+    let core = match to_core(req, &config).await {
+        Ok(core) => core,
+        Err(rejected) => return from_core(rejected),
+    };
+    from_core(edgewrite_core::serve(&core, &runtime, CAPABILITIES, None).await)
+}
