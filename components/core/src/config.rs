@@ -4,6 +4,17 @@
 use crate::limits::Limits;
 use crate::ports::Secrets;
 
+/// Every deployment variable edgewrite reads. Runtimes whose variables are async (Spin) load
+/// these up front.
+pub const VARIABLES: &[&str] = &[
+    "EDGEWRITE_PROJECTS",
+    "EDGEWRITE_API_KEY",
+    "EDGEWRITE_ALLOWED_ORIGINS",
+    "EDGEWRITE_MAX_BODY_BYTES",
+    "EDGEWRITE_TEST_ROUTES",
+    "EDGEWRITE_LOG",
+];
+
 /// Which browser origins may call the API with credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllowedOrigins {

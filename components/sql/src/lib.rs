@@ -19,15 +19,29 @@ const LEDGER: &str = "CREATE TABLE IF NOT EXISTS _edgewrite_migrations (
 )";
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "project settings",
-    statements: &["CREATE TABLE _edgewrite_settings (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-    )"],
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "project settings",
+        statements: &["CREATE TABLE _edgewrite_settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )"],
+    },
+    // Runtimes without a blob store (Spin) keep file bytes here, in chunks that each fit one
+    // SQLite row comfortably; the others never touch it.
+    Migration {
+        version: 2,
+        name: "blob chunks",
+        statements: &["CREATE TABLE _edgewrite_blob_chunks (
+            key TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (key, idx)
+        )"],
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {
