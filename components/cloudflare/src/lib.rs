@@ -2,7 +2,6 @@
 //! every capability linked in, and provides the ports over Durable Objects (SQL), R2 (blobs) and
 //! KV (cache). This is the only crate that uses `worker`.
 
-mod log;
 mod project_object;
 mod stores;
 mod wire;
@@ -23,11 +22,7 @@ struct EnvSecrets<'a>(&'a Env);
 
 impl Secrets for EnvSecrets<'_> {
     fn get(&self, name: &str) -> Option<String> {
-        self.0
-            .var(name)
-            .map(|v| v.to_string())
-            .or_else(|_| self.0.secret(name).map(|v| v.to_string()))
-            .ok()
+        self.0.var(name).map(|v| v.to_string()).or_else(|_| self.0.secret(name).map(|v| v.to_string())).ok()
     }
 }
 
@@ -86,20 +81,30 @@ impl Runtime for CloudflareRuntime<'_> {
     }
 }
 
-const CAPABILITIES: &[&dyn Capability] = &[&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute];
+const CAPABILITIES: &[&dyn Capability] =
+    &[&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute];
 
-async fn to_core(mut req: Request, config: &Config) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
+async fn to_core(
+    mut req: Request,
+    config: &Config,
+) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
     let url = req.url().map(|u| u.to_string()).unwrap_or_default();
-    let method = Method::parse(&req.method().to_string());
+    // The raw method: `worker::Method` maps unknown methods to GET.
+    let method = Method::parse(&req.inner().method());
     let mut core = edgewrite_core::Request::from_url(method.unwrap_or(Method::Get), &url)
         .map_err(|e| edgewrite_core::Response::error(&e))?;
     core.headers = req.headers().entries().collect();
     core.client_ip = core.headers.get("cf-connecting-ip").unwrap_or_default().to_string();
     if method.is_none() {
-        return Err(edgewrite_core::serve::reject(&core, config, &edgewrite_core::ErrorType::GeneralRouteNotFound.into()));
+        return Err(edgewrite_core::serve::reject(
+            &core,
+            config,
+            &edgewrite_core::ErrorType::GeneralRouteNotFound.into(),
+        ));
     }
     let limit = config.limits.max_body_bytes;
-    let too_large = || edgewrite_core::serve::reject(&core, config, &edgewrite_core::serve::body_too_large(limit));
+    let too_large =
+        || edgewrite_core::serve::reject(&core, config, &edgewrite_core::serve::body_too_large(limit));
     let declared = core.headers.get("content-length").and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
@@ -123,9 +128,18 @@ fn from_core(resp: edgewrite_core::Response) -> worker::Result<Response> {
     Ok(if resp.body.is_empty() { builder.empty() } else { builder.fixed(resp.body) })
 }
 
+/// Log lines go to the Workers console, where `wrangler dev` and Workers Logs collect them.
+fn console_sink(level: tracing::Level, line: &str) {
+    if level <= tracing::Level::WARN {
+        worker::console_error!("{line}");
+    } else {
+        worker::console_log!("{line}");
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    log::init(EnvSecrets(&env).get("EDGEWRITE_LOG"));
+    edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
     let runtime = CloudflareRuntime { env: &env, secrets: EnvSecrets(&env) };
     let config = Config::from_secrets(&runtime.secrets);
     let core = match to_core(req, &config).await {

@@ -38,9 +38,12 @@ fn table(ports: &Ports<'_>, stem: &str) -> String {
 async fn sql_values_round_trip(ports: &Ports<'_>) -> CaseResultInner {
     let t = table(ports, "values");
     let sql = ports.sql;
-    sql.query(Statement::new(format!("CREATE TABLE {t} (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)"), vec![]))
-        .await
-        .map_err(err("create"))?;
+    sql.query(Statement::new(
+        format!("CREATE TABLE {t} (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)"),
+        vec![],
+    ))
+    .await
+    .map_err(err("create"))?;
     let blob: Vec<u8> = (0..=255).collect();
     let text = "héllo \u{1F600} 'quoted' \"double\" \0 nul";
     let big = 9_007_199_254_740_991i64; // 2^53 - 1: the largest integer every runtime keeps exact
@@ -57,9 +60,15 @@ async fn sql_values_round_trip(ports: &Ports<'_>) -> CaseResultInner {
             .map_err(err("select"))?;
         check(rows.columns == ["i", "r", "s", "b", "n"], format!("columns {:?}", rows.columns))?;
         check(rows.rows.len() == 1, format!("{} rows", rows.rows.len()))?;
-        check(rows.get(0, "i").and_then(Value::as_i64) == Some(big), format!("integer {:?}", rows.get(0, "i")))?;
+        check(
+            rows.get(0, "i").and_then(Value::as_i64) == Some(big),
+            format!("integer {:?}", rows.get(0, "i")),
+        )?;
         check(rows.get(0, "r").and_then(Value::as_f64) == Some(1.5), "real")?;
-        check(rows.get(0, "s").and_then(Value::as_str) == Some(text), format!("text {:?}", rows.get(0, "s")))?;
+        check(
+            rows.get(0, "s").and_then(Value::as_str) == Some(text),
+            format!("text {:?}", rows.get(0, "s")),
+        )?;
         check(rows.get(0, "b").and_then(Value::as_bytes) == Some(&blob[..]), "blob")?;
         check(rows.get(0, "n") == Some(&Value::Null), "null")?;
         let empty = sql

@@ -35,9 +35,8 @@ impl AllowedOrigins {
                     Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
                     _ => without_scheme,
                 };
-                list.iter().any(|allowed| {
-                    allowed.eq_ignore_ascii_case(origin) || allowed.eq_ignore_ascii_case(host)
-                })
+                list.iter()
+                    .any(|allowed| allowed.eq_ignore_ascii_case(origin) || allowed.eq_ignore_ascii_case(host))
             }
         }
     }

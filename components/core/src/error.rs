@@ -199,10 +199,7 @@ impl AppwriteError {
 
     /// `400 general_argument_invalid` with Appwrite's ``Invalid `param` param: …`` wording.
     pub fn invalid_param(param: &str, description: &str) -> Self {
-        Self::new(
-            ErrorType::GeneralArgumentInvalid,
-            format!("Invalid `{param}` param: {description}"),
-        )
+        Self::new(ErrorType::GeneralArgumentInvalid, format!("Invalid `{param}` param: {description}"))
     }
 
     /// `400 general_argument_invalid` for a missing required parameter.

@@ -211,9 +211,15 @@ impl Role {
 pub enum Caller {
     Guest,
     /// A user authenticated by session or JWT.
-    User { user_id: String, session_id: String },
+    User {
+        user_id: String,
+        session_id: String,
+    },
     /// An API key with its scopes.
-    App { key_id: String, scopes: Vec<String> },
+    App {
+        key_id: String,
+        scopes: Vec<String>,
+    },
 }
 
 impl Caller {
@@ -321,7 +327,10 @@ mod tests {
         for bad in ["", "!!!", "e30=", "bnVsbA==", "eyJpZCI6MX0="] {
             assert_eq!(SessionCredential::decode(bad), None, "{bad}");
         }
-        let c = Credentials::from_request(&req(&[("x-fallback-cookies", "[]"), ("cookie", "a_session_p=%%%")]), "p");
+        let c = Credentials::from_request(
+            &req(&[("x-fallback-cookies", "[]"), ("cookie", "a_session_p=%%%")]),
+            "p",
+        );
         assert_eq!(c.session, None);
     }
 

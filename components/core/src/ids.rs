@@ -5,18 +5,13 @@ use crate::ports::Random;
 /// Appwrite's wording for the custom id rule, used in `general_argument_invalid` messages.
 pub const CUSTOM_ID_RULE: &str = "Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, 0-9, period, hyphen, and underscore. Can't start with a special char";
 
-/// Checks `[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}`.
-pub fn validate_custom_id(id: &str) -> Result<(), ()> {
+/// Whether `id` matches `[a-zA-Z0-9][a-zA-Z0-9._-]{0,35}`.
+pub fn is_valid_custom_id(id: &str) -> bool {
     let bytes = id.as_bytes();
-    let ok = !bytes.is_empty()
+    !bytes.is_empty()
         && bytes.len() <= 36
         && bytes[0].is_ascii_alphanumeric()
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(())
-    }
+        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// A 20-hex-char id shaped like the SDK's `ID.unique()`: 8 hex of unix seconds, 5 hex of
@@ -52,10 +47,10 @@ mod tests {
     #[test]
     fn custom_id_rule_matches_appwrite() {
         for ok in ["a", "A1", "user.name-1_x", &"x".repeat(36)] {
-            assert!(validate_custom_id(ok).is_ok(), "{ok}");
+            assert!(is_valid_custom_id(ok), "{ok}");
         }
         for bad in ["", ".a", "-a", "_a", "a b", "a/b", "é", &"x".repeat(37)] {
-            assert!(validate_custom_id(bad).is_err(), "{bad}");
+            assert!(!is_valid_custom_id(bad), "{bad}");
         }
     }
 
@@ -64,7 +59,7 @@ mod tests {
         let id = unique_id(1_767_225_600_123, &Fixed);
         assert_eq!(id.len(), 20);
         assert!(id.starts_with("6955b900"));
-        assert!(validate_custom_id(&id).is_ok());
+        assert!(is_valid_custom_id(&id));
         assert_eq!(random_hex(16, &Fixed).len(), 32);
     }
 }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod limits;
+pub mod log;
 pub mod multipart;
 pub mod params;
 pub mod ports;

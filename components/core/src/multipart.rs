@@ -27,10 +27,7 @@ pub fn boundary(content_type: &str) -> Option<String> {
 }
 
 fn malformed(detail: &str) -> AppwriteError {
-    AppwriteError::new(
-        crate::ErrorType::GeneralArgumentInvalid,
-        format!("Invalid multipart body: {detail}."),
-    )
+    AppwriteError::new(crate::ErrorType::GeneralArgumentInvalid, format!("Invalid multipart body: {detail}."))
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
@@ -172,5 +169,23 @@ mod tests {
         }
         assert!(parse(b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nabc", "XyZ").is_err());
         assert!(parse(b"nothing here", "XyZ").is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_body_parses_or_errors_without_panicking(body in proptest::collection::vec(any::<u8>(), 0..512), boundary in "[a-zA-Z0-9]{1,12}") {
+            let _ = super::parse(&body, &boundary);
+        }
+
+        #[test]
+        fn bodies_made_of_boundary_fragments_never_panic(pieces in proptest::collection::vec(prop_oneof![Just(&b"--b"[..]), Just(&b"\r\n"[..]), Just(&b"\r\n\r\n"[..]), Just(&b"Content-Disposition: form-data; name=\"a\""[..]), Just(&b"x"[..]), Just(&b"--"[..])], 0..24)) {
+            let body: Vec<u8> = pieces.concat();
+            let _ = super::parse(&body, "b");
+        }
     }
 }

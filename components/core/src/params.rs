@@ -80,8 +80,8 @@ impl Params {
         }
         let content_type = req.header("content-type").unwrap_or("").to_ascii_lowercase();
         if content_type.starts_with("multipart/form-data") {
-            let boundary = multipart::boundary(req.header("content-type").unwrap_or(""))
-                .ok_or_else(|| {
+            let boundary =
+                multipart::boundary(req.header("content-type").unwrap_or("")).ok_or_else(|| {
                     AppwriteError::new(
                         ErrorType::GeneralArgumentInvalid,
                         "Invalid multipart body: missing boundary.",
@@ -96,10 +96,7 @@ impl Params {
         } else if content_type.is_empty() || content_type.starts_with("application/json") {
             // JSON is the SDKs' default; bodies without a content type are read as JSON too.
             let value: Value = serde_json::from_slice(&req.body).map_err(|e| {
-                AppwriteError::new(
-                    ErrorType::GeneralArgumentInvalid,
-                    format!("Invalid JSON body: {e}."),
-                )
+                AppwriteError::new(ErrorType::GeneralArgumentInvalid, format!("Invalid JSON body: {e}."))
             })?;
             match value {
                 Value::Object(map) => {
@@ -135,10 +132,7 @@ impl Params {
             .map_err(|_| AppwriteError::invalid_param(&part.name, "Value must be valid UTF-8."))?;
         match split_array_key(&part.name) {
             Some((name, _)) => {
-                let entry = self
-                    .values
-                    .entry(name.to_string())
-                    .or_insert_with(|| Value::Array(Vec::new()));
+                let entry = self.values.entry(name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
                 match entry {
                     Value::Array(items) if items.len() < limits.max_array_items => {
                         items.push(Value::String(text))
@@ -274,9 +268,11 @@ impl Params {
         if value == "unique()" {
             return Ok(ids::unique_id(now_ms, random));
         }
-        ids::validate_custom_id(&value)
-            .map(|_| value)
-            .map_err(|_| AppwriteError::invalid_param(name, ids::CUSTOM_ID_RULE))
+        if ids::is_valid_custom_id(&value) {
+            Ok(value)
+        } else {
+            Err(AppwriteError::invalid_param(name, ids::CUSTOM_ID_RULE))
+        }
     }
 }
 
@@ -333,8 +329,8 @@ mod tests {
     #[test]
     fn json_body_and_path_params_merge_with_path_winning() {
         let req = request("", "application/json", br#"{"name":"n","userId":"body"}"#);
-        let p = Params::from_request(&req, vec![("userId".into(), "path".into())], &Limits::default())
-            .unwrap();
+        let p =
+            Params::from_request(&req, vec![("userId".into(), "path".into())], &Limits::default()).unwrap();
         assert_eq!(p.required_text("name", 10).unwrap(), "n");
         assert_eq!(p.required_text("userId", 36).unwrap(), "path");
     }
@@ -372,5 +368,23 @@ mod tests {
     fn too_many_array_items_are_refused() {
         let q: Vec<String> = (0..101).map(|i| format!("queries[{i}]=x")).collect();
         assert!(params(&request(&q.join("&"), "", b"")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::http::{Method, Request};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_query_string_and_json_body_never_panics(query in ".{0,200}", body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut req = Request::from_url(Method::Post, "http://h/v1/x").unwrap();
+            req.query = query;
+            req.headers.set("content-type", "application/json");
+            req.body = body;
+            let _ = Params::from_request(&req, vec![], &Limits::default());
+        }
     }
 }

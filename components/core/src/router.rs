@@ -43,7 +43,11 @@ pub trait Capability {
 
 /// Outcome of matching a path against every route.
 pub enum Match<'c> {
-    Found { capability: &'c dyn Capability, route: &'static Route, params: Vec<(String, String)> },
+    Found {
+        capability: &'c dyn Capability,
+        route: &'static Route,
+        params: Vec<(String, String)>,
+    },
     /// The path exists, but not for this method.
     WrongMethod,
     NotFound,
@@ -116,12 +120,28 @@ mod tests {
 
     #[test]
     fn templates_capture_decoded_slots() {
-        let got = match_template("/v1/databases/{databaseId}/collections/{collectionId}", "/v1/databases/db%201/collections/c").unwrap();
+        let got = match_template(
+            "/v1/databases/{databaseId}/collections/{collectionId}",
+            "/v1/databases/db%201/collections/c",
+        )
+        .unwrap();
         assert_eq!(got, vec![("databaseId".into(), "db 1".into()), ("collectionId".into(), "c".into())]);
         assert!(match_template("/v1/health", "/v1/health/").is_some());
         assert!(match_template("/v1/health", "/v1/healthz").is_none());
         assert!(match_template("/v1/x/{id}", "/v1/x/").is_none());
         assert!(match_template("/v1/x/{id}", "/v1/x/%zz").is_none());
         assert!(match_template("/v1/x/{id}", "/v1/x/a/b").is_none());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_path_matches_or_not_without_panicking(path in ".{0,120}") {
+            let _ = super::match_template("/v1/databases/{databaseId}/collections/{collectionId}", &path);
+        }
     }
 }

