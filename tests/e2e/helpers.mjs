@@ -55,3 +55,37 @@ export async function rejectsWith(assert, promise, code, type) {
     return true;
   });
 }
+
+/** A unique email for one test. */
+export function uniqueEmail(tag = 'user') {
+  return `${tag}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+/**
+ * A node-appwrite client acting as a freshly signed-up user (the SSR pattern of the SDK notes:
+ * create and log in with the API key, then `setSession(secret)`).
+ */
+export async function userClient({ email = uniqueEmail(), password = 'correct-horse-9', name = 'Test User' } = {}) {
+  const admin = adminClient();
+  const account = new node.Account(admin);
+  const user = await account.create({ userId: node.ID.unique(), email, password, name });
+  const session = await account.createEmailPasswordSession({ email, password });
+  const client = new node.Client().setEndpoint(endpoint).setProject(projectId).setSession(session.secret);
+  return { client, user, session, email, password };
+}
+
+/**
+ * Makes the web SDK in Node keep its session the way a browser without third-party cookies
+ * does: `window.localStorage.cookieFallback`, filled from the `X-Fallback-Cookies` header.
+ * Returns the backing map, so a test can inspect or clear it.
+ */
+export function installFallbackStorage() {
+  const store = new Map();
+  globalThis.window = globalThis;
+  globalThis.localStorage = {
+    getItem: (k) => store.get(k) ?? null,
+    setItem: (k, v) => store.set(k, String(v)),
+    removeItem: (k) => store.delete(k),
+  };
+  return store;
+}

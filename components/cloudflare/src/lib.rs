@@ -82,7 +82,7 @@ impl Runtime for CloudflareRuntime<'_> {
 }
 
 const CAPABILITIES: &[&dyn Capability] =
-    &[&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute];
+    &[&edgewrite_health::Health, &edgewrite_account::Account, &edgewrite_conformance::ConformanceRoute];
 
 async fn to_core(
     mut req: Request,
@@ -146,5 +146,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),
     };
-    from_core(edgewrite_core::serve(&core, &runtime, CAPABILITIES, None).await)
+    from_core(
+        edgewrite_core::serve(&core, &runtime, CAPABILITIES, Some(&edgewrite_account::AccountSessions)).await,
+    )
 }

@@ -13,6 +13,9 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_MAX_BODY_BYTES",
     "EDGEWRITE_TEST_ROUTES",
     "EDGEWRITE_LOG",
+    "EDGEWRITE_ABUSE_LIMITS",
+    "EDGEWRITE_SESSION_DURATION",
+    "EDGEWRITE_SESSION_LIMIT",
 ];
 
 /// Which browser origins may call the API with credentials.
@@ -54,6 +57,12 @@ pub struct Config {
     pub limits: Limits,
     /// `EDGEWRITE_TEST_ROUTES=1` mounts the port conformance route (tests only).
     pub test_routes: bool,
+    /// `EDGEWRITE_ABUSE_LIMITS=off` disables the abuse limiter.
+    pub abuse_limits: bool,
+    /// Session lifetime in seconds (`EDGEWRITE_SESSION_DURATION`, Appwrite's default one year).
+    pub session_duration_secs: i64,
+    /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
+    pub session_limit: u32,
 }
 
 impl Config {
@@ -83,6 +92,17 @@ impl Config {
             allowed_origins,
             limits,
             test_routes: secrets.get("EDGEWRITE_TEST_ROUTES").is_some_and(|v| v == "1" || v == "true"),
+            abuse_limits: !secrets.get("EDGEWRITE_ABUSE_LIMITS").is_some_and(|v| v == "off" || v == "0"),
+            session_duration_secs: secrets
+                .get("EDGEWRITE_SESSION_DURATION")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|d: &i64| *d > 0)
+                .unwrap_or(31_536_000),
+            session_limit: secrets
+                .get("EDGEWRITE_SESSION_LIMIT")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(10u32)
+                .clamp(1, 100),
         }
     }
 

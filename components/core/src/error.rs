@@ -185,16 +185,23 @@ impl fmt::Display for ErrorType {
     }
 }
 
-/// An error on its way to the client: a type plus a message.
+/// An error on its way to the client: a type plus a message (and, rarely, headers such as
+/// `X-RateLimit-*` on a 429).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppwriteError {
     pub kind: ErrorType,
     pub message: String,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl AppwriteError {
     pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self { kind, message: message.into(), headers: Vec::new() }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// `400 general_argument_invalid` with Appwrite's ``Invalid `param` param: …`` wording.

@@ -173,6 +173,9 @@ impl Response {
     pub fn error(err: &AppwriteError) -> Self {
         let mut response = Self::new(err.status());
         response.headers.set("content-type", JSON);
+        for (name, value) in &err.headers {
+            response.headers.set(name, value.clone());
+        }
         response.body = err.body();
         response
     }

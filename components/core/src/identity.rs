@@ -206,15 +206,23 @@ impl Role {
     }
 }
 
+/// A user authenticated by a session (cookie, header, fallback) or a JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCaller {
+    pub user_id: String,
+    pub session_id: String,
+    /// Authenticated by `X-Appwrite-JWT` rather than the session secret.
+    pub via_jwt: bool,
+    pub email: String,
+    pub email_verified: bool,
+    pub labels: Vec<String>,
+}
+
 /// The verified caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Guest,
-    /// A user authenticated by session or JWT.
-    User {
-        user_id: String,
-        session_id: String,
-    },
+    User(UserCaller),
     /// An API key with its scopes.
     App {
         key_id: String,
@@ -226,7 +234,7 @@ impl Caller {
     pub fn role(&self) -> Role {
         match self {
             Caller::Guest => Role::Guests,
-            Caller::User { .. } => Role::Users,
+            Caller::User(_) => Role::Users,
             Caller::App { .. } => Role::Applications,
         }
     }
@@ -234,8 +242,34 @@ impl Caller {
     pub fn has_scope(&self, scope: &str) -> bool {
         match self {
             Caller::Guest => GUEST_SCOPES.contains(&scope),
-            Caller::User { .. } => GUEST_SCOPES.contains(&scope) || USER_SCOPES.contains(&scope),
+            Caller::User(_) => GUEST_SCOPES.contains(&scope) || USER_SCOPES.contains(&scope),
             Caller::App { scopes, .. } => scopes.iter().any(|s| s == scope),
+        }
+    }
+
+    /// The permission roles the caller holds (`appwrite-api.md` §2.1): `any`, `guests` or
+    /// `users`, `users/verified|unverified`, `user:ID`, `user:ID/verified|unverified`, `label:X`.
+    pub fn roles(&self) -> Vec<String> {
+        let mut roles = vec!["any".to_string()];
+        match self {
+            Caller::Guest => roles.push("guests".into()),
+            Caller::User(u) => {
+                let status = if u.email_verified { "verified" } else { "unverified" };
+                roles.push("users".into());
+                roles.push(format!("users/{status}"));
+                roles.push(format!("user:{}", u.user_id));
+                roles.push(format!("user:{}/{status}", u.user_id));
+                roles.extend(u.labels.iter().map(|l| format!("label:{l}")));
+            }
+            Caller::App { .. } => {}
+        }
+        roles
+    }
+
+    pub fn user(&self) -> Option<&UserCaller> {
+        match self {
+            Caller::User(u) => Some(u),
+            _ => None,
         }
     }
 
@@ -252,6 +286,7 @@ impl Caller {
         }
         let who = match self {
             Caller::App { .. } => format!("app.{project}@service.{host}"),
+            Caller::User(u) if !u.email.is_empty() => u.email.clone(),
             _ => "User".to_string(),
         };
         Err(AppwriteError::new(
@@ -340,6 +375,27 @@ mod tests {
         assert_eq!(err.kind, ErrorType::GeneralUnauthorizedScope);
         assert_eq!(err.message, "User (role: guests) missing scopes ([\"account\"])");
         assert!(Caller::Guest.require_scope("locale.read", "p", "h").is_ok());
+    }
+
+    #[test]
+    fn users_hold_their_roles() {
+        let user = Caller::User(UserCaller {
+            user_id: "u1".into(),
+            session_id: "s1".into(),
+            via_jwt: false,
+            email: "a@b.c".into(),
+            email_verified: true,
+            labels: vec!["vip".into()],
+        });
+        assert_eq!(
+            user.roles(),
+            ["any", "users", "users/verified", "user:u1", "user:u1/verified", "label:vip"]
+        );
+        assert_eq!(Caller::Guest.roles(), ["any", "guests"]);
+        assert_eq!(
+            user.require_scope("health.read", "p", "h").unwrap_err().message,
+            "a@b.c (role: users) missing scopes ([\"health.read\"])"
+        );
     }
 
     #[test]

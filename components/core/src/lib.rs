@@ -2,6 +2,7 @@
 //! (`DESIGN.md` layer 2). It never names Cloudflare or Spin; adapters implement [`ports`] and
 //! [`serve::Runtime`], capabilities implement [`router::Capability`].
 
+pub mod abuse;
 pub mod config;
 pub mod cors;
 pub mod error;

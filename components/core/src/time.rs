@@ -15,6 +15,25 @@ pub fn iso_from_ms(ms: i64) -> String {
     )
 }
 
+/// Formats unix milliseconds as an HTTP date (`Wed, 25 Nov 2026 15:00:00 GMT`), for cookies.
+pub fn http_date_from_ms(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -39,5 +58,7 @@ mod tests {
         assert_eq!(iso_from_ms(1_767_270_896_789), "2026-01-01T12:34:56.789+00:00");
         assert_eq!(iso_from_ms(951_782_400_000), "2000-02-29T00:00:00.000+00:00");
         assert_eq!(iso_from_ms(-1), "1969-12-31T23:59:59.999+00:00");
+        assert_eq!(http_date_from_ms(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date_from_ms(1_795_100_400_000), "Thu, 19 Nov 2026 15:00:00 GMT");
     }
 }

@@ -41,6 +41,56 @@ pub const MIGRATIONS: &[Migration] = &[
             PRIMARY KEY (key, idx)
         )"],
     },
+    Migration {
+        version: 3,
+        name: "users, sessions and abuse counters",
+        statements: &[
+            // Times are unix milliseconds. `email` is stored lower-cased; NULL for anonymous users,
+            // so the UNIQUE index allows many of them.
+            "CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                email TEXT UNIQUE,
+                phone TEXT UNIQUE,
+                name TEXT NOT NULL DEFAULT '',
+                password_hash TEXT,
+                hash_algo TEXT NOT NULL DEFAULT 'argon2',
+                hash_options TEXT NOT NULL DEFAULT '{}',
+                password_updated_at INTEGER,
+                status INTEGER NOT NULL DEFAULT 1,
+                labels TEXT NOT NULL DEFAULT '[]',
+                email_verification INTEGER NOT NULL DEFAULT 0,
+                phone_verification INTEGER NOT NULL DEFAULT 0,
+                mfa INTEGER NOT NULL DEFAULT 0,
+                prefs TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                accessed_at INTEGER NOT NULL
+            )",
+            // Only a SHA-256 of each session secret is kept. No foreign keys: enforcement differs
+            // between runtimes, so handlers delete dependants explicitly in the same batch.
+            "CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                secret_hash BLOB NOT NULL UNIQUE,
+                provider TEXT NOT NULL,
+                provider_uid TEXT NOT NULL DEFAULT '',
+                factors TEXT NOT NULL DEFAULT '[]',
+                ip TEXT NOT NULL DEFAULT '',
+                user_agent TEXT NOT NULL DEFAULT '',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                expire INTEGER NOT NULL,
+                mfa_updated_at INTEGER
+            )",
+            "CREATE INDEX sessions_by_user ON sessions (user_id, created_at)",
+            // Fixed-window abuse counters, keyed as Appwrite keys them (hashed).
+            "CREATE TABLE abuse_counters (
+                key TEXT PRIMARY KEY,
+                window_start INTEGER NOT NULL,
+                count INTEGER NOT NULL
+            )",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

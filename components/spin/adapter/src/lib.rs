@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use edgewrite_core::identity::SessionVerifier;
 use edgewrite_core::ports::{Clock, Event, Events, Random, Secrets, StoreError};
 use edgewrite_core::{Capability, Config, ProjectStores, Runtime};
 use spin_sdk::variables;
@@ -153,7 +154,11 @@ fn stderr_sink(_level: tracing::Level, line: &str) {
     let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
-pub async fn serve_http(req: spin_sdk::http::Request, capabilities: &[&dyn Capability]) -> SpinResponse {
+pub async fn serve_http(
+    req: spin_sdk::http::Request,
+    capabilities: &[&dyn Capability],
+    sessions: Option<&dyn SessionVerifier>,
+) -> SpinResponse {
     let (secrets, failures) = SpinSecrets::load().await;
     edgewrite_core::log::init(secrets.get("EDGEWRITE_LOG").as_deref(), stderr_sink);
     for failure in failures {
@@ -165,7 +170,7 @@ pub async fn serve_http(req: spin_sdk::http::Request, capabilities: &[&dyn Capab
         Ok(core) => core,
         Err(rejected) => return http::from_core(rejected),
     };
-    http::from_core(edgewrite_core::serve(&core, &runtime, capabilities, None).await)
+    http::from_core(edgewrite_core::serve(&core, &runtime, capabilities, sessions).await)
 }
 
 #[cfg(test)]

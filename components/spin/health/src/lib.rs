@@ -10,6 +10,7 @@ async fn handle(req: Request) -> impl IntoResponse {
     edgewrite_spin_adapter::serve_http(
         req,
         &[&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute],
+        Some(&edgewrite_account::AccountSessions),
     )
     .await
 }

@@ -1,0 +1,235 @@
+//! `/v1/account`: sign-up, the signed-in user, name, email, password, preferences, status
+//! (`appwrite-api.md` §4).
+
+use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::identity::UserCaller;
+use edgewrite_core::ports::{Statement, Value};
+use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
+use serde_json::Value as Json;
+
+use crate::password;
+use crate::store::{select_user, user_write_error, User};
+use crate::transport;
+
+/// Appwrite's email rule, simplified: one `@`, non-empty local part and a dotted domain, no
+/// spaces or control characters, at most 254 bytes.
+pub fn valid_email(param: &str, email: &str) -> Result<String, AppwriteError> {
+    let invalid = || AppwriteError::invalid_param(param, "Value must be a valid email address");
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let ok = email.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(email.to_lowercase())
+    } else {
+        Err(invalid())
+    }
+}
+
+pub fn url_key(ctx: &Ctx<'_>, path: &str) -> String {
+    format!("url:{}{path}", ctx.request.host)
+}
+
+/// Loads the signed-in user (the route's `account` scope guarantees there is one).
+pub async fn current_user<'c>(ctx: &'c Ctx<'_>) -> Result<(User, &'c UserCaller), AppwriteError> {
+    let caller = ctx.caller.user().ok_or_else(|| AppwriteError::from(ErrorType::UserUnauthorized))?;
+    let rows = ctx.ports.sql.query(select_user(&caller.user_id)).await.map_err(AppwriteError::internal)?;
+    let user = User::first(&rows).ok_or_else(|| AppwriteError::from(ErrorType::UserNotFound))?;
+    Ok((user, caller))
+}
+
+async fn reload(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError> {
+    let rows = ctx.ports.sql.query(select_user(id)).await.map_err(AppwriteError::internal)?;
+    User::first(&rows).ok_or_else(|| AppwriteError::from(ErrorType::UserNotFound))
+}
+
+/// `POST /account`
+pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &format!("{},ip:{}", url_key(ctx, "/v1/account"), ctx.request.client_ip),
+            Limit { max: 10, window_secs: 3600 },
+        )
+        .await?;
+    }
+    let now = ctx.ports.clock.now_ms();
+    let id = ctx.params.custom_id("userId", now, ctx.ports.random)?;
+    let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
+    let plain = ctx.params.required_text("password", 256).map_err(|e| {
+        if ctx.params.raw("password").is_some() {
+            AppwriteError::invalid_param("password", password::PASSWORD_RULE)
+        } else {
+            e
+        }
+    })?;
+    password::validate("password", &plain)?;
+    let name = ctx.params.text("name", 128)?.unwrap_or_default();
+    let hash = password::hash(&plain, ctx.ports.random)?;
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "INSERT INTO users (id, email, name, password_hash, hash_options, password_updated_at, created_at, updated_at, accessed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                id.clone().into(),
+                email.into(),
+                name.into(),
+                hash.into(),
+                password::hash_options().to_string().into(),
+                Value::Integer(now),
+                Value::Integer(now),
+                Value::Integer(now),
+                Value::Integer(now),
+            ],
+        ))
+        .await
+        .map_err(user_write_error)?;
+    Ok(Response::json(201, &reload(ctx, &id).await?.to_json()))
+}
+
+/// `GET /account`
+pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    Ok(Response::json(200, &current_user(ctx).await?.0.to_json()))
+}
+
+/// `GET /account/prefs`
+pub async fn get_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    Ok(Response::json(200, &Json::Object(current_user(ctx).await?.0.prefs)))
+}
+
+async fn update(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    set: &str,
+    mut params: Vec<Value>,
+) -> Result<User, AppwriteError> {
+    params.push(Value::Integer(ctx.ports.clock.now_ms()));
+    params.push(user_id.into());
+    ctx.ports
+        .sql
+        .query(Statement::new(format!("UPDATE users SET {set}, updated_at = ? WHERE id = ?"), params))
+        .await
+        .map_err(user_write_error)?;
+    reload(ctx, user_id).await
+}
+
+/// Largest preferences object, serialised (Appwrite: 64 kB).
+const MAX_PREFS_BYTES: usize = 65_535;
+
+/// `PATCH /account/prefs` replaces the whole object and returns the user.
+pub async fn update_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let prefs = ctx.params.object("prefs")?.ok_or_else(|| AppwriteError::missing_param("prefs"))?;
+    let encoded = Json::Object(prefs).to_string();
+    if encoded.len() > MAX_PREFS_BYTES {
+        return Err(AppwriteError::invalid_param(
+            "prefs",
+            "Preferences must be a valid JSON object of at most 65535 bytes",
+        ));
+    }
+    let (user, _) = current_user(ctx).await?;
+    Ok(Response::json(200, &update(ctx, &user.id, "prefs = ?", vec![encoded.into()]).await?.to_json()))
+}
+
+/// `PATCH /account/name`
+pub async fn update_name(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let name = ctx.params.required_text("name", 128)?;
+    let (user, _) = current_user(ctx).await?;
+    Ok(Response::json(200, &update(ctx, &user.id, "name = ?", vec![name.into()]).await?.to_json()))
+}
+
+fn invalid_credentials() -> AppwriteError {
+    AppwriteError::new(
+        ErrorType::UserInvalidCredentials,
+        "Invalid credentials. Please check the email and password.",
+    )
+}
+
+/// `PATCH /account/password`: the old password is required unless the user never had one.
+pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &format!("{},ip:{}", url_key(ctx, "/v1/account/password"), ctx.request.client_ip),
+            Limit { max: 10, window_secs: 3600 },
+        )
+        .await?;
+    }
+    let new = ctx.params.required_text("password", 256)?;
+    password::validate("password", &new)?;
+    let old = ctx.params.text("oldPassword", 256)?.unwrap_or_default();
+    let (user, _) = current_user(ctx).await?;
+    if let Some(stored) = &user.password_hash {
+        if !password::verify(&old, stored) {
+            return Err(invalid_credentials());
+        }
+    }
+    let hash = password::hash(&new, ctx.ports.random)?;
+    let now = ctx.ports.clock.now_ms();
+    let user = update(
+        ctx,
+        &user.id,
+        "password_hash = ?, hash_options = ?, password_updated_at = ?",
+        vec![hash.into(), password::hash_options().to_string().into(), Value::Integer(now)],
+    )
+    .await?;
+    Ok(Response::json(200, &user.to_json()))
+}
+
+/// `PATCH /account/email`: proves the password, or sets it for a password-less (anonymous) user.
+pub async fn update_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
+    let plain = ctx.params.required_text("password", 256)?;
+    let (user, _) = current_user(ctx).await?;
+    let mut set = "email = ?, email_verification = 0".to_string();
+    let mut params: Vec<Value> = vec![email.into()];
+    match &user.password_hash {
+        Some(stored) if !password::verify(&plain, stored) => return Err(invalid_credentials()),
+        Some(_) => {}
+        None => {
+            password::validate("password", &plain)?;
+            set.push_str(", password_hash = ?, hash_options = ?, password_updated_at = ?");
+            params.push(password::hash(&plain, ctx.ports.random)?.into());
+            params.push(password::hash_options().to_string().into());
+            params.push(Value::Integer(ctx.ports.clock.now_ms()));
+        }
+    }
+    let user = update(ctx, &user.id, &set, params).await.map_err(|e| {
+        if e.kind == ErrorType::UserAlreadyExists {
+            AppwriteError::new(
+                ErrorType::UserTargetAlreadyExists,
+                "A target with the same ID already exists.",
+            )
+        } else {
+            e
+        }
+    })?;
+    Ok(Response::json(200, &user.to_json()))
+}
+
+/// `PATCH /account/status`: blocks the caller; every session ends and the cookies go.
+pub async fn block(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (user, _) = current_user(ctx).await?;
+    let now = ctx.ports.clock.now_ms();
+    ctx.ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                "UPDATE users SET status = 0, updated_at = ? WHERE id = ?",
+                vec![Value::Integer(now), user.id.clone().into()],
+            ),
+            Statement::new("DELETE FROM sessions WHERE user_id = ?", vec![user.id.clone().into()]),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    let mut response = Response::json(200, &reload(ctx, &user.id).await?.to_json());
+    if let Some(project) = ctx.project {
+        transport::clear(&mut response, ctx.request, project);
+    }
+    Ok(response)
+}

@@ -1,0 +1,106 @@
+//! Session verification for every capability: resolves the session credential or JWT a request
+//! carries into a [`Caller`] (`appwrite-api.md` §1.3). One SQL round trip per request.
+
+use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use edgewrite_core::identity::{Caller, Credentials, SessionVerifier, UserCaller};
+use edgewrite_core::ports::{Ports, Statement, Value};
+use edgewrite_core::{AppwriteError, ErrorType};
+
+use crate::jwt;
+use crate::store::{secret_hash, Session, User, SESSION_COLUMNS, USER_COLUMNS};
+
+/// The account capability's [`SessionVerifier`].
+pub struct AccountSessions;
+
+fn joined_columns() -> String {
+    let s = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+    let u = USER_COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    format!("{s}, {u}")
+}
+
+fn session_and_user(row: &[Value]) -> Option<(Session, User)> {
+    let split = SESSION_COLUMNS.split(", ").count();
+    Some((Session::from_row(&row[..split])?, User::from_row(&row[split..])?))
+}
+
+fn caller(session: &Session, user: &User, via_jwt: bool) -> Result<Caller, AppwriteError> {
+    if !user.status {
+        return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
+    }
+    Ok(Caller::User(UserCaller {
+        user_id: user.id.clone(),
+        session_id: session.id.clone(),
+        via_jwt,
+        email: user.email.clone().unwrap_or_default(),
+        email_verified: user.email_verification,
+        labels: user.labels.clone(),
+    }))
+}
+
+fn jwt_invalid() -> AppwriteError {
+    AppwriteError::new(ErrorType::UserJwtInvalid, "Failed to verify JWT. Invalid token: Expired")
+}
+
+/// The unverified `{userId, sessionId}` of a JWT, to fetch what verifying it needs in one trip.
+fn peek_claims(token: &str) -> Option<jwt::Claims> {
+    let payload = token.split('.').nth(1)?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+}
+
+#[async_trait(?Send)]
+impl SessionVerifier for AccountSessions {
+    async fn verify(
+        &self,
+        credentials: &Credentials,
+        ports: &Ports<'_>,
+    ) -> Result<Option<Caller>, AppwriteError> {
+        let now = ports.clock.now_ms();
+        let columns = joined_columns();
+        let mut found = None;
+        if let Some(cred) = &credentials.session {
+            let rows = ports
+                .sql
+                .query(Statement::new(
+                    format!(
+                        "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+                         WHERE s.secret_hash = ? AND s.expire > ?"
+                    ),
+                    vec![Value::Blob(secret_hash(&cred.secret)), Value::Integer(now)],
+                ))
+                .await
+                .map_err(AppwriteError::internal)?;
+            found = rows.rows.first().and_then(|r| session_and_user(r)).filter(|(s, _)| s.user_id == cred.id);
+        }
+        let Some(token) = &credentials.jwt else {
+            return found.map(|(s, u)| caller(&s, &u, false)).transpose();
+        };
+        if found.is_some() {
+            return Err(AppwriteError::new(
+                ErrorType::UserJwtAndCookieSet,
+                "Cannot use both a JWT and a session at the same time. Remove one of them.",
+            ));
+        }
+        let claims = peek_claims(token).ok_or_else(jwt_invalid)?;
+        let mut batch = Vec::from(jwt::secret_statements(ports));
+        batch.push(Statement::new(
+            format!(
+                "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+                         WHERE s.id = ? AND s.user_id = ? AND s.expire > ?"
+            ),
+            vec![claims.session_id.clone().into(), claims.user_id.clone().into(), Value::Integer(now)],
+        ));
+        let out = ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+        let secret = jwt::secret_from(out.get(1))?;
+        if jwt::decode(token, &secret, now / 1000).is_none() {
+            return Err(jwt_invalid());
+        }
+        let (session, user) = out
+            .get(2)
+            .and_then(|r| r.rows.first())
+            .and_then(|r| session_and_user(r))
+            .ok_or_else(jwt_invalid)?;
+        caller(&session, &user, true).map(Some)
+    }
+}

@@ -1,0 +1,323 @@
+//! `/v1/account/sessions*` and `/v1/account/jwts` (`appwrite-api.md` §4): email-password and
+//! anonymous sessions, listing, extending and ending them, and JWTs.
+
+use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::identity::{Caller, SessionCredential};
+use edgewrite_core::ports::{Statement, Value};
+use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
+use serde_json::json;
+
+use crate::account::{current_user, url_key, valid_email};
+use crate::jwt;
+use crate::password;
+use crate::store::{secret_hash, Session, User, SESSION_COLUMNS, USER_COLUMNS};
+use crate::transport;
+
+fn already_signed_in(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
+    if matches!(ctx.caller, Caller::User(_)) {
+        return Err(AppwriteError::new(
+            ErrorType::UserSessionAlreadyExists,
+            "Creation of a session is prohibited when a session is active.",
+        ));
+    }
+    Ok(())
+}
+
+/// A new session for `user_id`: the statements that store it (and trim the user's oldest
+/// sessions beyond the limit), the session, and its encoded credential.
+fn new_session(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    provider: &str,
+    provider_uid: &str,
+    factors: &[&str],
+) -> (Vec<Statement>, Session, String) {
+    let now = ctx.ports.clock.now_ms();
+    let secret = edgewrite_core::ids::random_hex(32, ctx.ports.random);
+    let session = Session {
+        id: edgewrite_core::ids::unique_id(now, ctx.ports.random),
+        user_id: user_id.to_string(),
+        provider: provider.to_string(),
+        provider_uid: provider_uid.to_string(),
+        factors: factors.iter().map(|f| f.to_string()).collect(),
+        ip: ctx.request.client_ip.clone(),
+        created_at: now,
+        updated_at: now,
+        expire: now + ctx.config.session_duration_secs * 1000,
+        mfa_updated_at: None,
+    };
+    let user_agent =
+        ctx.request.header("x-forwarded-user-agent").or(ctx.request.header("user-agent")).unwrap_or("");
+    let statements = vec![
+        Statement::new(
+            "INSERT INTO sessions (id, user_id, secret_hash, provider, provider_uid, factors, ip, user_agent, created_at, updated_at, expire)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                session.id.clone().into(),
+                user_id.into(),
+                Value::Blob(secret_hash(&secret)),
+                provider.into(),
+                provider_uid.into(),
+                json!(session.factors).to_string().into(),
+                session.ip.clone().into(),
+                user_agent.chars().take(512).collect::<String>().into(),
+                Value::Integer(now),
+                Value::Integer(now),
+                Value::Integer(session.expire),
+            ],
+        ),
+        Statement::new(
+            "DELETE FROM sessions WHERE user_id = ? AND id NOT IN
+               (SELECT id FROM sessions WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+            vec![user_id.into(), user_id.into(), Value::Integer(i64::from(ctx.config.session_limit))],
+        ),
+        Statement::new("UPDATE users SET accessed_at = ? WHERE id = ?", vec![Value::Integer(now), user_id.into()]),
+    ];
+    let credential = SessionCredential { id: user_id.to_string(), secret }.encode();
+    (statements, session, credential)
+}
+
+/// 201 with the session, the cookies and (for API-key callers) the secret.
+fn created(ctx: &Ctx<'_>, session: &Session, credential: &str) -> Response {
+    let shown = if matches!(ctx.caller, Caller::App { .. }) { credential } else { "" };
+    let mut response = Response::json(201, &session.to_json(true, shown));
+    if let Some(project) = ctx.project {
+        transport::attach(&mut response, ctx.request, project, credential, session.expire);
+    }
+    response
+}
+
+/// `POST /account/sessions/email`
+pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
+    let plain = ctx.params.required_text("password", 256)?;
+    password::validate("password", &plain)?;
+    let limit_key = format!("{},email:{email}", url_key(ctx, "/v1/account/sessions/email"));
+    let limited = abuse::applies(ctx);
+    if limited {
+        abuse::hit(&ctx.ports, &limit_key, Limit { max: 10, window_secs: 3600 }).await?;
+    }
+    already_signed_in(ctx)?;
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"),
+            vec![email.clone().into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let user = User::first(&rows);
+    let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
+        Some(stored) => password::verify(&plain, stored),
+        None => {
+            // Spend the same time as a real check, so response times do not reveal which emails exist.
+            let _ = password::hash(&plain, ctx.ports.random);
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        return Err(AppwriteError::new(
+            ErrorType::UserInvalidCredentials,
+            "Invalid credentials. Please check the email and password.",
+        ));
+    };
+    if !user.status {
+        return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
+    }
+    let (mut statements, session, credential) = new_session(ctx, &user.id, "email", &email, &["password"]);
+    if user.password_hash.as_deref().is_some_and(password::needs_rehash) {
+        statements.push(Statement::new(
+            "UPDATE users SET password_hash = ?, hash_options = ? WHERE id = ?",
+            vec![
+                password::hash(&plain, ctx.ports.random)?.into(),
+                password::hash_options().to_string().into(),
+                user.id.clone().into(),
+            ],
+        ));
+    }
+    ctx.ports.sql.batch(statements).await.map_err(AppwriteError::internal)?;
+    if limited {
+        abuse::reset(&ctx.ports, &limit_key).await?;
+    }
+    Ok(created(ctx, &session, &credential))
+}
+
+/// `POST /account/sessions/anonymous`: a new user without email or password, and its session.
+pub async fn create_anonymous(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &format!("anonymous,ip:{}", ctx.request.client_ip),
+            Limit { max: 50, window_secs: 3600 },
+        )
+        .await?;
+    }
+    already_signed_in(ctx)?;
+    let now = ctx.ports.clock.now_ms();
+    let user_id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
+    let (session_statements, session, credential) =
+        new_session(ctx, &user_id, "anonymous", "", &["anonymous"]);
+    let mut statements = vec![Statement::new(
+        "INSERT INTO users (id, created_at, updated_at, accessed_at) VALUES (?, ?, ?, ?)",
+        vec![user_id.into(), Value::Integer(now), Value::Integer(now), Value::Integer(now)],
+    )];
+    statements.extend(session_statements);
+    ctx.ports.sql.batch(statements).await.map_err(AppwriteError::internal)?;
+    Ok(created(ctx, &session, &credential))
+}
+
+async fn sessions_of(ctx: &Ctx<'_>, user_id: &str) -> Result<Vec<Session>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND expire > ? ORDER BY created_at, rowid"),
+            vec![user_id.into(), Value::Integer(ctx.ports.clock.now_ms())],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| Session::from_row(r)).collect())
+}
+
+/// `GET /account/sessions`
+pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (user, caller) = current_user(ctx).await?;
+    let sessions: Vec<_> =
+        sessions_of(ctx, &user.id).await?.iter().map(|s| s.to_json(s.id == caller.session_id, "")).collect();
+    Ok(Response::json(200, &json!({"total": sessions.len(), "sessions": sessions})))
+}
+
+fn session_not_found() -> AppwriteError {
+    AppwriteError::new(ErrorType::UserSessionNotFound, "The current user session could not be found.")
+}
+
+/// The session a `{sessionId}` path names (`current` = the caller's own).
+async fn named_session(ctx: &Ctx<'_>) -> Result<(Session, bool), AppwriteError> {
+    let (user, caller) = current_user(ctx).await?;
+    let wanted = ctx.params.required_text("sessionId", 36)?;
+    let wanted = if wanted == "current" { caller.session_id.clone() } else { wanted };
+    let session = sessions_of(ctx, &user.id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == wanted)
+        .ok_or_else(session_not_found)?;
+    let current = session.id == caller.session_id;
+    Ok((session, current))
+}
+
+/// `GET /account/sessions/{sessionId}`
+pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (session, current) = named_session(ctx).await?;
+    Ok(Response::json(200, &session.to_json(current, "")))
+}
+
+/// `PATCH /account/sessions/{sessionId}`: extends the session to a full lifetime from now.
+pub async fn extend(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &format!("{},ip:{}", url_key(ctx, "/v1/account/sessions/{sessionId}"), ctx.request.client_ip),
+            Limit { max: 10, window_secs: 3600 },
+        )
+        .await?;
+    }
+    let (mut session, current) = named_session(ctx).await?;
+    let now = ctx.ports.clock.now_ms();
+    session.expire = now + ctx.config.session_duration_secs * 1000;
+    session.updated_at = now;
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "UPDATE sessions SET expire = ?, updated_at = ? WHERE id = ?",
+            vec![Value::Integer(session.expire), Value::Integer(now), session.id.clone().into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(Response::json(200, &session.to_json(current, "")))
+}
+
+fn delete_limit(ctx: &Ctx<'_>, path: &str) -> String {
+    format!("{},ip:{}", url_key(ctx, path), ctx.request.client_ip)
+}
+
+/// `DELETE /account/sessions/{sessionId}`
+pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &delete_limit(ctx, "/v1/account/sessions/{sessionId}"),
+            Limit { max: 100, window_secs: 3600 },
+        )
+        .await?;
+    }
+    let (session, current) = named_session(ctx).await?;
+    ctx.ports
+        .sql
+        .query(Statement::new("DELETE FROM sessions WHERE id = ?", vec![session.id.into()]))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let mut response = Response::no_content();
+    if let (true, Some(project)) = (current, ctx.project) {
+        transport::clear(&mut response, ctx.request, project);
+    }
+    Ok(response)
+}
+
+/// `DELETE /account/sessions`
+pub async fn delete_all(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &delete_limit(ctx, "/v1/account/sessions"),
+            Limit { max: 100, window_secs: 3600 },
+        )
+        .await?;
+    }
+    let (user, _) = current_user(ctx).await?;
+    ctx.ports
+        .sql
+        .query(Statement::new("DELETE FROM sessions WHERE user_id = ?", vec![user.id.into()]))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let mut response = Response::no_content();
+    if let Some(project) = ctx.project {
+        transport::clear(&mut response, ctx.request, project);
+    }
+    Ok(response)
+}
+
+/// `POST /account/jwts`: `duration` 0–3600 s, default 900.
+pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let duration = ctx.params.integer("duration", 0, 3600)?.unwrap_or(900);
+    let (user, caller) = current_user(ctx).await?;
+    if caller.via_jwt {
+        return Err(AppwriteError::new(
+            ErrorType::UserJwtCreationDenied,
+            "A JWT cannot be used to create another JWT.",
+        ));
+    }
+    if abuse::applies(ctx) {
+        abuse::hit(
+            &ctx.ports,
+            &format!("{},userId:{}", url_key(ctx, "/v1/account/jwts"), user.id),
+            Limit { max: 120, window_secs: 60 },
+        )
+        .await?;
+    }
+    let out = ctx
+        .ports
+        .sql
+        .batch(Vec::from(jwt::secret_statements(&ctx.ports)))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let secret = jwt::secret_from(out.get(1))?;
+    let now_s = ctx.ports.clock.now_ms() / 1000;
+    let claims = jwt::Claims {
+        user_id: user.id,
+        session_id: caller.session_id.clone(),
+        iat: now_s,
+        exp: now_s + duration,
+    };
+    Ok(Response::json(201, &json!({ "jwt": jwt::encode(&claims, &secret) })))
+}

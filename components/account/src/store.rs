@@ -1,0 +1,180 @@
+//! Users and sessions in the project's SQL (tables from `edgewrite-sql` migration 3), and their
+//! Appwrite models (`appwrite-api.md` §12: User, Session).
+
+use edgewrite_core::ports::{Rows, Statement, StoreError, Value};
+use edgewrite_core::time::iso_from_ms;
+use edgewrite_core::{AppwriteError, ErrorType};
+use serde_json::{json, Map, Value as Json};
+use sha2::{Digest, Sha256};
+
+/// Columns read for a user, in this order.
+pub const USER_COLUMNS: &str = "id, email, phone, name, password_hash, password_updated_at, status, labels, \
+     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub password_updated_at: Option<i64>,
+    pub status: bool,
+    pub labels: Vec<String>,
+    pub email_verification: bool,
+    pub phone_verification: bool,
+    pub mfa: bool,
+    pub prefs: Map<String, Json>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub accessed_at: i64,
+}
+
+fn text(row: &[Value], i: usize) -> Option<String> {
+    row.get(i).and_then(Value::as_str).map(str::to_string)
+}
+
+fn int(row: &[Value], i: usize) -> Option<i64> {
+    row.get(i).and_then(Value::as_i64)
+}
+
+impl User {
+    /// A user from a row selected with [`USER_COLUMNS`] (starting at column `at`).
+    pub fn from_row(row: &[Value]) -> Option<User> {
+        Some(User {
+            id: text(row, 0)?,
+            email: text(row, 1),
+            phone: text(row, 2),
+            name: text(row, 3).unwrap_or_default(),
+            password_hash: text(row, 4),
+            password_updated_at: int(row, 5),
+            status: int(row, 6) != Some(0),
+            labels: text(row, 7).and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default(),
+            email_verification: int(row, 8) == Some(1),
+            phone_verification: int(row, 9) == Some(1),
+            mfa: int(row, 10) == Some(1),
+            prefs: text(row, 11).and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default(),
+            created_at: int(row, 12)?,
+            updated_at: int(row, 13)?,
+            accessed_at: int(row, 14).unwrap_or_default(),
+        })
+    }
+
+    pub fn first(rows: &Rows) -> Option<User> {
+        rows.rows.first().and_then(|r| User::from_row(r))
+    }
+
+    /// The Account model (User without `password`, `hash`, `hashOptions`).
+    pub fn to_json(&self) -> Json {
+        json!({
+            "$id": self.id,
+            "$createdAt": iso_from_ms(self.created_at),
+            "$updatedAt": iso_from_ms(self.updated_at),
+            "name": self.name,
+            "registration": iso_from_ms(self.created_at),
+            "status": self.status,
+            "labels": self.labels,
+            "passwordUpdate": self.password_updated_at.map(iso_from_ms).unwrap_or_default(),
+            "email": self.email.clone().unwrap_or_default(),
+            "phone": self.phone.clone().unwrap_or_default(),
+            "emailVerification": self.email_verification,
+            "phoneVerification": self.phone_verification,
+            "mfa": self.mfa,
+            "prefs": Json::Object(self.prefs.clone()),
+            "targets": [],
+            "accessedAt": iso_from_ms(self.accessed_at),
+        })
+    }
+}
+
+/// SELECT one user by id.
+pub fn select_user(id: &str) -> Statement {
+    Statement::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"), vec![id.into()])
+}
+
+/// SHA-256 of a session secret: what is stored and looked up.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Columns read for a session, in this order.
+pub const SESSION_COLUMNS: &str =
+    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub provider: String,
+    pub provider_uid: String,
+    pub factors: Vec<String>,
+    pub ip: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expire: i64,
+    pub mfa_updated_at: Option<i64>,
+}
+
+impl Session {
+    pub fn from_row(row: &[Value]) -> Option<Session> {
+        Some(Session {
+            id: text(row, 0)?,
+            user_id: text(row, 1)?,
+            provider: text(row, 2).unwrap_or_default(),
+            provider_uid: text(row, 3).unwrap_or_default(),
+            factors: text(row, 4).and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default(),
+            ip: text(row, 5).unwrap_or_default(),
+            created_at: int(row, 6)?,
+            updated_at: int(row, 7)?,
+            expire: int(row, 8)?,
+            mfa_updated_at: int(row, 9),
+        })
+    }
+
+    /// The Session model; `secret` is the encoded credential, shown only to API-key callers and
+    /// only when the session is created.
+    pub fn to_json(&self, current: bool, secret: &str) -> Json {
+        json!({
+            "$id": self.id,
+            "$createdAt": iso_from_ms(self.created_at),
+            "$updatedAt": iso_from_ms(self.updated_at),
+            "userId": self.user_id,
+            "expire": iso_from_ms(self.expire),
+            "provider": self.provider,
+            "providerUid": self.provider_uid,
+            "providerAccessToken": "",
+            "providerAccessTokenExpiry": "",
+            "providerRefreshToken": "",
+            "ip": self.ip,
+            "osCode": "",
+            "osName": "",
+            "osVersion": "",
+            "clientType": "",
+            "clientCode": "",
+            "clientName": "",
+            "clientVersion": "",
+            "clientEngine": "",
+            "clientEngineVersion": "",
+            "deviceName": "",
+            "deviceBrand": "",
+            "deviceModel": "",
+            "countryCode": "--",
+            "countryName": "Unknown",
+            "current": current,
+            "factors": self.factors,
+            "secret": secret,
+            "mfaUpdatedAt": self.mfa_updated_at.map(iso_from_ms).unwrap_or_default(),
+        })
+    }
+}
+
+/// Maps a failed user write: UNIQUE violations are `409 user_already_exists`.
+pub fn user_write_error(e: StoreError) -> AppwriteError {
+    match e {
+        StoreError::Constraint(_) => AppwriteError::new(
+            ErrorType::UserAlreadyExists,
+            "A user with the same id, email, or phone already exists in this project.",
+        ),
+        other => AppwriteError::internal(other),
+    }
+}

@@ -1,0 +1,219 @@
+// Account: sign-up, sessions, JWTs, preferences — with the official SDKs, unmodified.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  adminClient, guestClient, raw, assertAppwriteError, rejectsWith, node, web, endpoint, projectId,
+  uniqueEmail, userClient, installFallbackStorage,
+} from './helpers.mjs';
+
+const PASSWORD = 'correct-horse-9';
+
+test('web SDK: sign-up, login, get, prefs, sessions, logout through X-Fallback-Cookies', async () => {
+  const store = installFallbackStorage();
+  const client = guestClient();
+  const account = new web.Account(client);
+  const email = uniqueEmail('web');
+  const user = await account.create({ userId: web.ID.unique(), email: email.toUpperCase(), password: PASSWORD, name: 'Web' });
+  assert.equal(user.email, email, 'emails are stored lower-cased');
+  assert.equal(user.password, undefined);
+  assert.deepEqual({ ...user.prefs }, {}, 'prefs is an object, never an array');
+  assert.ok(!Array.isArray(user.prefs));
+  const session = await account.createEmailPasswordSession({ email, password: PASSWORD });
+  assert.equal(session.secret, '', 'no secret for a client without an API key');
+  assert.equal(session.provider, 'email');
+  assert.deepEqual(session.factors, ['password']);
+  assert.ok(store.get('cookieFallback')?.includes(`a_session_${projectId}`), 'the SDK stored the fallback cookie');
+
+  const me = await account.get();
+  assert.equal(me.$id, user.$id);
+  const updated = await account.updatePrefs({ prefs: { theme: 'dark', n: 1 } });
+  assert.deepEqual({ ...updated.prefs }, { theme: 'dark', n: 1 });
+  assert.deepEqual({ ...(await account.getPrefs()) }, { theme: 'dark', n: 1 });
+  assert.equal((await account.updateName({ name: 'Renamed' })).name, 'Renamed');
+
+  const sessions = await account.listSessions();
+  assert.equal(sessions.total, 1);
+  assert.equal(sessions.sessions[0].current, true);
+  assert.equal((await account.getSession({ sessionId: 'current' })).$id, session.$id);
+
+  await account.deleteSession({ sessionId: 'current' });
+  assert.equal(store.get('cookieFallback'), '[]', 'logout empties the fallback store');
+  await rejectsWith(assert, account.get(), 401, 'general_unauthorized_scope');
+});
+
+test('cookies: both session cookies, HttpOnly, host-only and not Secure on plain-http localhost', async () => {
+  const admin = new node.Account(adminClient());
+  const email = uniqueEmail('cookie');
+  await admin.create({ userId: node.ID.unique(), email, password: PASSWORD });
+  const res = await fetch(`${endpoint}/account/sessions/email`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-appwrite-project': projectId, origin: 'http://localhost:5173' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(res.status, 201);
+  const cookies = res.headers.getSetCookie();
+  assert.equal(cookies.length, 2);
+  const [main, legacy] = cookies;
+  assert.match(main, new RegExp(`^a_session_${projectId}=`));
+  assert.match(legacy, new RegExp(`^a_session_${projectId}_legacy=`));
+  for (const c of cookies) {
+    assert.match(c, /httponly/i);
+    assert.doesNotMatch(c, /secure/i);
+    assert.doesNotMatch(c, /domain=/i);
+    assert.match(c, /path=\//i);
+  }
+  assert.match(main, /samesite=None/i);
+  assert.doesNotMatch(legacy, /samesite/i);
+  const fallback = JSON.parse(res.headers.get('x-fallback-cookies'));
+  // The cookie alone authenticates (what a browser sends back).
+  const cookie = main.split(';')[0];
+  const me = await raw('/account', { headers: { cookie } });
+  assert.equal(me.status, 200, me.text);
+  assert.equal(me.json.email, email);
+  assert.equal(fallback[`a_session_${projectId}`], cookie.slice(cookie.indexOf('=') + 1));
+  // So does the legacy twin on its own.
+  const legacyOnly = await raw('/account', { headers: { cookie: legacy.split(';')[0] } });
+  assert.equal(legacyOnly.status, 200);
+});
+
+test('node SDK: API key + setSession (SSR) and the session secret shown only to the key', async () => {
+  const { client, user, session } = await userClient();
+  assert.ok(session.secret.length > 40, 'the key sees the secret');
+  const me = await new node.Account(client).get();
+  assert.equal(me.$id, user.$id);
+  assert.equal(me.email, user.email);
+});
+
+test('node SDK: JWT client, and the JWT rules', async () => {
+  const { client, user, session } = await userClient();
+  const { jwt } = await new node.Account(client).createJWT({ duration: 600 });
+  assert.equal(jwt.split('.').length, 3);
+  const jwtClient = new node.Client().setEndpoint(endpoint).setProject(projectId).setJWT(jwt);
+  assert.equal((await new node.Account(jwtClient).get()).$id, user.$id);
+  await rejectsWith(assert, new node.Account(jwtClient).createJWT(), 403, 'user_jwt_creation_denied');
+  const both = await raw('/account', { headers: { 'x-appwrite-jwt': jwt, 'x-appwrite-session': session.secret } });
+  assertAppwriteError(assert, both, 403, 'user_jwt_and_cookie_set');
+  const [h, p] = jwt.split('.');
+  const tampered = await raw('/account', { headers: { 'x-appwrite-jwt': `${h}.${p}.AAAA` } });
+  assertAppwriteError(assert, tampered, 401, 'user_jwt_invalid');
+  await rejectsWith(assert, new node.Account(client).createJWT({ duration: 3601 }), 400, 'general_argument_invalid');
+});
+
+test('anonymous session, then converting the user by setting email and password', async () => {
+  const anon = await new node.Account(adminClient()).createAnonymousSession();
+  assert.equal(anon.provider, 'anonymous');
+  const client = new node.Client().setEndpoint(endpoint).setProject(projectId).setSession(anon.secret);
+  const account = new node.Account(client);
+  const before = await account.get();
+  assert.equal(before.email, '');
+  const email = uniqueEmail('anon');
+  const after = await account.updateEmail({ email, password: PASSWORD });
+  assert.equal(after.email, email);
+  const login = await new node.Account(adminClient()).createEmailPasswordSession({ email, password: PASSWORD });
+  assert.equal(login.userId, before.$id);
+});
+
+test('sign-up errors: duplicate id or email is 409 user_already_exists, bad input 400', async () => {
+  const admin = new node.Account(adminClient());
+  const email = uniqueEmail('dup');
+  const id = node.ID.unique();
+  await admin.create({ userId: id, email, password: PASSWORD });
+  await rejectsWith(assert, admin.create({ userId: node.ID.unique(), email, password: PASSWORD }), 409, 'user_already_exists');
+  await rejectsWith(assert, admin.create({ userId: id, email: uniqueEmail(), password: PASSWORD }), 409, 'user_already_exists');
+  await rejectsWith(assert, admin.create({ userId: node.ID.unique(), email: uniqueEmail(), password: 'short' }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, admin.create({ userId: node.ID.unique(), email: 'not-an-email', password: PASSWORD }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, admin.create({ userId: '_bad id', email: uniqueEmail(), password: PASSWORD }), 400, 'general_argument_invalid');
+  const created = await admin.create({ userId: 'unique()', email: uniqueEmail(), password: PASSWORD });
+  assert.match(created.$id, /^[0-9a-f]{20}$/);
+});
+
+test('two concurrent sign-ups with one email: exactly one wins', async () => {
+  const admin = new node.Account(adminClient());
+  const email = uniqueEmail('race');
+  const results = await Promise.allSettled(
+    Array.from({ length: 5 }, () => admin.create({ userId: node.ID.unique(), email, password: PASSWORD })),
+  );
+  const won = results.filter((r) => r.status === 'fulfilled');
+  const lost = results.filter((r) => r.status === 'rejected');
+  assert.equal(won.length, 1);
+  for (const r of lost) assert.equal(r.reason.type, 'user_already_exists');
+});
+
+test('login errors: wrong password and unknown email look the same; short password is 400', async () => {
+  const { email } = await userClient();
+  const guest = new web.Account(guestClient());
+  await rejectsWith(assert, guest.createEmailPasswordSession({ email, password: 'wrong-password' }), 401, 'user_invalid_credentials');
+  await rejectsWith(assert, guest.createEmailPasswordSession({ email: uniqueEmail('nobody'), password: PASSWORD }), 401, 'user_invalid_credentials');
+  await rejectsWith(assert, guest.createEmailPasswordSession({ email, password: '1234567' }), 400, 'general_argument_invalid');
+});
+
+test('a second session while signed in is user_session_already_exists', async () => {
+  const { client, email, password } = await userClient();
+  await rejectsWith(assert, new node.Account(client).createEmailPasswordSession({ email, password }), 401, 'user_session_already_exists');
+  await rejectsWith(assert, new node.Account(client).createAnonymousSession(), 401, 'user_session_already_exists');
+});
+
+test('brute force: the 11th login for one email within the hour is 429 with rate-limit headers', async () => {
+  const { email } = await userClient();
+  const attempt = () => raw('/account/sessions/email', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'wrong-password' }),
+  });
+  for (let i = 0; i < 10; i++) assertAppwriteError(assert, await attempt(), 401, 'user_invalid_credentials');
+  const blocked = await attempt();
+  assertAppwriteError(assert, blocked, 429, 'general_rate_limit_exceeded');
+  assert.equal(blocked.headers.get('x-ratelimit-limit'), '10');
+  assert.equal(blocked.headers.get('x-ratelimit-remaining'), '0');
+  assert.ok(Number(blocked.headers.get('x-ratelimit-reset')) > Date.now() / 1000);
+});
+
+test('a deleted session secret no longer works; sessions can be extended and listed', async () => {
+  const { client, session } = await userClient();
+  const account = new node.Account(client);
+  const extended = await account.updateSession({ sessionId: 'current' });
+  assert.ok(new Date(extended.expire) >= new Date(session.expire));
+  await rejectsWith(assert, account.getSession({ sessionId: 'no-such-session' }), 404, 'user_session_not_found');
+  await account.deleteSessions();
+  await rejectsWith(assert, account.get(), 401, 'general_unauthorized_scope');
+});
+
+test('password change needs the old password', async () => {
+  const { client, email, password } = await userClient();
+  const account = new node.Account(client);
+  await rejectsWith(assert, account.updatePassword({ password: 'another-pass-1', oldPassword: 'wrong-old-pass' }), 401, 'user_invalid_credentials');
+  await account.updatePassword({ password: 'another-pass-1', oldPassword: password });
+  const admin = new node.Account(adminClient());
+  await rejectsWith(assert, admin.createEmailPasswordSession({ email, password }), 401, 'user_invalid_credentials');
+  assert.ok((await admin.createEmailPasswordSession({ email, password: 'another-pass-1' })).secret);
+});
+
+test('a blocked user loses its sessions and cannot log in', async () => {
+  const { client, email, password } = await userClient();
+  const blocked = await new node.Account(client).updateStatus();
+  assert.equal(blocked.status, false);
+  await rejectsWith(assert, new node.Account(client).get(), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Account(adminClient()).createEmailPasswordSession({ email, password }), 403, 'user_blocked');
+});
+
+test('the oldest sessions beyond ten are dropped', async () => {
+  const { client, email, password } = await userClient();
+  const admin = new node.Account(adminClient());
+  for (let i = 0; i < 10; i++) await admin.createEmailPasswordSession({ email, password });
+  // The first session (the client's) was the oldest of eleven.
+  await rejectsWith(assert, new node.Account(client).get(), 401, 'general_unauthorized_scope');
+});
+
+test('sign-ups are limited to ten per hour per IP', async () => {
+  // wrangler dev keeps a client-sent CF-Connecting-IP (Cloudflare's edge overwrites it), which
+  // lets this test use an address of its own.
+  const ip = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.7`;
+  const signUp = () => raw('/account', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-connecting-ip': ip },
+    body: JSON.stringify({ userId: 'unique()', email: uniqueEmail('limit'), password: PASSWORD }),
+  });
+  for (let i = 0; i < 10; i++) assert.equal((await signUp()).status, 201);
+  assertAppwriteError(assert, await signUp(), 429, 'general_rate_limit_exceeded');
+  // The API key is exempt.
+  const admin = new node.Account(adminClient());
+  assert.ok((await admin.create({ userId: node.ID.unique(), email: uniqueEmail(), password: PASSWORD })).$id);
+});
