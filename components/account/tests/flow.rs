@@ -1,0 +1,87 @@
+//! The account capability in-process over the native adapter: the same pipeline as the edge,
+//! without a runtime, for fast feedback. The e2e suite covers the SDKs and the wire.
+
+use edgewrite_core::{Capability, Method, Request, Response};
+use edgewrite_native::{MapSecrets, NativeRuntime};
+use serde_json::{json, Value};
+
+const KEY: &str = "standard_k";
+
+struct Server {
+    runtime: NativeRuntime,
+}
+
+impl Server {
+    fn new(name: &str) -> Server {
+        let dir = std::env::temp_dir().join(format!("edgewrite-account-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let secrets = MapSecrets(
+            [("EDGEWRITE_PROJECTS", "p"), ("EDGEWRITE_API_KEY", KEY)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        Server { runtime: NativeRuntime::new(dir, secrets) }
+    }
+
+    fn call(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> (u16, Value, Response) {
+        let mut req = Request::from_url(method, &format!("http://127.0.0.1/v1{path}")).unwrap();
+        req.headers.set("x-appwrite-project", "p");
+        req.headers.set("content-type", "application/json");
+        for (k, v) in headers {
+            req.headers.set(k, *v);
+        }
+        req.body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let caps: [&dyn Capability; 1] = [&edgewrite_account::Account];
+        let resp = futures_executor::block_on(edgewrite_core::serve(
+            &req,
+            &self.runtime,
+            &caps,
+            Some(&edgewrite_account::AccountSessions),
+        ));
+        let value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        (resp.status, value, resp)
+    }
+}
+
+#[test]
+fn signup_then_login_then_get_with_the_session_header() {
+    let s = Server::new("flow");
+    let body = json!({"userId": "u1", "email": "A@Example.com", "password": "password-123"});
+    let (status, user, _) = s.call(Method::Post, "/account", &[], Some(body.clone()));
+    assert_eq!(status, 201, "{user}");
+    assert_eq!(user["email"], "a@example.com");
+    assert_eq!(s.call(Method::Post, "/account", &[], Some(body)).1["type"], "user_already_exists");
+
+    let login = json!({"email": "a@example.com", "password": "password-123"});
+    let (status, session, resp) = s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-key", KEY)], Some(login.clone()));
+    assert_eq!(status, 201, "{session}");
+    let secret = session["secret"].as_str().unwrap().to_string();
+    assert!(!secret.is_empty());
+    assert!(resp.headers.get("x-fallback-cookies").is_some());
+
+    let (status, me, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &secret)], None);
+    assert_eq!((status, me["$id"].as_str()), (200, Some("u1")));
+
+    let (status, err, _) = s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-session", &secret)], Some(login));
+    assert_eq!((status, err["type"].as_str()), (401, Some("user_session_already_exists")));
+
+    let (_, jwt, _) = s.call(Method::Post, "/account/jwts", &[("x-appwrite-session", &secret)], Some(json!({})));
+    let token = jwt["jwt"].as_str().unwrap().to_string();
+    let (status, me, _) = s.call(Method::Get, "/account", &[("x-appwrite-jwt", &token)], None);
+    assert_eq!((status, me["$id"].as_str()), (200, Some("u1")));
+
+    assert_eq!(s.call(Method::Delete, "/account/sessions/current", &[("x-appwrite-session", &secret)], None).0, 204);
+    let (status, err, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &secret)], None);
+    assert_eq!((status, err["type"].as_str()), (401, Some("general_unauthorized_scope")));
+    // The JWT dies with its session.
+    assert_eq!(s.call(Method::Get, "/account", &[("x-appwrite-jwt", &token)], None).1["type"], "user_jwt_invalid");
+}
+
+#[test]
+fn a_forged_session_credential_is_a_guest() {
+    let s = Server::new("forged");
+    let forged = edgewrite_core::identity::SessionCredential { id: "u1".into(), secret: "0".repeat(64) }.encode();
+    let (status, err, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &forged)], None);
+    assert_eq!((status, err["type"].as_str()), (401, Some("general_unauthorized_scope")));
+}
