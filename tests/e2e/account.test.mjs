@@ -217,3 +217,17 @@ test('sign-ups are limited to ten per hour per IP', async () => {
   const admin = new node.Account(adminClient());
   assert.ok((await admin.create({ userId: node.ID.unique(), email: uniqueEmail(), password: PASSWORD })).$id);
 });
+
+test('phone and email changes: password required, taken values refused', async () => {
+  const { client, password } = await userClient();
+  const account = new node.Account(client);
+  const phone = `+1555${String(Date.now()).slice(-7)}`;
+  await rejectsWith(assert, account.updatePhone({ phone, password: 'wrong-password' }), 401, 'user_invalid_credentials');
+  await rejectsWith(assert, account.updatePhone({ phone: '555-1234', password }), 400, 'general_argument_invalid');
+  const updated = await account.updatePhone({ phone, password });
+  assert.equal(updated.phone, phone);
+  assert.equal(updated.phoneVerification, false);
+  const other = await userClient();
+  await rejectsWith(assert, new node.Account(other.client).updatePhone({ phone, password: other.password }), 409, 'user_target_already_exists');
+  await rejectsWith(assert, new node.Account(other.client).updateEmail({ email: updated.email, password: other.password }), 409, 'user_target_already_exists');
+});

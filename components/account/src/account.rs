@@ -31,8 +31,14 @@ pub fn valid_email(param: &str, email: &str) -> Result<String, AppwriteError> {
     }
 }
 
+/// Abuse-limit key parts as Appwrite builds them: `{url}` is host + route path.
 pub fn url_key(ctx: &Ctx<'_>, path: &str) -> String {
     format!("url:{}{path}", ctx.request.host)
+}
+
+/// The `url + ip` abuse key of most account routes.
+pub fn ip_key(ctx: &Ctx<'_>, path: &str) -> String {
+    format!("{},ip:{}", url_key(ctx, path), ctx.request.client_ip)
 }
 
 /// Loads the signed-in user (the route's `account` scope guarantees there is one).
@@ -50,14 +56,7 @@ async fn reload(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError> {
 
 /// `POST /account`
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &format!("{},ip:{}", url_key(ctx, "/v1/account"), ctx.request.client_ip),
-            Limit { max: 10, window_secs: 3600 },
-        )
-        .await?;
-    }
+    abuse::check(ctx, &ip_key(ctx, "/v1/account"), Limit { max: 10, window_secs: 3600 }).await?;
     let now = ctx.ports.clock.now_ms();
     let id = ctx.params.custom_id("userId", now, ctx.ports.random)?;
     let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
@@ -152,14 +151,7 @@ fn invalid_credentials() -> AppwriteError {
 
 /// `PATCH /account/password`: the old password is required unless the user never had one.
 pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &format!("{},ip:{}", url_key(ctx, "/v1/account/password"), ctx.request.client_ip),
-            Limit { max: 10, window_secs: 3600 },
-        )
-        .await?;
-    }
+    abuse::check(ctx, &ip_key(ctx, "/v1/account/password"), Limit { max: 10, window_secs: 3600 }).await?;
     let new = ctx.params.required_text("password", 256)?;
     password::validate("password", &new)?;
     let old = ctx.params.text("oldPassword", 256)?.unwrap_or_default();
@@ -181,13 +173,39 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &user.to_json()))
 }
 
-/// `PATCH /account/email`: proves the password, or sets it for a password-less (anonymous) user.
+/// Appwrite's phone rule: `+` and 1 to 15 digits (E.164).
+fn valid_phone(param: &str, phone: &str) -> Result<String, AppwriteError> {
+    let digits = phone.strip_prefix('+').unwrap_or_default();
+    if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(phone.to_string())
+    } else {
+        Err(AppwriteError::invalid_param(
+            param,
+            "Phone number must start with a '+' can have a maximum of fifteen digits.",
+        ))
+    }
+}
+
+/// `PATCH /account/email`
 pub async fn update_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
+    change_identifier(ctx, "email = ?, email_verification = 0", email).await
+}
+
+/// `PATCH /account/phone`
+pub async fn update_phone(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let phone = valid_phone("phone", &ctx.params.required_text("phone", 16)?)?;
+    change_identifier(ctx, "phone = ?, phone_verification = 0", phone).await
+}
+
+/// Sets a login identifier (email or phone): the password proves the caller, or becomes the
+/// password of a password-less (anonymous) user. A taken identifier is Appwrite's
+/// `409 user_target_already_exists` (its messaging-target check fires first).
+async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Response, AppwriteError> {
     let plain = ctx.params.required_text("password", 256)?;
     let (user, _) = current_user(ctx).await?;
-    let mut set = "email = ?, email_verification = 0".to_string();
-    let mut params: Vec<Value> = vec![email.into()];
+    let mut set = set.to_string();
+    let mut params: Vec<Value> = vec![value.into()];
     match &user.password_hash {
         Some(stored) if !password::verify(&plain, stored) => return Err(invalid_credentials()),
         Some(_) => {}

@@ -7,7 +7,7 @@ use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde_json::json;
 
-use crate::account::{current_user, url_key, valid_email};
+use crate::account::{current_user, ip_key, url_key, valid_email};
 use crate::jwt;
 use crate::password;
 use crate::store::{secret_hash, Session, User, SESSION_COLUMNS, USER_COLUMNS};
@@ -145,14 +145,12 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `POST /account/sessions/anonymous`: a new user without email or password, and its session.
 pub async fn create_anonymous(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &format!("anonymous,ip:{}", ctx.request.client_ip),
-            Limit { max: 50, window_secs: 3600 },
-        )
-        .await?;
-    }
+    abuse::check(
+        ctx,
+        &format!("anonymous,ip:{}", ctx.request.client_ip),
+        Limit { max: 50, window_secs: 3600 },
+    )
+    .await?;
     already_signed_in(ctx)?;
     let now = ctx.ports.clock.now_ms();
     let user_id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
@@ -214,14 +212,8 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `PATCH /account/sessions/{sessionId}`: extends the session to a full lifetime from now.
 pub async fn extend(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &format!("{},ip:{}", url_key(ctx, "/v1/account/sessions/{sessionId}"), ctx.request.client_ip),
-            Limit { max: 10, window_secs: 3600 },
-        )
+    abuse::check(ctx, &ip_key(ctx, "/v1/account/sessions/{sessionId}"), Limit { max: 10, window_secs: 3600 })
         .await?;
-    }
     let (mut session, current) = named_session(ctx).await?;
     let now = ctx.ports.clock.now_ms();
     session.expire = now + ctx.config.session_duration_secs * 1000;
@@ -237,20 +229,14 @@ pub async fn extend(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &session.to_json(current, "")))
 }
 
-fn delete_limit(ctx: &Ctx<'_>, path: &str) -> String {
-    format!("{},ip:{}", url_key(ctx, path), ctx.request.client_ip)
-}
-
 /// `DELETE /account/sessions/{sessionId}`
 pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &delete_limit(ctx, "/v1/account/sessions/{sessionId}"),
-            Limit { max: 100, window_secs: 3600 },
-        )
-        .await?;
-    }
+    abuse::check(
+        ctx,
+        &ip_key(ctx, "/v1/account/sessions/{sessionId}"),
+        Limit { max: 100, window_secs: 3600 },
+    )
+    .await?;
     let (session, current) = named_session(ctx).await?;
     ctx.ports
         .sql
@@ -266,14 +252,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `DELETE /account/sessions`
 pub async fn delete_all(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &delete_limit(ctx, "/v1/account/sessions"),
-            Limit { max: 100, window_secs: 3600 },
-        )
-        .await?;
-    }
+    abuse::check(ctx, &ip_key(ctx, "/v1/account/sessions"), Limit { max: 100, window_secs: 3600 }).await?;
     let (user, _) = current_user(ctx).await?;
     ctx.ports
         .sql
@@ -297,14 +276,12 @@ pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             "A JWT cannot be used to create another JWT.",
         ));
     }
-    if abuse::applies(ctx) {
-        abuse::hit(
-            &ctx.ports,
-            &format!("{},userId:{}", url_key(ctx, "/v1/account/jwts"), user.id),
-            Limit { max: 120, window_secs: 60 },
-        )
-        .await?;
-    }
+    abuse::check(
+        ctx,
+        &format!("{},userId:{}", url_key(ctx, "/v1/account/jwts"), user.id),
+        Limit { max: 120, window_secs: 60 },
+    )
+    .await?;
     let out = ctx
         .ports
         .sql

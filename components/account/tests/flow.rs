@@ -24,7 +24,13 @@ impl Server {
         Server { runtime: NativeRuntime::new(dir, secrets) }
     }
 
-    fn call(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> (u16, Value, Response) {
+    fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value, Response) {
         let mut req = Request::from_url(method, &format!("http://127.0.0.1/v1{path}")).unwrap();
         req.headers.set("x-appwrite-project", "p");
         req.headers.set("content-type", "application/json");
@@ -54,7 +60,8 @@ fn signup_then_login_then_get_with_the_session_header() {
     assert_eq!(s.call(Method::Post, "/account", &[], Some(body)).1["type"], "user_already_exists");
 
     let login = json!({"email": "a@example.com", "password": "password-123"});
-    let (status, session, resp) = s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-key", KEY)], Some(login.clone()));
+    let (status, session, resp) =
+        s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-key", KEY)], Some(login.clone()));
     assert_eq!(status, 201, "{session}");
     let secret = session["secret"].as_str().unwrap().to_string();
     assert!(!secret.is_empty());
@@ -63,25 +70,34 @@ fn signup_then_login_then_get_with_the_session_header() {
     let (status, me, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &secret)], None);
     assert_eq!((status, me["$id"].as_str()), (200, Some("u1")));
 
-    let (status, err, _) = s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-session", &secret)], Some(login));
+    let (status, err, _) =
+        s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-session", &secret)], Some(login));
     assert_eq!((status, err["type"].as_str()), (401, Some("user_session_already_exists")));
 
-    let (_, jwt, _) = s.call(Method::Post, "/account/jwts", &[("x-appwrite-session", &secret)], Some(json!({})));
+    let (_, jwt, _) =
+        s.call(Method::Post, "/account/jwts", &[("x-appwrite-session", &secret)], Some(json!({})));
     let token = jwt["jwt"].as_str().unwrap().to_string();
     let (status, me, _) = s.call(Method::Get, "/account", &[("x-appwrite-jwt", &token)], None);
     assert_eq!((status, me["$id"].as_str()), (200, Some("u1")));
 
-    assert_eq!(s.call(Method::Delete, "/account/sessions/current", &[("x-appwrite-session", &secret)], None).0, 204);
+    assert_eq!(
+        s.call(Method::Delete, "/account/sessions/current", &[("x-appwrite-session", &secret)], None).0,
+        204
+    );
     let (status, err, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &secret)], None);
     assert_eq!((status, err["type"].as_str()), (401, Some("general_unauthorized_scope")));
     // The JWT dies with its session.
-    assert_eq!(s.call(Method::Get, "/account", &[("x-appwrite-jwt", &token)], None).1["type"], "user_jwt_invalid");
+    assert_eq!(
+        s.call(Method::Get, "/account", &[("x-appwrite-jwt", &token)], None).1["type"],
+        "user_jwt_invalid"
+    );
 }
 
 #[test]
 fn a_forged_session_credential_is_a_guest() {
     let s = Server::new("forged");
-    let forged = edgewrite_core::identity::SessionCredential { id: "u1".into(), secret: "0".repeat(64) }.encode();
+    let forged =
+        edgewrite_core::identity::SessionCredential { id: "u1".into(), secret: "0".repeat(64) }.encode();
     let (status, err, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &forged)], None);
     assert_eq!((status, err["type"].as_str()), (401, Some("general_unauthorized_scope")));
 }

@@ -43,6 +43,14 @@ pub fn applies(ctx: &Ctx<'_>) -> bool {
     ctx.config.abuse_limits && !ctx.caller.skips_abuse_limits()
 }
 
+/// Counts a hit on `key` when limits apply to this caller (see [`hit`]).
+pub async fn check(ctx: &Ctx<'_>, key: &str, limit: Limit) -> Result<(), AppwriteError> {
+    if applies(ctx) {
+        hit(&ctx.ports, key, limit).await?;
+    }
+    Ok(())
+}
+
 /// Counts a hit on `key` (e.g. `url:/v1/account/sessions/email,email:a@b.c`); fails with 429
 /// `general_rate_limit_exceeded` once the window holds more than `limit.max` hits. The counter is
 /// its own write, so a request that fails later still counts.
