@@ -315,7 +315,7 @@ fn bench() -> Result<()> {
     );
     for s in results["scenarios"].as_array().into_iter().flatten() {
         println!(
-            "{:<28} {:>5} {:>7} {:>9.2} {:>9.2} {:>10.0}",
+            "{:<40} {:>5} {:>7} {:>9.2} {:>9.2} {:>10.0}",
             s["name"].as_str().unwrap_or("?"),
             s["concurrency"],
             s["requests"],
