@@ -231,3 +231,26 @@ test('phone and email changes: password required, taken values refused', async (
   await rejectsWith(assert, new node.Account(other.client).updatePhone({ phone, password: other.password }), 409, 'user_target_already_exists');
   await rejectsWith(assert, new node.Account(other.client).updateEmail({ email: updated.email, password: other.password }), 409, 'user_target_already_exists');
 });
+
+// `cargo xtask test` runs the suite with EDGEWRITE_PASSWORD_HISTORY=3 and
+// EDGEWRITE_PASSWORD_PERSONAL_DATA=on; against a server without them these two tests are skipped.
+const policies = process.env.EDGEWRITE_POLICIES_ON === '1';
+
+test('password history refuses a recent password', { skip: !policies && 'password policies are off' }, async () => {
+  const { client, password } = await userClient();
+  const account = new node.Account(client);
+  await rejectsWith(assert, account.updatePassword({ password, oldPassword: password }), 400, 'password_recently_used');
+  await account.updatePassword({ password: 'second-pass-22', oldPassword: password });
+  await account.updatePassword({ password: 'third-pass-333', oldPassword: 'second-pass-22' });
+  await rejectsWith(assert, account.updatePassword({ password, oldPassword: 'third-pass-333' }), 400, 'password_recently_used');
+});
+
+test('personal data in a password is refused', { skip: !policies && 'password policies are off' }, async () => {
+  const admin = new node.Account(adminClient());
+  const email = uniqueEmail('pd');
+  const local = email.split('@')[0];
+  await rejectsWith(assert, admin.create({ userId: node.ID.unique(), email, password: `x-${local}-1` }), 400, 'password_personal_data');
+  await rejectsWith(assert, admin.create({ userId: node.ID.unique(), email, password: 'my grace hopper pass', name: 'Grace Hopper' }), 400, 'password_personal_data');
+  const { client, user, password } = await userClient();
+  await rejectsWith(assert, new node.Account(client).updatePassword({ password: `${user.$id}!!`, oldPassword: password }), 400, 'password_personal_data');
+});

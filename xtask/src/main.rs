@@ -237,7 +237,14 @@ fn e2e_against_workerd(tools: &tools::Tools) -> Result<(u64, u64, u64)> {
         tools,
         port,
         &run_dir.join("state"),
-        &[("EDGEWRITE_PROJECTS", "test,other"), ("EDGEWRITE_API_KEY", &key), ("EDGEWRITE_TEST_ROUTES", "1")],
+        &[
+            ("EDGEWRITE_PROJECTS", "test,other"),
+            ("EDGEWRITE_API_KEY", &key),
+            ("EDGEWRITE_TEST_ROUTES", "1"),
+            // The optional password policies, on, so the suite covers them.
+            ("EDGEWRITE_PASSWORD_HISTORY", "3"),
+            ("EDGEWRITE_PASSWORD_PERSONAL_DATA", "on"),
+        ],
         Some(&run_dir.join("wrangler.log")),
     )?;
     step("end-to-end suite (official SDKs against workerd)");
@@ -257,6 +264,7 @@ fn e2e_against_workerd(tools: &tools::Tools) -> Result<(u64, u64, u64)> {
         .env("EDGEWRITE_PROJECT_ID", "test")
         .env("EDGEWRITE_API_KEY", &key)
         .env("EDGEWRITE_RUNTIME", "workerd")
+        .env("EDGEWRITE_POLICIES_ON", "1")
         .status()
         .context("running node --test")?;
     drop(server);

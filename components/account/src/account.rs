@@ -69,27 +69,44 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     })?;
     password::validate("password", &plain)?;
     let name = ctx.params.text("name", 128)?.unwrap_or_default();
-    let hash = password::hash(&plain, ctx.ports.random)?;
+    let personal = password::PersonalData { user_id: &id, name: &name, email: Some(&email), phone: None };
+    password::check_personal_data(&plain, &personal, &ctx.config.password)?;
+    let (_, mut values) = new_password(ctx, &plain, Vec::new())?;
+    let mut params: Vec<Value> = vec![id.clone().into(), email.into(), name.into()];
+    params.append(&mut values);
+    params.extend([Value::Integer(now), Value::Integer(now), Value::Integer(now)]);
     ctx.ports
         .sql
         .query(Statement::new(
-            "INSERT INTO users (id, email, name, password_hash, hash_options, password_updated_at, created_at, updated_at, accessed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                id.clone().into(),
-                email.into(),
-                name.into(),
-                hash.into(),
-                password::hash_options().to_string().into(),
-                Value::Integer(now),
-                Value::Integer(now),
-                Value::Integer(now),
-                Value::Integer(now),
-            ],
+            "INSERT INTO users (id, email, name, password_hash, hash_options, password_updated_at, password_history,
+                                created_at, updated_at, accessed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params,
         ))
         .await
         .map_err(user_write_error)?;
     Ok(Response::json(201, &reload(ctx, &id).await?.to_json()))
+}
+
+/// The columns and values that set a new password: its hash, the hash options, the change time
+/// and the history (kept only when the history policy is on).
+fn new_password(
+    ctx: &Ctx<'_>,
+    plain: &str,
+    history: Vec<String>,
+) -> Result<(&'static str, Vec<Value>), AppwriteError> {
+    let policy = &ctx.config.password;
+    let hash = password::hash(plain, ctx.ports.random, policy)?;
+    let history = password::push_history(history, &hash, policy);
+    Ok((
+        "password_hash = ?, hash_options = ?, password_updated_at = ?, password_history = ?",
+        vec![
+            hash.into(),
+            password::hash_options(policy).to_string().into(),
+            Value::Integer(ctx.ports.clock.now_ms()),
+            serde_json::to_string(&history).unwrap_or_else(|_| "[]".into()).into(),
+        ],
+    ))
 }
 
 /// `GET /account`
@@ -161,15 +178,10 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             return Err(invalid_credentials());
         }
     }
-    let hash = password::hash(&new, ctx.ports.random)?;
-    let now = ctx.ports.clock.now_ms();
-    let user = update(
-        ctx,
-        &user.id,
-        "password_hash = ?, hash_options = ?, password_updated_at = ?",
-        vec![hash.into(), password::hash_options().to_string().into(), Value::Integer(now)],
-    )
-    .await?;
+    password::check_history(&new, &user.password_history)?;
+    password::check_personal_data(&new, &user.personal_data(), &ctx.config.password)?;
+    let (set, params) = new_password(ctx, &new, user.password_history.clone())?;
+    let user = update(ctx, &user.id, set, params).await?;
     Ok(Response::json(200, &user.to_json()))
 }
 
@@ -211,10 +223,11 @@ async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Re
         Some(_) => {}
         None => {
             password::validate("password", &plain)?;
-            set.push_str(", password_hash = ?, hash_options = ?, password_updated_at = ?");
-            params.push(password::hash(&plain, ctx.ports.random)?.into());
-            params.push(password::hash_options().to_string().into());
-            params.push(Value::Integer(ctx.ports.clock.now_ms()));
+            password::check_personal_data(&plain, &user.personal_data(), &ctx.config.password)?;
+            let (password_set, mut password_params) = new_password(ctx, &plain, Vec::new())?;
+            set.push_str(", ");
+            set.push_str(password_set);
+            params.append(&mut password_params);
         }
     }
     let user = update(ctx, &user.id, &set, params).await.map_err(|e| {

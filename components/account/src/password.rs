@@ -1,25 +1,21 @@
-//! Password hashing and policy (`appwrite-api.md` §10). New hashes are Argon2id with OWASP's
-//! parameters (m=19456 KiB, t=2, p=1) as PHC strings, so parameters can change later; any
+//! Password hashing and policy (`appwrite-api.md` §10). New hashes are Argon2id, by default with
+//! OWASP's parameters (m=19456 KiB, t=2, p=1), as PHC strings so parameters can change; any
 //! Argon2 PHC string (Appwrite's own parameters included) verifies.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use edgewrite_core::config::PasswordPolicy;
 use edgewrite_core::ports::Random;
-use edgewrite_core::AppwriteError;
-
-/// OWASP's Argon2id recommendation.
-pub const MEMORY_KIB: u32 = 19_456;
-pub const TIME_COST: u32 = 2;
-pub const PARALLELISM: u32 = 1;
+use edgewrite_core::{AppwriteError, ErrorType};
 
 /// Appwrite's wording for the password rule.
 pub const PASSWORD_RULE: &str =
     "Password must be between 8 and 256 characters long, and should not be one of the commonly used password.";
 
-fn hasher() -> Argon2<'static> {
-    let params =
-        Params::new(MEMORY_KIB, TIME_COST, PARALLELISM, None).expect("constant parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn hasher(policy: &PasswordPolicy) -> Result<Argon2<'static>, AppwriteError> {
+    let (m, t, p) = policy.argon2;
+    let params = Params::new(m, t, p, None).map_err(AppwriteError::internal)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 /// Checks the length rule: 8 to 256 bytes, as Appwrite counts them.
@@ -32,11 +28,14 @@ pub fn validate(param: &str, password: &str) -> Result<(), AppwriteError> {
 }
 
 /// Hashes with Argon2id and a fresh 16-byte salt.
-pub fn hash(password: &str, random: &dyn Random) -> Result<String, AppwriteError> {
+pub fn hash(password: &str, random: &dyn Random, policy: &PasswordPolicy) -> Result<String, AppwriteError> {
     let mut salt = [0u8; 16];
     random.fill(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(AppwriteError::internal)?;
-    hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(AppwriteError::internal)
+    hasher(policy)?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(AppwriteError::internal)
 }
 
 /// Verifies `password` against a stored PHC string. Unknown or malformed hashes never verify.
@@ -47,18 +46,70 @@ pub fn verify(password: &str, stored: &str) -> bool {
 }
 
 /// Whether a stored hash should be replaced by one with the current parameters.
-pub fn needs_rehash(stored: &str) -> bool {
+pub fn needs_rehash(stored: &str, policy: &PasswordPolicy) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else { return true };
+    let (m, t, p) = policy.argon2;
     let current = |name: &str, want: u32| parsed.params.get_decimal(name) == Some(want);
-    parsed.algorithm.as_str() != "argon2id"
-        || !current("m", MEMORY_KIB)
-        || !current("t", TIME_COST)
-        || !current("p", PARALLELISM)
+    parsed.algorithm.as_str() != "argon2id" || !current("m", m) || !current("t", t) || !current("p", p)
 }
 
 /// The `hashOptions` Appwrite reports for an Argon2 hash.
-pub fn hash_options() -> serde_json::Value {
-    serde_json::json!({"type": "argon2", "memoryCost": MEMORY_KIB, "timeCost": TIME_COST, "threads": PARALLELISM})
+pub fn hash_options(policy: &PasswordPolicy) -> serde_json::Value {
+    let (m, t, p) = policy.argon2;
+    serde_json::json!({"type": "argon2", "memoryCost": m, "timeCost": t, "threads": p})
+}
+
+/// What a password must not contain under the personal-data rule.
+pub struct PersonalData<'a> {
+    pub user_id: &'a str,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+}
+
+/// `400 password_personal_data` when the policy is on and the password contains the user's id,
+/// name, email (or its local part) or phone number, case-insensitively.
+pub fn check_personal_data(
+    password: &str,
+    data: &PersonalData<'_>,
+    policy: &PasswordPolicy,
+) -> Result<(), AppwriteError> {
+    if !policy.personal_data {
+        return Ok(());
+    }
+    let lower = password.to_lowercase();
+    let email = data.email.unwrap_or_default();
+    let local = email.split('@').next().unwrap_or_default();
+    let phone = data.phone.unwrap_or_default().trim_start_matches('+');
+    let found = [data.user_id, data.name, email, local, phone]
+        .iter()
+        .filter(|v| v.chars().count() >= 3)
+        .any(|v| lower.contains(&v.to_lowercase()));
+    if found {
+        return Err(AppwriteError::new(
+            ErrorType::PasswordPersonalData,
+            "The password you are trying to use contains references to your name, email, phone or userID. For your security, please choose a different password and try again.",
+        ));
+    }
+    Ok(())
+}
+
+/// `400 password_recently_used` when the password matches one of the remembered hashes.
+pub fn check_history(password: &str, history: &[String]) -> Result<(), AppwriteError> {
+    if history.iter().any(|h| verify(password, h)) {
+        return Err(AppwriteError::new(
+            ErrorType::PasswordRecentlyUsed,
+            "The password you are trying to use is similar to your previous password. For your security, please choose a different password and try again.",
+        ));
+    }
+    Ok(())
+}
+
+/// The history after setting `new_hash`: the newest `policy.history` hashes (none when off).
+pub fn push_history(mut history: Vec<String>, new_hash: &str, policy: &PasswordPolicy) -> Vec<String> {
+    history.push(new_hash.to_string());
+    let keep = policy.history as usize;
+    history.split_off(history.len().saturating_sub(keep))
 }
 
 #[cfg(test)]
@@ -78,12 +129,15 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_phc_with_owasp_parameters() {
         let rng = Counter(std::cell::Cell::new(0));
-        let h = hash("correct horse", &rng).unwrap();
+        let policy = PasswordPolicy::default();
+        let h = hash("correct horse", &rng, &policy).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(verify("correct horse", &h));
         assert!(!verify("correct horsE", &h));
-        assert!(!needs_rehash(&h));
-        assert_ne!(h, hash("correct horse", &rng).unwrap(), "salts differ");
+        assert!(!needs_rehash(&h, &policy));
+        assert_ne!(h, hash("correct horse", &rng, &policy).unwrap(), "salts differ");
+        let stronger = PasswordPolicy { argon2: (65_536, 3, 1), ..policy };
+        assert!(needs_rehash(&h, &stronger));
     }
 
     #[test]
@@ -94,7 +148,35 @@ mod tests {
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         let stored = appwrite.hash_password(b"password", &salt).unwrap().to_string();
         assert!(verify("password", &stored));
-        assert!(needs_rehash(&stored));
+        assert!(needs_rehash(&stored, &PasswordPolicy::default()));
+    }
+
+    #[test]
+    fn personal_data_rule_only_when_on() {
+        let data = PersonalData {
+            user_id: "user1",
+            name: "Ada Lovelace",
+            email: Some("ada@example.com"),
+            phone: Some("+15551234"),
+        };
+        let on = PasswordPolicy { personal_data: true, ..PasswordPolicy::default() };
+        for bad in ["my-USER1-pass", "ADA@example.com!", "xxadaxx-long", "p15551234q", "ada lovelace 1"] {
+            assert_eq!(
+                check_personal_data(bad, &data, &on).unwrap_err().kind,
+                ErrorType::PasswordPersonalData,
+                "{bad}"
+            );
+        }
+        assert!(check_personal_data("unrelated-secret", &data, &on).is_ok());
+        assert!(check_personal_data("user1user1", &data, &PasswordPolicy::default()).is_ok());
+    }
+
+    #[test]
+    fn history_keeps_the_newest_hashes() {
+        let p = PasswordPolicy { history: 2, ..PasswordPolicy::default() };
+        let h = push_history(vec!["a".into(), "b".into()], "c", &p);
+        assert_eq!(h, ["b", "c"]);
+        assert!(push_history(vec![], "c", &PasswordPolicy::default()).is_empty());
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         Some(stored) => password::verify(&plain, stored),
         None => {
             // Spend the same time as a real check, so response times do not reveal which emails exist.
-            let _ = password::hash(&plain, ctx.ports.random);
+            let _ = password::hash(&plain, ctx.ports.random, &ctx.config.password);
             false
         }
     };
@@ -126,12 +126,12 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
     }
     let (mut statements, session, credential) = new_session(ctx, &user.id, "email", &email, &["password"]);
-    if user.password_hash.as_deref().is_some_and(password::needs_rehash) {
+    if user.password_hash.as_deref().is_some_and(|h| password::needs_rehash(h, &ctx.config.password)) {
         statements.push(Statement::new(
             "UPDATE users SET password_hash = ?, hash_options = ? WHERE id = ?",
             vec![
-                password::hash(&plain, ctx.ports.random)?.into(),
-                password::hash_options().to_string().into(),
+                password::hash(&plain, ctx.ports.random, &ctx.config.password)?.into(),
+                password::hash_options(&ctx.config.password).to_string().into(),
                 user.id.clone().into(),
             ],
         ));

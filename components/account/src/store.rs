@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 /// Columns read for a user, in this order.
 pub const USER_COLUMNS: &str = "id, email, phone, name, password_hash, password_updated_at, status, labels, \
-     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at";
+     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at, password_history";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -28,6 +28,8 @@ pub struct User {
     pub created_at: i64,
     pub updated_at: i64,
     pub accessed_at: i64,
+    /// Recent password hashes, newest last (only kept when the history policy is on).
+    pub password_history: Vec<String>,
 }
 
 fn text(row: &[Value], i: usize) -> Option<String> {
@@ -39,7 +41,7 @@ fn int(row: &[Value], i: usize) -> Option<i64> {
 }
 
 impl User {
-    /// A user from a row selected with [`USER_COLUMNS`] (starting at column `at`).
+    /// A user from a row selected with [`USER_COLUMNS`].
     pub fn from_row(row: &[Value]) -> Option<User> {
         Some(User {
             id: text(row, 0)?,
@@ -57,11 +59,22 @@ impl User {
             created_at: int(row, 12)?,
             updated_at: int(row, 13)?,
             accessed_at: int(row, 14).unwrap_or_default(),
+            password_history: text(row, 15).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
         })
     }
 
     pub fn first(rows: &Rows) -> Option<User> {
         rows.rows.first().and_then(|r| User::from_row(r))
+    }
+
+    /// What the personal-data password rule looks for.
+    pub fn personal_data(&self) -> crate::password::PersonalData<'_> {
+        crate::password::PersonalData {
+            user_id: &self.id,
+            name: &self.name,
+            email: self.email.as_deref(),
+            phone: self.phone.as_deref(),
+        }
     }
 
     /// The Account model (User without `password`, `hash`, `hashOptions`).

@@ -16,7 +16,36 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_ABUSE_LIMITS",
     "EDGEWRITE_SESSION_DURATION",
     "EDGEWRITE_SESSION_LIMIT",
+    "EDGEWRITE_PASSWORD_HISTORY",
+    "EDGEWRITE_PASSWORD_PERSONAL_DATA",
+    "EDGEWRITE_ARGON2",
 ];
+
+/// Password rules and hashing parameters (Appwrite's project `auths` settings, per deployment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Refuse the last N passwords of a user (`EDGEWRITE_PASSWORD_HISTORY`, 0–20, default 0).
+    pub history: u32,
+    /// Refuse passwords containing the user's id, name, email or phone
+    /// (`EDGEWRITE_PASSWORD_PERSONAL_DATA=on`, default off, as in Appwrite).
+    pub personal_data: bool,
+    /// Argon2id memory (KiB), time cost and parallelism for new hashes
+    /// (`EDGEWRITE_ARGON2=m,t,p`, default OWASP's `19456,2,1`).
+    pub argon2: (u32, u32, u32),
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self { history: 0, personal_data: false, argon2: (19_456, 2, 1) }
+    }
+}
+
+fn parse_argon2(v: &str) -> Option<(u32, u32, u32)> {
+    let mut it = v.split(',').map(|p| p.trim().parse::<u32>().ok());
+    let (m, t, p) = (it.next()??, it.next()??, it.next()??);
+    // Below these Argon2 is not worth having; the crate refuses some of them anyway.
+    (m >= 8 * p && m >= 4096 && t >= 1 && (1..=16).contains(&p) && it.next().is_none()).then_some((m, t, p))
+}
 
 /// Which browser origins may call the API with credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +92,7 @@ pub struct Config {
     pub session_duration_secs: i64,
     /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
     pub session_limit: u32,
+    pub password: PasswordPolicy,
 }
 
 impl Config {
@@ -103,6 +133,20 @@ impl Config {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(10u32)
                 .clamp(1, 100),
+            password: PasswordPolicy {
+                history: secrets
+                    .get("EDGEWRITE_PASSWORD_HISTORY")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0u32)
+                    .min(20),
+                personal_data: secrets
+                    .get("EDGEWRITE_PASSWORD_PERSONAL_DATA")
+                    .is_some_and(|v| v == "on" || v == "1" || v == "true"),
+                argon2: secrets
+                    .get("EDGEWRITE_ARGON2")
+                    .and_then(|v| parse_argon2(&v))
+                    .unwrap_or(PasswordPolicy::default().argon2),
+            },
         }
     }
 
@@ -114,6 +158,14 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argon2_parameters_parse_or_fall_back() {
+        assert_eq!(parse_argon2("65536, 4, 3"), Some((65_536, 4, 3)));
+        for bad in ["", "1,1,1", "19456,2", "19456,0,1", "19456,2,1,1", "x,2,1"] {
+            assert_eq!(parse_argon2(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn origin_lists_match_exact_origins_and_hosts() {

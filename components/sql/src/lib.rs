@@ -91,6 +91,11 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 4,
+        name: "password history",
+        statements: &["ALTER TABLE users ADD COLUMN password_history TEXT NOT NULL DEFAULT '[]'"],
+    },
 ];
 
 /// The newest schema version this build knows.
