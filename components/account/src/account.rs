@@ -99,7 +99,7 @@ fn new_password(
     let hash = password::hash(plain, ctx.ports.random, policy)?;
     let history = password::push_history(history, &hash, policy);
     Ok((
-        "password_hash = ?, hash_options = ?, password_updated_at = ?, password_history = ?",
+        "password_hash = ?, hash_algo = 'argon2', hash_options = ?, password_updated_at = ?, password_history = ?",
         vec![
             hash.into(),
             password::hash_options(policy).to_string().into(),
@@ -173,10 +173,8 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     password::validate("password", &new)?;
     let old = ctx.params.text("oldPassword", 256)?.unwrap_or_default();
     let (user, _) = current_user(ctx).await?;
-    if let Some(stored) = &user.password_hash {
-        if !password::verify(&old, stored) {
-            return Err(invalid_credentials());
-        }
+    if user.password_hash.is_some() && !user.password_matches(&old) {
+        return Err(invalid_credentials());
     }
     password::check_history(&new, &user.password_history)?;
     password::check_personal_data(&new, &user.personal_data(), &ctx.config.password)?;
@@ -219,7 +217,7 @@ async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Re
     let mut set = set.to_string();
     let mut params: Vec<Value> = vec![value.into()];
     match &user.password_hash {
-        Some(stored) if !password::verify(&plain, stored) => return Err(invalid_credentials()),
+        Some(_) if !user.password_matches(&plain) => return Err(invalid_credentials()),
         Some(_) => {}
         None => {
             password::validate("password", &plain)?;

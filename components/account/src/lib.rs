@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod imported;
 mod jwt;
 pub mod password;
 mod sessions;

@@ -108,9 +108,9 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .await
         .map_err(AppwriteError::internal)?;
     let user = User::first(&rows);
-    let verified = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
-        Some(stored) => password::verify(&plain, stored),
-        None => {
+    let verified = match &user {
+        Some(u) if u.password_hash.is_some() => u.password_matches(&plain),
+        _ => {
             // Spend the same time as a real check, so response times do not reveal which emails exist.
             let _ = password::hash(&plain, ctx.ports.random, &ctx.config.password);
             false
@@ -126,9 +126,9 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
     }
     let (mut statements, session, credential) = new_session(ctx, &user.id, "email", &email, &["password"]);
-    if user.password_hash.as_deref().is_some_and(|h| password::needs_rehash(h, &ctx.config.password)) {
+    if user.needs_rehash(&ctx.config.password) {
         statements.push(Statement::new(
-            "UPDATE users SET password_hash = ?, hash_options = ? WHERE id = ?",
+            "UPDATE users SET password_hash = ?, hash_options = ?, hash_algo = 'argon2' WHERE id = ?",
             vec![
                 password::hash(&plain, ctx.ports.random, &ctx.config.password)?.into(),
                 password::hash_options(&ctx.config.password).to_string().into(),

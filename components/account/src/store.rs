@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 /// Columns read for a user, in this order.
 pub const USER_COLUMNS: &str = "id, email, phone, name, password_hash, password_updated_at, status, labels, \
-     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at, password_history";
+     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at, password_history, hash_algo, hash_options";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -30,6 +30,9 @@ pub struct User {
     pub accessed_at: i64,
     /// Recent password hashes, newest last (only kept when the history policy is on).
     pub password_history: Vec<String>,
+    /// `argon2`, or the algorithm of an imported hash (`bcrypt`, `scrypt`, …).
+    pub hash_algo: String,
+    pub hash_options: Json,
 }
 
 fn text(row: &[Value], i: usize) -> Option<String> {
@@ -60,11 +63,28 @@ impl User {
             updated_at: int(row, 13)?,
             accessed_at: int(row, 14).unwrap_or_default(),
             password_history: text(row, 15).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
+            hash_algo: text(row, 16).unwrap_or_else(|| "argon2".into()),
+            hash_options: text(row, 17).and_then(|o| serde_json::from_str(&o).ok()).unwrap_or(Json::Null),
         })
     }
 
     pub fn first(rows: &Rows) -> Option<User> {
         rows.rows.first().and_then(|r| User::from_row(r))
+    }
+
+    /// Whether `plain` is this user's password (false for password-less users).
+    pub fn password_matches(&self, plain: &str) -> bool {
+        match &self.password_hash {
+            Some(stored) if self.hash_algo == "argon2" => crate::password::verify(plain, stored),
+            Some(stored) => crate::imported::verify(plain, &self.hash_algo, stored, &self.hash_options),
+            None => false,
+        }
+    }
+
+    /// Whether a successful login should replace the stored hash (imported, or older parameters).
+    pub fn needs_rehash(&self, policy: &edgewrite_core::config::PasswordPolicy) -> bool {
+        self.hash_algo != "argon2"
+            || self.password_hash.as_deref().is_some_and(|h| crate::password::needs_rehash(h, policy))
     }
 
     /// What the personal-data password rule looks for.

@@ -101,3 +101,60 @@ fn a_forged_session_credential_is_a_guest() {
     let (status, err, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &forged)], None);
     assert_eq!((status, err["type"].as_str()), (401, Some("general_unauthorized_scope")));
 }
+
+#[test]
+fn imported_hashes_log_in_and_are_upgraded_to_argon2id() {
+    use edgewrite_core::ports::{Statement, Value};
+    use edgewrite_core::Runtime;
+    let s = Server::new("imported");
+    // Make sure the schema exists, then plant users as an importer would.
+    s.call(Method::Get, "/account", &[], None);
+    let stores = futures_executor::block_on(s.runtime.open_project("p")).unwrap();
+    let users = [
+        (
+            "bcrypt1",
+            "bcrypt",
+            "$2b$05$70gSeWZ9qOMURvf07vj5luiYg6gwZdqhfSZrsL0Owm98xuAkoup6u",
+            json!({"type": "bcrypt"}),
+        ),
+        ("md5user", "md5", "3cb4e732631f47e6eb961f34554b7cde", json!({"type": "md5"})),
+        (
+            "scrypt1",
+            "scrypt",
+            "b5b06c5ce060e6d48a775ec7be23e5dd7c7c0f5ae3cbd0bc99e4c4f8671d6059",
+            json!({"type": "scrypt", "salt": "appwrite-salt", "costCpu": 16, "costMemory": 8, "costParallel": 1, "length": 32}),
+        ),
+    ];
+    for (id, algo, hash, options) in &users {
+        futures_executor::block_on(stores.sql.query(Statement::new(
+            "INSERT INTO users (id, email, password_hash, hash_algo, hash_options, created_at, updated_at, accessed_at)
+             VALUES (?, ?, ?, ?, ?, 0, 0, 0)",
+            vec![
+                Value::from(*id),
+                Value::from(format!("{id}@example.com")),
+                Value::from(*hash),
+                Value::from(*algo),
+                Value::from(options.to_string()),
+            ],
+        )))
+        .unwrap();
+    }
+    for (id, ..) in &users {
+        let login = json!({"email": format!("{id}@example.com"), "password": "correct horse"});
+        let wrong = json!({"email": format!("{id}@example.com"), "password": "wrong horse"});
+        assert_eq!(
+            s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-key", KEY)], Some(wrong)).0,
+            401
+        );
+        let (status, body, _) =
+            s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-key", KEY)], Some(login));
+        assert_eq!(status, 201, "{id}: {body}");
+        let rows = futures_executor::block_on(stores.sql.query(Statement::new(
+            "SELECT hash_algo, password_hash FROM users WHERE id = ?",
+            vec![Value::from(*id)],
+        )))
+        .unwrap();
+        assert_eq!(rows.get(0, "hash_algo").and_then(Value::as_str), Some("argon2"), "{id}");
+        assert!(rows.get(0, "password_hash").and_then(Value::as_str).unwrap().starts_with("$argon2id$"));
+    }
+}
