@@ -201,11 +201,19 @@ mod tests {
         assert!(!verify("wrong", "scryptMod", "KqWvUdRk/krOKTQZKemKc1e4Sz0fsr4Ab9yWsT/WweyTgFU=", &firebase));
     }
 
+    /// 34 bytes like a portable hash, with byte 12 inside "é": must not panic on slicing.
+    const MULTIBYTE: &str = "$P$6abcdefg\u{e9}RJFCMvnAbZH2hCiFPRxpk";
+
     #[test]
     fn unknown_algorithms_and_garbage_never_verify() {
-        for (algo, stored) in
-            [("plaintext", PW), ("bcrypt", "$2b$xx"), ("phpass", "$P$"), ("scryptMod", "x"), ("", "")]
-        {
+        for (algo, stored) in [
+            ("plaintext", PW),
+            ("bcrypt", "$2b$xx"),
+            ("phpass", "$P$"),
+            ("phpass", MULTIBYTE),
+            ("scryptMod", "x"),
+            ("", ""),
+        ] {
             assert!(!verify(PW, algo, stored, &json!({"salt": "%%"})), "{algo}");
         }
     }
