@@ -234,3 +234,28 @@ pub struct Ports<'a> {
     pub events: &'a dyn Events,
     pub secrets: &'a dyn Secrets,
 }
+
+/// [`Clock`] and [`Random`] for runtimes whose std has a wall clock and an OS random source.
+#[cfg(feature = "std-ports")]
+pub mod std_ports {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// The wall clock from `std::time`.
+    pub struct SystemClock;
+
+    impl super::Clock for SystemClock {
+        fn now_ms(&self) -> i64 {
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+        }
+    }
+
+    /// The OS CSPRNG (`getrandom`; `wasi:random` on wasip2).
+    pub struct OsRandom;
+
+    impl super::Random for OsRandom {
+        fn fill(&self, buf: &mut [u8]) {
+            // Without a random source there is no safe way to mint ids or secrets.
+            getrandom::fill(buf).expect("the OS random source is available");
+        }
+    }
+}

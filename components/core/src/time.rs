@@ -1,17 +1,41 @@
 //! Appwrite datetimes: ISO-8601 with milliseconds and offset, `2026-01-01T12:34:56.789+00:00`.
 
-/// Formats unix milliseconds as Appwrite does (always UTC, `+00:00`).
-pub fn iso_from_ms(ms: i64) -> String {
+/// A UTC instant split into calendar fields.
+struct Civil {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    millis: i64,
+    /// Days since the epoch, for the weekday.
+    days: i64,
+}
+
+fn civil(ms: i64) -> Civil {
     let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let (year, month, day) = civil_from_days(days);
+    Civil {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        minute: (rem % 3600) / 60,
+        second: rem % 60,
+        millis: ms.rem_euclid(1000),
+        days,
+    }
+}
+
+/// Formats unix milliseconds as Appwrite does (always UTC, `+00:00`).
+pub fn iso_from_ms(ms: i64) -> String {
+    let c = civil(ms);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+        c.year, c.month, c.day, c.hour, c.minute, c.second, c.millis
     )
 }
 
@@ -20,17 +44,16 @@ pub fn http_date_from_ms(ms: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let c = civil(ms);
     format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[c.days.rem_euclid(7) as usize],
+        c.day,
+        MONTHS[(c.month - 1) as usize],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
     )
 }
 

@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+pub use edgewrite_core::ports::std_ports::{OsRandom, SystemClock};
 use edgewrite_core::ports::{
     Blobs, ByteRange, Clock, Event, Events, Kv, Random, Rows, Secrets, Sql, Statement, StoreError, Value,
 };
@@ -195,22 +195,6 @@ impl Events for RecordedEvents {
     async fn publish(&self, event: Event) -> Result<(), StoreError> {
         self.0.borrow_mut().push(event);
         Ok(())
-    }
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-    }
-}
-
-pub struct OsRandom;
-
-impl Random for OsRandom {
-    fn fill(&self, buf: &mut [u8]) {
-        getrandom::fill(buf).expect("the OS random source is available");
     }
 }
 

@@ -25,7 +25,6 @@ mod sql;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use edgewrite_core::identity::SessionVerifier;
@@ -42,22 +41,7 @@ pub use sql::SpinSql;
 pub const DATABASE: &str = "default";
 pub const KV_STORE: &str = "default";
 
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-    }
-}
-
-pub struct WasiRandom;
-
-impl Random for WasiRandom {
-    fn fill(&self, buf: &mut [u8]) {
-        // `wasi:random` cannot fail; without it there is no safe way to mint ids or secrets.
-        getrandom::fill(buf).expect("wasi:random is available");
-    }
-}
+pub use edgewrite_core::ports::std_ports::{OsRandom, SystemClock};
 
 /// Realtime events go nowhere on Spin: there is no socket to hold a subscriber.
 pub struct NoRealtime;
@@ -125,7 +109,7 @@ impl Runtime for SpinRuntime {
         &SystemClock
     }
     fn random(&self) -> &dyn Random {
-        &WasiRandom
+        &OsRandom
     }
 
     /// Every project opens the app's one database (see the crate docs).
@@ -177,7 +161,7 @@ pub async fn serve_http(
 mod tests {
     use super::*;
     use edgewrite_core::ports::Ports;
-    use edgewrite_native::{MemoryKv, NativeSql, OsRandom, RecordedEvents};
+    use edgewrite_native::{MemoryKv, NativeSql, RecordedEvents};
     use futures_executor::block_on;
 
     #[test]
