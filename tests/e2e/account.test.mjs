@@ -254,3 +254,12 @@ test('personal data in a password is refused', { skip: !policies && 'password po
   const { client, user, password } = await userClient();
   await rejectsWith(assert, new node.Account(client).updatePassword({ password: `${user.$id}!!`, oldPassword: password }), 400, 'password_personal_data');
 });
+
+test('identities: none without OAuth, and deleting one is user_identity_not_found', async () => {
+  const { client } = await userClient();
+  const account = new node.Account(client);
+  const list = await account.listIdentities();
+  assert.equal(list.total, 0);
+  assert.deepEqual([...list.identities], []);
+  await rejectsWith(assert, account.deleteIdentity({ identityId: 'nope' }), 404, 'user_identity_not_found');
+});

@@ -41,6 +41,8 @@ static ROUTES: &[Route] = &[
     route(Method::Patch, "/v1/account/sessions/{sessionId}", "account", "sessions.extend"),
     route(Method::Delete, "/v1/account/sessions/{sessionId}", "account", "sessions.delete"),
     route(Method::Post, "/v1/account/jwts", "account", "jwts.create"),
+    route(Method::Get, "/v1/account/identities", "account", "identities.list"),
+    route(Method::Delete, "/v1/account/identities/{identityId}", "account", "identities.delete"),
 ];
 
 #[async_trait(?Send)]
@@ -68,6 +70,8 @@ impl Capability for Account {
             "sessions.extend" => sessions::extend(ctx).await,
             "sessions.delete" => sessions::delete(ctx).await,
             "jwts.create" => sessions::create_jwt(ctx).await,
+            "identities.list" => account::list_identities(ctx).await,
+            "identities.delete" => account::delete_identity(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
         }
     }
