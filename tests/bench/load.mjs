@@ -32,7 +32,7 @@ const scenarios = [
   { name: BASELINE, path: '/health/version', headers: {}, levels: [[1, 300], [16, 1000]] },
   { name: 'ping (guest)', path: '/ping', headers: guest, levels: [[1, 300], [16, 1000], [64, 2000]] },
   { name: 'health/db (Durable Object)', path: '/health/db', headers: admin, levels: [[1, 300], [16, 1000]] },
-  { name: 'health/storage (R2 write+read+delete)', path: '/health/storage', headers: admin, levels: [[1, 100], [8, 200]] },
+  { name: 'health/storage (blob write+read+delete)', path: '/health/storage', headers: admin, levels: [[1, 100], [8, 200]] },
   { name: 'account.get (session)', path: '/account', headers: asUser, levels: [[1, 300], [16, 1000]] },
   { name: 'account.get (JWT)', path: '/account', headers: asJwt, levels: [[1, 300], [16, 1000]] },
   {
@@ -99,6 +99,6 @@ const p50 = (name) => results.find((r) => r.name === name && r.concurrency === 1
 const hashEstimate = +(p50('login (Argon2id verify)') - p50('account.get (session)')).toFixed(2);
 process.stderr.write(`  Argon2id verify in workerd ≈ ${hashEstimate} ms (login p50 − account.get p50, c=1)\n`);
 process.stdout.write(JSON.stringify({
-  runtime: 'workerd (wrangler dev --local)', node: process.version, baseline: BASELINE,
+  runtime: process.env.EDGEWRITE_RUNTIME ?? 'workerd', node: process.version, baseline: BASELINE,
   argon2id_verify_estimate_ms: hashEstimate, scenarios: results,
 }, null, 2));

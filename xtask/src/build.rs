@@ -74,3 +74,10 @@ pub fn print_sizes(artifacts: &[Artifact]) {
         println!("  {:<32} {:>9} bytes raw  {:>9} bytes gzip", a.name, a.raw, a.gzip);
     }
 }
+
+/// Builds the Spin test host (debug: it only serves tests) and returns the binary's path.
+pub fn spin_host() -> Result<PathBuf> {
+    step("building the Spin test host (components/spin-test-host)");
+    run(Command::new("cargo").args(["build", "--quiet", "-p", "edgewrite-spin-test-host"]))?;
+    Ok(target_dir().join("debug/edgewrite-spin-test-host"))
+}

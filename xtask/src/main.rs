@@ -2,9 +2,9 @@
 //! targets, worker-build, wasm-bindgen, wasm-tools, wrangler, the SDKs) is installed on first use.
 
 mod build;
+mod server;
 mod spin_check;
 mod tools;
-mod workerd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,11 +14,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use workerd::Workerd;
+use server::Server;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
-  dev [--spin]   build and serve edgewrite locally (workerd via wrangler dev)
+  dev [--spin]   build and serve edgewrite locally (workerd via wrangler dev; --spin: Spin)
   test           fmt, clippy, unit + conformance tests, both wasm builds, end-to-end suite
   bench          load scenarios against the local Worker; writes bench/results.json
   build [--spin] release artifacts and their sizes";
@@ -89,21 +89,25 @@ fn build_cmd(spin: bool) -> Result<()> {
 }
 
 fn dev(spin: bool) -> Result<()> {
-    if spin {
-        if Command::new("spin").arg("--version").output().is_ok() {
-            let tools = tools::ensure(true)?;
-            build::spin()?;
-            drop(tools);
-            return run(Command::new("spin").args([
-                "up",
-                "--listen",
-                &format!("127.0.0.1:{}", env_or("EDGEWRITE_PORT", "8787")),
-            ]));
-        }
-        bail!("`spin` is not on PATH. Install Spin (newer than 4.0.2, see README) to run edgewrite under Spin; `cargo xtask dev` serves the Worker build");
+    let tools = tools::ensure(spin)?;
+    let real_spin = spin && Command::new("spin").arg("--version").output().is_ok_and(|o| o.status.success());
+    if real_spin {
+        build::spin()?;
+        eprintln!("serving under Spin (`spin up`)");
+        return run(Command::new("spin").args([
+            "up",
+            "--listen",
+            &format!("127.0.0.1:{}", env_or("EDGEWRITE_PORT", "8787")),
+        ]));
     }
-    let tools = tools::ensure(false)?;
-    build::worker(&tools)?;
+    let spin_host = if spin {
+        build::spin()?;
+        eprintln!("`spin` is not on PATH: serving the Spin components with edgewrite's Spin test host");
+        Some(build::spin_host()?)
+    } else {
+        build::worker(&tools)?;
+        None
+    };
     let port: u16 =
         env_or("EDGEWRITE_PORT", "8787").parse().context("EDGEWRITE_PORT must be a port number")?;
     let project = env_or("EDGEWRITE_PROJECT_ID", "dev");
@@ -132,13 +136,11 @@ fn dev(spin: bool) -> Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
-    let mut server = Workerd::start(
-        &tools,
-        port,
-        &state.join("wrangler"),
-        &[("EDGEWRITE_PROJECTS", &project), ("EDGEWRITE_API_KEY", &key)],
-        None,
-    )?;
+    let vars = [("EDGEWRITE_PROJECTS", project.as_str()), ("EDGEWRITE_API_KEY", key.as_str())];
+    let mut server = match &spin_host {
+        Some(host) => Server::spin_host(host, port, &state.join("spin"), &vars, None)?,
+        None => Server::workerd(&tools, port, &state.join("wrangler"), &vars, None)?,
+    };
     println!("API key (every scope; kept in {}): {key}", state.display());
     println!("edgewrite ready: {} project={project}", server.endpoint());
     let result = server.wait_until(|| stop.load(Ordering::SeqCst));
@@ -209,31 +211,64 @@ fn test() -> Result<()> {
     artifacts.extend(spin);
     build::print_sizes(&artifacts);
 
-    let (passed, failed, skipped) = e2e_against_workerd(&tools)?;
-    if Command::new("spin").arg("--version").output().is_err() {
-        eprintln!("NOTICE: Spin end-to-end run SKIPPED: `spin` is not on PATH (the Spin components were built and their imports checked).");
-    } else {
-        eprintln!("NOTICE: `spin` is on PATH, but running the e2e suite under Spin is not wired up yet (issue #10).");
+    let spin_host = build::spin_host()?;
+    let mut totals = (0, 0, 0);
+    for runtime in [Runtime::Workerd, Runtime::SpinHost(&spin_host)] {
+        let (passed, failed, skipped) = e2e(&tools, runtime)?;
+        println!("e2e on {}: {passed} passed, {failed} failed, {skipped} skipped", runtime.name());
+        totals = (totals.0 + passed, totals.1 + failed, totals.2 + skipped);
     }
+    let (passed, failed, skipped) = totals;
+    eprintln!("xtask test finished in {:.0} s", started.elapsed().as_secs_f64());
     println!(
-        "e2e: {passed} passed, {failed} failed{}",
+        "{passed} passed, {failed} failed{}",
         if skipped > 0 { format!(", {skipped} skipped") } else { String::new() }
     );
-    eprintln!("xtask test finished in {:.0} s", started.elapsed().as_secs_f64());
     if failed > 0 || passed == 0 {
         bail!("end-to-end tests failed");
     }
     Ok(())
 }
 
-fn e2e_against_workerd(tools: &tools::Tools) -> Result<(u64, u64, u64)> {
-    let run_dir = repo_root().join("target/e2e");
+/// Where the e2e suite and the bench run.
+#[derive(Clone, Copy)]
+enum Runtime<'a> {
+    Workerd,
+    /// The Spin components under the test host (the binary's path).
+    SpinHost(&'a Path),
+}
+
+impl Runtime<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Runtime::Workerd => "workerd",
+            Runtime::SpinHost(_) => "spin",
+        }
+    }
+
+    fn start(
+        &self,
+        tools: &tools::Tools,
+        port: u16,
+        state: &Path,
+        vars: &[(&str, &str)],
+        log: &Path,
+    ) -> Result<Server> {
+        match self {
+            Runtime::Workerd => Server::workerd(tools, port, state, vars, Some(log)),
+            Runtime::SpinHost(host) => Server::spin_host(host, port, state, vars, Some(log)),
+        }
+    }
+}
+
+fn e2e(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<(u64, u64, u64)> {
+    let run_dir = repo_root().join("target/e2e").join(runtime.name());
     let _ = std::fs::remove_dir_all(&run_dir);
     std::fs::create_dir_all(&run_dir)?;
     let key = generate_key()?;
-    let port = workerd::free_port()?;
-    step(&format!("starting workerd (fresh state) on 127.0.0.1:{port}"));
-    let server = Workerd::start(
+    let port = server::free_port()?;
+    step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
+    let server = runtime.start(
         tools,
         port,
         &run_dir.join("state"),
@@ -245,9 +280,9 @@ fn e2e_against_workerd(tools: &tools::Tools) -> Result<(u64, u64, u64)> {
             ("EDGEWRITE_PASSWORD_HISTORY", "3"),
             ("EDGEWRITE_PASSWORD_PERSONAL_DATA", "on"),
         ],
-        Some(&run_dir.join("wrangler.log")),
+        &run_dir.join("server.log"),
     )?;
-    step("end-to-end suite (official SDKs against workerd)");
+    step(&format!("end-to-end suite (official SDKs against {})", runtime.name()));
     let tap = run_dir.join("e2e.tap");
     let status = Command::new(&tools.test_node)
         .args([
@@ -263,7 +298,7 @@ fn e2e_against_workerd(tools: &tools::Tools) -> Result<(u64, u64, u64)> {
         .env("EDGEWRITE_ENDPOINT", server.endpoint())
         .env("EDGEWRITE_PROJECT_ID", "test")
         .env("EDGEWRITE_API_KEY", &key)
-        .env("EDGEWRITE_RUNTIME", "workerd")
+        .env("EDGEWRITE_RUNTIME", runtime.name())
         .env("EDGEWRITE_POLICIES_ON", "1")
         .status()
         .context("running node --test")?;
@@ -279,36 +314,23 @@ fn bench() -> Result<()> {
     let tools = tools::ensure(true)?;
     let mut artifacts = vec![build::worker(&tools)?];
     artifacts.extend(build::spin()?);
-    let run_dir = repo_root().join("target/bench");
-    let _ = std::fs::remove_dir_all(&run_dir);
-    std::fs::create_dir_all(&run_dir)?;
-    let key = generate_key()?;
-    let port = workerd::free_port()?;
-    let server = Workerd::start(
-        &tools,
-        port,
-        &run_dir.join("state"),
-        &[("EDGEWRITE_PROJECTS", "bench"), ("EDGEWRITE_API_KEY", &key)],
-        Some(&run_dir.join("wrangler.log")),
-    )?;
-    step("load scenarios (tests/bench/load.mjs)");
-    let out = Command::new(&tools.test_node)
-        .arg("bench/load.mjs")
-        .current_dir(repo_root().join("tests"))
-        .env("EDGEWRITE_ENDPOINT", server.endpoint())
-        .env("EDGEWRITE_PROJECT_ID", "bench")
-        .env("EDGEWRITE_API_KEY", &key)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("running the load client")?;
-    let peak_kib = workerd::workerd_peak_kib(server.pid());
-    drop(server);
-    if !out.status.success() {
-        bail!("the load client failed ({})", out.status);
+    let spin_host = build::spin_host()?;
+    let mut results = serde_json::json!({});
+    for runtime in [Runtime::Workerd, Runtime::SpinHost(&spin_host)] {
+        results[runtime.name()] = bench_runtime(&tools, runtime)?;
     }
-    let mut results: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("load client output is not JSON")?;
-    results["workerd_peak_rss_kib"] = peak_kib.into();
+    // Spin host over workerd, scenario by scenario: what to compare across machines.
+    let pairs: Vec<_> = results["workerd"]["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| {
+            let s = results["spin"]["scenarios"].as_array()?.iter().find(|s| s["name"] == w["name"] && s["concurrency"] == w["concurrency"])?;
+            let ratio = s["p50_ms"].as_f64()? / w["p50_ms"].as_f64()?;
+            Some(serde_json::json!({"name": w["name"], "concurrency": w["concurrency"], "spin_p50_over_workerd_p50": (ratio * 100.0).round() / 100.0}))
+        })
+        .collect();
+    results["spin_vs_workerd"] = pairs.into();
     results["artifacts"] = artifacts
         .iter()
         .map(|a| serde_json::json!({"name": a.name, "raw_bytes": a.raw, "gzip_bytes": a.gzip}))
@@ -318,29 +340,67 @@ fn bench() -> Result<()> {
     std::fs::write(&dest, serde_json::to_string_pretty(&results)?)?;
 
     println!(
-        "{:<28} {:>5} {:>7} {:>9} {:>9} {:>10}",
-        "scenario", "conc", "reqs", "p50 ms", "p99 ms", "req/s"
+        "{:<40} {:>5} {:>7} {:>9} {:>9} {:>10} {:>9}",
+        "scenario", "conc", "reqs", "p50 ms", "p99 ms", "req/s", "runtime"
     );
-    for s in results["scenarios"].as_array().into_iter().flatten() {
-        println!(
-            "{:<40} {:>5} {:>7} {:>9.2} {:>9.2} {:>10.0}",
-            s["name"].as_str().unwrap_or("?"),
-            s["concurrency"],
-            s["requests"],
-            s["p50_ms"].as_f64().unwrap_or(0.0),
-            s["p99_ms"].as_f64().unwrap_or(0.0),
-            s["throughput_rps"].as_f64().unwrap_or(0.0)
-        );
+    for runtime in ["workerd", "spin"] {
+        for s in results[runtime]["scenarios"].as_array().into_iter().flatten() {
+            println!(
+                "{:<40} {:>5} {:>7} {:>9.2} {:>9.2} {:>10.0} {:>9}",
+                s["name"].as_str().unwrap_or("?"),
+                s["concurrency"],
+                s["requests"],
+                s["p50_ms"].as_f64().unwrap_or(0.0),
+                s["p99_ms"].as_f64().unwrap_or(0.0),
+                s["throughput_rps"].as_f64().unwrap_or(0.0),
+                runtime
+            );
+        }
+        if let Some(ms) = results[runtime]["argon2id_verify_estimate_ms"].as_f64() {
+            println!("Argon2id verify on {runtime} ≈ {ms:.1} ms (login p50 − account.get p50, c=1)");
+        }
+        if let Some(kib) = results[runtime]["peak_rss_kib"].as_u64() {
+            println!("{runtime} peak RSS (largest process of the server): {:.1} MiB", kib as f64 / 1024.0);
+        }
     }
     build::print_sizes(&artifacts);
-    if let Some(ms) = results["argon2id_verify_estimate_ms"].as_f64() {
-        println!("Argon2id verify in workerd ≈ {ms:.1} ms (login p50 − account.get p50, c=1)");
-    }
-    if let Some(kib) = peak_kib {
-        println!("workerd peak RSS: {:.1} MiB", kib as f64 / 1024.0);
-    }
     println!("wrote {}", dest.display());
     Ok(())
+}
+
+fn bench_runtime(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<serde_json::Value> {
+    let run_dir = repo_root().join("target/bench").join(runtime.name());
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir_all(&run_dir)?;
+    let key = generate_key()?;
+    let port = server::free_port()?;
+    let server = runtime.start(
+        tools,
+        port,
+        &run_dir.join("state"),
+        &[("EDGEWRITE_PROJECTS", "bench"), ("EDGEWRITE_API_KEY", &key)],
+        &run_dir.join("server.log"),
+    )?;
+    step(&format!("load scenarios on {} (tests/bench/load.mjs)", runtime.name()));
+    let out = Command::new(&tools.test_node)
+        .arg("bench/load.mjs")
+        .current_dir(repo_root().join("tests"))
+        .env("EDGEWRITE_ENDPOINT", server.endpoint())
+        .env("EDGEWRITE_PROJECT_ID", "bench")
+        .env("EDGEWRITE_API_KEY", &key)
+        .env("EDGEWRITE_RUNTIME", runtime.name())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running the load client")?;
+    let peak_kib = server::peak_rss_kib(server.pid());
+    drop(server);
+    if !out.status.success() {
+        bail!("the load client failed on {} ({})", runtime.name(), out.status);
+    }
+    let mut results: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("load client output is not JSON")?;
+    results["peak_rss_kib"] = peak_kib.into();
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `wrangler dev` as a child process: edgewrite in local workerd, on loopback only, with
-//! offline-safe settings, stopped with its whole process group.
+//! edgewrite as a child process on loopback: in local workerd (`wrangler dev`, offline-safe
+//! settings) or under the Spin test host; started until it answers, stopped with its whole
+//! process group.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,7 +14,8 @@ use anyhow::{bail, Context, Result};
 use crate::repo_root;
 use crate::tools::Tools;
 
-pub struct Workerd {
+/// A running edgewrite.
+pub struct Server {
     child: Child,
     pub port: u16,
 }
@@ -34,16 +36,16 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
-impl Workerd {
+impl Server {
     /// Starts `wrangler dev` and waits until edgewrite answers. `log` receives wrangler's output
     /// (`None`: inherit the terminal).
-    pub fn start(
+    pub fn workerd(
         tools: &Tools,
         port: u16,
         state: &Path,
         vars: &[(&str, &str)],
         log: Option<&Path>,
-    ) -> Result<Workerd> {
+    ) -> Result<Server> {
         let root = repo_root();
         let wrangler = root.join("tests/node_modules/wrangler/bin/wrangler.js");
         let mut cmd = Command::new(&tools.wrangler_node);
@@ -74,19 +76,46 @@ impl Workerd {
         for (k, v) in vars {
             cmd.arg("--var").arg(format!("{k}:{v}"));
         }
+        Server::spawn(cmd, port, log, "wrangler dev")
+    }
+
+    /// Starts the Spin test host (`components/spin-test-host`, already built) on the app in
+    /// `spin.toml`, with `vars` as Spin variables (lower-cased names).
+    pub fn spin_host(
+        host: &Path,
+        port: u16,
+        state: &Path,
+        vars: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Result<Server> {
+        let mut cmd = Command::new(host);
+        cmd.arg("--manifest")
+            .arg(repo_root().join("spin.toml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state")
+            .arg(state)
+            .stdin(Stdio::null())
+            .process_group(0);
+        for (k, v) in vars {
+            cmd.arg("--var").arg(format!("{}={v}", k.to_ascii_lowercase()));
+        }
+        Server::spawn(cmd, port, log, "the Spin test host")
+    }
+
+    fn spawn(mut cmd: Command, port: u16, log: Option<&Path>, what: &str) -> Result<Server> {
         if let Some(log) = log {
             let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
             cmd.stdout(file.try_clone()?).stderr(file);
         }
-        let child = cmd.spawn().context("starting wrangler dev")?;
-        let mut workerd = Workerd { child, port };
+        let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+        let mut server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if http_status(port, "/v1/health/version") == Some(200) {
-                return Ok(workerd);
+                return Ok(server);
             }
-            if let Some(status) = workerd.child.try_wait()? {
-                bail!("wrangler dev exited early ({status}){}", log_hint(log));
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{what} exited early ({status}){}", log_hint(log));
             }
             if Instant::now() > deadline {
                 bail!("edgewrite did not answer on port {port} within 90 s{}", log_hint(log));
@@ -103,11 +132,11 @@ impl Workerd {
         self.child.id()
     }
 
-    /// Waits for wrangler to exit on its own (dev: until Ctrl-C).
+    /// Waits for the server to exit on its own (dev: until Ctrl-C).
     pub fn wait_until(&mut self, stop: impl Fn() -> bool) -> Result<()> {
         while !stop() {
             if self.child.try_wait()?.is_some() {
-                bail!("wrangler dev stopped");
+                bail!("the server stopped");
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -124,7 +153,7 @@ fn log_hint(log: Option<&Path>) -> String {
         .unwrap_or_default()
 }
 
-impl Drop for Workerd {
+impl Drop for Server {
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
         // `--` so that the negative process-group id is not read as an option.
@@ -145,16 +174,17 @@ impl Drop for Workerd {
     }
 }
 
-/// Peak resident memory (VmHWM, KiB) of the workerd processes in `group`.
-pub fn workerd_peak_kib(group: u32) -> Option<u64> {
+/// Peak resident memory (VmHWM, KiB) of the largest process in `group` (workerd under
+/// wrangler; the Spin test host itself).
+pub fn peak_rss_kib(group: u32) -> Option<u64> {
     let mut peak = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let dir = entry.path();
         let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else { continue };
         // Fields after the parenthesised command: state ppid pgrp …
-        let Some((comm, rest)) = stat.rsplit_once(')') else { continue };
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
         let pgrp = rest.split_whitespace().nth(2).and_then(|p| p.parse::<u32>().ok());
-        if pgrp != Some(group) || !comm.contains("workerd") {
+        if pgrp != Some(group) {
             continue;
         }
         let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();

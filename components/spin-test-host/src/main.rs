@@ -1,0 +1,307 @@
+//! `edgewrite-spin-test-host`: a small stand-in for `spin up`, for tests only. It loads the app
+//! described by `spin.toml`, implements exactly the host interfaces edgewrite's Spin components
+//! import (WASI 0.2 CLI basics, `wasi:http@0.3.0`, `spin:sqlite@3.1.0`, `spin:key-value@3.0.0`,
+//! `spin:variables@3.0.0`) with Spin's semantics, and serves HTTP on loopback. A component that
+//! imports anything else is refused at start, naming the import. It is not Spin: no outbound
+//! HTTP, no other triggers, one instance per request.
+//!
+//! ```text
+//! edgewrite-spin-test-host --manifest spin.toml --listen 127.0.0.1:3000 --state DIR [--var name=value]…
+//! ```
+//! Variables also come from `SPIN_VARIABLE_<NAME>` environment variables, as in Spin.
+
+mod imports;
+mod manifest;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{bail, Result};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p3::Request as WasiRequest;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::imports::{App, Grants, SpinCtx};
+use crate::manifest::Manifest;
+
+/// A store's data: WASI, WASI HTTP and the Spin interfaces over one resource table.
+struct Host {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: NoOutbound,
+    spin: SpinCtx,
+}
+
+/// The components make no outbound HTTP (they do not import `wasi:http/client`); should one
+/// try, it is denied.
+struct NoOutbound;
+
+type OutboundIo = Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+
+impl wasmtime_wasi_http::WasiHttpHooks for NoOutbound {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: OutboundIo,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (http::Response<wasmtime_wasi_http::WasiBody>, OutboundIo),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for Host {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+impl imports::SpinView for Host {
+    fn spin(&mut self) -> (&mut ResourceTable, &SpinCtx) {
+        (&mut self.table, &self.spin)
+    }
+}
+
+struct LoadedComponent {
+    pre: ServicePre<Host>,
+    grants: Arc<Grants>,
+}
+
+struct Server {
+    engine: Engine,
+    app: Arc<App>,
+    manifest: Manifest,
+    components: BTreeMap<String, LoadedComponent>,
+}
+
+struct Args {
+    manifest: PathBuf,
+    listen: SocketAddr,
+    state: PathBuf,
+    vars: Vec<(String, String)>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut manifest = PathBuf::from("spin.toml");
+    let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
+    let mut state = PathBuf::from(".spin");
+    let mut vars = Vec::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--manifest" => manifest = value()?.into(),
+            "--listen" => {
+                listen = value()?
+                    .parse::<SocketAddr>()
+                    .map_err(|_| wasmtime::format_err!("--listen takes ADDR:PORT"))?
+            }
+            "--state" => state = value()?.into(),
+            "--var" => {
+                let v = value()?;
+                let (k, v) = v.split_once('=').context("--var takes name=value")?;
+                vars.push((k.to_string(), v.to_string()));
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    if !listen.ip().is_loopback() {
+        bail!("the test host listens on loopback only");
+    }
+    Ok(Args { manifest, listen, state, vars })
+}
+
+/// Application variable values: `--var`, then `SPIN_VARIABLE_<NAME>`, then the default.
+fn variable_values(manifest: &Manifest, cli: &[(String, String)]) -> Result<BTreeMap<String, String>> {
+    let mut values = BTreeMap::new();
+    for (name, var) in &manifest.variables {
+        let env = std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok();
+        let cli = cli.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        match cli.or(env).or_else(|| var.default.clone()) {
+            Some(v) => {
+                values.insert(name.clone(), v);
+            }
+            None if var.required => bail!("variable {name} is required and has no value"),
+            None => {}
+        }
+    }
+    Ok(values)
+}
+
+fn load(args: &Args) -> Result<Server> {
+    let manifest = Manifest::load(&args.manifest)?;
+    let root = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
+    std::fs::create_dir_all(&args.state)?;
+    let app = Arc::new(App {
+        state_dir: args.state.clone(),
+        variables: variable_values(&manifest, &args.vars)?,
+        kv: Mutex::new(imports::open_kv(&args.state)?),
+    });
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model_async(true);
+    let engine = Engine::new(&config)?;
+    let mut linker: Linker<Host> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking wasi:cli@0.2")?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).context("linking wasi:http@0.3")?;
+    imports::add_to_linker(&mut linker).context("linking the Spin interfaces")?;
+    let mut components = BTreeMap::new();
+    for (id, c) in &manifest.component {
+        let path = root.join(&c.source);
+        let component = Component::from_file(&engine, &path)
+            .with_context(|| format!("loading component {id} from {}", path.display()))?;
+        // Refuses, naming it, any import this host does not implement.
+        let pre = linker
+            .instantiate_pre(&component)
+            .with_context(|| format!("component {id} imports something this host does not implement"))?;
+        let grants = Grants {
+            sqlite_databases: c.sqlite_databases.clone(),
+            key_value_stores: c.key_value_stores.clone(),
+            variables: c.variables.clone(),
+        };
+        components
+            .insert(id.clone(), LoadedComponent { pre: ServicePre::new(pre)?, grants: Arc::new(grants) });
+    }
+    Ok(Server { engine, app, manifest, components })
+}
+
+fn text(status: u16, body: &str) -> hyper::Response<Full<Bytes>> {
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+async fn handle(
+    server: Arc<Server>,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+) -> hyper::Response<Full<Bytes>> {
+    match serve(&server, req, peer).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            eprintln!("spin-test-host: request failed: {e:#}");
+            text(500, "Internal Server Error")
+        }
+    }
+}
+
+async fn serve(
+    server: &Server,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+) -> Result<hyper::Response<Full<Bytes>>> {
+    let path = req.uri().path().to_string();
+    let Some((trigger, path_info)) = manifest::route(&server.manifest.trigger.http, &path) else {
+        return Ok(text(404, "Not Found"));
+    };
+    let component = &server.components[&trigger.component];
+    let (mut parts, body) = req.into_parts();
+    let body = body.collect().await.context("reading the request body")?.to_bytes();
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let path_and_query =
+        parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| path.clone());
+    let full_url = format!("http://{host}{path_and_query}");
+    parts.uri = full_url.parse::<http::Uri>().context("building the request URL")?;
+    // The headers Spin adds; the adapter reads spin-full-url and spin-client-addr.
+    let h = &mut parts.headers;
+    for (name, value) in [
+        ("spin-full-url", full_url.clone()),
+        ("spin-path-info", path_info),
+        ("spin-matched-route", trigger.route.clone()),
+        ("spin-raw-component-route", trigger.route.clone()),
+        ("spin-component-route", trigger.route.trim_end_matches("/...").to_string()),
+        ("spin-base-path", "/".to_string()),
+        ("spin-client-addr", peer.to_string()),
+    ] {
+        h.insert(name, http::HeaderValue::from_str(&value)?);
+    }
+    let request = http::Request::from_parts(parts, Full::new(body));
+
+    let mut store = Store::new(
+        &server.engine,
+        Host {
+            table: ResourceTable::new(),
+            wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            hooks: NoOutbound,
+            spin: SpinCtx { app: server.app.clone(), grants: component.grants.clone() },
+        },
+    );
+    let service = component.pre.instantiate_async(&mut store).await?;
+    let (wasi_request, io) = WasiRequest::from_http(&mut NoOutbound, request);
+    let response: Result<http::Response<Bytes>, _> = store
+        .run_concurrent(async |store| -> wasmtime::Result<_> {
+            let (response, ()) = tokio::try_join!(
+                async {
+                    let response = match service.handle(store, wasi_request).await? {
+                        Ok(r) => r,
+                        Err(code) => return Ok(Err(code)),
+                    };
+                    let response = store.with(|s| response.into_http(s, async { Ok(()) }))?;
+                    let (parts, body) = response.into_parts();
+                    let body = body.collect().await.context("collecting the response body")?.to_bytes();
+                    wasmtime::Result::Ok(Ok(http::Response::from_parts(parts, body)))
+                },
+                async { io.await.context("consuming the request body") }
+            )?;
+            Ok(response)
+        })
+        .await??;
+    match response {
+        Ok(r) => Ok(r.map(Full::new)),
+        Err(code) => Ok(text(500, &format!("component error: {code:?}"))),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = parse_args()?;
+    let server = Arc::new(load(&args)?);
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    eprintln!(
+        "spin-test-host: serving {} component(s) from {} on http://{}",
+        server.components.len(),
+        args.manifest.display(),
+        args.listen
+    );
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let server = server.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(server, req, peer).await) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
+                eprintln!("spin-test-host: connection error: {e}");
+            }
+        });
+    }
+}
