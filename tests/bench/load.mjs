@@ -31,7 +31,7 @@ const BASELINE = 'health/version (no store)';
 const scenarios = [
   { name: BASELINE, path: '/health/version', headers: {}, levels: [[1, 300], [16, 1000]] },
   { name: 'ping (guest)', path: '/ping', headers: guest, levels: [[1, 300], [16, 1000], [64, 2000]] },
-  { name: 'health/db (Durable Object)', path: '/health/db', headers: admin, levels: [[1, 300], [16, 1000]] },
+  { name: 'health/db (project SQL)', path: '/health/db', headers: admin, levels: [[1, 300], [16, 1000]] },
   { name: 'health/storage (blob write+read+delete)', path: '/health/storage', headers: admin, levels: [[1, 100], [8, 200]] },
   { name: 'account.get (session)', path: '/account', headers: asUser, levels: [[1, 300], [16, 1000]] },
   { name: 'account.get (JWT)', path: '/account', headers: asJwt, levels: [[1, 300], [16, 1000]] },
