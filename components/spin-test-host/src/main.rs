@@ -150,6 +150,21 @@ fn variable_values(manifest: &Manifest, cli: &[(String, String)]) -> Result<BTre
     Ok(values)
 }
 
+fn engine() -> Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model_async(true);
+    Engine::new(&config)
+}
+
+/// Everything the host implements, and nothing else.
+fn linker(engine: &Engine) -> Result<Linker<Host>> {
+    let mut linker: Linker<Host> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking wasi:cli@0.2")?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).context("linking wasi:http@0.3")?;
+    imports::add_to_linker(&mut linker).context("linking the Spin interfaces")?;
+    Ok(linker)
+}
+
 fn load(args: &Args) -> Result<Server> {
     let manifest = Manifest::load(&args.manifest)?;
     let root = args.manifest.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -159,13 +174,8 @@ fn load(args: &Args) -> Result<Server> {
         variables: variable_values(&manifest, &args.vars)?,
         kv: Mutex::new(imports::open_kv(&args.state)?),
     });
-    let mut config = wasmtime::Config::new();
-    config.wasm_component_model_async(true);
-    let engine = Engine::new(&config)?;
-    let mut linker: Linker<Host> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking wasi:cli@0.2")?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).context("linking wasi:http@0.3")?;
-    imports::add_to_linker(&mut linker).context("linking the Spin interfaces")?;
+    let engine = engine()?;
+    let linker = linker(&engine)?;
     let mut components = BTreeMap::new();
     for (id, c) in &manifest.component {
         let path = root.join(&c.source);
@@ -303,5 +313,23 @@ async fn main() -> Result<()> {
                 eprintln!("spin-test-host: connection error: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_importing_something_else_is_refused_by_name() {
+        let engine = engine().unwrap();
+        let linker = linker(&engine).unwrap();
+        let component = Component::new(
+            &engine,
+            r#"(component (import "spin:mqtt/mqtt@3.0.0" (instance (export "publish" (func)))))"#,
+        )
+        .unwrap();
+        let err = linker.instantiate_pre(&component).err().expect("an unknown import is refused");
+        assert!(format!("{err:#}").contains("spin:mqtt/mqtt@3.0.0"), "{err:#}");
     }
 }
