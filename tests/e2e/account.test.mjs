@@ -275,3 +275,12 @@ test('identities: none without OAuth, and deleting one is user_identity_not_foun
   assert.deepEqual([...list.identities], []);
   await rejectsWith(assert, account.deleteIdentity({ identityId: 'nope' }), 404, 'user_identity_not_found');
 });
+
+test('common passwords are refused by default, in any case', async () => {
+  const admin = new node.Account(adminClient());
+  for (const password of ['12345678', 'Password1', 'QWERTYUIOP']) {
+    await rejectsWith(assert, admin.create({ userId: node.ID.unique(), email: uniqueEmail('common'), password }), 400, 'general_argument_invalid');
+  }
+  const { client, password } = await userClient();
+  await rejectsWith(assert, new node.Account(client).updatePassword({ password: 'iloveyou', oldPassword: password }), 400, 'general_argument_invalid');
+});

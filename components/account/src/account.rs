@@ -68,6 +68,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         }
     })?;
     password::validate("password", &plain)?;
+    password::check_dictionary("password", &plain, &ctx.config.password)?;
     let name = ctx.params.text("name", 128)?.unwrap_or_default();
     let personal = password::PersonalData { user_id: &id, name: &name, email: Some(&email), phone: None };
     password::check_personal_data(&plain, &personal, &ctx.config.password)?;
@@ -171,6 +172,7 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     abuse::check(ctx, &ip_key(ctx, "/v1/account/password"), Limit { max: 10, window_secs: 3600 }).await?;
     let new = ctx.params.required_text("password", 256)?;
     password::validate("password", &new)?;
+    password::check_dictionary("password", &new, &ctx.config.password)?;
     let old = ctx.params.text("oldPassword", 256)?.unwrap_or_default();
     let (user, _) = current_user(ctx).await?;
     if user.password_hash.is_some() && !user.password_matches(&old) {
@@ -221,6 +223,7 @@ async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Re
         Some(_) => {}
         None => {
             password::validate("password", &plain)?;
+            password::check_dictionary("password", &plain, &ctx.config.password)?;
             password::check_personal_data(&plain, &user.personal_data(), &ctx.config.password)?;
             let (password_set, mut password_params) = new_password(ctx, &plain, Vec::new())?;
             set.push_str(", ");

@@ -18,6 +18,22 @@ fn hasher(policy: &PasswordPolicy) -> Result<Argon2<'static>, AppwriteError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// The 10,000 most common passwords, lower-cased and sorted (see `build.rs`).
+const COMMON_PASSWORDS: &str = include_str!(concat!(env!("OUT_DIR"), "/common_passwords.txt"));
+
+/// `400 general_argument_invalid` when the dictionary policy is on and the password, in any
+/// case, is one of the most common ones.
+pub fn check_dictionary(param: &str, password: &str, policy: &PasswordPolicy) -> Result<(), AppwriteError> {
+    if !policy.dictionary {
+        return Ok(());
+    }
+    let lower = password.to_lowercase();
+    if COMMON_PASSWORDS.split('\n').any(|p| p == lower) {
+        return Err(AppwriteError::invalid_param(param, PASSWORD_RULE));
+    }
+    Ok(())
+}
+
 /// Checks the length rule: 8 to 256 bytes, as Appwrite counts them.
 pub fn validate(param: &str, password: &str) -> Result<(), AppwriteError> {
     if (8..=256).contains(&password.len()) {
@@ -149,6 +165,24 @@ mod tests {
         let stored = appwrite.hash_password(b"password", &salt).unwrap().to_string();
         assert!(verify("password", &stored));
         assert!(needs_rehash(&stored, &PasswordPolicy::default()));
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case() {
+        let on = PasswordPolicy::default();
+        assert!(on.dictionary, "the dictionary is on by default");
+        for common in ["password", "PassWord", "12345678", "qwertyuiop", "iloveyou"] {
+            assert_eq!(
+                check_dictionary("password", common, &on).unwrap_err().kind,
+                ErrorType::GeneralArgumentInvalid,
+                "{common}"
+            );
+        }
+        assert!(check_dictionary("password", "correct-horse-9", &on).is_ok());
+        let off = PasswordPolicy { dictionary: false, ..on };
+        assert!(check_dictionary("password", "password", &off).is_ok());
+        assert_eq!(COMMON_PASSWORDS.lines().count(), COMMON_PASSWORDS.split('\n').count());
+        assert!(COMMON_PASSWORDS.split('\n').count() > 9_000);
     }
 
     #[test]

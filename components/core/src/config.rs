@@ -18,6 +18,7 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_SESSION_LIMIT",
     "EDGEWRITE_PASSWORD_HISTORY",
     "EDGEWRITE_PASSWORD_PERSONAL_DATA",
+    "EDGEWRITE_PASSWORD_DICTIONARY",
     "EDGEWRITE_ARGON2",
 ];
 
@@ -29,6 +30,8 @@ pub struct PasswordPolicy {
     /// Refuse passwords containing the user's id, name, email or phone
     /// (`EDGEWRITE_PASSWORD_PERSONAL_DATA=on`, default off, as in Appwrite).
     pub personal_data: bool,
+    /// Refuse the 10,000 most common passwords (`EDGEWRITE_PASSWORD_DICTIONARY`, default on).
+    pub dictionary: bool,
     /// Argon2id memory (KiB), time cost and parallelism for new hashes
     /// (`EDGEWRITE_ARGON2=m,t,p`, default OWASP's `19456,2,1`).
     pub argon2: (u32, u32, u32),
@@ -36,7 +39,7 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { history: 0, personal_data: false, argon2: (19_456, 2, 1) }
+        Self { history: 0, personal_data: false, dictionary: true, argon2: (19_456, 2, 1) }
     }
 }
 
@@ -142,6 +145,9 @@ impl Config {
                 personal_data: secrets
                     .get("EDGEWRITE_PASSWORD_PERSONAL_DATA")
                     .is_some_and(|v| v == "on" || v == "1" || v == "true"),
+                dictionary: !secrets
+                    .get("EDGEWRITE_PASSWORD_DICTIONARY")
+                    .is_some_and(|v| v == "off" || v == "0" || v == "false"),
                 argon2: secrets
                     .get("EDGEWRITE_ARGON2")
                     .and_then(|v| parse_argon2(&v))
