@@ -70,7 +70,9 @@ fn phpass(password: &str, stored: &str) -> bool {
         return false;
     }
     let Some(log2) = ITOA64.iter().position(|c| *c == s[3]) else { return false };
-    if !(7..=30).contains(&log2) {
+    // phpass allows up to 2^30 rounds; real hashes use 2^8..2^13. Refusing more keeps one login
+    // from burning seconds of CPU on a hostile import.
+    if !(7..=16).contains(&log2) {
         return false;
     }
     let salt = &s[4..12];
@@ -100,8 +102,15 @@ fn encode64(input: &[u8], out: &mut Vec<u8>) {
 }
 
 fn scrypt_key(pw: &[u8], salt: &[u8], n: u32, r: u32, p: u32, len: usize) -> Option<Vec<u8>> {
-    // N must be a power of two; cap the cost so a hostile import cannot stall a request.
-    if !n.is_power_of_two() || !(2..=(1 << 20)).contains(&n) || !(1..=64).contains(&len) {
+    // N must be a power of two. Cap memory (128·N·r bytes) at 64 MiB and parallelism at 16 so a
+    // hostile import cannot stall or exhaust a worker.
+    let memory = 128 * u64::from(n) * u64::from(r);
+    if !n.is_power_of_two()
+        || n < 2
+        || memory > 64 << 20
+        || !(1..=16).contains(&p)
+        || !(1..=64).contains(&len)
+    {
         return None;
     }
     let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, len).ok()?;
@@ -186,6 +195,9 @@ mod tests {
         let hash = "b5b06c5ce060e6d48a775ec7be23e5dd7c7c0f5ae3cbd0bc99e4c4f8671d6059";
         assert!(verify(PW, "scrypt", hash, &options));
         assert!(!verify("wrong", "scrypt", hash, &options));
+        // Costs past the caps (here 8 GiB of memory) are refused before any work.
+        let huge = json!({"salt": "appwrite-salt", "costCpu": 1 << 20, "costMemory": 64, "costParallel": 1, "length": 32});
+        assert!(!verify(PW, "scrypt", hash, &huge));
         assert!(!verify(
             PW,
             "scrypt",

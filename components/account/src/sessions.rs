@@ -92,11 +92,8 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
     let plain = ctx.params.required_text("password", 256)?;
     password::validate("password", &plain)?;
-    let limit_key = format!("{},email:{email}", url_key(ctx, "/v1/account/sessions/email"));
-    let limited = abuse::applies(ctx);
-    if limited {
-        abuse::hit(&ctx.ports, &limit_key, Limit { max: 10, window_secs: 3600 }).await?;
-    }
+    let limit_key = format!("{},email:{email}", url_key("/v1/account/sessions/email"));
+    abuse::check(ctx, &limit_key, Limit { max: 10, window_secs: 3600 }).await?;
     already_signed_in(ctx)?;
     let rows = ctx
         .ports
@@ -137,9 +134,7 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ));
     }
     ctx.ports.sql.batch(statements).await.map_err(AppwriteError::internal)?;
-    if limited {
-        abuse::reset(&ctx.ports, &limit_key).await?;
-    }
+    abuse::reset(ctx, &limit_key).await?;
     Ok(created(ctx, &session, &credential))
 }
 
@@ -278,7 +273,7 @@ pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     }
     abuse::check(
         ctx,
-        &format!("{},userId:{}", url_key(ctx, "/v1/account/jwts"), user.id),
+        &format!("{},userId:{}", url_key("/v1/account/jwts"), user.id),
         Limit { max: 120, window_secs: 60 },
     )
     .await?;

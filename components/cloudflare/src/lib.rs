@@ -8,7 +8,8 @@ mod wire;
 
 use async_trait::async_trait;
 use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
-use edgewrite_core::{Capability, Config, Method, ProjectStores, Runtime};
+use edgewrite_core::{AppwriteError, Capability, Config, ErrorType, Method, ProjectStores, Runtime};
+use futures_util::StreamExt;
 use worker::{event, Context, Env, Headers, Request, Response};
 
 pub use project_object::ProjectDatabase;
@@ -110,13 +111,36 @@ async fn to_core(
         return Err(too_large());
     }
     if !matches!(core.method, Method::Get | Method::Head | Method::Options) {
-        let body = req.bytes().await.unwrap_or_default();
-        if body.len() > limit {
-            return Err(too_large());
+        match read_body(&mut req, limit).await {
+            Ok(Some(body)) => core.body = body,
+            Ok(None) => return Err(too_large()),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the request body");
+                let err =
+                    AppwriteError::new(ErrorType::GeneralBadRequest, "The request body could not be read.");
+                return Err(edgewrite_core::serve::reject(&core, config, &err));
+            }
         }
-        core.body = body;
     }
     Ok(core)
+}
+
+/// The body, read chunk by chunk and abandoned past `limit` bytes (`None`), so a body without
+/// a `Content-Length` cannot fill the isolate's memory either.
+async fn read_body(req: &mut Request, limit: usize) -> worker::Result<Option<Vec<u8>>> {
+    if req.inner().body().is_none() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut stream = req.stream()?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn from_core(resp: edgewrite_core::Response) -> worker::Result<Response> {

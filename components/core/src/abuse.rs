@@ -43,10 +43,24 @@ pub fn applies(ctx: &Ctx<'_>) -> bool {
     ctx.config.abuse_limits && !ctx.caller.skips_abuse_limits()
 }
 
+/// Counters are per project (on Spin several projects could share one database).
+fn scoped(ctx: &Ctx<'_>, key: &str) -> String {
+    format!("project:{},{key}", ctx.project.unwrap_or_default())
+}
+
 /// Counts a hit on `key` when limits apply to this caller (see [`hit`]).
 pub async fn check(ctx: &Ctx<'_>, key: &str, limit: Limit) -> Result<(), AppwriteError> {
     if applies(ctx) {
-        hit(&ctx.ports, key, limit).await?;
+        hit(&ctx.ports, &scoped(ctx, key), limit).await?;
+    }
+    Ok(())
+}
+
+/// Forgets the hits on `key` when limits apply to this caller (Appwrite resets the login
+/// counter after a successful login).
+pub async fn reset(ctx: &Ctx<'_>, key: &str) -> Result<(), AppwriteError> {
+    if applies(ctx) {
+        forget(&ctx.ports, &scoped(ctx, key)).await?;
     }
     Ok(())
 }
@@ -89,8 +103,7 @@ pub async fn hit(ports: &Ports<'_>, key: &str, limit: Limit) -> Result<Usage, Ap
     Ok(usage)
 }
 
-/// Forgets the hits on `key` (Appwrite resets the login counter after a successful login).
-pub async fn reset(ports: &Ports<'_>, key: &str) -> Result<(), AppwriteError> {
+async fn forget(ports: &Ports<'_>, key: &str) -> Result<(), AppwriteError> {
     ports
         .sql
         .query(Statement::new("DELETE FROM abuse_counters WHERE key = ?", vec![counter_key(key).into()]))

@@ -109,9 +109,13 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect()
         };
+        // Unset or empty means Appwrite's default platform, localhost (and its loopback
+        // aliases); only an explicit `*` allows every origin.
         let origins = list("EDGEWRITE_ALLOWED_ORIGINS");
-        let allowed_origins = if origins.is_empty() || origins.iter().any(|o| o == "*") {
+        let allowed_origins = if origins.iter().any(|o| o == "*") {
             AllowedOrigins::Any
+        } else if origins.is_empty() {
+            AllowedOrigins::List(vec!["localhost".into(), "127.0.0.1".into()])
         } else {
             AllowedOrigins::List(origins)
         };
@@ -164,6 +168,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_origins_mean_localhost_only() {
+        struct None_;
+        impl Secrets for None_ {
+            fn get(&self, _: &str) -> Option<String> {
+                None
+            }
+        }
+        let config = Config::from_secrets(&None_);
+        assert!(config.allowed_origins.allows("http://localhost:5173"));
+        assert!(config.allowed_origins.allows("http://127.0.0.1:3000"));
+        assert!(!config.allowed_origins.allows("https://evil.example"));
+    }
 
     #[test]
     fn argon2_parameters_parse_or_fall_back() {

@@ -160,8 +160,12 @@ async fn dispatch(
     if req.body.len() > config.limits.max_body_bytes {
         return Err(body_too_large(config.limits.max_body_bytes));
     }
-    // Appwrite skips the origin check for requests carrying an API key (server-side callers).
-    if let (Some(origin), None) = (req.header("origin"), req.header("x-appwrite-key")) {
+    // Appwrite skips the origin check for server-side callers with an API key. Only a key that
+    // verifies counts: a made-up key must not let another site ride a browser's session cookie.
+    let valid_key = req
+        .header("x-appwrite-key")
+        .is_some_and(|k| verify_bootstrap_key(k.trim(), config.api_key.as_deref()).is_some());
+    if let (Some(origin), false) = (req.header("origin"), valid_key) {
         if !config.allowed_origins.allows(origin) {
             return Err(AppwriteError::new(
                 ErrorType::GeneralUnknownOrigin,
@@ -224,11 +228,13 @@ async fn resolve_caller(
         // `standard_…` keys and keys without a type prefix must be valid; keys of other types
         // (ephemeral, account …) that edgewrite does not issue leave the caller a guest.
         let standard = key.starts_with("standard_") || !key.contains('_');
-        match verify_bootstrap_key(key, config.api_key.as_deref()) {
-            Some(app) => return Ok(app),
-            None if standard => return Err(ErrorType::UserUnauthorized.into()),
-            None => {}
-        }
+        return match verify_bootstrap_key(key, config.api_key.as_deref()) {
+            Some(app) => Ok(app),
+            None if standard => Err(ErrorType::UserUnauthorized.into()),
+            // Never fall back to the request's session: a key header means a server-side
+            // caller, and a browser page could otherwise add one to borrow the user's cookie.
+            None => Ok(Caller::Guest),
+        };
     }
     match (sessions, project) {
         (Some(verifier), Some(_)) => Ok(verifier.verify(&credentials, ports).await?.unwrap_or(Caller::Guest)),

@@ -10,9 +10,9 @@
 //! | `Events` | none: Spin has no inbound WebSockets, so there is no realtime to publish to |
 //! | `Secrets` | Spin variables, loaded up front ([`SpinSecrets`]) |
 //!
-//! **One database for all projects.** A Spin app has one `default` database and every
-//! component shares it, so every project in `EDGEWRITE_PROJECTS` lives in the same tables (only
-//! the cache is prefixed per project). Projects that must stay apart run as separate Spin apps.
+//! **One project per app.** A Spin app has one `default` database, shared by its components, and
+//! its tables are not partitioned by project; so a Spin app serves only the first project of
+//! `EDGEWRITE_PROJECTS` (and logs a warning if more are listed). Run one app per project.
 //!
 //! Needs a Spin release that speaks `wasi:http/handler@0.3.0` final (newer than 4.0.2). Local
 //! `spin up` keeps the database in `.spin/sqlite_db.db`; with a remote libSQL database configured
@@ -73,6 +73,17 @@ impl SpinSecrets {
                 }
                 Err(variables::Error::Undefined(_)) => {}
                 Err(e) => failures.push(format!("variable {}: {e:?}", name.to_ascii_lowercase())),
+            }
+        }
+        // One Spin app has one SQLite database, and users, sessions and JWT secrets are not
+        // partitioned by project in it: serving two projects would let a login in one count in
+        // the other. So a Spin app serves the first listed project only.
+        if let Some(projects) = values.get("EDGEWRITE_PROJECTS") {
+            let mut ids = projects.split(',').map(str::trim).filter(|p| !p.is_empty());
+            if let (Some(first), Some(_)) = (ids.next(), ids.next()) {
+                failures.push(format!("edgewrite_projects lists several projects; a Spin app serves one, so only {first} is served"));
+                let first = first.to_string();
+                values.insert("EDGEWRITE_PROJECTS".to_string(), first);
             }
         }
         (SpinSecrets(values), failures)
