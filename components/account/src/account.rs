@@ -46,9 +46,7 @@ pub fn ip_key(ctx: &Ctx<'_>, path: &str) -> String {
 /// Loads the signed-in user (the route's `account` scope guarantees there is one).
 pub async fn current_user<'c>(ctx: &'c Ctx<'_>) -> Result<(User, &'c UserCaller), AppwriteError> {
     let caller = ctx.caller.user().ok_or_else(|| AppwriteError::from(ErrorType::UserUnauthorized))?;
-    let rows = ctx.ports.sql.query(select_user(&caller.user_id)).await.map_err(AppwriteError::internal)?;
-    let user = User::first(&rows).ok_or_else(|| AppwriteError::from(ErrorType::UserNotFound))?;
-    Ok((user, caller))
+    Ok((reload(ctx, &caller.user_id).await?, caller))
 }
 
 async fn reload(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError> {

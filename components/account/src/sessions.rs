@@ -160,24 +160,27 @@ pub async fn create_anonymous(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> 
     Ok(created(ctx, &session, &credential))
 }
 
-async fn sessions_of(ctx: &Ctx<'_>, user_id: &str) -> Result<Vec<Session>, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND expire > ? ORDER BY created_at, rowid"),
-            vec![user_id.into(), Value::Integer(ctx.ports.clock.now_ms())],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
+/// The user's live sessions, or only the one with `id`.
+async fn sessions_of(ctx: &Ctx<'_>, user_id: &str, id: Option<&str>) -> Result<Vec<Session>, AppwriteError> {
+    let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND expire > ?");
+    let mut params = vec![user_id.into(), Value::Integer(ctx.ports.clock.now_ms())];
+    if let Some(id) = id {
+        sql.push_str(" AND id = ?");
+        params.push(id.into());
+    }
+    sql.push_str(" ORDER BY created_at, rowid");
+    let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
     Ok(rows.rows.iter().filter_map(|r| Session::from_row(r)).collect())
 }
 
 /// `GET /account/sessions`
 pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (user, caller) = current_user(ctx).await?;
-    let sessions: Vec<_> =
-        sessions_of(ctx, &user.id).await?.iter().map(|s| s.to_json(s.id == caller.session_id, "")).collect();
+    let sessions: Vec<_> = sessions_of(ctx, &user.id, None)
+        .await?
+        .iter()
+        .map(|s| s.to_json(s.id == caller.session_id, ""))
+        .collect();
     Ok(Response::json(200, &json!({"total": sessions.len(), "sessions": sessions})))
 }
 
@@ -190,11 +193,7 @@ async fn named_session(ctx: &Ctx<'_>) -> Result<(Session, bool), AppwriteError> 
     let (user, caller) = current_user(ctx).await?;
     let wanted = ctx.params.required_text("sessionId", 36)?;
     let wanted = if wanted == "current" { caller.session_id.clone() } else { wanted };
-    let session = sessions_of(ctx, &user.id)
-        .await?
-        .into_iter()
-        .find(|s| s.id == wanted)
-        .ok_or_else(session_not_found)?;
+    let session = sessions_of(ctx, &user.id, Some(&wanted)).await?.pop().ok_or_else(session_not_found)?;
     let current = session.id == caller.session_id;
     Ok((session, current))
 }

@@ -39,8 +39,10 @@ impl Server {
         }
         req.body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let caps: [&dyn Capability; 1] = [&edgewrite_account::Account];
+        let config = edgewrite_core::Config::from_secrets(edgewrite_core::Runtime::secrets(&self.runtime));
         let resp = futures_executor::block_on(edgewrite_core::serve(
             &req,
+            &config,
             &self.runtime,
             &caps,
             Some(&edgewrite_account::AccountSessions),

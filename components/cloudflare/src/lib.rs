@@ -171,6 +171,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Err(rejected) => return from_core(rejected),
     };
     from_core(
-        edgewrite_core::serve(&core, &runtime, CAPABILITIES, Some(&edgewrite_account::AccountSessions)).await,
+        edgewrite_core::serve(
+            &core,
+            &config,
+            &runtime,
+            CAPABILITIES,
+            Some(&edgewrite_account::AccountSessions),
+        )
+        .await,
     )
 }

@@ -103,23 +103,24 @@ pub fn project_of(req: &Request) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Serves one request.
+/// Serves one request. `config` is `Config::from_secrets(runtime.secrets())`, which the adapter
+/// has already read for the body limit.
 pub async fn serve(
     req: &Request,
+    config: &Config,
     runtime: &dyn Runtime,
     capabilities: &[&dyn Capability],
     sessions: Option<&dyn SessionVerifier>,
 ) -> Response {
-    let config = Config::from_secrets(runtime.secrets());
     let started = runtime.clock().now_ms();
-    let mut response = match dispatch(req, &config, runtime, capabilities, sessions).await {
+    let mut response = match dispatch(req, config, runtime, capabilities, sessions).await {
         Ok(response) => response,
         Err(err) => Response::error(&err),
     };
     if req.method == Method::Head {
         response.body.clear();
     }
-    finish(req, &config, &mut response);
+    finish(req, config, &mut response);
     tracing::info!(
         method = req.method.as_str(),
         path = %req.path,

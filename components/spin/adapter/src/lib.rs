@@ -165,7 +165,7 @@ pub async fn serve_http(
         Ok(core) => core,
         Err(rejected) => return http::from_core(rejected),
     };
-    http::from_core(edgewrite_core::serve(&core, &runtime, capabilities, sessions).await)
+    http::from_core(edgewrite_core::serve(&core, &config, &runtime, capabilities, sessions).await)
 }
 
 #[cfg(test)]
