@@ -24,20 +24,14 @@ fn registrable_domain(host: &str) -> String {
     labels[labels.len().saturating_sub(2)..].join(".")
 }
 
-fn origin_host(origin: &str) -> String {
-    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
-    let host = rest.split('/').next().unwrap_or_default();
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h.to_ascii_lowercase(),
-        _ => host.to_ascii_lowercase(),
-    }
-}
-
 /// Whether the browser may not send our cookies back (third-party context), so the SDK needs the
 /// session in `X-Fallback-Cookies`.
 pub fn needs_fallback(req: &Request) -> bool {
     let api = registrable_domain(&req.host);
-    let origin = req.header("origin").map(origin_host).map(|h| registrable_domain(&h)).unwrap_or_default();
+    let origin = req
+        .header("origin")
+        .map(|o| registrable_domain(&edgewrite_core::http::host_of(o).to_ascii_lowercase()))
+        .unwrap_or_default();
     api.is_empty() || origin != api
 }
 

@@ -65,11 +65,7 @@ impl AllowedOrigins {
         match self {
             AllowedOrigins::Any => true,
             AllowedOrigins::List(list) => {
-                let without_scheme = origin.split_once("://").map_or(origin, |(_, r)| r);
-                let host = match without_scheme.rsplit_once(':') {
-                    Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-                    _ => without_scheme,
-                };
+                let host = crate::http::host_of(origin);
                 list.iter()
                     .any(|allowed| allowed.eq_ignore_ascii_case(origin) || allowed.eq_ignore_ascii_case(host))
             }

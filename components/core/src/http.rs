@@ -99,6 +99,35 @@ pub struct Request {
     pub host: String,
 }
 
+/// The host of a URL, an origin or an authority (`https://a.example:8443/x` → `a.example`):
+/// scheme, path and a trailing `:port` go; IPv6 literals keep their brackets.
+pub fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    match authority.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    }
+}
+
+/// Decodes `%XX` escapes (a `+` stays a `+`); `None` for malformed escapes or non-UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 impl Request {
     /// Builds a request from a full URL such as `http://127.0.0.1:8787/v1/ping?x=1`.
     pub fn from_url(method: Method, url: &str) -> Result<Request, AppwriteError> {
@@ -109,11 +138,7 @@ impl Request {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let host = match authority.rsplit_once(':') {
-            // IPv6 literals keep their brackets; a trailing `:port` goes.
-            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-            _ => authority,
-        };
+        let host = host_of(authority);
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let path = path.split('#').next().unwrap_or_default();
         Ok(Request {
@@ -192,6 +217,16 @@ mod tests {
         assert_eq!(req.scheme, "http");
         assert_eq!(req.path, "/v1/ping");
         assert_eq!(req.query, "a=1");
+    }
+
+    #[test]
+    fn hosts_and_escapes() {
+        assert_eq!(host_of("https://a.example:8443/x"), "a.example");
+        assert_eq!(host_of("http://[::1]:80"), "[::1]");
+        assert_eq!(host_of("b.example"), "b.example");
+        assert_eq!(percent_decode("a%20b+c").as_deref(), Some("a b+c"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::{AppwriteError, ErrorType};
-use crate::http::Request;
+use crate::http::{percent_decode, Request};
 use crate::ports::Ports;
 
 /// Scopes every guest holds (Appwrite's `roles.php`, role `guests`).
@@ -169,7 +169,7 @@ impl Credentials {
             map.get(&cookie_name)?.as_str().map(str::to_string)
         };
         let session = from_cookie
-            .and_then(|v| SessionCredential::decode(&percent_decode(&v)))
+            .and_then(|v| SessionCredential::decode(&percent_decode(&v)?))
             .or_else(|| req.header("x-appwrite-session").and_then(SessionCredential::decode))
             .or_else(|| from_fallback().and_then(|v| SessionCredential::decode(&v)));
         let non_empty = |h: &str| req.header(h).map(str::trim).filter(|v| !v.is_empty());
@@ -179,13 +179,6 @@ impl Credentials {
             api_key: non_empty("x-appwrite-key").map(str::to_string),
         }
     }
-}
-
-fn percent_decode(v: &str) -> String {
-    form_urlencoded::parse(format!("v={}", v.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 /// The Appwrite role a caller acts in.

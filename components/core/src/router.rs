@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::config::Config;
 use crate::error::AppwriteError;
-use crate::http::{Method, Request, Response};
+use crate::http::{percent_decode, Method, Request, Response};
 use crate::identity::Caller;
 use crate::params::Params;
 use crate::ports::Ports;
@@ -95,23 +95,6 @@ pub fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)
             _ => return None,
         }
     }
-}
-
-fn percent_decode(segment: &str) -> Option<String> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
