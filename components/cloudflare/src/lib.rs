@@ -8,7 +8,7 @@ mod wire;
 
 use async_trait::async_trait;
 use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
-use edgewrite_core::{AppwriteError, Capability, Config, ErrorType, Method, ProjectStores, Runtime};
+use edgewrite_core::{Capability, Config, Method, ProjectStores, Runtime};
 use futures_util::StreamExt;
 use worker::{event, Context, Env, Headers, Request, Response};
 
@@ -96,30 +96,15 @@ async fn to_core(
         .map_err(|e| edgewrite_core::Response::error(&e))?;
     core.headers = req.headers().entries().collect();
     core.client_ip = core.headers.get("cf-connecting-ip").unwrap_or_default().to_string();
-    if method.is_none() {
-        return Err(edgewrite_core::serve::reject(
-            &core,
-            config,
-            &edgewrite_core::ErrorType::GeneralRouteNotFound.into(),
-        ));
-    }
-    let limit = config.limits.max_body_bytes;
-    let too_large =
-        || edgewrite_core::serve::reject(&core, config, &edgewrite_core::serve::body_too_large(limit));
-    let declared = core.headers.get("content-length").and_then(|v| v.trim().parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    if !matches!(core.method, Method::Get | Method::Head | Method::Options) {
-        match read_body(&mut req, limit).await {
-            Ok(Some(body)) => core.body = body,
-            Ok(None) => return Err(too_large()),
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the request body");
-                let err =
-                    AppwriteError::new(ErrorType::GeneralBadRequest, "The request body could not be read.");
-                return Err(edgewrite_core::serve::reject(&core, config, &err));
-            }
+    let Some(limit) = edgewrite_core::serve::body_limit(&core, method.is_some(), config)? else {
+        return Ok(core);
+    };
+    match read_body(&mut req, limit).await {
+        Ok(Some(body)) => core.body = body,
+        Ok(None) => return Err(edgewrite_core::serve::too_large(&core, config)),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the request body");
+            return Err(edgewrite_core::serve::unreadable_body(&core, config));
         }
     }
     Ok(core)

@@ -84,6 +84,36 @@ pub fn body_too_large(limit: usize) -> AppwriteError {
     )
 }
 
+/// The checks every adapter runs before reading a request body: a method edgewrite serves (else
+/// the JSON 404) and a declared `Content-Length` within the limit (else 413), so an oversized
+/// body is refused before a byte of it is read. `Ok(Some(limit))`: read the body, stopping past
+/// `limit` bytes (then answer [`too_large`]); `Ok(None)`: the method carries no body.
+pub fn body_limit(req: &Request, method_known: bool, config: &Config) -> Result<Option<usize>, Response> {
+    if !method_known {
+        return Err(reject(req, config, &ErrorType::GeneralRouteNotFound.into()));
+    }
+    let limit = config.limits.max_body_bytes;
+    let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(req, config));
+    }
+    Ok((!matches!(req.method, Method::Get | Method::Head | Method::Options)).then_some(limit))
+}
+
+/// The answer to a body past the limit.
+pub fn too_large(req: &Request, config: &Config) -> Response {
+    reject(req, config, &body_too_large(config.limits.max_body_bytes))
+}
+
+/// The answer to a body the platform failed to deliver.
+pub fn unreadable_body(req: &Request, config: &Config) -> Response {
+    reject(
+        req,
+        config,
+        &AppwriteError::new(ErrorType::GeneralBadRequest, "The request body could not be read."),
+    )
+}
+
 /// Answers an error with CORS headers, for adapters that refuse a request before [`serve`].
 pub fn reject(req: &Request, config: &Config, err: &AppwriteError) -> Response {
     let mut response = Response::error(err);

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use edgewrite_core::serve::{body_too_large, reject};
-use edgewrite_core::{AppwriteError, Config, ErrorType, Method};
+use edgewrite_core::serve::{body_limit, too_large, unreadable_body};
+use edgewrite_core::{Config, Method};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use spin_sdk::http::{FullBody, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 
@@ -58,27 +58,16 @@ pub async fn to_core(
         .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
         .collect();
     core.client_ip = last_header(&parts.headers, "spin-client-addr").map(client_ip).unwrap_or_default();
-    if method.is_none() {
-        return Err(reject(&core, config, &ErrorType::GeneralRouteNotFound.into()));
-    }
-    let limit = config.limits.max_body_bytes;
-    let too_large = |core: &edgewrite_core::Request| reject(core, config, &body_too_large(limit));
-    // Refuse a declared oversize body before reading a byte of it.
-    let declared = core.headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large(&core));
-    }
-    if matches!(core.method, Method::Get | Method::Head | Method::Options) {
+    let Some(limit) = body_limit(&core, method.is_some(), config)? else {
         return Ok(core);
-    }
+    };
     // A chunked body has no length: stop reading once it passes the limit.
     match Limited::new(body, limit).collect().await {
         Ok(collected) => core.body = collected.to_bytes().to_vec(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(&core)),
+        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(&core, config)),
         Err(e) => {
             tracing::warn!(error = %e, "reading the request body");
-            let err = AppwriteError::new(ErrorType::GeneralBadRequest, "The request body could not be read.");
-            return Err(reject(&core, config, &err));
+            return Err(unreadable_body(&core, config));
         }
     }
     Ok(core)
