@@ -77,7 +77,7 @@ impl Runtime for CloudflareRuntime<'_> {
             sql: Box::new(stores::DurableSql { stub }),
             blobs: Box::new(stores::R2Blobs { bucket, prefix: format!("{project}/") }),
             kv: Box::new(stores::KvCache { store: kv, prefix: format!("{project}:") }),
-            events: Box::new(stores::ProjectEvents),
+            events: Box::new(edgewrite_core::ports::NoSubscribers),
         })
     }
 }

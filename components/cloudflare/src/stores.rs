@@ -2,7 +2,7 @@
 //! the cache in Workers KV.
 
 use async_trait::async_trait;
-use edgewrite_core::ports::{Blobs, ByteRange, Event, Events, Kv, Rows, Sql, Statement, StoreError};
+use edgewrite_core::ports::{Blobs, ByteRange, Kv, Rows, Sql, Statement, StoreError};
 use worker::{Bucket, Headers, KvStore, Method, Range, Request, RequestInit, Stub};
 
 use crate::wire::{BatchReply, WireStatement};
@@ -118,17 +118,5 @@ impl Kv for KvCache {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.store.delete(&format!("{}{key}", self.prefix)).await.map_err(kv_error)
-    }
-}
-
-/// Realtime events. Until the realtime capability lands there are no subscribers, so publishing
-/// is a logged no-op; events will go to the project's object, which holds the sockets.
-pub struct ProjectEvents;
-
-#[async_trait(?Send)]
-impl Events for ProjectEvents {
-    async fn publish(&self, event: Event) -> Result<(), StoreError> {
-        tracing::debug!(events = ?event.names, "event published (no realtime subscribers yet)");
-        Ok(())
     }
 }

@@ -219,6 +219,19 @@ pub trait Events {
     async fn publish(&self, event: Event) -> Result<(), StoreError>;
 }
 
+/// Events with nowhere to go: no subscriber can exist (Spin has no inbound WebSockets; on
+/// Cloudflare until the realtime capability holds sockets in the project's object). Publishing
+/// is a logged no-op.
+pub struct NoSubscribers;
+
+#[async_trait(?Send)]
+impl Events for NoSubscribers {
+    async fn publish(&self, event: Event) -> Result<(), StoreError> {
+        tracing::debug!(events = ?event.names, "event dropped: no realtime subscribers");
+        Ok(())
+    }
+}
+
 /// Deployment configuration and secrets (wrangler vars/secrets, Spin variables, env).
 pub trait Secrets {
     fn get(&self, name: &str) -> Option<String>;

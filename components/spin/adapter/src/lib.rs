@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use edgewrite_core::identity::SessionVerifier;
-use edgewrite_core::ports::{Clock, Event, Events, Random, Secrets, StoreError};
+use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
 use edgewrite_core::{Capability, Config, ProjectStores, Runtime};
 use spin_sdk::variables;
 
@@ -42,17 +42,6 @@ pub const DATABASE: &str = "default";
 pub const KV_STORE: &str = "default";
 
 pub use edgewrite_core::ports::std_ports::{OsRandom, SystemClock};
-
-/// Realtime events go nowhere on Spin: there is no socket to hold a subscriber.
-pub struct NoRealtime;
-
-#[async_trait(?Send)]
-impl Events for NoRealtime {
-    async fn publish(&self, event: Event) -> Result<(), StoreError> {
-        tracing::debug!(events = ?event.names, "event dropped: Spin has no realtime");
-        Ok(())
-    }
-}
 
 /// Spin variables, read once per request. Spin's variables are async and lower-case only, while
 /// the `Secrets` port is sync and uses the upper-case names of
@@ -134,7 +123,7 @@ impl Runtime for SpinRuntime {
             sql: Box::new(sql.clone()),
             blobs: Box::new(SqlBlobs::new(sql)),
             kv: Box::new(SpinKv::new(KV_STORE, project)),
-            events: Box::new(NoRealtime),
+            events: Box::new(edgewrite_core::ports::NoSubscribers),
         })
     }
 }
