@@ -14,6 +14,7 @@ pub mod log;
 pub mod multipart;
 pub mod params;
 pub mod ports;
+pub mod query;
 pub mod router;
 pub mod serve;
 pub mod time;
