@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 
 use crate::password;
 use crate::store::{select_user, user_write_error, User};
+use crate::targets;
 use crate::transport;
 
 /// Appwrite's email rule, simplified: one `@`, non-empty local part and a dotted domain, no
@@ -73,25 +74,23 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let personal = password::PersonalData { user_id: &id, name: &name, email: Some(&email), phone: None };
     password::check_personal_data(&plain, &personal, &ctx.config.password)?;
     let (_, mut values) = new_password(ctx, &plain, Vec::new())?;
-    let mut params: Vec<Value> = vec![id.clone().into(), email.into(), name.into()];
+    let mut params: Vec<Value> = vec![id.clone().into(), email.clone().into(), name.into()];
     params.append(&mut values);
     params.extend([Value::Integer(now), Value::Integer(now), Value::Integer(now)]);
-    ctx.ports
-        .sql
-        .query(Statement::new(
-            "INSERT INTO users (id, email, name, password_hash, hash_options, password_updated_at, password_history,
-                                created_at, updated_at, accessed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params,
-        ))
-        .await
-        .map_err(user_write_error)?;
-    Ok(Response::json(201, &reload(ctx, &id).await?.to_json()))
+    let mut batch = vec![Statement::new(
+        "INSERT INTO users (id, email, name, password_hash, hash_options, password_updated_at, password_history,
+                            created_at, updated_at, accessed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params,
+    )];
+    batch.extend(targets::sync(ctx, &id, "email", None, Some(&email)));
+    ctx.ports.sql.batch(batch).await.map_err(user_write_error)?;
+    respond(ctx, 201, &reload(ctx, &id).await?).await
 }
 
 /// The columns and values that set a new password: its hash, the hash options, the change time
 /// and the history (kept only when the history policy is on).
-fn new_password(
+pub(crate) fn new_password(
     ctx: &Ctx<'_>,
     plain: &str,
     history: Vec<String>,
@@ -110,9 +109,14 @@ fn new_password(
     ))
 }
 
+/// The Account model of `user`, with its targets.
+async fn respond(ctx: &Ctx<'_>, status: u16, user: &User) -> Result<Response, AppwriteError> {
+    Ok(Response::json(status, &crate::users::user_json(ctx, user, false).await?))
+}
+
 /// `GET /account`
 pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    Ok(Response::json(200, &current_user(ctx).await?.0.to_json()))
+    respond(ctx, 200, &current_user(ctx).await?.0).await
 }
 
 /// `GET /account/prefs`
@@ -120,24 +124,25 @@ pub async fn get_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &Json::Object(current_user(ctx).await?.0.prefs)))
 }
 
+/// Applies `set` to the user, with `extra` statements in the same batch.
 async fn update(
     ctx: &Ctx<'_>,
     user_id: &str,
     set: &str,
     mut params: Vec<Value>,
+    extra: Vec<Statement>,
 ) -> Result<User, AppwriteError> {
     params.push(Value::Integer(ctx.ports.clock.now_ms()));
     params.push(user_id.into());
-    ctx.ports
-        .sql
-        .query(Statement::new(format!("UPDATE users SET {set}, updated_at = ? WHERE id = ?"), params))
-        .await
-        .map_err(user_write_error)?;
+    let mut batch =
+        vec![Statement::new(format!("UPDATE users SET {set}, updated_at = ? WHERE id = ?"), params)];
+    batch.extend(extra);
+    ctx.ports.sql.batch(batch).await.map_err(user_write_error)?;
     reload(ctx, user_id).await
 }
 
 /// Largest preferences object, serialised (Appwrite: 64 kB).
-const MAX_PREFS_BYTES: usize = 65_535;
+pub const MAX_PREFS_BYTES: usize = 65_535;
 
 /// `PATCH /account/prefs` replaces the whole object and returns the user.
 pub async fn update_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
@@ -150,14 +155,14 @@ pub async fn update_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ));
     }
     let (user, _) = current_user(ctx).await?;
-    Ok(Response::json(200, &update(ctx, &user.id, "prefs = ?", vec![encoded.into()]).await?.to_json()))
+    respond(ctx, 200, &update(ctx, &user.id, "prefs = ?", vec![encoded.into()], vec![]).await?).await
 }
 
 /// `PATCH /account/name`
 pub async fn update_name(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let name = ctx.params.required_text("name", 128)?;
     let (user, _) = current_user(ctx).await?;
-    Ok(Response::json(200, &update(ctx, &user.id, "name = ?", vec![name.into()]).await?.to_json()))
+    respond(ctx, 200, &update(ctx, &user.id, "name = ?", vec![name.into()], vec![]).await?).await
 }
 
 fn invalid_credentials() -> AppwriteError {
@@ -181,12 +186,12 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     password::check_history(&new, &user.password_history)?;
     password::check_personal_data(&new, &user.personal_data(), &ctx.config.password)?;
     let (set, params) = new_password(ctx, &new, user.password_history.clone())?;
-    let user = update(ctx, &user.id, set, params).await?;
-    Ok(Response::json(200, &user.to_json()))
+    let user = update(ctx, &user.id, set, params, vec![]).await?;
+    respond(ctx, 200, &user).await
 }
 
 /// Appwrite's phone rule: `+` and 1 to 15 digits (E.164).
-fn valid_phone(param: &str, phone: &str) -> Result<String, AppwriteError> {
+pub fn valid_phone(param: &str, phone: &str) -> Result<String, AppwriteError> {
     let digits = phone.strip_prefix('+').unwrap_or_default();
     if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(phone.to_string())
@@ -201,22 +206,26 @@ fn valid_phone(param: &str, phone: &str) -> Result<String, AppwriteError> {
 /// `PATCH /account/email`
 pub async fn update_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
-    change_identifier(ctx, "email = ?, email_verification = 0", email).await
+    change_identifier(ctx, "email", email).await
 }
 
 /// `PATCH /account/phone`
 pub async fn update_phone(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let phone = valid_phone("phone", &ctx.params.required_text("phone", 16)?)?;
-    change_identifier(ctx, "phone = ?, phone_verification = 0", phone).await
+    change_identifier(ctx, "phone", phone).await
 }
 
 /// Sets a login identifier (email or phone): the password proves the caller, or becomes the
 /// password of a password-less (anonymous) user. A taken identifier is Appwrite's
 /// `409 user_target_already_exists` (its messaging-target check fires first).
-async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Response, AppwriteError> {
+async fn change_identifier(ctx: &Ctx<'_>, column: &str, value: String) -> Result<Response, AppwriteError> {
     let plain = ctx.params.required_text("password", 256)?;
     let (user, _) = current_user(ctx).await?;
-    let mut set = set.to_string();
+    let (mut set, old, target_type) = match column {
+        "email" => ("email = ?, email_verification = 0".to_string(), user.email.clone(), "email"),
+        _ => ("phone = ?, phone_verification = 0".to_string(), user.phone.clone(), "sms"),
+    };
+    let sync = targets::sync(ctx, &user.id, target_type, old.as_deref(), Some(&value));
     let mut params: Vec<Value> = vec![value.into()];
     match &user.password_hash {
         Some(_) if !user.password_matches(&plain) => return Err(invalid_credentials()),
@@ -231,7 +240,7 @@ async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Re
             params.append(&mut password_params);
         }
     }
-    let user = update(ctx, &user.id, &set, params).await.map_err(|e| {
+    let user = update(ctx, &user.id, &set, params, sync).await.map_err(|e| {
         if e.kind == ErrorType::UserAlreadyExists {
             AppwriteError::new(
                 ErrorType::UserTargetAlreadyExists,
@@ -241,7 +250,7 @@ async fn change_identifier(ctx: &Ctx<'_>, set: &str, value: String) -> Result<Re
             e
         }
     })?;
-    Ok(Response::json(200, &user.to_json()))
+    respond(ctx, 200, &user).await
 }
 
 /// `PATCH /account/status`: blocks the caller; every session ends and the cookies go.
@@ -259,7 +268,7 @@ pub async fn block(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ])
         .await
         .map_err(AppwriteError::internal)?;
-    let mut response = Response::json(200, &reload(ctx, &user.id).await?.to_json());
+    let mut response = respond(ctx, 200, &reload(ctx, &user.id).await?).await?;
     if let Some(project) = ctx.project {
         transport::clear(&mut response, ctx.request, project);
     }

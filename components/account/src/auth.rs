@@ -4,15 +4,15 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use edgewrite_core::identity::{Caller, Credentials, SessionVerifier, UserCaller};
-use edgewrite_core::ports::{Ports, Statement, Value};
+use edgewrite_core::identity::{Authenticator, Caller, Credentials, UserCaller};
+use edgewrite_core::ports::{Ports, Rows, Statement, Value};
 use edgewrite_core::{AppwriteError, ErrorType};
 
 use crate::jwt;
 use crate::store::{secret_hash, Session, User, SESSION_COLUMNS, USER_COLUMNS};
 
-/// The account capability's [`SessionVerifier`].
-pub struct AccountSessions;
+/// The account capability's [`Authenticator`]: sessions, JWTs and stored API keys.
+pub struct AccountAuthenticator;
 
 /// `s.…` session columns then `u.…` user columns, built once (it is on every signed-in request).
 fn joined_columns() -> &'static str {
@@ -42,17 +42,23 @@ fn session_and_user(row: &[Value]) -> Option<(Session, User)> {
     Some((Session::from_row(session)?, User::from_row(user)?))
 }
 
-fn caller(session: &Session, user: &User, via_jwt: bool) -> Result<Caller, AppwriteError> {
+fn caller(
+    session_id: &str,
+    user: &User,
+    via_jwt: bool,
+    memberships: Option<&Rows>,
+) -> Result<Caller, AppwriteError> {
     if !user.status {
         return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
     }
     Ok(Caller::User(UserCaller {
         user_id: user.id.clone(),
-        session_id: session.id.clone(),
+        session_id: session_id.to_string(),
         via_jwt,
         email: user.email.clone().unwrap_or_default(),
         email_verified: user.email_verification,
         labels: user.labels.clone(),
+        memberships: memberships.map(crate::teams::caller_memberships).unwrap_or_default(),
     }))
 }
 
@@ -67,8 +73,8 @@ fn peek_claims(token: &str) -> Option<jwt::Claims> {
 }
 
 #[async_trait(?Send)]
-impl SessionVerifier for AccountSessions {
-    async fn verify(
+impl Authenticator for AccountAuthenticator {
+    async fn session(
         &self,
         credentials: &Credentials,
         ports: &Ports<'_>,
@@ -77,21 +83,33 @@ impl SessionVerifier for AccountSessions {
         let columns = joined_columns();
         let mut found = None;
         if let Some(cred) = &credentials.session {
-            let rows = ports
+            let hash = Value::Blob(secret_hash(&cred.secret));
+            let out = ports
                 .sql
-                .query(Statement::new(
-                    format!(
-                        "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-                         WHERE s.secret_hash = ? AND s.expire > ?"
+                .batch(vec![
+                    Statement::new(
+                        format!(
+                            "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+                             WHERE s.secret_hash = ? AND s.expire > ?"
+                        ),
+                        vec![hash.clone(), Value::Integer(now)],
                     ),
-                    vec![Value::Blob(secret_hash(&cred.secret)), Value::Integer(now)],
-                ))
+                    crate::teams::caller_memberships_statement(
+                        "(SELECT user_id FROM sessions WHERE secret_hash = ? AND expire > ?)",
+                        vec![hash, Value::Integer(now)],
+                    ),
+                ])
                 .await
                 .map_err(AppwriteError::internal)?;
-            found = rows.rows.first().and_then(|r| session_and_user(r)).filter(|(s, _)| s.user_id == cred.id);
+            found = out
+                .first()
+                .and_then(|r| r.rows.first())
+                .and_then(|r| session_and_user(r))
+                .filter(|(s, _)| s.user_id == cred.id)
+                .map(|(s, u)| (s, u, out.get(1).cloned()));
         }
         let Some(token) = &credentials.jwt else {
-            return found.map(|(s, u)| caller(&s, &u, false)).transpose();
+            return found.map(|(s, u, m)| caller(&s.id, &u, false, m.as_ref())).transpose();
         };
         if found.is_some() {
             return Err(AppwriteError::new(
@@ -101,23 +119,39 @@ impl SessionVerifier for AccountSessions {
         }
         let claims = peek_claims(token).ok_or_else(jwt_invalid)?;
         let mut batch = Vec::from(jwt::secret_statements(ports));
-        batch.push(Statement::new(
-            format!(
-                "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-                         WHERE s.id = ? AND s.user_id = ? AND s.expire > ?"
-            ),
-            vec![claims.session_id.clone().into(), claims.user_id.clone().into(), Value::Integer(now)],
-        ));
+        // A JWT minted by `POST /users/{id}/jwts` without a session stands for the user alone.
+        let user_statement = if claims.session_id.is_empty() {
+            Statement::new(
+                format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
+                vec![claims.user_id.clone().into()],
+            )
+        } else {
+            Statement::new(
+                format!(
+                    "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.id = ? AND s.user_id = ? AND s.expire > ?"
+                ),
+                vec![claims.session_id.clone().into(), claims.user_id.clone().into(), Value::Integer(now)],
+            )
+        };
+        batch.push(user_statement);
+        batch.push(crate::teams::caller_memberships_statement("?", vec![claims.user_id.clone().into()]));
         let out = ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
         let secret = jwt::secret_from(out.get(1))?;
         if jwt::decode(token, &secret, now / 1000).is_none() {
             return Err(jwt_invalid());
         }
-        let (session, user) = out
-            .get(2)
-            .and_then(|r| r.rows.first())
-            .and_then(|r| session_and_user(r))
-            .ok_or_else(jwt_invalid)?;
-        caller(&session, &user, true).map(Some)
+        let row = out.get(2).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
+        let user = if claims.session_id.is_empty() {
+            User::from_row(row)
+        } else {
+            session_and_user(row).map(|(_, u)| u)
+        }
+        .ok_or_else(jwt_invalid)?;
+        caller(&claims.session_id, &user, true, out.get(3)).map(Some)
+    }
+
+    async fn api_key(&self, key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {
+        crate::keys::authenticate(key, ports).await
     }
 }

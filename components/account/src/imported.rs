@@ -43,6 +43,21 @@ pub fn verify(password: &str, algo: &str, stored: &str, options: &Json) -> bool 
     }
 }
 
+/// The SHA variants `POST /users/sha` accepts as `passwordVersion`.
+pub const SHA_VERSIONS: &[&str] = &[
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512/224",
+    "sha512/256",
+    "sha512",
+    "sha3-224",
+    "sha3-256",
+    "sha3-384",
+    "sha3-512",
+];
+
 fn sha(version: &str, pw: &[u8]) -> Option<String> {
     Some(match version {
         "sha1" => hex(&sha1::Sha1::digest(pw)),
@@ -50,6 +65,8 @@ fn sha(version: &str, pw: &[u8]) -> Option<String> {
         "sha256" => hex(&sha2::Sha256::digest(pw)),
         "sha384" => hex(&sha2::Sha384::digest(pw)),
         "sha512" => hex(&sha2::Sha512::digest(pw)),
+        "sha512/224" => hex(&sha2::Sha512_224::digest(pw)),
+        "sha512/256" => hex(&sha2::Sha512_256::digest(pw)),
         "sha3-224" => hex(&sha3::Sha3_224::digest(pw)),
         "sha3-256" => hex(&sha3::Sha3_256::digest(pw)),
         "sha3-384" => hex(&sha3::Sha3_384::digest(pw)),

@@ -1,20 +1,25 @@
 //! Appwrite's Account service (`appwrite-api.md` §4) and the session verification every other
-//! capability relies on ([`AccountSessions`]).
+//! capability relies on ([`AccountAuthenticator`]).
 
 mod account;
 mod auth;
 mod imported;
 mod jwt;
+mod keys;
+mod list;
 pub mod password;
 mod sessions;
 mod store;
+mod targets;
+mod teams;
 mod transport;
+mod users;
 
 use async_trait::async_trait;
 use edgewrite_core::http::Method;
 use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
 
-pub use auth::AccountSessions;
+pub use auth::AccountAuthenticator;
 
 /// The account capability.
 pub struct Account;
@@ -35,6 +40,7 @@ static ROUTES: &[Route] = &[
     route(Method::Patch, "/v1/account/status", "account", "account.status"),
     route(Method::Post, "/v1/account/sessions/email", "sessions.write", "sessions.email"),
     route(Method::Post, "/v1/account/sessions/anonymous", "sessions.write", "sessions.anonymous"),
+    route(Method::Post, "/v1/account/sessions/token", "sessions.write", "sessions.token"),
     route(Method::Get, "/v1/account/sessions", "account", "sessions.list"),
     route(Method::Delete, "/v1/account/sessions", "account", "sessions.delete_all"),
     route(Method::Get, "/v1/account/sessions/{sessionId}", "account", "sessions.get"),
@@ -64,6 +70,7 @@ impl Capability for Account {
             "account.status" => account::block(ctx).await,
             "sessions.email" => sessions::create_email(ctx).await,
             "sessions.anonymous" => sessions::create_anonymous(ctx).await,
+            "sessions.token" => sessions::create_from_token(ctx).await,
             "sessions.list" => sessions::list(ctx).await,
             "sessions.delete_all" => sessions::delete_all(ctx).await,
             "sessions.get" => sessions::get(ctx).await,
@@ -72,6 +79,195 @@ impl Capability for Account {
             "jwts.create" => sessions::create_jwt(ctx).await,
             "identities.list" => account::list_identities(ctx).await,
             "identities.delete" => account::delete_identity(ctx).await,
+            _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        }
+    }
+}
+
+/// Users, for servers with an API key (`/v1/users`).
+pub struct Users;
+
+static USER_ROUTES: &[Route] = &[
+    // Fixed paths before `{userId}`, which would match them too.
+    route(Method::Get, "/v1/users/identities", "users.read", "identities.list"),
+    route(Method::Delete, "/v1/users/identities/{identityId}", "users.write", "identities.delete"),
+    route(Method::Get, "/v1/users", "users.read", "users.list"),
+    route(Method::Post, "/v1/users", "users.write", "users.create"),
+    route(Method::Post, "/v1/users/argon2", "users.write", "users.create.argon2"),
+    route(Method::Post, "/v1/users/bcrypt", "users.write", "users.create.bcrypt"),
+    route(Method::Post, "/v1/users/md5", "users.write", "users.create.md5"),
+    route(Method::Post, "/v1/users/sha", "users.write", "users.create.sha"),
+    route(Method::Post, "/v1/users/phpass", "users.write", "users.create.phpass"),
+    route(Method::Post, "/v1/users/scrypt", "users.write", "users.create.scrypt"),
+    route(Method::Post, "/v1/users/scrypt-modified", "users.write", "users.create.scrypt-modified"),
+    route(Method::Get, "/v1/users/{userId}", "users.read", "users.get"),
+    route(Method::Delete, "/v1/users/{userId}", "users.write", "users.delete"),
+    route(Method::Patch, "/v1/users/{userId}/name", "users.write", "users.name"),
+    route(Method::Patch, "/v1/users/{userId}/email", "users.write", "users.email"),
+    route(Method::Patch, "/v1/users/{userId}/phone", "users.write", "users.phone"),
+    route(Method::Patch, "/v1/users/{userId}/password", "users.write", "users.password"),
+    route(Method::Patch, "/v1/users/{userId}/status", "users.write", "users.status"),
+    route(Method::Put, "/v1/users/{userId}/labels", "users.write", "users.labels"),
+    route(Method::Patch, "/v1/users/{userId}/verification", "users.write", "users.verification"),
+    route(Method::Patch, "/v1/users/{userId}/verification/phone", "users.write", "users.verification.phone"),
+    route(Method::Patch, "/v1/users/{userId}/mfa", "users.write", "users.mfa"),
+    route(Method::Get, "/v1/users/{userId}/mfa/factors", "users.read", "users.mfa.factors"),
+    route(Method::Get, "/v1/users/{userId}/prefs", "users.read", "users.prefs.get"),
+    route(Method::Patch, "/v1/users/{userId}/prefs", "users.write", "users.prefs.update"),
+    route(Method::Get, "/v1/users/{userId}/sessions", "users.read", "users.sessions.list"),
+    route(Method::Post, "/v1/users/{userId}/sessions", "users.write", "users.sessions.create"),
+    route(Method::Delete, "/v1/users/{userId}/sessions", "users.write", "users.sessions.delete_all"),
+    route(Method::Delete, "/v1/users/{userId}/sessions/{sessionId}", "users.write", "users.sessions.delete"),
+    route(Method::Post, "/v1/users/{userId}/tokens", "users.write", "users.tokens.create"),
+    route(Method::Post, "/v1/users/{userId}/jwts", "users.write", "users.jwts.create"),
+    route(Method::Get, "/v1/users/{userId}/memberships", "users.read", "users.memberships"),
+    route(Method::Get, "/v1/users/{userId}/targets", "targets.read", "targets.list"),
+    route(Method::Post, "/v1/users/{userId}/targets", "targets.write", "targets.create"),
+    route(Method::Get, "/v1/users/{userId}/targets/{targetId}", "targets.read", "targets.get"),
+    route(Method::Patch, "/v1/users/{userId}/targets/{targetId}", "targets.write", "targets.update"),
+    route(Method::Delete, "/v1/users/{userId}/targets/{targetId}", "targets.write", "targets.delete"),
+];
+
+#[async_trait(?Send)]
+impl Capability for Users {
+    fn routes(&self) -> &'static [Route] {
+        USER_ROUTES
+    }
+
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        // `targets.*` is also a user scope; these routes are the server's.
+        if !matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. }) {
+            let scope = if route.method == Method::Get { "users.read" } else { "users.write" };
+            ctx.caller.require_scope(scope, ctx.project.unwrap_or(""), &ctx.request.host)?;
+        }
+        match route.name {
+            "identities.list" => users::list_identities(ctx).await,
+            "identities.delete" => users::delete_identity(ctx).await,
+            "users.list" => users::list(ctx).await,
+            "users.create" => users::create(ctx).await,
+            "users.create.argon2" => users::create_imported(ctx, "argon2").await,
+            "users.create.bcrypt" => users::create_imported(ctx, "bcrypt").await,
+            "users.create.md5" => users::create_imported(ctx, "md5").await,
+            "users.create.sha" => users::create_imported(ctx, "sha").await,
+            "users.create.phpass" => users::create_imported(ctx, "phpass").await,
+            "users.create.scrypt" => users::create_imported(ctx, "scrypt").await,
+            "users.create.scrypt-modified" => users::create_imported(ctx, "scrypt-modified").await,
+            "users.get" => users::get(ctx).await,
+            "users.delete" => users::delete(ctx).await,
+            "users.name" => users::update_name(ctx).await,
+            "users.email" => users::update_email(ctx).await,
+            "users.phone" => users::update_phone(ctx).await,
+            "users.password" => users::update_password(ctx).await,
+            "users.status" => users::update_status(ctx).await,
+            "users.labels" => users::update_labels(ctx).await,
+            "users.verification" => users::update_email_verification(ctx).await,
+            "users.verification.phone" => users::update_phone_verification(ctx).await,
+            "users.mfa" => users::update_mfa(ctx).await,
+            "users.mfa.factors" => users::mfa_factors(ctx).await,
+            "users.prefs.get" => users::get_prefs(ctx).await,
+            "users.prefs.update" => users::update_prefs(ctx).await,
+            "users.sessions.list" => users::list_sessions(ctx).await,
+            "users.sessions.create" => users::create_session(ctx).await,
+            "users.sessions.delete_all" => users::delete_sessions(ctx).await,
+            "users.sessions.delete" => users::delete_session(ctx).await,
+            "users.tokens.create" => users::create_token(ctx).await,
+            "users.jwts.create" => users::create_jwt(ctx).await,
+            "users.memberships" => teams::list_user_memberships(ctx).await,
+            "targets.list" => targets::list(ctx).await,
+            "targets.create" => targets::create(ctx).await,
+            "targets.get" => targets::get(ctx).await,
+            "targets.update" => targets::update(ctx).await,
+            "targets.delete" => targets::delete(ctx).await,
+            _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        }
+    }
+}
+
+/// Teams and memberships (`/v1/teams`), for signed-in users and API keys.
+pub struct Teams;
+
+static TEAM_ROUTES: &[Route] = &[
+    route(Method::Get, "/v1/teams", "teams.read", "teams.list"),
+    route(Method::Post, "/v1/teams", "teams.write", "teams.create"),
+    route(Method::Get, "/v1/teams/{teamId}", "teams.read", "teams.get"),
+    route(Method::Put, "/v1/teams/{teamId}", "teams.write", "teams.update"),
+    route(Method::Delete, "/v1/teams/{teamId}", "teams.write", "teams.delete"),
+    route(Method::Get, "/v1/teams/{teamId}/prefs", "teams.read", "teams.prefs.get"),
+    route(Method::Put, "/v1/teams/{teamId}/prefs", "teams.write", "teams.prefs.update"),
+    route(Method::Get, "/v1/teams/{teamId}/memberships", "teams.read", "memberships.list"),
+    route(Method::Post, "/v1/teams/{teamId}/memberships", "teams.write", "memberships.create"),
+    route(Method::Get, "/v1/teams/{teamId}/memberships/{membershipId}", "teams.read", "memberships.get"),
+    route(
+        Method::Patch,
+        "/v1/teams/{teamId}/memberships/{membershipId}",
+        "teams.write",
+        "memberships.update",
+    ),
+    route(
+        Method::Delete,
+        "/v1/teams/{teamId}/memberships/{membershipId}",
+        "teams.write",
+        "memberships.delete",
+    ),
+    // The invitee is usually not signed in yet: `public`, as in Appwrite.
+    route(
+        Method::Patch,
+        "/v1/teams/{teamId}/memberships/{membershipId}/status",
+        "public",
+        "memberships.status",
+    ),
+];
+
+#[async_trait(?Send)]
+impl Capability for Teams {
+    fn routes(&self) -> &'static [Route] {
+        TEAM_ROUTES
+    }
+
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        match route.name {
+            "teams.list" => teams::list(ctx).await,
+            "teams.create" => teams::create(ctx).await,
+            "teams.get" => teams::get(ctx).await,
+            "teams.update" => teams::update_name(ctx).await,
+            "teams.delete" => teams::delete(ctx).await,
+            "teams.prefs.get" => teams::get_prefs(ctx).await,
+            "teams.prefs.update" => teams::update_prefs(ctx).await,
+            "memberships.list" => teams::list_memberships(ctx).await,
+            "memberships.create" => teams::create_membership(ctx).await,
+            "memberships.get" => teams::get_membership(ctx).await,
+            "memberships.update" => teams::update_membership(ctx).await,
+            "memberships.delete" => teams::delete_membership(ctx).await,
+            "memberships.status" => teams::update_membership_status(ctx).await,
+            _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        }
+    }
+}
+
+/// The project's API keys (`/v1/project/keys`, the node SDK's `Project` service).
+pub struct ProjectKeys;
+
+static KEY_ROUTES: &[Route] = &[
+    route(Method::Get, "/v1/project/keys", "project.read", "keys.list"),
+    route(Method::Post, "/v1/project/keys", "project.write", "keys.create"),
+    route(Method::Get, "/v1/project/keys/{keyId}", "project.read", "keys.get"),
+    route(Method::Put, "/v1/project/keys/{keyId}", "project.write", "keys.update"),
+    route(Method::Delete, "/v1/project/keys/{keyId}", "project.write", "keys.delete"),
+];
+
+#[async_trait(?Send)]
+impl Capability for ProjectKeys {
+    fn routes(&self) -> &'static [Route] {
+        KEY_ROUTES
+    }
+
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        match route.name {
+            "keys.list" => keys::list(ctx).await,
+            "keys.create" => keys::create(ctx).await,
+            "keys.get" => keys::get(ctx).await,
+            "keys.update" => keys::update(ctx).await,
+            "keys.delete" => keys::delete(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
         }
     }

@@ -54,8 +54,30 @@ pub fn hash(password: &str, random: &dyn Random, policy: &PasswordPolicy) -> Res
         .map_err(AppwriteError::internal)
 }
 
-/// Verifies `password` against a stored PHC string. Unknown or malformed hashes never verify.
+/// Largest Argon2 costs a stored hash may ask for: an imported hash must not make one login
+/// take the Worker's whole memory (128 MB) or seconds of CPU.
+const MAX_ARGON2_MEMORY_KIB: u32 = 65_536;
+const MAX_ARGON2_TIME: u32 = 10;
+const MAX_ARGON2_LANES: u32 = 16;
+
+/// Whether `stored` is an Argon2 PHC string (argon2i, argon2d or argon2id) within the cost caps.
+pub fn importable_argon2(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else { return false };
+    let within = |name: &str, max: u32| parsed.params.get_decimal(name).is_some_and(|v| v >= 1 && v <= max);
+    matches!(parsed.algorithm.as_str(), "argon2i" | "argon2d" | "argon2id")
+        && parsed.hash.is_some()
+        && parsed.salt.is_some()
+        && within("m", MAX_ARGON2_MEMORY_KIB)
+        && within("t", MAX_ARGON2_TIME)
+        && within("p", MAX_ARGON2_LANES)
+}
+
+/// Verifies `password` against a stored PHC string. Unknown or malformed hashes, and hashes
+/// past the cost caps, never verify.
 pub fn verify(password: &str, stored: &str) -> bool {
+    if !importable_argon2(stored) {
+        return false;
+    }
     let Ok(parsed) = PasswordHash::new(stored) else { return false };
     // Verification uses the parameters in the PHC string, whatever they are.
     Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()

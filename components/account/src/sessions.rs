@@ -25,7 +25,7 @@ fn already_signed_in(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
 
 /// A new session for `user_id`: the statements that store it (and trim the user's oldest
 /// sessions beyond the limit), the session, and its encoded credential.
-fn new_session(
+pub(crate) fn new_session(
     ctx: &Ctx<'_>,
     user_id: &str,
     provider: &str,
@@ -161,7 +161,11 @@ pub async fn create_anonymous(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> 
 }
 
 /// The user's live sessions, or only the one with `id`.
-async fn sessions_of(ctx: &Ctx<'_>, user_id: &str, id: Option<&str>) -> Result<Vec<Session>, AppwriteError> {
+pub(crate) async fn sessions_of(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    id: Option<&str>,
+) -> Result<Vec<Session>, AppwriteError> {
     let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ? AND expire > ?");
     let mut params = vec![user_id.into(), Value::Integer(ctx.ports.clock.now_ms())];
     if let Some(id) = id {
@@ -276,6 +280,17 @@ pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         Limit { max: 120, window_secs: 60 },
     )
     .await?;
+    let jwt = sign_jwt(ctx, &user.id, &caller.session_id, duration).await?;
+    Ok(Response::json(201, &json!({ "jwt": jwt })))
+}
+
+/// A JWT for `user_id` (and `session_id`, empty for none) valid for `duration` seconds.
+pub(crate) async fn sign_jwt(
+    ctx: &Ctx<'_>,
+    user_id: &str,
+    session_id: &str,
+    duration: i64,
+) -> Result<String, AppwriteError> {
     let out = ctx
         .ports
         .sql
@@ -285,10 +300,74 @@ pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let secret = jwt::secret_from(out.get(1))?;
     let now_s = ctx.ports.clock.now_ms() / 1000;
     let claims = jwt::Claims {
-        user_id: user.id,
-        session_id: caller.session_id.clone(),
+        user_id: user_id.to_string(),
+        session_id: session_id.to_string(),
         iat: now_s,
         exp: now_s + duration,
     };
-    Ok(Response::json(201, &json!({ "jwt": jwt::encode(&claims, &secret) })))
+    Ok(jwt::encode(&claims, &secret))
+}
+
+/// `POST /account/sessions/token`: exchanges a one-time token (`POST /users/{id}/tokens`, and
+/// later magic URLs and OTPs) for a session. Unknown users and wrong or stale secrets get the
+/// same answer.
+pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let user_id = ctx.params.required_text("userId", 36)?;
+    let secret = ctx.params.required_text("secret", 256)?;
+    let limit_key =
+        format!("{},ip:{},userId:{user_id}", url_key("/v1/account/sessions/token"), ctx.request.client_ip);
+    abuse::check(ctx, &limit_key, Limit { max: 10, window_secs: 3600 }).await?;
+    already_signed_in(ctx)?;
+    let now = ctx.ports.clock.now_ms();
+    let out = ctx
+        .ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                "SELECT id, kind FROM tokens WHERE user_id = ? AND secret_hash = ? AND expire > ?",
+                vec![user_id.clone().into(), Value::Blob(secret_hash(&secret)), Value::Integer(now)],
+            ),
+            Statement::new(
+                format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
+                vec![user_id.clone().into()],
+            ),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    let token = out
+        .first()
+        .and_then(|r| r.rows.first())
+        .and_then(|row| Some((row.first()?.as_str()?.to_string(), row.get(1)?.as_str()?.to_string())));
+    let user = out.get(1).and_then(User::first);
+    let (Some((token_id, kind)), Some(user)) = (token, user) else {
+        return Err(AppwriteError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request."));
+    };
+    if !user.status {
+        return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
+    }
+    let factor = match kind.as_str() {
+        "magic_url" | "email" => "email",
+        "phone" => "phone",
+        _ => "token",
+    };
+    let (mut statements, session, credential) = new_session(ctx, &user.id, "token", "", &[factor]);
+    // The delete must hit exactly the token: a concurrent exchange of the same secret loses.
+    statements.insert(
+        0,
+        Statement::new("DELETE FROM tokens WHERE id = ?", vec![token_id.into()]).expect_changes(1),
+    );
+    if factor == "email" {
+        statements.push(Statement::new(
+            "UPDATE users SET email_verification = 1 WHERE id = ?",
+            vec![user.id.clone().into()],
+        ));
+    }
+    ctx.ports.sql.batch(statements).await.map_err(|e| match e {
+        edgewrite_core::ports::StoreError::GuardFailed { .. } => {
+            AppwriteError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request.")
+        }
+        other => AppwriteError::internal(other),
+    })?;
+    abuse::reset(ctx, &limit_key).await?;
+    Ok(created(ctx, &session, &credential))
 }

@@ -97,9 +97,10 @@ impl User {
         }
     }
 
-    /// The Account model (User without `password`, `hash`, `hashOptions`).
-    pub fn to_json(&self) -> Json {
-        json!({
+    /// The User model with `targets`. `server` (API-key callers of `/users`) adds `password`,
+    /// `hash` and `hashOptions`; the Account model omits them.
+    pub fn to_json_with(&self, targets: &[crate::targets::Target], server: bool) -> Json {
+        let mut model = json!({
             "$id": self.id,
             "$createdAt": iso_from_ms(self.created_at),
             "$updatedAt": iso_from_ms(self.updated_at),
@@ -114,9 +115,19 @@ impl User {
             "phoneVerification": self.phone_verification,
             "mfa": self.mfa,
             "prefs": Json::Object(self.prefs.clone()),
-            "targets": [],
+            "targets": targets.iter().map(crate::targets::Target::to_json).collect::<Vec<_>>(),
             "accessedAt": iso_from_ms(self.accessed_at),
-        })
+        });
+        if server {
+            let mut options = self.hash_options.clone();
+            if let Json::Object(map) = &mut options {
+                map.entry("type").or_insert_with(|| json!(self.hash_algo));
+            }
+            model["password"] = json!(self.password_hash.clone().unwrap_or_default());
+            model["hash"] = json!(self.hash_algo);
+            model["hashOptions"] = options;
+        }
+        model
     }
 }
 

@@ -38,14 +38,19 @@ impl Server {
             req.headers.set(k, *v);
         }
         req.body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let caps: [&dyn Capability; 1] = [&edgewrite_account::Account];
+        let caps: [&dyn Capability; 4] = [
+            &edgewrite_account::Account,
+            &edgewrite_account::Users,
+            &edgewrite_account::Teams,
+            &edgewrite_account::ProjectKeys,
+        ];
         let config = edgewrite_core::Config::from_secrets(edgewrite_core::Runtime::secrets(&self.runtime));
         let resp = futures_executor::block_on(edgewrite_core::serve(
             &req,
             &config,
             &self.runtime,
             &caps,
-            Some(&edgewrite_account::AccountSessions),
+            Some(&edgewrite_account::AccountAuthenticator),
         ));
         let value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
         (resp.status, value, resp)
@@ -159,4 +164,94 @@ fn imported_hashes_log_in_and_are_upgraded_to_argon2id() {
         assert_eq!(rows.get(0, "hash_algo").and_then(Value::as_str), Some("argon2"), "{id}");
         assert!(rows.get(0, "password_hash").and_then(Value::as_str).unwrap().starts_with("$argon2id$"));
     }
+}
+
+/// Signs up `id` and returns its session credential.
+fn signed_in(s: &Server, id: &str) -> String {
+    let email = format!("{id}@example.com");
+    let body = json!({"userId": id, "email": email, "password": "password-123"});
+    assert_eq!(s.call(Method::Post, "/account", &[], Some(body)).0, 201);
+    let login = json!({"email": email, "password": "password-123"});
+    let (_, session, _) =
+        s.call(Method::Post, "/account/sessions/email", &[("x-appwrite-key", KEY)], Some(login));
+    session["secret"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn stored_keys_carry_their_scopes_and_expire() {
+    let s = Server::new("keys");
+    let admin = [("x-appwrite-key", KEY)];
+    let body = json!({"keyId": "reader", "name": "Reader", "scopes": ["users.read"]});
+    let (status, key, _) = s.call(Method::Post, "/project/keys", &admin, Some(body));
+    assert_eq!(status, 201, "{key}");
+    let secret = key["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("standard_") && secret.len() == 9 + 256);
+
+    let with_key = [("x-appwrite-key", secret.as_str())];
+    assert_eq!(s.call(Method::Get, "/users", &with_key, None).0, 200);
+    let (status, err, _) = s.call(Method::Post, "/users", &with_key, Some(json!({"userId": "x"})));
+    assert_eq!((status, err["type"].as_str()), (401, Some("general_unauthorized_scope")));
+    assert_eq!(s.call(Method::Get, "/project/keys/reader", &admin, None).1["secret"], "");
+
+    let past = json!({"name": "Reader", "scopes": ["users.read"], "expire": "2001-01-01T00:00:00.000+00:00"});
+    assert_eq!(s.call(Method::Put, "/project/keys/reader", &admin, Some(past)).0, 200);
+    let (status, err, _) = s.call(Method::Get, "/users", &with_key, None);
+    assert_eq!((status, err["type"].as_str()), (401, Some("project_key_expired")));
+
+    assert_eq!(s.call(Method::Delete, "/project/keys/reader", &admin, None).0, 204);
+    let (status, err, _) = s.call(Method::Get, "/users", &with_key, None);
+    assert_eq!((status, err["type"].as_str()), (401, Some("user_unauthorized")));
+}
+
+#[test]
+fn an_invitation_is_accepted_with_its_secret_only() {
+    use edgewrite_core::ports::{Statement, Value};
+    use edgewrite_core::Runtime;
+    use sha2::Digest;
+    let s = Server::new("invite");
+    let owner = signed_in(&s, "owner");
+    let (status, team, _) = s.call(
+        Method::Post,
+        "/teams",
+        &[("x-appwrite-session", &owner)],
+        Some(json!({"teamId": "t1", "name": "Team"})),
+    );
+    assert_eq!(status, 201, "{team}");
+    signed_in(&s, "invitee");
+    // Plant the pending membership an emailed invitation leaves behind.
+    let stores = futures_executor::block_on(s.runtime.open_project("p")).unwrap();
+    futures_executor::block_on(stores.sql.query(Statement::new(
+        "INSERT INTO memberships (id, team_id, user_id, roles, invited, confirm, secret_hash, created_at, updated_at)
+         VALUES ('m1', 't1', 'invitee', '[\"member\"]', 0, 0, ?, 0, 0)",
+        vec![Value::Blob(sha2::Sha256::digest(b"invite-secret").to_vec())],
+    )))
+    .unwrap();
+
+    let accept = |user: &str, secret: &str, headers: &[(&str, &str)]| {
+        s.call(
+            Method::Patch,
+            "/teams/t1/memberships/m1/status",
+            headers,
+            Some(json!({"userId": user, "secret": secret})),
+        )
+    };
+    assert_eq!(accept("invitee", "wrong", &[]).1["type"], "team_invalid_secret");
+    assert_eq!(accept("owner", "invite-secret", &[]).1["type"], "team_invite_mismatch");
+    assert_eq!(
+        accept("invitee", "invite-secret", &[("x-appwrite-session", &owner)]).1["type"],
+        "team_invite_mismatch"
+    );
+    let (status, membership, resp) = accept("invitee", "invite-secret", &[]);
+    assert_eq!(status, 200, "{membership}");
+    assert_eq!(membership["confirm"], true);
+    let credential = resp.headers.get("x-fallback-cookies").expect("the invitee is signed in");
+    let credential: serde_json::Value = serde_json::from_str(credential).unwrap();
+    let session = credential["a_session_p"].as_str().unwrap().to_string();
+    assert_eq!(accept("invitee", "invite-secret", &[]).1["type"], "membership_already_confirmed");
+
+    // The new member reads the team; the count includes it.
+    let (status, team, _) = s.call(Method::Get, "/teams/t1", &[("x-appwrite-session", &session)], None);
+    assert_eq!((status, team["total"].as_i64()), (200, Some(2)), "{team}");
+    let (_, me, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &session)], None);
+    assert_eq!(me["emailVerification"], true);
 }

@@ -82,8 +82,14 @@ impl Runtime for CloudflareRuntime<'_> {
     }
 }
 
-const CAPABILITIES: &[&dyn Capability] =
-    &[&edgewrite_health::Health, &edgewrite_account::Account, &edgewrite_conformance::ConformanceRoute];
+const CAPABILITIES: &[&dyn Capability] = &[
+    &edgewrite_health::Health,
+    &edgewrite_account::Account,
+    &edgewrite_account::Users,
+    &edgewrite_account::Teams,
+    &edgewrite_account::ProjectKeys,
+    &edgewrite_conformance::TestRoutes,
+];
 
 async fn to_core(
     mut req: Request,
@@ -161,7 +167,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             &config,
             &runtime,
             CAPABILITIES,
-            Some(&edgewrite_account::AccountSessions),
+            Some(&edgewrite_account::AccountAuthenticator),
         )
         .await,
     )

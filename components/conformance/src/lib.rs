@@ -1,6 +1,8 @@
 //! One conformance suite for the ports (`DESIGN.md` "Ports"), run against every adapter: natively
 //! in `cargo test`, and inside workerd and the Spin host through the test-only route
 //! `POST /v1/__edgewrite/conformance` (mounted when `EDGEWRITE_TEST_ROUTES=1`, API key only).
+//! The same switch mounts `GET /v1/__edgewrite/roles`, which answers the permission roles the
+//! caller resolved to, so end-to-end tests can check role resolution before anything enforces it.
 //!
 //! Cases leave nothing behind and use fresh names, so they can run against persistent state.
 
@@ -227,26 +229,38 @@ pub async fn run(ports: &Ports<'_>) -> Vec<CaseResult> {
     out
 }
 
-/// The test-only route that runs the suite inside a real runtime.
-pub struct ConformanceRoute;
+/// The test-only routes: the suite inside a real runtime, and the caller's roles.
+pub struct TestRoutes;
 
-static ROUTES: &[Route] = &[Route {
-    method: Method::Post,
-    path: "/v1/__edgewrite/conformance",
-    scope: Some("health.read"),
-    needs_project: true,
-    name: "conformance.run",
-}];
+static ROUTES: &[Route] = &[
+    Route {
+        method: Method::Post,
+        path: "/v1/__edgewrite/conformance",
+        scope: Some("health.read"),
+        needs_project: true,
+        name: "conformance.run",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/__edgewrite/roles",
+        scope: None,
+        needs_project: true,
+        name: "roles",
+    },
+];
 
 #[async_trait(?Send)]
-impl Capability for ConformanceRoute {
+impl Capability for TestRoutes {
     fn routes(&self) -> &'static [Route] {
         ROUTES
     }
 
-    async fn handle(&self, _route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         if !ctx.config.test_routes {
             return Err(ErrorType::GeneralRouteNotFound.into());
+        }
+        if route.name == "roles" {
+            return Ok(Response::json(200, &json!({ "roles": ctx.caller.roles() })));
         }
         let results = run(&ctx.ports).await;
         let cases: Vec<_> = results

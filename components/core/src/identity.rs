@@ -4,7 +4,7 @@
 //! Resolution order is Appwrite's: session cookie (`a_session_<project>` or its `_legacy` twin) →
 //! `X-Appwrite-Session` → `X-Fallback-Cookies` → `X-Appwrite-JWT`; `X-Appwrite-Key` makes the caller
 //! an application. Verifying sessions and JWTs against stored state is the account capability's job
-//! (through [`SessionVerifier`]); this module only extracts and classifies.
+//! (through [`Authenticator`]); this module only extracts and classifies.
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -103,6 +103,8 @@ pub const API_KEY_SCOPES: &[&str] = &[
     "health.read",
     "migrations.read",
     "migrations.write",
+    "project.read",
+    "project.write",
     "graphql",
     "public",
     "global",
@@ -209,6 +211,16 @@ pub struct UserCaller {
     pub email: String,
     pub email_verified: bool,
     pub labels: Vec<String>,
+    /// Confirmed team memberships, for the `team:` and `member:` roles.
+    pub memberships: Vec<TeamMembership>,
+}
+
+/// A confirmed membership of the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMembership {
+    pub membership_id: String,
+    pub team_id: String,
+    pub roles: Vec<String>,
 }
 
 /// The verified caller of a request.
@@ -216,10 +228,11 @@ pub struct UserCaller {
 pub enum Caller {
     Guest,
     User(UserCaller),
-    /// An API key with its scopes.
+    /// An API key with its scopes and expiry (unix ms; `None` never expires).
     App {
         key_id: String,
         scopes: Vec<String>,
+        expire: Option<i64>,
     },
 }
 
@@ -241,7 +254,8 @@ impl Caller {
     }
 
     /// The permission roles the caller holds (`appwrite-api.md` §2.1): `any`, `guests` or
-    /// `users`, `users/verified|unverified`, `user:ID`, `user:ID/verified|unverified`, `label:X`.
+    /// `users`, `users/verified|unverified`, `user:ID`, `user:ID/verified|unverified`, `label:X`,
+    /// and for each confirmed membership `team:T`, `team:T/ROLE` and `member:M`.
     pub fn roles(&self) -> Vec<String> {
         let mut roles = vec!["any".to_string()];
         match self {
@@ -253,6 +267,11 @@ impl Caller {
                 roles.push(format!("user:{}", u.user_id));
                 roles.push(format!("user:{}/{status}", u.user_id));
                 roles.extend(u.labels.iter().map(|l| format!("label:{l}")));
+                for m in &u.memberships {
+                    roles.push(format!("team:{}", m.team_id));
+                    roles.extend(m.roles.iter().map(|r| format!("team:{}/{r}", m.team_id)));
+                    roles.push(format!("member:{}", m.membership_id));
+                }
             }
             Caller::App { .. } => {}
         }
@@ -289,15 +308,21 @@ impl Caller {
     }
 }
 
-/// Verifies sessions and JWTs; the account capability implements it. Until it does, requests with
-/// a session stay guests.
+/// Verifies sessions, JWTs and stored API keys against the project's state; the account
+/// capability implements it. Without one, requests with a session stay guests and only the
+/// bootstrap key is known.
 #[async_trait(?Send)]
-pub trait SessionVerifier {
-    async fn verify(
+pub trait Authenticator {
+    /// The user a session credential or JWT belongs to; `None` when there is none or it is stale.
+    async fn session(
         &self,
         credentials: &Credentials,
         ports: &Ports<'_>,
     ) -> Result<Option<Caller>, AppwriteError>;
+
+    /// The application a stored API key belongs to; `None` for an unknown key. An expired key is
+    /// an error (`project_key_expired`).
+    async fn api_key(&self, key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError>;
 }
 
 /// The deployment's bootstrap key (`EDGEWRITE_API_KEY`): checks a presented key in constant time.
@@ -312,6 +337,7 @@ pub fn verify_bootstrap_key(presented: &str, configured: Option<&str>) -> Option
         Some(Caller::App {
             key_id: "bootstrap".to_string(),
             scopes: API_KEY_SCOPES.iter().map(|s| s.to_string()).collect(),
+            expire: None,
         })
     } else {
         None
@@ -379,10 +405,25 @@ mod tests {
             email: "a@b.c".into(),
             email_verified: true,
             labels: vec!["vip".into()],
+            memberships: vec![TeamMembership {
+                membership_id: "m1".into(),
+                team_id: "t1".into(),
+                roles: vec!["owner".into()],
+            }],
         });
         assert_eq!(
             user.roles(),
-            ["any", "users", "users/verified", "user:u1", "user:u1/verified", "label:vip"]
+            [
+                "any",
+                "users",
+                "users/verified",
+                "user:u1",
+                "user:u1/verified",
+                "label:vip",
+                "team:t1",
+                "team:t1/owner",
+                "member:m1"
+            ]
         );
         assert_eq!(Caller::Guest.roles(), ["any", "guests"]);
         assert_eq!(

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::cors;
 use crate::error::{AppwriteError, ErrorType};
 use crate::http::{Method, Request, Response};
-use crate::identity::{verify_bootstrap_key, Caller, Credentials, SessionVerifier};
+use crate::identity::{verify_bootstrap_key, Authenticator, Caller, Credentials};
 use crate::params::Params;
 use crate::ports::{Blobs, Clock, Events, Kv, Ports, Random, Secrets, Sql, StoreError};
 use crate::router::{self, Capability, Ctx, Match};
@@ -140,10 +140,10 @@ pub async fn serve(
     config: &Config,
     runtime: &dyn Runtime,
     capabilities: &[&dyn Capability],
-    sessions: Option<&dyn SessionVerifier>,
+    auth: Option<&dyn Authenticator>,
 ) -> Response {
     let started = runtime.clock().now_ms();
-    let mut response = match dispatch(req, config, runtime, capabilities, sessions).await {
+    let mut response = match dispatch(req, config, runtime, capabilities, auth).await {
         Ok(response) => response,
         Err(err) => Response::error(&err),
     };
@@ -183,7 +183,7 @@ async fn dispatch(
     config: &Config,
     runtime: &dyn Runtime,
     capabilities: &[&dyn Capability],
-    sessions: Option<&dyn SessionVerifier>,
+    auth: Option<&dyn Authenticator>,
 ) -> Result<Response, AppwriteError> {
     if req.method == Method::Options {
         return Ok(cors::preflight(req));
@@ -192,17 +192,17 @@ async fn dispatch(
         return Err(body_too_large(config.limits.max_body_bytes));
     }
     // Appwrite skips the origin check for server-side callers with an API key. Only a key that
-    // verifies counts: a made-up key must not let another site ride a browser's session cookie.
-    let valid_key = req
-        .header("x-appwrite-key")
-        .is_some_and(|k| verify_bootstrap_key(k.trim(), config.api_key.as_deref()).is_some());
-    if let (Some(origin), false) = (req.header("origin"), valid_key) {
-        if !config.allowed_origins.allows(origin) {
-            return Err(AppwriteError::new(
-                ErrorType::GeneralUnknownOrigin,
-                format!("Invalid Origin. Register your new client ({origin}) as a new Web platform on your project console dashboard"),
-            ));
-        }
+    // verifies counts (checked once the caller is known): a made-up key must not let another
+    // site ride a browser's session cookie.
+    let foreign_origin = req.header("origin").filter(|o| !config.allowed_origins.allows(o));
+    let unknown_origin = |origin: &str| {
+        AppwriteError::new(
+            ErrorType::GeneralUnknownOrigin,
+            format!("Invalid Origin. Register your new client ({origin}) as a new Web platform on your project console dashboard"),
+        )
+    };
+    if let (Some(origin), None) = (foreign_origin, req.header("x-appwrite-key")) {
+        return Err(unknown_origin(origin));
     }
     // A wrong method on an existing path is a 404 too: Appwrite's catch-all route ignores methods.
     let Match::Found { capability, route, params: path_params } =
@@ -217,7 +217,9 @@ async fn dispatch(
             return Err(ErrorType::ProjectNotFound.into());
         }
     }
-    let project = project.as_deref().filter(|_| route.needs_project);
+    // A key is checked against the project's stored keys even on routes that need no project.
+    let project =
+        project.as_deref().filter(|_| route.needs_project || req.header("x-appwrite-key").is_some());
     let stores = match project {
         Some(p) => Some(runtime.open_project(p).await.map_err(AppwriteError::internal)?),
         None => None,
@@ -235,7 +237,11 @@ async fn dispatch(
         secrets: runtime.secrets(),
     };
 
-    let caller = resolve_caller(req, config, project, &ports, sessions).await?;
+    let caller = resolve_caller(req, config, project, &ports, auth).await;
+    if let (Some(origin), false) = (foreign_origin, matches!(caller, Ok(Caller::App { .. }))) {
+        return Err(unknown_origin(origin));
+    }
+    let caller = caller?;
     if let Some(scope) = route.scope {
         caller.require_scope(scope, project.unwrap_or(""), &req.host)?;
     }
@@ -252,14 +258,21 @@ async fn resolve_caller(
     config: &Config,
     project: Option<&str>,
     ports: &Ports<'_>,
-    sessions: Option<&dyn SessionVerifier>,
+    auth: Option<&dyn Authenticator>,
 ) -> Result<Caller, AppwriteError> {
     let credentials = Credentials::from_request(req, project.unwrap_or(""));
     if let Some(key) = &credentials.api_key {
+        if let Some(app) = verify_bootstrap_key(key, config.api_key.as_deref()) {
+            return Ok(app);
+        }
         // `standard_…` keys and keys without a type prefix must be valid; keys of other types
         // (ephemeral, account …) that edgewrite does not issue leave the caller a guest.
         let standard = key.starts_with("standard_") || !key.contains('_');
-        return match verify_bootstrap_key(key, config.api_key.as_deref()) {
+        let stored = match (auth, project, standard) {
+            (Some(auth), Some(_), true) => auth.api_key(key, ports).await?,
+            _ => None,
+        };
+        return match stored {
             Some(app) => Ok(app),
             None if standard => Err(ErrorType::UserUnauthorized.into()),
             // Never fall back to the request's session: a key header means a server-side
@@ -267,8 +280,8 @@ async fn resolve_caller(
             None => Ok(Caller::Guest),
         };
     }
-    match (sessions, project) {
-        (Some(verifier), Some(_)) => Ok(verifier.verify(&credentials, ports).await?.unwrap_or(Caller::Guest)),
+    match (auth, project) {
+        (Some(auth), Some(_)) => Ok(auth.session(&credentials, ports).await?.unwrap_or(Caller::Guest)),
         _ => Ok(Caller::Guest),
     }
 }

@@ -32,7 +32,7 @@ fn call(method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Re
     }
     req.body = body.to_vec();
     let rt = runtime();
-    let caps: [&dyn Capability; 2] = [&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute];
+    let caps: [&dyn Capability; 2] = [&edgewrite_health::Health, &edgewrite_conformance::TestRoutes];
     let config = edgewrite_core::Config::from_secrets(edgewrite_core::Runtime::secrets(&rt));
     futures_executor::block_on(edgewrite_core::serve(&req, &config, &rt, &caps, None))
 }

@@ -96,6 +96,78 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "password history",
         statements: &["ALTER TABLE users ADD COLUMN password_history TEXT NOT NULL DEFAULT '[]'"],
     },
+    Migration {
+        version: 5,
+        name: "api keys, teams, memberships, tokens and targets",
+        statements: &[
+            // Only a SHA-256 of each key value is kept: the value is shown once, at creation.
+            "CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                scopes TEXT NOT NULL DEFAULT '[]',
+                secret_hash BLOB NOT NULL UNIQUE,
+                expire INTEGER,
+                sdks TEXT NOT NULL DEFAULT '[]',
+                accessed_at INTEGER,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            // `total` is the number of confirmed members, kept in the batches that change it.
+            "CREATE TABLE teams (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                total INTEGER NOT NULL DEFAULT 0,
+                prefs TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            // `secret_hash` is the invitation secret's SHA-256, cleared once the invitee accepts.
+            "CREATE TABLE memberships (
+                id TEXT PRIMARY KEY,
+                team_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                roles TEXT NOT NULL DEFAULT '[]',
+                invited INTEGER NOT NULL,
+                joined INTEGER,
+                confirm INTEGER NOT NULL DEFAULT 0,
+                secret_hash BLOB,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (team_id, user_id)
+            )",
+            "CREATE INDEX memberships_by_user ON memberships (user_id, confirm)",
+            // One-time login secrets (`POST /users/{id}/tokens`, magic URL, email and phone OTP).
+            "CREATE TABLE tokens (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                secret_hash BLOB NOT NULL,
+                expire INTEGER NOT NULL,
+                created_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX tokens_by_user ON tokens (user_id)",
+            // Messaging targets; Appwrite keeps one target per identifier project-wide.
+            "CREATE TABLE targets (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                provider_type TEXT NOT NULL,
+                identifier TEXT NOT NULL UNIQUE,
+                provider_id TEXT,
+                name TEXT NOT NULL DEFAULT '',
+                expired INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX targets_by_user ON targets (user_id)",
+            // Users from before this migration get the email and phone targets new users get.
+            "INSERT INTO targets (id, user_id, provider_type, identifier, created_at, updated_at)
+             SELECT lower(hex(randomblob(10))), id, 'email', email, created_at, created_at
+             FROM users WHERE email IS NOT NULL",
+            "INSERT INTO targets (id, user_id, provider_type, identifier, created_at, updated_at)
+             SELECT lower(hex(randomblob(10))), id, 'sms', phone, created_at, created_at
+             FROM users WHERE phone IS NOT NULL",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

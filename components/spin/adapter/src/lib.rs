@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use edgewrite_core::identity::SessionVerifier;
+use edgewrite_core::identity::Authenticator;
 use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
 use edgewrite_core::{Capability, Config, ProjectStores, Runtime};
 use spin_sdk::variables;
@@ -141,7 +141,7 @@ fn stderr_sink(_level: tracing::Level, line: &str) {
 pub async fn serve_http(
     req: spin_sdk::http::Request,
     capabilities: &[&dyn Capability],
-    sessions: Option<&dyn SessionVerifier>,
+    auth: Option<&dyn Authenticator>,
 ) -> SpinResponse {
     let (secrets, failures) = SpinSecrets::load().await;
     edgewrite_core::log::init(secrets.get("EDGEWRITE_LOG").as_deref(), stderr_sink);
@@ -154,7 +154,7 @@ pub async fn serve_http(
         Ok(core) => core,
         Err(rejected) => return http::from_core(rejected),
     };
-    http::from_core(edgewrite_core::serve(&core, &config, &runtime, capabilities, sessions).await)
+    http::from_core(edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use spin_sdk::http_service;
 async fn handle(req: Request) -> impl IntoResponse {
     edgewrite_spin_adapter::serve_http(
         req,
-        &[&edgewrite_health::Health, &edgewrite_conformance::ConformanceRoute],
-        Some(&edgewrite_account::AccountSessions),
+        &[&edgewrite_health::Health, &edgewrite_conformance::TestRoutes],
+        Some(&edgewrite_account::AccountAuthenticator),
     )
     .await
 }
