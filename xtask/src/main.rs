@@ -267,21 +267,46 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<(u64, u64, u64)> {
     std::fs::create_dir_all(&run_dir)?;
     let key = generate_key()?;
     let port = server::free_port()?;
+    // The suite's stand-ins for the mail and SMS providers (tests/e2e/sinks.mjs) listen here.
+    let smtp_port = server::free_port()?.to_string();
+    let sink_origin = format!("http://127.0.0.1:{}", server::free_port()?);
+    let sink_port = sink_origin.rsplit(':').next().unwrap_or_default().to_string();
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
-    let server = runtime.start(
-        tools,
-        port,
-        &run_dir.join("state"),
-        &[
-            ("EDGEWRITE_PROJECTS", "test,other"),
-            ("EDGEWRITE_API_KEY", &key),
-            ("EDGEWRITE_TEST_ROUTES", "1"),
-            // The optional password policies, on, so the suite covers them.
-            ("EDGEWRITE_PASSWORD_HISTORY", "3"),
-            ("EDGEWRITE_PASSWORD_PERSONAL_DATA", "on"),
-        ],
-        &run_dir.join("server.log"),
-    )?;
+    let mut vars = vec![
+        ("EDGEWRITE_PROJECTS", "test,other"),
+        ("EDGEWRITE_API_KEY", key.as_str()),
+        ("EDGEWRITE_TEST_ROUTES", "1"),
+        // The optional password policies, on, so the suite covers them.
+        ("EDGEWRITE_PASSWORD_HISTORY", "3"),
+        ("EDGEWRITE_PASSWORD_PERSONAL_DATA", "on"),
+        ("EDGEWRITE_PROJECT_NAME", "Edgewrite Tests"),
+        ("EDGEWRITE_MAIL_FROM", "noreply@edgewrite.test"),
+        ("EDGEWRITE_MAIL_FROM_NAME", "Edgewrite Tests"),
+        ("EDGEWRITE_SMS_PROVIDER", "twilio"),
+        ("EDGEWRITE_SMS_FROM", "+15550001111"),
+        ("EDGEWRITE_SMS_ACCOUNT", "ACtest"),
+        ("EDGEWRITE_SMS_TOKEN", "twilio-token"),
+        ("EDGEWRITE_SMS_API_URL", sink_origin.as_str()),
+        ("EDGEWRITE_SMS_API_ORIGIN", sink_origin.as_str()),
+    ];
+    match runtime {
+        // workerd delivers mail over SMTP (the TCP socket API); Spin components have no raw TCP
+        // and use the HTTP mail API. Both paths end in the same test inbox.
+        Runtime::Workerd => vars.extend([
+            ("EDGEWRITE_SMTP_HOST", "127.0.0.1"),
+            ("EDGEWRITE_SMTP_PORT", smtp_port.as_str()),
+            ("EDGEWRITE_SMTP_SECURE", "none"),
+            ("EDGEWRITE_SMTP_USERNAME", "edgewrite"),
+            ("EDGEWRITE_SMTP_PASSWORD", "sink-password"),
+        ]),
+        Runtime::SpinHost(_) => vars.extend([
+            ("EDGEWRITE_MAIL_API", "resend"),
+            ("EDGEWRITE_MAIL_API_KEY", "re_test_key"),
+            ("EDGEWRITE_MAIL_API_URL", sink_origin.as_str()),
+            ("EDGEWRITE_MAIL_API_ORIGIN", sink_origin.as_str()),
+        ]),
+    }
+    let server = runtime.start(tools, port, &run_dir.join("state"), &vars, &run_dir.join("server.log"))?;
     step(&format!("end-to-end suite (official SDKs against {})", runtime.name()));
     let tap = run_dir.join("e2e.tap");
     let status = Command::new(&tools.test_node)
@@ -300,6 +325,8 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<(u64, u64, u64)> {
         .env("EDGEWRITE_API_KEY", &key)
         .env("EDGEWRITE_RUNTIME", runtime.name())
         .env("EDGEWRITE_POLICIES_ON", "1")
+        .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
+        .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
         .status()
         .context("running node --test")?;
     drop(server);

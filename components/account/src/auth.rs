@@ -20,7 +20,10 @@ fn joined_columns() -> &'static str {
     COLUMNS.get_or_init(|| {
         let s = SESSION_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
         let u = USER_COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ");
-        format!("{s}, {u}")
+        // Last: whether the user has a verified TOTP authenticator, for the MFA requirement.
+        format!(
+            "{s}, {u}, (SELECT count(*) FROM mfa_authenticators a WHERE a.user_id = u.id AND a.verified = 1)"
+        )
     })
 }
 
@@ -37,15 +40,20 @@ const SESSION_COLUMN_COUNT: usize = {
     n
 };
 
-fn session_and_user(row: &[Value]) -> Option<(Session, User)> {
+/// The session, its user, and whether that user must pass a second factor on this session.
+fn session_and_user(row: &[Value]) -> Option<(Session, User, bool)> {
     let (session, user) = row.split_at_checked(SESSION_COLUMN_COUNT)?;
-    Some((Session::from_row(session)?, User::from_row(user)?))
+    let (session, user) = (Session::from_row(session)?, User::from_row(user)?);
+    let totp = row.last().and_then(Value::as_i64).unwrap_or(0) > 0;
+    let mfa_pending = crate::mfa::second_factor_pending(&user, totp, &session.factors);
+    Some((session, user, mfa_pending))
 }
 
 fn caller(
     session_id: &str,
     user: &User,
     via_jwt: bool,
+    mfa_pending: bool,
     memberships: Option<&Rows>,
 ) -> Result<Caller, AppwriteError> {
     if !user.status {
@@ -59,6 +67,7 @@ fn caller(
         email_verified: user.email_verification,
         labels: user.labels.clone(),
         memberships: memberships.map(crate::teams::caller_memberships).unwrap_or_default(),
+        mfa_pending,
     }))
 }
 
@@ -105,11 +114,11 @@ impl Authenticator for AccountAuthenticator {
                 .first()
                 .and_then(|r| r.rows.first())
                 .and_then(|r| session_and_user(r))
-                .filter(|(s, _)| s.user_id == cred.id)
-                .map(|(s, u)| (s, u, out.get(1).cloned()));
+                .filter(|(s, _, _)| s.user_id == cred.id)
+                .map(|(s, u, pending)| (s, u, pending, out.get(1).cloned()));
         }
         let Some(token) = &credentials.jwt else {
-            return found.map(|(s, u, m)| caller(&s.id, &u, false, m.as_ref())).transpose();
+            return found.map(|(s, u, pending, m)| caller(&s.id, &u, false, pending, m.as_ref())).transpose();
         };
         if found.is_some() {
             return Err(AppwriteError::new(
@@ -142,13 +151,13 @@ impl Authenticator for AccountAuthenticator {
             return Err(jwt_invalid());
         }
         let row = out.get(2).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
-        let user = if claims.session_id.is_empty() {
-            User::from_row(row)
+        let (user, pending) = if claims.session_id.is_empty() {
+            User::from_row(row).map(|u| (u, false))
         } else {
-            session_and_user(row).map(|(_, u)| u)
+            session_and_user(row).map(|(_, u, pending)| (u, pending))
         }
         .ok_or_else(jwt_invalid)?;
-        caller(&claims.session_id, &user, true, out.get(3)).map(Some)
+        caller(&claims.session_id, &user, true, pending, out.get(3)).map(Some)
     }
 
     async fn api_key(&self, key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {

@@ -32,7 +32,7 @@ fn opt_u32(options: &Json, key: &str) -> Option<u32> {
 pub fn verify(password: &str, algo: &str, stored: &str, options: &Json) -> bool {
     let pw = password.as_bytes();
     match algo {
-        "bcrypt" => bcrypt::verify(password, stored).unwrap_or(false),
+        "bcrypt" => bcrypt_within_cap(stored) && bcrypt::verify(password, stored).unwrap_or(false),
         "md5" => same(hex(&Md5::digest(pw)).as_bytes(), stored.as_bytes()),
         "sha" => sha(opt_str(options, "version").unwrap_or("sha3-512"), pw)
             .is_some_and(|h| same(h.as_bytes(), stored.as_bytes())),
@@ -81,7 +81,7 @@ const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 fn phpass(password: &str, stored: &str) -> bool {
     let s = stored.as_bytes();
     if !(stored.starts_with("$P$") || stored.starts_with("$H$")) {
-        return stored.starts_with("$2") && bcrypt::verify(password, stored).unwrap_or(false);
+        return bcrypt_within_cap(stored) && bcrypt::verify(password, stored).unwrap_or(false);
     }
     if s.len() != 34 {
         return false;
@@ -118,16 +118,33 @@ fn encode64(input: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Highest bcrypt cost a stored hash may have: 2^14 rounds take about a second; real hashes
+/// use 10–12.
+const MAX_BCRYPT_COST: u32 = 14;
+
+/// Whether `stored` is a bcrypt hash (`$2a$`, `$2b$`, `$2x$`, `$2y$`) with a cost within the cap.
+pub fn bcrypt_within_cap(stored: &str) -> bool {
+    let parts: Vec<&str> = stored.split('$').collect();
+    stored.len() == 60
+        && parts.len() == 4
+        && matches!(parts[1], "2a" | "2b" | "2x" | "2y")
+        && parts[2].parse::<u32>().is_ok_and(|c| (4..=MAX_BCRYPT_COST).contains(&c))
+}
+
+/// Whether scrypt parameters are within the caps [`verify`] applies: N a power of two, memory
+/// (128·N·r bytes) at most 64 MiB, parallelism 1–16, key length 1–64 bytes.
+pub fn scrypt_params_within_caps(n: u64, r: u64, p: u64, len: u64) -> bool {
+    n.is_power_of_two()
+        && n >= 2
+        && r >= 1
+        && 128 * n * r <= 64 << 20
+        && (1..=16).contains(&p)
+        && (1..=64).contains(&len)
+}
+
 fn scrypt_key(pw: &[u8], salt: &[u8], n: u32, r: u32, p: u32, len: usize) -> Option<Vec<u8>> {
-    // N must be a power of two. Cap memory (128·N·r bytes) at 64 MiB and parallelism at 16 so a
-    // hostile import cannot stall or exhaust a worker.
-    let memory = 128 * u64::from(n) * u64::from(r);
-    if !n.is_power_of_two()
-        || n < 2
-        || memory > 64 << 20
-        || !(1..=16).contains(&p)
-        || !(1..=64).contains(&len)
-    {
+    // Capped so a hostile import cannot stall or exhaust a worker.
+    if !scrypt_params_within_caps(u64::from(n), u64::from(r), u64::from(p), len as u64) {
         return None;
     }
     let params = scrypt::Params::new(n.trailing_zeros() as u8, r, p, len).ok()?;

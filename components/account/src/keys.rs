@@ -131,13 +131,7 @@ fn scopes_param(ctx: &Ctx<'_>) -> Result<Vec<String>, AppwriteError> {
             &format!("Value must be one of ({}); \"{unknown}\" is not", API_KEY_SCOPES.join(", ")),
         ));
     }
-    let mut unique = Vec::with_capacity(scopes.len());
-    for scope in scopes {
-        if !unique.contains(&scope) {
-            unique.push(scope);
-        }
-    }
-    Ok(unique)
+    Ok(crate::list::dedup(scopes))
 }
 
 /// `expire`: absent or null for a key that never expires, else an ISO-8601 datetime.

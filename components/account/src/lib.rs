@@ -7,11 +7,14 @@ mod imported;
 mod jwt;
 mod keys;
 mod list;
+mod messages;
+mod mfa;
 pub mod password;
 mod sessions;
 mod store;
 mod targets;
 mod teams;
+mod tokens;
 mod transport;
 mod users;
 
@@ -41,12 +44,40 @@ static ROUTES: &[Route] = &[
     route(Method::Post, "/v1/account/sessions/email", "sessions.write", "sessions.email"),
     route(Method::Post, "/v1/account/sessions/anonymous", "sessions.write", "sessions.anonymous"),
     route(Method::Post, "/v1/account/sessions/token", "sessions.write", "sessions.token"),
+    // Deprecated aliases of `POST /account/sessions/token`.
+    route(Method::Put, "/v1/account/sessions/magic-url", "sessions.write", "sessions.token"),
+    route(Method::Put, "/v1/account/sessions/phone", "sessions.write", "sessions.token"),
+    route(Method::Post, "/v1/account/tokens/email", "sessions.write", "tokens.email"),
+    route(Method::Post, "/v1/account/tokens/magic-url", "sessions.write", "tokens.magic_url"),
+    route(Method::Post, "/v1/account/tokens/phone", "sessions.write", "tokens.phone"),
+    route(Method::Post, "/v1/account/recovery", "sessions.write", "recovery.create"),
+    route(Method::Put, "/v1/account/recovery", "sessions.write", "recovery.update"),
+    route(Method::Post, "/v1/account/verifications/email", "account", "verification.email.create"),
+    route(Method::Post, "/v1/account/verification", "account", "verification.email.create"),
+    route(Method::Put, "/v1/account/verifications/email", "public", "verification.email.update"),
+    route(Method::Put, "/v1/account/verification", "public", "verification.email.update"),
+    route(Method::Post, "/v1/account/verifications/phone", "account", "verification.phone.create"),
+    route(Method::Post, "/v1/account/verification/phone", "account", "verification.phone.create"),
+    route(Method::Put, "/v1/account/verifications/phone", "public", "verification.phone.update"),
+    route(Method::Put, "/v1/account/verification/phone", "public", "verification.phone.update"),
     route(Method::Get, "/v1/account/sessions", "account", "sessions.list"),
     route(Method::Delete, "/v1/account/sessions", "account", "sessions.delete_all"),
     route(Method::Get, "/v1/account/sessions/{sessionId}", "account", "sessions.get"),
     route(Method::Patch, "/v1/account/sessions/{sessionId}", "account", "sessions.extend"),
     route(Method::Delete, "/v1/account/sessions/{sessionId}", "account", "sessions.delete"),
     route(Method::Post, "/v1/account/jwts", "account", "jwts.create"),
+    route(Method::Patch, "/v1/account/mfa", "account", "mfa.update"),
+    route(Method::Get, "/v1/account/mfa/factors", "account", "mfa.factors"),
+    route(Method::Post, "/v1/account/mfa/authenticators/{type}", "account", "mfa.authenticator.create"),
+    route(Method::Put, "/v1/account/mfa/authenticators/{type}", "account", "mfa.authenticator.verify"),
+    route(Method::Delete, "/v1/account/mfa/authenticators/{type}", "account", "mfa.authenticator.delete"),
+    route(Method::Post, "/v1/account/mfa/challenges", "account", "mfa.challenge.create"),
+    route(Method::Put, "/v1/account/mfa/challenges", "account", "mfa.challenge.update"),
+    route(Method::Post, "/v1/account/mfa/challenge", "account", "mfa.challenge.create"),
+    route(Method::Put, "/v1/account/mfa/challenge", "account", "mfa.challenge.update"),
+    route(Method::Post, "/v1/account/mfa/recovery-codes", "account", "mfa.recovery.create"),
+    route(Method::Get, "/v1/account/mfa/recovery-codes", "account", "mfa.recovery.get"),
+    route(Method::Patch, "/v1/account/mfa/recovery-codes", "account", "mfa.recovery.regenerate"),
     route(Method::Get, "/v1/account/identities", "account", "identities.list"),
     route(Method::Delete, "/v1/account/identities/{identityId}", "account", "identities.delete"),
 ];
@@ -71,12 +102,31 @@ impl Capability for Account {
             "sessions.email" => sessions::create_email(ctx).await,
             "sessions.anonymous" => sessions::create_anonymous(ctx).await,
             "sessions.token" => sessions::create_from_token(ctx).await,
+            "tokens.email" => tokens::create_email_token(ctx, false).await,
+            "tokens.magic_url" => tokens::create_email_token(ctx, true).await,
+            "tokens.phone" => tokens::create_phone_token(ctx).await,
+            "recovery.create" => tokens::create_recovery(ctx).await,
+            "recovery.update" => tokens::update_recovery(ctx).await,
+            "verification.email.create" => tokens::create_email_verification(ctx).await,
+            "verification.email.update" => tokens::complete_verification(ctx, false).await,
+            "verification.phone.create" => tokens::create_phone_verification(ctx).await,
+            "verification.phone.update" => tokens::complete_verification(ctx, true).await,
             "sessions.list" => sessions::list(ctx).await,
             "sessions.delete_all" => sessions::delete_all(ctx).await,
             "sessions.get" => sessions::get(ctx).await,
             "sessions.extend" => sessions::extend(ctx).await,
             "sessions.delete" => sessions::delete(ctx).await,
             "jwts.create" => sessions::create_jwt(ctx).await,
+            "mfa.update" => mfa::update_mfa(ctx).await,
+            "mfa.factors" => mfa::list_factors(ctx).await,
+            "mfa.authenticator.create" => mfa::create_authenticator(ctx).await,
+            "mfa.authenticator.verify" => mfa::verify_authenticator(ctx).await,
+            "mfa.authenticator.delete" => mfa::delete_authenticator(ctx).await,
+            "mfa.challenge.create" => mfa::create_challenge(ctx).await,
+            "mfa.challenge.update" => mfa::complete_challenge(ctx).await,
+            "mfa.recovery.create" => mfa::create_recovery_codes(ctx).await,
+            "mfa.recovery.get" => mfa::get_recovery_codes(ctx).await,
+            "mfa.recovery.regenerate" => mfa::regenerate_recovery_codes(ctx).await,
             "identities.list" => account::list_identities(ctx).await,
             "identities.delete" => account::delete_identity(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
@@ -112,6 +162,20 @@ static USER_ROUTES: &[Route] = &[
     route(Method::Patch, "/v1/users/{userId}/verification/phone", "users.write", "users.verification.phone"),
     route(Method::Patch, "/v1/users/{userId}/mfa", "users.write", "users.mfa"),
     route(Method::Get, "/v1/users/{userId}/mfa/factors", "users.read", "users.mfa.factors"),
+    route(
+        Method::Delete,
+        "/v1/users/{userId}/mfa/authenticators/{type}",
+        "users.write",
+        "users.mfa.authenticator.delete",
+    ),
+    route(Method::Get, "/v1/users/{userId}/mfa/recovery-codes", "users.read", "users.mfa.recovery.get"),
+    route(Method::Patch, "/v1/users/{userId}/mfa/recovery-codes", "users.write", "users.mfa.recovery.create"),
+    route(
+        Method::Put,
+        "/v1/users/{userId}/mfa/recovery-codes",
+        "users.write",
+        "users.mfa.recovery.regenerate",
+    ),
     route(Method::Get, "/v1/users/{userId}/prefs", "users.read", "users.prefs.get"),
     route(Method::Patch, "/v1/users/{userId}/prefs", "users.write", "users.prefs.update"),
     route(Method::Get, "/v1/users/{userId}/sessions", "users.read", "users.sessions.list"),
@@ -163,7 +227,11 @@ impl Capability for Users {
             "users.verification" => users::update_email_verification(ctx).await,
             "users.verification.phone" => users::update_phone_verification(ctx).await,
             "users.mfa" => users::update_mfa(ctx).await,
-            "users.mfa.factors" => users::mfa_factors(ctx).await,
+            "users.mfa.factors" => mfa::list_user_factors(ctx).await,
+            "users.mfa.authenticator.delete" => mfa::delete_user_authenticator(ctx).await,
+            "users.mfa.recovery.get" => mfa::get_user_recovery_codes(ctx).await,
+            "users.mfa.recovery.create" => mfa::create_user_recovery_codes(ctx).await,
+            "users.mfa.recovery.regenerate" => mfa::regenerate_user_recovery_codes(ctx).await,
             "users.prefs.get" => users::get_prefs(ctx).await,
             "users.prefs.update" => users::update_prefs(ctx).await,
             "users.sessions.list" => users::list_sessions(ctx).await,
@@ -247,12 +315,18 @@ impl Capability for Teams {
 /// The project's API keys (`/v1/project/keys`, the node SDK's `Project` service).
 pub struct ProjectKeys;
 
+/// Key management takes `keys.read|write` (node-appwrite's scope names) or the older
+/// `project.read|write`; the handler checks, since a route names one scope.
+const fn key_route(method: Method, path: &'static str, name: &'static str) -> Route {
+    Route { method, path, scope: None, needs_project: true, name }
+}
+
 static KEY_ROUTES: &[Route] = &[
-    route(Method::Get, "/v1/project/keys", "project.read", "keys.list"),
-    route(Method::Post, "/v1/project/keys", "project.write", "keys.create"),
-    route(Method::Get, "/v1/project/keys/{keyId}", "project.read", "keys.get"),
-    route(Method::Put, "/v1/project/keys/{keyId}", "project.write", "keys.update"),
-    route(Method::Delete, "/v1/project/keys/{keyId}", "project.write", "keys.delete"),
+    key_route(Method::Get, "/v1/project/keys", "keys.list"),
+    key_route(Method::Post, "/v1/project/keys", "keys.create"),
+    key_route(Method::Get, "/v1/project/keys/{keyId}", "keys.get"),
+    key_route(Method::Put, "/v1/project/keys/{keyId}", "keys.update"),
+    key_route(Method::Delete, "/v1/project/keys/{keyId}", "keys.delete"),
 ];
 
 #[async_trait(?Send)]
@@ -262,6 +336,14 @@ impl Capability for ProjectKeys {
     }
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        let (keys, project) = if route.method == Method::Get {
+            ("keys.read", "project.read")
+        } else {
+            ("keys.write", "project.write")
+        };
+        if !ctx.caller.has_scope(project) {
+            ctx.caller.require_scope(keys, ctx.project.unwrap_or(""), &ctx.request.host)?;
+        }
         match route.name {
             "keys.list" => keys::list(ctx).await,
             "keys.create" => keys::create(ctx).await,

@@ -49,3 +49,14 @@ pub async fn page(
         if has_count { out.next().and_then(|r| r.rows.first()?.first()?.as_i64()).unwrap_or(0) } else { 0 };
     Ok(Page { total, rows })
 }
+
+/// `items` without repeats, first occurrences kept in order.
+pub fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    unique
+}

@@ -72,6 +72,13 @@ pub fn importable_argon2(stored: &str) -> bool {
         && within("p", MAX_ARGON2_LANES)
 }
 
+/// The `hashOptions` of an Argon2 PHC string: its own parameters.
+pub fn argon2_options(stored: &str) -> serde_json::Value {
+    let parsed = PasswordHash::new(stored).ok();
+    let param = |name: &str| parsed.as_ref().and_then(|p| p.params.get_decimal(name)).unwrap_or(0);
+    serde_json::json!({"type": "argon2", "memoryCost": param("m"), "timeCost": param("t"), "threads": param("p")})
+}
+
 /// Verifies `password` against a stored PHC string. Unknown or malformed hashes, and hashes
 /// past the cost caps, never verify.
 pub fn verify(password: &str, stored: &str) -> bool {

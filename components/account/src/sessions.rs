@@ -324,8 +324,14 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         .sql
         .batch(vec![
             Statement::new(
-                "SELECT id, kind FROM tokens WHERE user_id = ? AND secret_hash = ? AND expire > ?",
-                vec![user_id.clone().into(), Value::Blob(secret_hash(&secret)), Value::Integer(now)],
+                "SELECT id, kind FROM tokens WHERE user_id = ? AND secret_hash = ? AND expire > ?
+                   AND kind IN (SELECT value FROM json_each(?))",
+                vec![
+                    user_id.clone().into(),
+                    Value::Blob(secret_hash(&secret)),
+                    Value::Integer(now),
+                    serde_json::json!(crate::tokens::SESSION_KINDS).to_string().into(),
+                ],
             ),
             Statement::new(
                 format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
@@ -356,9 +362,15 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         0,
         Statement::new("DELETE FROM tokens WHERE id = ?", vec![token_id.into()]).expect_changes(1),
     );
-    if factor == "email" {
+    // A code or link that reached the user proves the address or number it went to.
+    let verified = match factor {
+        "email" => Some("email_verification"),
+        "phone" => Some("phone_verification"),
+        _ => None,
+    };
+    if let Some(column) = verified {
         statements.push(Statement::new(
-            "UPDATE users SET email_verification = 1 WHERE id = ?",
+            format!("UPDATE users SET {column} = 1 WHERE id = ?"),
             vec![user.id.clone().into()],
         ));
     }

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 /// Columns read for a user, in this order.
 pub const USER_COLUMNS: &str = "id, email, phone, name, password_hash, password_updated_at, status, labels, \
-     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at, password_history, hash_algo, hash_options";
+     email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at, password_history, hash_algo, hash_options, \
+     mfa_recovery_codes";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -33,6 +34,8 @@ pub struct User {
     /// `argon2`, or the algorithm of an imported hash (`bcrypt`, `scrypt`, …).
     pub hash_algo: String,
     pub hash_options: Json,
+    /// Unused MFA recovery codes.
+    pub mfa_recovery_codes: Vec<String>,
 }
 
 fn text(row: &[Value], i: usize) -> Option<String> {
@@ -65,6 +68,7 @@ impl User {
             password_history: text(row, 15).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
             hash_algo: text(row, 16).unwrap_or_else(|| "argon2".into()),
             hash_options: text(row, 17).and_then(|o| serde_json::from_str(&o).ok()).unwrap_or(Json::Null),
+            mfa_recovery_codes: text(row, 18).and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
         })
     }
 
@@ -122,6 +126,10 @@ impl User {
             let mut options = self.hash_options.clone();
             if let Json::Object(map) = &mut options {
                 map.entry("type").or_insert_with(|| json!(self.hash_algo));
+                // The AlgoScrypt model has no salt; only scrypt-modified reports its inputs.
+                if self.hash_algo == "scrypt" {
+                    map.remove("salt");
+                }
             }
             model["password"] = json!(self.password_hash.clone().unwrap_or_default());
             model["hash"] = json!(self.hash_algo);

@@ -81,13 +81,16 @@ pub async fn of_users(
     if user_ids.is_empty() {
         return Ok(by_user);
     }
-    let slots = vec!["?"; user_ids.len()].join(", ");
+    // One JSON parameter, not one per id: Durable Object SQLite binds at most 100 parameters.
     let rows = ctx
         .ports
         .sql
         .query(Statement::new(
-            format!("SELECT {COLUMNS} FROM targets WHERE user_id IN ({slots}) ORDER BY created_at, rowid"),
-            user_ids.iter().map(|id| Value::from(*id)).collect(),
+            format!(
+                "SELECT {COLUMNS} FROM targets WHERE user_id IN (SELECT value FROM json_each(?))
+                 ORDER BY created_at, rowid"
+            ),
+            vec![json!(user_ids).to_string().into()],
         ))
         .await
         .map_err(AppwriteError::internal)?;

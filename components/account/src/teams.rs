@@ -64,7 +64,10 @@ const MEMBERSHIP_SCHEMA: Schema<'static> = Schema {
 /// with `params`), for [`caller_memberships`].
 pub fn caller_memberships_statement(user_expr: &str, params: Vec<Value>) -> Statement {
     Statement::new(
-        format!("SELECT id, team_id, roles FROM memberships WHERE user_id = {user_expr} AND confirm = 1"),
+        format!(
+            "SELECT m.id, m.team_id, m.roles FROM memberships m JOIN teams t ON t.id = m.team_id
+             WHERE m.user_id = {user_expr} AND m.confirm = 1"
+        ),
         params,
     )
 }
@@ -128,10 +131,7 @@ impl Team {
 }
 
 struct Membership {
-    id: String,
-    team_id: String,
     user_id: String,
-    roles: Vec<String>,
     confirm: bool,
     json: Json,
 }
@@ -159,7 +159,7 @@ impl Membership {
             "userAccessedAt": int(13).map(iso_from_ms).unwrap_or_default(),
             "roles": roles,
         });
-        Some(Membership { id: text(0), team_id: text(1), user_id: text(2), roles, confirm, json })
+        Some(Membership { user_id: text(2), confirm, json })
     }
 }
 
@@ -193,14 +193,7 @@ async fn path_team(ctx: &Ctx<'_>) -> Result<(Team, Access), AppwriteError> {
         },
         Caller::Guest => return Err(team_not_found()),
     };
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id = ?"), vec![id.into()]))
-        .await
-        .map_err(AppwriteError::internal)?;
-    let team = rows.rows.first().and_then(|r| Team::from_row(r)).ok_or_else(team_not_found)?;
-    Ok((team, access))
+    Ok((load_team(ctx, &id).await?, access))
 }
 
 /// The team, if the caller may change it (owners and API keys).
@@ -232,13 +225,7 @@ fn roles_param(ctx: &Ctx<'_>, required: bool) -> Result<Option<Vec<String>>, App
             &format!("Value must a valid array and {} (\"{bad}\")", edgewrite_core::ids::CUSTOM_ID_RULE),
         ));
     }
-    let mut unique: Vec<String> = Vec::with_capacity(roles.len());
-    for role in roles {
-        if !unique.contains(&role) {
-            unique.push(role);
-        }
-    }
-    Ok(Some(unique))
+    Ok(Some(crate::list::dedup(roles)))
 }
 
 /// `POST /teams`: a user creating a team becomes its confirmed owner; a key creates it empty.
@@ -306,8 +293,8 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `PUT /teams/{teamId}`
 pub async fn update_name(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let name = ctx.params.required_text("name", 128)?;
     let team = owned_team(ctx).await?;
+    let name = ctx.params.required_text("name", 128)?;
     ctx.ports
         .sql
         .query(Statement::new(
@@ -341,8 +328,8 @@ pub async fn get_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `PUT /teams/{teamId}/prefs`
 pub async fn update_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let prefs = crate::users::prefs_param(ctx)?;
     let team = owned_team(ctx).await?;
+    let prefs = crate::users::prefs_param(ctx)?;
     ctx.ports
         .sql
         .query(Statement::new(
@@ -402,20 +389,14 @@ pub async fn get_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &load_membership(ctx, &team.id, &id).await?.json))
 }
 
-/// The origin (`scheme://host[:port]`) of an absolute URL.
-fn origin_of(url: &str) -> Option<&str> {
-    let (scheme, rest) = url.split_once("://")?;
-    if !matches!(scheme, "http" | "https") {
-        return None;
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    (end > 0).then(|| &url[..scheme.len() + 3 + end])
-}
-
 /// `POST /teams/{teamId}/memberships`. With an API key the invitee joins at once (a user is
-/// created for an unknown email or phone). An owner's invitation travels by email, so it
-/// needs mail delivery.
+/// created for an unknown email or phone). An owner invites by email: the invitee joins by
+/// opening the emailed link (`PATCH …/status`).
 pub async fn create_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (team, access) = path_team(ctx).await?;
+    if access == Access::Member {
+        return Err(unauthorized("User is not allowed to send invitations for this team"));
+    }
     let roles = roles_param(ctx, true)?.unwrap_or_default();
     let email = match ctx.params.text("email", 254)?.filter(|e| !e.is_empty()) {
         Some(e) => Some(valid_email("email", &e)?),
@@ -433,65 +414,105 @@ pub async fn create_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
             "At least one of userId, email, or phone is required",
         ));
     }
-    let (team, access) = path_team(ctx).await?;
-    if access != Access::App {
-        let url = ctx.params.required_text("url", 2048)?;
-        if !origin_of(&url).is_some_and(|o| ctx.config.allowed_origins.allows(o)) {
-            return Err(AppwriteError::invalid_param("url", "URL host must be one of the allowed origins"));
-        }
-        if access != Access::Owner {
-            return Err(unauthorized("User is not allowed to send invitations for this team"));
-        }
-        return Err(AppwriteError::new(ErrorType::GeneralSmtpDisabled, "SMTP is disabled"));
-    }
-    let now = ctx.ports.clock.now_ms();
-    let invitee = find_invitee(ctx, user_id.as_deref(), email.as_deref(), phone.as_deref()).await?;
-    let mut batch = Vec::new();
-    let invitee_id = match invitee {
-        Some(user) => user.id,
-        None => {
-            let id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
-            batch.push(Statement::new(
-                "INSERT INTO users (id, email, phone, name, created_at, updated_at, accessed_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    id.clone().into(),
-                    email.clone().map_or(Value::Null, Value::from),
-                    phone.clone().map_or(Value::Null, Value::from),
-                    name.into(),
-                    Value::Integer(now),
-                    Value::Integer(now),
-                    Value::Integer(now),
-                ],
-            ));
-            batch.extend(crate::targets::sync(ctx, &id, "email", None, email.as_deref()));
-            batch.extend(crate::targets::sync(ctx, &id, "sms", None, phone.as_deref()));
-            id
-        }
+    let invitation = if access == Access::App {
+        None
+    } else {
+        let url = crate::tokens::redirect_param(ctx, "url")?;
+        Some((url, crate::messages::mail_settings(ctx)?))
     };
+    let now = ctx.ports.clock.now_ms();
+    let mut batch = Vec::new();
+    let (invitee_id, invitee_email, invitee_name) =
+        match find_invitee(ctx, user_id.as_deref(), email.as_deref(), phone.as_deref()).await? {
+            Some(user) => (user.id, user.email, user.name),
+            None => {
+                let id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
+                batch.push(Statement::new(
+                    "INSERT INTO users (id, email, phone, name, created_at, updated_at, accessed_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        id.clone().into(),
+                        email.clone().map_or(Value::Null, Value::from),
+                        phone.clone().map_or(Value::Null, Value::from),
+                        name.clone().into(),
+                        Value::Integer(now),
+                        Value::Integer(now),
+                        Value::Integer(now),
+                    ],
+                ));
+                batch.extend(crate::targets::sync(ctx, &id, "email", None, email.as_deref()));
+                batch.extend(crate::targets::sync(ctx, &id, "sms", None, phone.as_deref()));
+                (id, email.clone(), name.clone())
+            }
+        };
+    // An owner's invitation travels by email: proof of the address when accepted.
+    let invite_to =
+        match (&invitation, &invitee_email) {
+            (None, _) => None,
+            (Some(_), Some(to)) => Some(to.clone()),
+            (Some(_), None) => return Err(AppwriteError::new(
+                ErrorType::GeneralArgumentInvalid,
+                "Invitations from a client are sent by email: give an email, or a userId of a user with one",
+            )),
+        };
     let membership_id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
-    batch.push(Statement::new(
-        "INSERT INTO memberships (id, team_id, user_id, roles, invited, joined, confirm, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-        vec![
-            membership_id.clone().into(),
-            team.id.clone().into(),
-            invitee_id.into(),
-            json!(roles).to_string().into(),
-            Value::Integer(now),
-            Value::Integer(now),
-            Value::Integer(now),
-            Value::Integer(now),
-        ],
-    ));
-    batch.push(Statement::new(
-        "UPDATE teams SET total = total + 1, updated_at = ? WHERE id = ?",
-        vec![Value::Integer(now), team.id.clone().into()],
-    ));
+    let secret = edgewrite_core::ids::random_hex(32, ctx.ports.random);
+    let confirmed = invitation.is_none();
+    // Only for a team and a user that still exist when the batch runs: a membership must never
+    // outlive them (a later team or user with the same id would inherit it).
+    batch.push(
+        Statement::new(
+            "INSERT INTO memberships (id, team_id, user_id, roles, invited, joined, confirm, secret_hash,
+                                      created_at, updated_at)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+             WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?) AND EXISTS (SELECT 1 FROM users WHERE id = ?)",
+            vec![
+                membership_id.clone().into(),
+                team.id.clone().into(),
+                invitee_id.clone().into(),
+                json!(roles).to_string().into(),
+                Value::Integer(now),
+                if confirmed { Value::Integer(now) } else { Value::Null },
+                Value::Integer(i64::from(confirmed)),
+                if confirmed { Value::Null } else { Value::Blob(secret_hash(&secret)) },
+                Value::Integer(now),
+                Value::Integer(now),
+                team.id.clone().into(),
+                invitee_id.clone().into(),
+            ],
+        )
+        .expect_changes(1),
+    );
+    if confirmed {
+        batch.push(
+            Statement::new(
+                "UPDATE teams SET total = total + 1, updated_at = ? WHERE id = ?",
+                vec![Value::Integer(now), team.id.clone().into()],
+            )
+            .expect_changes(1),
+        );
+    }
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
         StoreError::Constraint(_) => already_member(),
+        StoreError::GuardFailed { .. } => team_not_found(),
         other => AppwriteError::internal(other),
     })?;
+    if let (Some((url, settings)), Some(to)) = (&invitation, &invite_to) {
+        let link = crate::tokens::with_query(
+            url,
+            &[
+                ("membershipId", &membership_id),
+                ("userId", &invitee_id),
+                ("secret", &secret),
+                ("teamId", &team.id),
+                ("teamName", &team.name),
+            ],
+        );
+        let inviter = ctx.caller.user().map(|u| u.email.clone()).unwrap_or_default();
+        let template =
+            edgewrite_mail::Template::Invitation { url: &link, team: &team.name, inviter: &inviter };
+        crate::messages::send_email(ctx, settings, to, &invitee_name, template).await?;
+    }
     Ok(Response::json(201, &load_membership(ctx, &team.id, &membership_id).await?.json))
 }
 
@@ -543,44 +564,30 @@ async fn find_invitee(
     Ok(user)
 }
 
-/// Whether removing `membership` (or its owner role) would leave the team without an owner.
-async fn last_owner(ctx: &Ctx<'_>, membership: &Membership) -> Result<bool, AppwriteError> {
-    if !membership.confirm || !membership.roles.iter().any(|r| r == "owner") {
-        return Ok(false);
-    }
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            "SELECT count(*) FROM memberships
-             WHERE team_id = ? AND confirm = 1 AND id != ?
-               AND EXISTS (SELECT 1 FROM json_each(memberships.roles) WHERE value = 'owner')",
-            vec![membership.team_id.clone().into(), membership.id.clone().into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(rows.rows.first().and_then(|r| r.first()?.as_i64()) == Some(0))
-}
+/// Holds for a membership row (`memberships` unaliased) whose removal, or loss of the owner role,
+/// leaves the team an owner: it is no confirmed owner, or another confirmed owner exists. Part
+/// of the write itself, so two owners removing each other at once cannot both succeed.
+const LEAVES_AN_OWNER: &str = "(memberships.confirm = 0
+    OR NOT EXISTS (SELECT 1 FROM json_each(memberships.roles) WHERE value = 'owner')
+    OR EXISTS (SELECT 1 FROM memberships other
+               WHERE other.team_id = memberships.team_id AND other.id != memberships.id AND other.confirm = 1
+                 AND EXISTS (SELECT 1 FROM json_each(other.roles) WHERE value = 'owner')))";
 
 /// `PATCH /teams/{teamId}/memberships/{membershipId}`: new roles, set by an owner or a key.
 pub async fn update_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let roles = roles_param(ctx, true)?.unwrap_or_default();
     let (team, access) = path_team(ctx).await?;
     if access == Access::Member {
         return Err(unauthorized("User is not allowed to modify roles"));
     }
+    let roles = roles_param(ctx, true)?.unwrap_or_default();
     let id = ctx.params.required_text("membershipId", 36)?;
-    let membership = load_membership(ctx, &team.id, &id).await?;
-    if !roles.iter().any(|r| r == "owner") && last_owner(ctx, &membership).await? {
-        return Err(AppwriteError::new(
-            ErrorType::GeneralArgumentInvalid,
-            "There must be at least one owner in the team.",
-        ));
-    }
-    ctx.ports
+    load_membership(ctx, &team.id, &id).await?;
+    let keeps_owner = if roles.iter().any(|r| r == "owner") { "1" } else { LEAVES_AN_OWNER };
+    let changed = ctx
+        .ports
         .sql
         .query(Statement::new(
-            "UPDATE memberships SET roles = ?, updated_at = ? WHERE id = ?",
+            format!("UPDATE memberships SET roles = ?, updated_at = ? WHERE id = ? AND {keeps_owner}"),
             vec![
                 json!(roles).to_string().into(),
                 Value::Integer(ctx.ports.clock.now_ms()),
@@ -589,6 +596,12 @@ pub async fn update_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         ))
         .await
         .map_err(AppwriteError::internal)?;
+    if changed.changes == 0 {
+        return Err(AppwriteError::new(
+            ErrorType::GeneralArgumentInvalid,
+            "There must be at least one owner in the team.",
+        ));
+    }
     Ok(Response::json(200, &load_membership(ctx, &team.id, &id).await?.json))
 }
 
@@ -602,30 +615,32 @@ pub async fn delete_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
     if access == Access::Member && !own {
         return Err(unauthorized("User is not allowed to remove this membership"));
     }
-    if last_owner(ctx, &membership).await? {
-        return Err(AppwriteError::new(
-            ErrorType::MembershipDeletionProhibited,
-            "You cannot delete the last owner of a team.",
-        ));
-    }
     let now = ctx.ports.clock.now_ms();
-    let mut batch =
-        vec![Statement::new("DELETE FROM memberships WHERE id = ?", vec![id.into()]).expect_changes(1)];
+    let mut batch = vec![Statement::new(
+        format!("DELETE FROM memberships WHERE id = ? AND {LEAVES_AN_OWNER}"),
+        vec![id.into()],
+    )
+    .expect_changes(1)];
     if membership.confirm {
         batch.push(Statement::new(
             "UPDATE teams SET total = max(total - 1, 0), updated_at = ? WHERE id = ?",
             vec![Value::Integer(now), team.id.into()],
         ));
     }
+    // The membership exists (just read): a failed guard means it is the team's last owner.
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => membership_not_found(),
+        StoreError::GuardFailed { .. } => AppwriteError::new(
+            ErrorType::MembershipDeletionProhibited,
+            "You cannot delete the last owner of a team.",
+        ),
         other => AppwriteError::internal(other),
     })?;
     Ok(Response::no_content())
 }
 
 /// `PATCH /teams/{teamId}/memberships/{membershipId}/status`: the invitee accepts with the
-/// secret from the invitation; it is signed in if it was not already.
+/// secret from the invitation, and is signed in if it was not already. The secret is checked
+/// before anything else is told about the membership.
 pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let team_id = ctx.params.required_text("teamId", 36)?;
     let id = ctx.params.required_text("membershipId", 36)?;
@@ -636,26 +651,13 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
         .ports
         .sql
         .query(Statement::new(
-            "SELECT user_id, confirm, secret_hash FROM memberships WHERE id = ? AND team_id = ?",
+            "SELECT m.user_id, m.confirm, m.secret_hash, u.status FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.id = ? AND m.team_id = ?",
             vec![id.clone().into(), team.id.clone().into()],
         ))
         .await
         .map_err(AppwriteError::internal)?;
     let row = rows.rows.first().ok_or_else(membership_not_found)?;
-    let owner = row.first().and_then(Value::as_str).unwrap_or_default();
-    let signed_in_as_other = ctx.caller.user().is_some_and(|u| u.user_id != owner);
-    if owner != user_id || signed_in_as_other {
-        return Err(AppwriteError::new(
-            ErrorType::TeamInviteMismatch,
-            "Invite does not belong to current user.",
-        ));
-    }
-    if row.get(1).and_then(Value::as_i64) == Some(1) {
-        return Err(AppwriteError::new(
-            ErrorType::MembershipAlreadyConfirmed,
-            "Membership is already confirmed.",
-        ));
-    }
     let stored = match row.get(2) {
         Some(Value::Blob(hash)) => hash.as_slice(),
         _ => &[],
@@ -665,11 +667,24 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
     if stored.len() != presented.len() || !bool::from(stored.ct_eq(&presented)) {
         return Err(AppwriteError::new(ErrorType::TeamInvalidSecret, "Secret key not valid."));
     }
+    let invitee = row.first().and_then(Value::as_str).unwrap_or_default();
+    let signed_in_as_other = ctx.caller.user().is_some_and(|u| u.user_id != invitee);
+    if invitee != user_id || signed_in_as_other {
+        return Err(AppwriteError::new(
+            ErrorType::TeamInviteMismatch,
+            "Invite does not belong to current user.",
+        ));
+    }
+    if row.get(1).and_then(Value::as_i64) == Some(1) {
+        return Err(already_confirmed());
+    }
+    if row.get(3).and_then(Value::as_i64) == Some(0) {
+        return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
+    }
     let now = ctx.ports.clock.now_ms();
     let mut batch = vec![
         Statement::new(
-            "UPDATE memberships SET confirm = 1, joined = ?, secret_hash = NULL, updated_at = ?
-             WHERE id = ? AND confirm = 0",
+            "UPDATE memberships SET confirm = 1, joined = ?, updated_at = ? WHERE id = ? AND confirm = 0",
             vec![Value::Integer(now), Value::Integer(now), id.clone().into()],
         )
         .expect_changes(1),
@@ -677,10 +692,10 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
             "UPDATE teams SET total = total + 1, updated_at = ? WHERE id = ?",
             vec![Value::Integer(now), team.id.clone().into()],
         ),
-        // The invitation reached the user's inbox, which proves the address.
+        // The invitation was emailed, so opening it proves the address.
         Statement::new("UPDATE users SET email_verification = 1 WHERE id = ?", vec![user_id.clone().into()]),
     ];
-    let session = if ctx.caller.user().is_none() {
+    let session = if matches!(ctx.caller, Caller::Guest) {
         let (statements, session, credential) =
             crate::sessions::new_session(ctx, &user_id, "email", "", &["email"]);
         batch.extend(statements);
@@ -689,9 +704,7 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
         None
     };
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => {
-            AppwriteError::new(ErrorType::MembershipAlreadyConfirmed, "Membership is already confirmed.")
-        }
+        StoreError::GuardFailed { .. } => already_confirmed(),
         other => AppwriteError::internal(other),
     })?;
     let mut response = Response::json(200, &load_membership(ctx, &team.id, &id).await?.json);
@@ -699,4 +712,8 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
         crate::transport::attach(&mut response, ctx.request, project, &credential, session.expire);
     }
     Ok(response)
+}
+
+fn already_confirmed() -> AppwriteError {
+    AppwriteError::new(ErrorType::MembershipAlreadyConfirmed, "Membership is already confirmed.")
 }

@@ -52,7 +52,7 @@ pub async fn path_user(ctx: &Ctx<'_>) -> Result<User, AppwriteError> {
     load(ctx, &id).await
 }
 
-async fn load(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError> {
+pub(crate) async fn load(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError> {
     let rows = ctx.ports.sql.query(select_user(id)).await.map_err(AppwriteError::internal)?;
     User::first(&rows).ok_or_else(user_not_found)
 }
@@ -227,9 +227,10 @@ pub async fn create_imported(ctx: &Ctx<'_>, kind: &str) -> Result<Response, Appw
             if !password::importable_argon2(&hash) {
                 return Err(invalid_hash("password"));
             }
-            NewPassword::Imported("argon2", hash, json!({"type": "argon2"}))
+            let options = password::argon2_options(&hash);
+            NewPassword::Imported("argon2", hash, options)
         }
-        "bcrypt" if hash.starts_with("$2") && hash.len() == 60 => {
+        "bcrypt" if crate::imported::bcrypt_within_cap(&hash) => {
             NewPassword::Imported("bcrypt", hash, json!({"type": "bcrypt"}))
         }
         "md5" if hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -249,7 +250,11 @@ pub async fn create_imported(ctx: &Ctx<'_>, kind: &str) -> Result<Response, Appw
             }
             NewPassword::Imported("sha", hash.to_lowercase(), json!({"type": "sha", "version": version}))
         }
-        "phpass" if hash.starts_with("$P$") || hash.starts_with("$H$") || hash.starts_with("$2") => {
+        "phpass"
+            if hash.starts_with("$P$")
+                || hash.starts_with("$H$")
+                || crate::imported::bcrypt_within_cap(&hash) =>
+        {
             NewPassword::Imported("phpass", hash, json!({"type": "phpass"}))
         }
         "scrypt" => {
@@ -261,6 +266,18 @@ pub async fn create_imported(ctx: &Ctx<'_>, kind: &str) -> Result<Response, Appw
                 "costParallel": int("passwordParallel")?,
                 "length": int("passwordLength")?,
             });
+            let within = crate::imported::scrypt_params_within_caps(
+                int("passwordCpu")? as u64,
+                int("passwordMemory")? as u64,
+                int("passwordParallel")? as u64,
+                int("passwordLength")? as u64,
+            );
+            if !within {
+                return Err(AppwriteError::invalid_param(
+                    "passwordCpu",
+                    "scrypt costs must be a power-of-two CPU cost, at most 64 MiB of memory (128·cpu·memory bytes), parallelism 1-16 and length 1-64",
+                ));
+            }
             if !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid_hash("password"));
             }
@@ -463,21 +480,6 @@ pub async fn update_mfa(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     update(ctx, &user, "mfa = ?", vec![Value::Integer(i64::from(mfa))], vec![]).await
 }
 
-/// `GET /users/{userId}/mfa/factors`: verified email and phone count as factors; TOTP and
-/// recovery codes arrive with the MFA endpoints.
-pub async fn mfa_factors(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let user = path_user(ctx).await?;
-    Ok(Response::json(
-        200,
-        &json!({
-            "totp": false,
-            "email": user.email.is_some() && user.email_verification,
-            "phone": user.phone.is_some() && user.phone_verification,
-            "recoveryCode": false,
-        }),
-    ))
-}
-
 /// `GET /users/{userId}/prefs`
 pub async fn get_prefs(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &Json::Object(path_user(ctx).await?.prefs)))
@@ -573,7 +575,9 @@ pub async fn create_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let expire = now + expire_secs * 1000;
     ctx.ports
         .sql
-        .query(Statement::new(
+        .batch(vec![
+            crate::tokens::purge_expired(&user.id, now),
+            Statement::new(
             "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at) VALUES (?, ?, 'generic', ?, ?, ?)",
             vec![
                 id.clone().into(),
@@ -582,7 +586,7 @@ pub async fn create_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 Value::Integer(expire),
                 Value::Integer(now),
             ],
-        ))
+        )])
         .await
         .map_err(AppwriteError::internal)?;
     Ok(Response::json(

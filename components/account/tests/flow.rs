@@ -255,3 +255,40 @@ fn an_invitation_is_accepted_with_its_secret_only() {
     let (_, me, _) = s.call(Method::Get, "/account", &[("x-appwrite-session", &session)], None);
     assert_eq!(me["emailVerification"], true);
 }
+
+#[test]
+fn expired_and_non_login_tokens_never_become_sessions() {
+    use edgewrite_core::ports::{Statement, Value};
+    use edgewrite_core::Runtime;
+    use sha2::Digest;
+    let s = Server::new("tokens");
+    signed_in(&s, "holder");
+    let stores = futures_executor::block_on(s.runtime.open_project("p")).unwrap();
+    let plant = |id: &str, kind: &str, secret: &str, expire: i64| {
+        futures_executor::block_on(stores.sql.query(Statement::new(
+            "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at) VALUES (?, 'holder', ?, ?, ?, 0)",
+            vec![
+                Value::from(id),
+                Value::from(kind),
+                Value::Blob(sha2::Sha256::digest(secret.as_bytes()).to_vec()),
+                Value::Integer(expire),
+            ],
+        )))
+        .unwrap();
+    };
+    let far = i64::MAX / 2;
+    plant("expired", "generic", "expired-secret", 1);
+    plant("reset", "recovery", "recovery-secret", far);
+    plant("verify", "verification", "verification-secret", far);
+    plant("live", "generic", "live-secret", far);
+    let exchange = |secret: &str| {
+        let body = json!({"userId": "holder", "secret": secret});
+        s.call(Method::Post, "/account/sessions/token", &[("x-appwrite-key", KEY)], Some(body))
+    };
+    for secret in ["expired-secret", "recovery-secret", "verification-secret", "tampered"] {
+        let (status, err, _) = exchange(secret);
+        assert_eq!((status, err["type"].as_str()), (401, Some("user_invalid_token")), "{secret}");
+    }
+    assert_eq!(exchange("live-secret").0, 201);
+    assert_eq!(exchange("live-secret").1["type"], "user_invalid_token", "single use");
+}

@@ -2,6 +2,7 @@
 //! every capability linked in, and provides the ports over Durable Objects (SQL), R2 (blobs) and
 //! KV (cache). This is the only crate that uses `worker`.
 
+mod outbound;
 mod project_object;
 mod stores;
 mod wire;
@@ -63,6 +64,9 @@ impl Runtime for CloudflareRuntime<'_> {
     }
     fn random(&self) -> &dyn Random {
         &CryptoRandom
+    }
+    fn outbound(&self) -> &dyn edgewrite_core::ports::Outbound {
+        &outbound::WorkerOutbound
     }
 
     async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {

@@ -20,6 +20,24 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_PASSWORD_PERSONAL_DATA",
     "EDGEWRITE_PASSWORD_DICTIONARY",
     "EDGEWRITE_ARGON2",
+    "EDGEWRITE_PROJECT_NAME",
+    "EDGEWRITE_MAIL_FROM",
+    "EDGEWRITE_MAIL_FROM_NAME",
+    "EDGEWRITE_MAIL_REPLY_TO",
+    "EDGEWRITE_SMTP_HOST",
+    "EDGEWRITE_SMTP_PORT",
+    "EDGEWRITE_SMTP_SECURE",
+    "EDGEWRITE_SMTP_USERNAME",
+    "EDGEWRITE_SMTP_PASSWORD",
+    "EDGEWRITE_MAIL_API",
+    "EDGEWRITE_MAIL_API_KEY",
+    "EDGEWRITE_MAIL_API_URL",
+    "EDGEWRITE_MAILGUN_DOMAIN",
+    "EDGEWRITE_SMS_PROVIDER",
+    "EDGEWRITE_SMS_FROM",
+    "EDGEWRITE_SMS_ACCOUNT",
+    "EDGEWRITE_SMS_TOKEN",
+    "EDGEWRITE_SMS_API_URL",
 ];
 
 /// Password rules and hashing parameters (Appwrite's project `auths` settings, per deployment).
@@ -47,7 +65,10 @@ fn parse_argon2(v: &str) -> Option<(u32, u32, u32)> {
     let mut it = v.split(',').map(|p| p.trim().parse::<u32>().ok());
     let (m, t, p) = (it.next()??, it.next()??, it.next()??);
     // Below these Argon2 is not worth having; the crate refuses some of them anyway.
-    (m >= 8 * p && m >= 4096 && t >= 1 && (1..=16).contains(&p) && it.next().is_none()).then_some((m, t, p))
+    // Above m=65536 KiB, t=10 a login would not fit a Worker (128 MB, CPU limits); stored hashes
+    // beyond these never verify, so the policy may not produce them.
+    let ok = m >= 8 * p && (4096..=65_536).contains(&m) && (1..=10).contains(&t) && (1..=16).contains(&p);
+    (ok && it.next().is_none()).then_some((m, t, p))
 }
 
 /// Which browser origins may call the API with credentials.

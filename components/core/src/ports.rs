@@ -232,6 +232,74 @@ impl Events for NoSubscribers {
     }
 }
 
+/// A failed outbound call (mail, SMS and push providers).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    /// The runtime does not allow this destination (or any).
+    #[error("outbound connection not allowed: {0}")]
+    Denied(String),
+    /// Connecting, reading or writing failed.
+    #[error("outbound connection failed: {0}")]
+    Failed(String),
+}
+
+/// An HTTP request to a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// How a TCP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// Plain TCP (local relays and test servers only).
+    None,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+    /// Plain at first, upgraded with [`Connection::start_tls`] (SMTP `STARTTLS`, port 587).
+    StartTls,
+}
+
+/// An open TCP connection.
+#[async_trait(?Send)]
+pub trait Connection {
+    /// Reads what is available into `buf`; 0 means the peer closed the connection.
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, OutboundError>;
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutboundError>;
+    /// Upgrades a connection opened with [`Tls::StartTls`] to TLS.
+    async fn start_tls(self: Box<Self>) -> Result<Box<dyn Connection>, OutboundError>;
+}
+
+/// Calls to the outside world: HTTP to providers, and TCP for SMTP.
+#[async_trait(?Send)]
+pub trait Outbound {
+    async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
+    async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError>;
+}
+
+/// A runtime without outbound networking.
+pub struct NoOutbound;
+
+#[async_trait(?Send)]
+impl Outbound for NoOutbound {
+    async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        Err(OutboundError::Denied(request.url))
+    }
+    async fn connect(&self, host: &str, port: u16, _tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
+        Err(OutboundError::Denied(format!("{host}:{port}")))
+    }
+}
+
 /// Deployment configuration and secrets (wrangler vars/secrets, Spin variables, env).
 pub trait Secrets {
     fn get(&self, name: &str) -> Option<String>;
@@ -246,6 +314,7 @@ pub struct Ports<'a> {
     pub random: &'a dyn Random,
     pub events: &'a dyn Events,
     pub secrets: &'a dyn Secrets,
+    pub outbound: &'a dyn Outbound,
 }
 
 /// [`Clock`] and [`Random`] for runtimes whose std has a wall clock and an OS random source.

@@ -9,7 +9,7 @@ use crate::error::{AppwriteError, ErrorType};
 use crate::http::{Method, Request, Response};
 use crate::identity::{verify_bootstrap_key, Authenticator, Caller, Credentials};
 use crate::params::Params;
-use crate::ports::{Blobs, Clock, Events, Kv, Ports, Random, Secrets, Sql, StoreError};
+use crate::ports::{Blobs, Clock, Events, Kv, Outbound, Ports, Random, Secrets, Sql, StoreError};
 use crate::router::{self, Capability, Ctx, Match};
 
 /// A project's stores, opened by the runtime adapter.
@@ -26,10 +26,16 @@ pub trait Runtime {
     fn secrets(&self) -> &dyn Secrets;
     fn clock(&self) -> &dyn Clock;
     fn random(&self) -> &dyn Random;
+    fn outbound(&self) -> &dyn Outbound;
     /// Opens the stores of `project` (a project the configuration serves), with the system
     /// tables migrated.
     async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError>;
 }
+
+/// Routes a session still waiting for its second factor may call (Appwrite's list): end the
+/// session, see the factors, and create and answer a challenge.
+const MFA_EXEMPT_ROUTES: &[&str] =
+    &["sessions.delete", "mfa.factors", "mfa.challenge.create", "mfa.challenge.update"];
 
 /// Stand-in stores for routes that need no project.
 struct NoProject;
@@ -235,6 +241,7 @@ async fn dispatch(
         clock: runtime.clock(),
         random: runtime.random(),
         secrets: runtime.secrets(),
+        outbound: runtime.outbound(),
     };
 
     let caller = resolve_caller(req, config, project, &ports, auth).await;
@@ -242,6 +249,12 @@ async fn dispatch(
         return Err(unknown_origin(origin));
     }
     let caller = caller?;
+    if caller.user().is_some_and(|u| u.mfa_pending) && !MFA_EXEMPT_ROUTES.contains(&route.name) {
+        return Err(AppwriteError::new(
+            ErrorType::UserMoreFactorsRequired,
+            "More factors are required to complete the sign in process.",
+        ));
+    }
     if let Some(scope) = route.scope {
         caller.require_scope(scope, project.unwrap_or(""), &req.host)?;
     }

@@ -9,7 +9,8 @@ use std::rc::Rc;
 use async_trait::async_trait;
 pub use edgewrite_core::ports::std_ports::{OsRandom, SystemClock};
 use edgewrite_core::ports::{
-    Blobs, ByteRange, Clock, Event, Events, Kv, Random, Rows, Secrets, Sql, Statement, StoreError, Value,
+    Blobs, ByteRange, Clock, Connection, Event, Events, Kv, Outbound, OutboundError, OutboundRequest,
+    OutboundResponse, Random, Rows, Secrets, Sql, Statement, StoreError, Tls, Value,
 };
 use edgewrite_core::{ProjectStores, Runtime};
 
@@ -237,10 +238,86 @@ impl Kv for SharedKv {
     }
 }
 
+/// Plain TCP with blocking std sockets (the tests' servers are on loopback), and HTTP/1.1 over
+/// it for `http://` URLs. No TLS: nothing native talks to a real provider.
+pub struct NativeOutbound;
+
+struct NativeConnection(std::net::TcpStream);
+
+fn failed(e: impl std::fmt::Display) -> OutboundError {
+    OutboundError::Failed(e.to_string())
+}
+
+#[async_trait(?Send)]
+impl Connection for NativeConnection {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, OutboundError> {
+        std::io::Read::read(&mut self.0, buf).map_err(failed)
+    }
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutboundError> {
+        std::io::Write::write_all(&mut self.0, bytes).map_err(failed)
+    }
+    async fn start_tls(self: Box<Self>) -> Result<Box<dyn Connection>, OutboundError> {
+        Err(OutboundError::Denied("TLS is not available natively".into()))
+    }
+}
+
+#[async_trait(?Send)]
+impl Outbound for NativeOutbound {
+    async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let rest =
+            request.url.strip_prefix("http://").ok_or_else(|| OutboundError::Denied(request.url.clone()))?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().map_err(failed)?),
+            None => (authority, 80),
+        };
+        let mut conn = self.connect(host, port, Tls::None).await?;
+        let mut head = format!(
+            "{} {} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n",
+            request.method,
+            if path.is_empty() { "/" } else { path },
+            request.body.len()
+        );
+        for (k, v) in &request.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        conn.write_all(head.as_bytes()).await?;
+        conn.write_all(&request.body).await?;
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| failed("no HTTP head"))?;
+        let status_line =
+            String::from_utf8_lossy(&raw[..split]).lines().next().unwrap_or_default().to_string();
+        let status =
+            status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| failed(&status_line))?;
+        Ok(OutboundResponse { status, body: raw[split + 4..].to_vec() })
+    }
+
+    async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
+        if tls == Tls::Implicit {
+            return Err(OutboundError::Denied("TLS is not available natively".into()));
+        }
+        let stream = std::net::TcpStream::connect((host, port)).map_err(failed)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(failed)?;
+        Ok(Box::new(NativeConnection(stream)))
+    }
+}
+
 #[async_trait(?Send)]
 impl Runtime for NativeRuntime {
     fn secrets(&self) -> &dyn Secrets {
         &self.secrets
+    }
+    fn outbound(&self) -> &dyn Outbound {
+        &NativeOutbound
     }
     fn clock(&self) -> &dyn Clock {
         &SystemClock

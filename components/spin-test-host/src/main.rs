@@ -2,8 +2,10 @@
 //! described by `spin.toml`, implements exactly the host interfaces edgewrite's Spin components
 //! import (WASI 0.2 CLI basics, `wasi:http@0.3.0`, `spin:sqlite@3.1.0`, `spin:key-value@3.0.0`,
 //! `spin:variables@3.0.0`) with Spin's semantics, and serves HTTP on loopback. A component that
-//! imports anything else is refused at start, naming the import. It is not Spin: no outbound
-//! HTTP, no other triggers, one instance per request.
+//! imports anything else is refused at start, naming the import. Outbound HTTP (`wasi:http/client`)
+//! goes out only to the component's `allowed_outbound_hosts`, as in Spin; other requests fail with
+//! `HTTP-request-denied` and are logged. It is not Spin: no other triggers, one instance per
+//! request.
 //!
 //! ```text
 //! edgewrite-spin-test-host --manifest spin.toml --listen 127.0.0.1:3000 --state DIR [--var name=value]…
@@ -31,28 +33,32 @@ use wasmtime_wasi_http::p3::Request as WasiRequest;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::imports::{App, Grants, SpinCtx};
-use crate::manifest::Manifest;
+use crate::manifest::{AllowedHost, Manifest};
 
 /// A store's data: WASI, WASI HTTP and the Spin interfaces over one resource table.
 struct Host {
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: NoOutbound,
+    hooks: Outbound,
     spin: SpinCtx,
 }
 
-/// The components make no outbound HTTP (they do not import `wasi:http/client`); should one
-/// try, it is denied.
-struct NoOutbound;
+/// Outbound HTTP for one component: sent with wasmtime's default client when the destination's
+/// scheme, host and port are in the component's `allowed_outbound_hosts`, else denied.
+#[derive(Clone)]
+struct Outbound {
+    component: Arc<str>,
+    allowed: Arc<[AllowedHost]>,
+}
 
 type OutboundIo = Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 
-impl wasmtime_wasi_http::WasiHttpHooks for NoOutbound {
+impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: OutboundIo,
     ) -> Box<
         dyn std::future::Future<
@@ -62,7 +68,25 @@ impl wasmtime_wasi_http::WasiHttpHooks for NoOutbound {
                 >,
             > + Send,
     > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("");
+        let host = uri.host().unwrap_or("");
+        if !manifest::outbound_allowed(&self.allowed, scheme, host, uri.port_u16()) {
+            let port = uri.port_u16().or_else(|| manifest::default_port(scheme));
+            let destination = match port {
+                Some(port) => format!("{scheme}://{host}:{port}"),
+                None => format!("{scheme}://{host}"),
+            };
+            eprintln!(
+                "spin-test-host: component {} denied an outbound request to {destination} (not in its allowed_outbound_hosts)",
+                self.component
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as OutboundIo))
+        })
     }
 }
 
@@ -87,6 +111,7 @@ impl imports::SpinView for Host {
 struct LoadedComponent {
     pre: ServicePre<Host>,
     grants: Arc<Grants>,
+    outbound: Outbound,
 }
 
 struct Server {
@@ -135,6 +160,9 @@ fn parse_args() -> Result<Args> {
 
 /// Application variable values: `--var`, then `SPIN_VARIABLE_<NAME>`, then the default.
 fn variable_values(manifest: &Manifest, cli: &[(String, String)]) -> Result<BTreeMap<String, String>> {
+    for (name, _) in cli.iter().filter(|(name, _)| !manifest.variables.contains_key(name)) {
+        eprintln!("spin-test-host: --var {name} is not an application variable in the manifest; ignored");
+    }
     let mut values = BTreeMap::new();
     for (name, var) in &manifest.variables {
         let env = std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok();
@@ -190,8 +218,14 @@ fn load(args: &Args) -> Result<Server> {
             key_value_stores: c.key_value_stores.clone(),
             variables: c.variables.clone(),
         };
-        components
-            .insert(id.clone(), LoadedComponent { pre: ServicePre::new(pre)?, grants: Arc::new(grants) });
+        // Expanded once, at start, from the application variables, as Spin does.
+        let allowed = manifest::allowed_hosts(&c.allowed_outbound_hosts, &app.variables)
+            .map_err(|e| wasmtime::format_err!("component {id}: {e}"))?;
+        let outbound = Outbound { component: id.as_str().into(), allowed: allowed.into() };
+        components.insert(
+            id.clone(),
+            LoadedComponent { pre: ServicePre::new(pre)?, grants: Arc::new(grants), outbound },
+        );
     }
     Ok(Server { engine, app, manifest, components })
 }
@@ -259,12 +293,12 @@ async fn serve(
             table: ResourceTable::new(),
             wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
-            hooks: NoOutbound,
+            hooks: component.outbound.clone(),
             spin: SpinCtx { app: server.app.clone(), grants: component.grants.clone() },
         },
     );
     let service = component.pre.instantiate_async(&mut store).await?;
-    let (wasi_request, io) = WasiRequest::from_http(&mut NoOutbound, request);
+    let (wasi_request, io) = WasiRequest::from_http(&mut component.outbound.clone(), request);
     let response: Result<http::Response<Bytes>, _> = store
         .run_concurrent(async |store| -> wasmtime::Result<_> {
             let (response, ()) = tokio::try_join!(
@@ -331,5 +365,43 @@ mod tests {
         .unwrap();
         let err = linker.instantiate_pre(&component).err().expect("an unknown import is refused");
         assert!(format!("{err:#}").contains("spin:mqtt/mqtt@3.0.0"), "{err:#}");
+    }
+
+    fn outbound(entries: &[&str]) -> Outbound {
+        let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
+        let allowed = manifest::allowed_hosts(&entries, &BTreeMap::new()).unwrap();
+        Outbound { component: "test".into(), allowed: allowed.into() }
+    }
+
+    async fn send(hooks: &mut Outbound, url: &str) -> Result<u16, wasmtime_wasi_http::Error> {
+        use wasmtime_wasi_http::WasiHttpHooks as _;
+        let body = http_body_util::Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
+        let request = http::Request::get(url).body(body).unwrap();
+        let fut = hooks.send_request(request, None, Box::new(async { Ok(()) }));
+        let (response, _io) = Box::into_pin(fut).await?;
+        Ok(response.status().as_u16())
+    }
+
+    #[tokio::test]
+    async fn outbound_requests_are_denied_unless_allowed_and_forwarded_if_allowed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = service_fn(|_req| async {
+                let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
+                *r.status_mut() = hyper::StatusCode::IM_A_TEAPOT;
+                Ok::<_, std::convert::Infallible>(r)
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
+        let url = format!("http://127.0.0.1:{port}/x");
+        for denied in [outbound(&[]), outbound(&["https://127.0.0.1:*"]), outbound(&["http://localhost:*"])] {
+            let err = send(&mut denied.clone(), &url).await.expect_err("denied");
+            assert!(matches!(err, wasmtime_wasi_http::Error::HttpRequestDenied), "{err:?}");
+        }
+        let mut allowed = outbound(&[&format!("http://127.0.0.1:{port}")]);
+        assert_eq!(send(&mut allowed, &url).await.unwrap(), 418);
     }
 }

@@ -168,6 +168,34 @@ pub const MIGRATIONS: &[Migration] = &[
              FROM users WHERE phone IS NOT NULL",
         ],
     },
+    Migration {
+        version: 6,
+        name: "multi-factor authentication",
+        statements: &[
+            // Recovery codes are shown again on request (`GET …/mfa/recovery-codes`), so they are
+            // kept as issued, like TOTP secrets, which verification needs.
+            "ALTER TABLE users ADD COLUMN mfa_recovery_codes TEXT NOT NULL DEFAULT '[]'",
+            "CREATE TABLE mfa_authenticators (
+                user_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                verified INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                PRIMARY KEY (user_id, type)
+            )",
+            // `code_hash` is the SHA-256 of an emailed or texted code; TOTP and recovery-code
+            // challenges check against the authenticator or the codes instead.
+            "CREATE TABLE mfa_challenges (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                code_hash BLOB,
+                expire INTEGER NOT NULL,
+                created_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX mfa_challenges_by_user ON mfa_challenges (user_id)",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

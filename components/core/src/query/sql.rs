@@ -12,6 +12,10 @@ use crate::{ids, Limits};
 pub const DEFAULT_LIMIT: i64 = 25;
 /// Most rows `total` counts (`APP_LIMIT_COUNT`).
 pub const COUNT_CAP: i64 = 5000;
+/// Most values the filters of one list may bind (the platform's limit is 100 per statement).
+pub const MAX_FILTER_PARAMS: usize = 80;
+/// Most distinct order terms (each adds to every keyset comparison).
+pub const MAX_ORDER_TERMS: usize = 8;
 /// Name of the CTE holding the cursor row's order values.
 const CURSOR_CTE: &str = "edgewrite_cursor";
 
@@ -139,6 +143,22 @@ pub fn plan(options: &ListOptions, schema: &Schema, limits: &Limits) -> Result<P
             filter.push(" AND ");
         }
         filter.push("(").append(part).push(")");
+    }
+    // Durable Object SQLite binds at most 100 parameters per statement; leave room for the
+    // scope, the cursor and the page. Deduplicate order terms so the keyset stays small.
+    if filter.params.len() > MAX_FILTER_PARAMS {
+        return Err(invalid(format!(
+            "Queries bind more than {MAX_FILTER_PARAMS} values; use fewer queries or list values"
+        )));
+    }
+    let mut seen = Vec::new();
+    order.retain(|o| {
+        let new = !seen.contains(&o.expr);
+        seen.push(o.expr.clone());
+        new
+    });
+    if order.len() > MAX_ORDER_TERMS {
+        return Err(invalid(format!("At most {MAX_ORDER_TERMS} order queries are allowed")));
     }
     // `*` anywhere selects everything.
     let selected = selected.filter(|s| !s.iter().any(|a| a == "*"));

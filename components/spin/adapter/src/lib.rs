@@ -21,6 +21,7 @@
 mod blobs;
 mod http;
 mod kv;
+mod outbound;
 mod sql;
 
 use std::collections::HashMap;
@@ -111,6 +112,9 @@ impl Runtime for SpinRuntime {
     fn random(&self) -> &dyn Random {
         &OsRandom
     }
+    fn outbound(&self) -> &dyn edgewrite_core::ports::Outbound {
+        &outbound::SpinOutbound
+    }
 
     /// Every project opens the app's one database (see the crate docs).
     async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {
@@ -190,6 +194,7 @@ mod tests {
             random: &OsRandom,
             events: &events,
             secrets: &secrets,
+            outbound: &edgewrite_core::ports::NoOutbound,
         };
         let results = block_on(edgewrite_conformance::run(&ports));
         let case = results.iter().find(|r| r.name == "blobs_round_trip").expect("the suite has a blob case");

@@ -1,0 +1,58 @@
+//! Outbound calls from the Worker: `fetch` for HTTP providers, and the TCP socket API
+//! (`connect()`, with `startTls()`) for SMTP.
+
+use async_trait::async_trait;
+use edgewrite_core::ports::{Connection, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use worker::{Fetch, Headers, Method, Request, RequestInit, SecureTransport, Socket};
+
+pub struct WorkerOutbound;
+
+fn failed(e: impl std::fmt::Display) -> OutboundError {
+    OutboundError::Failed(e.to_string())
+}
+
+struct WorkerConnection(Socket);
+
+#[async_trait(?Send)]
+impl Connection for WorkerConnection {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, OutboundError> {
+        self.0.read(buf).await.map_err(failed)
+    }
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutboundError> {
+        self.0.write_all(bytes).await.map_err(failed)?;
+        self.0.flush().await.map_err(failed)
+    }
+    async fn start_tls(self: Box<Self>) -> Result<Box<dyn Connection>, OutboundError> {
+        Ok(Box::new(WorkerConnection(self.0.start_tls())))
+    }
+}
+
+#[async_trait(?Send)]
+impl Outbound for WorkerOutbound {
+    async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let headers = Headers::new();
+        for (name, value) in &request.headers {
+            headers.append(name, value).map_err(failed)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::from(request.method.clone())).with_headers(headers);
+        if !request.body.is_empty() {
+            init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+        }
+        let req = Request::new_with_init(&request.url, &init).map_err(failed)?;
+        let mut resp = Fetch::Request(req).send().await.map_err(failed)?;
+        Ok(OutboundResponse { status: resp.status_code(), body: resp.bytes().await.map_err(failed)? })
+    }
+
+    async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
+        let transport = match tls {
+            Tls::None => SecureTransport::Off,
+            Tls::Implicit => SecureTransport::On,
+            Tls::StartTls => SecureTransport::StartTls,
+        };
+        let socket = Socket::builder().secure_transport(transport).connect(host, port).map_err(failed)?;
+        socket.opened().await.map_err(failed)?;
+        Ok(Box::new(WorkerConnection(socket)))
+    }
+}

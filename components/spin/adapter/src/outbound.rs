@@ -1,0 +1,41 @@
+//! Outbound calls on Spin: HTTP through `wasi:http/client` (Spin checks the destination against
+//! the component's `allowed_outbound_hosts`). Raw TCP is not offered: Spin components reach
+//! providers over HTTP (see the README's mail section).
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use edgewrite_core::ports::{Connection, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls};
+use http_body_util::BodyExt;
+use spin_sdk::http::FullBody;
+
+pub struct SpinOutbound;
+
+/// Largest provider answer read (providers answer a few hundred bytes).
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+#[async_trait(?Send)]
+impl Outbound for SpinOutbound {
+    async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let failed = |e: &dyn std::fmt::Display| OutboundError::Failed(e.to_string());
+        let mut builder = ::http::Request::builder().method(request.method.as_str()).uri(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let req = builder.body(FullBody::new(Bytes::from(request.body))).map_err(|e| failed(&e))?;
+        let resp = spin_sdk::http::send(req).await.map_err(|e| failed(&format!("{e:?}")))?;
+        let status = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map_err(|e| failed(&e))?
+            .to_bytes()
+            .to_vec();
+        Ok(OutboundResponse { status, body })
+    }
+
+    async fn connect(&self, host: &str, port: u16, _tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
+        Err(OutboundError::Denied(format!(
+            "{host}:{port}: Spin components send mail through an HTTP provider, not SMTP"
+        )))
+    }
+}
