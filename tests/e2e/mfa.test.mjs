@@ -54,7 +54,8 @@ test('TOTP: enrol, then every new session must pass a challenge; recovery codes 
   assert.match(secret, /^[A-Z2-7]{32}$/);
   assert.match(uri, new RegExp(`^otpauth://totp/.+\\?secret=${secret}&issuer=`));
   await rejectsWith(assert, account.updateMFAAuthenticator({ type: node.AuthenticatorType.Totp, otp: totp(secret, Date.now() - 300_000) }), 401, 'user_invalid_token');
-  await account.updateMFAAuthenticator({ type: node.AuthenticatorType.Totp, otp: totp(secret) });
+  const enrolledAt = Date.now();
+  await account.updateMFAAuthenticator({ type: node.AuthenticatorType.Totp, otp: totp(secret, enrolledAt) });
   await rejectsWith(assert, account.createMFAAuthenticator({ type: node.AuthenticatorType.Totp }), 409, 'user_authenticator_already_verified');
   const { recoveryCodes } = await account.createMFARecoveryCodes();
   assert.equal(recoveryCodes.length, 10);
@@ -77,7 +78,11 @@ test('TOTP: enrol, then every new session must pass a challenge; recovery codes 
   const challenge = await second.account.createMFAChallenge({ factor: node.AuthenticationFactor.Totp });
   await rejectsWith(assert, second.account.updateMFAChallenge({ challengeId: challenge.$id, otp: '000000' === totp(secret) ? '111111' : '000000' }), 401, 'user_invalid_token');
   const again = await second.account.createMFAChallenge({ factor: node.AuthenticationFactor.Totp });
-  const passed = await second.account.updateMFAChallenge({ challengeId: again.$id, otp: totp(secret) });
+  // Each TOTP code works once: the enrolment used this step's code, so answer with the next
+  // step's (accepted within one step of drift).
+  await rejectsWith(assert, second.account.updateMFAChallenge({ challengeId: again.$id, otp: totp(secret, enrolledAt) }), 401, 'user_invalid_token');
+  const again2 = await second.account.createMFAChallenge({ factor: node.AuthenticationFactor.Totp });
+  const passed = await second.account.updateMFAChallenge({ challengeId: again2.$id, otp: totp(secret, enrolledAt + 30_000) });
   assert.deepEqual(passed.factors, ['password', 'totp']);
   assert.notEqual(passed.mfaUpdatedAt, '');
   assert.equal((await second.account.get()).email, email);

@@ -24,7 +24,9 @@ pub fn valid_email(param: &str, email: &str) -> Result<String, AppwriteError> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        // What mail headers and SMTP envelopes cannot carry unquoted.
+        && !email.contains(['<', '>', '(', ')', ',', ';', ':', '"', '\\', '[', ']']);
     if ok {
         Ok(email.to_lowercase())
     } else {
@@ -225,7 +227,10 @@ async fn change_identifier(ctx: &Ctx<'_>, column: &str, value: String) -> Result
         "email" => ("email = ?, email_verification = 0".to_string(), user.email.clone(), "email"),
         _ => ("phone = ?, phone_verification = 0".to_string(), user.phone.clone(), "sms"),
     };
-    let sync = targets::sync(ctx, &user.id, target_type, old.as_deref(), Some(&value));
+    let mut sync = targets::sync(ctx, &user.id, target_type, old.as_deref(), Some(&value));
+    if old.as_deref() != Some(value.as_str()) {
+        sync.extend(crate::tokens::revoke_sent_to(&user.id, column));
+    }
     let mut params: Vec<Value> = vec![value.into()];
     match &user.password_hash {
         Some(_) if !user.password_matches(&plain) => return Err(invalid_credentials()),

@@ -29,7 +29,7 @@ pub fn sms_settings(ctx: &Ctx<'_>) -> Result<SmsSettings, AppwriteError> {
 }
 
 /// The project's display name in messages (`EDGEWRITE_PROJECT_NAME`, else its id).
-fn project_name(ctx: &Ctx<'_>) -> String {
+pub fn project_name(ctx: &Ctx<'_>) -> String {
     ctx.ports
         .secrets
         .get("EDGEWRITE_PROJECT_NAME")

@@ -11,10 +11,11 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::account::current_user;
+use crate::account::{current_user, url_key};
 use crate::messages;
 use crate::store::{secret_hash, Session, User, SESSION_COLUMNS};
 use crate::tokens::numeric_code;
+use edgewrite_core::abuse::{self, Limit};
 
 /// A challenge must be answered within this long.
 const CHALLENGE_TTL_MS: i64 = 15 * 60 * 1000;
@@ -82,17 +83,30 @@ fn totp_code(secret: &[u8], counter: u64) -> String {
     format!("{:06}", n % 1_000_000)
 }
 
-/// Whether `otp` is the code of `secret_b32` at `now_ms`, one step either way; compared in
-/// constant time.
-fn totp_matches(secret_b32: &str, otp: &str, now_ms: i64) -> bool {
-    let Some(secret) = base32_decode(secret_b32) else { return false };
+/// The time step whose code `otp` is, for `secret_b32` at `now_ms`, one step either way;
+/// compared in constant time.
+fn totp_step(secret_b32: &str, otp: &str, now_ms: i64) -> Option<i64> {
+    let secret = base32_decode(secret_b32)?;
     let step = now_ms.div_euclid(1000) / TOTP_STEP_S;
-    let mut ok = false;
+    let mut found = None;
     for counter in [step - 1, step, step + 1] {
         let code = totp_code(&secret, counter as u64);
-        ok |= code.len() == otp.len() && bool::from(code.as_bytes().ct_eq(otp.as_bytes()));
+        if code.len() == otp.len() && bool::from(code.as_bytes().ct_eq(otp.as_bytes())) {
+            found = Some(counter);
+        }
     }
-    ok
+    found
+}
+
+/// Accepts a TOTP code at most once (RFC 6238 §5.2): records its time step, guarded so the same
+/// or an older step never passes again, not even concurrently.
+fn use_totp_step(user_id: &str, step: i64) -> Statement {
+    Statement::new(
+        "UPDATE mfa_authenticators SET last_counter = ?
+         WHERE user_id = ? AND type = 'totp' AND (last_counter IS NULL OR last_counter < ?)",
+        vec![Value::Integer(step), user_id.into(), Value::Integer(step)],
+    )
+    .expect_changes(1)
 }
 
 struct Authenticator {
@@ -139,22 +153,37 @@ pub async fn list_user_factors(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
     Ok(Response::json(200, &factors_json(&user, totp)))
 }
 
-/// `PATCH /account/mfa`
+/// `PATCH /account/mfa`. Turning MFA on credits the current session with the factors the user
+/// already has (as Appwrite does), so the session that turns it on is not locked out.
 pub async fn update_mfa(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let mfa = ctx.params.boolean("mfa")?.ok_or_else(|| AppwriteError::missing_param("mfa"))?;
-    let (user, _) = current_user(ctx).await?;
-    ctx.ports
-        .sql
-        .query(Statement::new(
-            "UPDATE users SET mfa = ?, updated_at = ? WHERE id = ?",
-            vec![
-                Value::Integer(i64::from(mfa)),
-                Value::Integer(ctx.ports.clock.now_ms()),
-                user.id.clone().into(),
-            ],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
+    let (user, session) = caller_session(ctx).await?;
+    let mut batch = vec![Statement::new(
+        "UPDATE users SET mfa = ?, updated_at = ? WHERE id = ?",
+        vec![
+            Value::Integer(i64::from(mfa)),
+            Value::Integer(ctx.ports.clock.now_ms()),
+            user.id.clone().into(),
+        ],
+    )];
+    if mfa {
+        let totp = authenticator(ctx, &user.id).await?.is_some_and(|a| a.verified);
+        let mut session = session;
+        for (has, factor) in [
+            (totp, "totp"),
+            (user.email.is_some() && user.email_verification, "email"),
+            (user.phone.is_some() && user.phone_verification, "phone"),
+        ] {
+            if has && !session.factors.iter().any(|f| f == factor) {
+                session.factors.push(factor.to_string());
+            }
+        }
+        batch.push(Statement::new(
+            "UPDATE sessions SET factors = ? WHERE id = ?",
+            vec![json!(session.factors).to_string().into(), session.id.clone().into()],
+        ));
+    }
+    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     let user = crate::users::load(ctx, &user.id).await?;
     Ok(Response::json(200, &crate::users::user_json(ctx, &user, false).await?))
 }
@@ -189,11 +218,7 @@ pub async fn create_authenticator(ctx: &Ctx<'_>) -> Result<Response, AppwriteErr
         ))
         .await
         .map_err(AppwriteError::internal)?;
-    let issuer = ctx
-        .ports
-        .secrets
-        .get("EDGEWRITE_PROJECT_NAME")
-        .unwrap_or_else(|| ctx.project.unwrap_or_default().to_string());
+    let issuer = messages::project_name(ctx);
     let account = user.email.clone().unwrap_or_else(|| user.id.clone());
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("secret", &secret).append_pair("issuer", &issuer);
@@ -254,13 +279,12 @@ pub async fn verify_authenticator(ctx: &Ctx<'_>) -> Result<Response, AppwriteErr
             "The authenticator is already verified.",
         ));
     }
-    if !totp_matches(&found.secret, &otp, ctx.ports.clock.now_ms()) {
-        return Err(invalid_otp());
-    }
+    let step = totp_step(&found.secret, &otp, ctx.ports.clock.now_ms()).ok_or_else(invalid_otp)?;
     let (pass, _) = pass_factor(ctx, &session, "totp");
     ctx.ports
         .sql
         .batch(vec![
+            use_totp_step(&user.id, step),
             Statement::new(
                 "UPDATE mfa_authenticators SET verified = 1 WHERE user_id = ? AND type = 'totp'",
                 vec![user.id.clone().into()],
@@ -268,7 +292,10 @@ pub async fn verify_authenticator(ctx: &Ctx<'_>) -> Result<Response, AppwriteErr
             pass,
         ])
         .await
-        .map_err(AppwriteError::internal)?;
+        .map_err(|e| match e {
+            StoreError::GuardFailed { .. } => invalid_otp(),
+            other => AppwriteError::internal(other),
+        })?;
     Ok(Response::json(200, &crate::users::user_json(ctx, &user, false).await?))
 }
 
@@ -277,7 +304,7 @@ fn authenticator_not_found() -> AppwriteError {
 }
 
 fn invalid_otp() -> AppwriteError {
-    AppwriteError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request.")
+    crate::tokens::invalid_token()
 }
 
 /// 401 `user_challenge_required` unless this session passed a challenge in the last 30 minutes.
@@ -330,6 +357,12 @@ async fn delete_totp(ctx: &Ctx<'_>, user_id: &str) -> Result<Response, AppwriteE
 pub async fn create_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let factor = ctx.params.required_text("factor", 16)?;
     let (user, _) = current_user(ctx).await?;
+    abuse::check(
+        ctx,
+        &format!("{},userId:{}", url_key("/v1/account/mfa/challenges"), user.id),
+        Limit { max: 10, window_secs: 3600 },
+    )
+    .await?;
     let now = ctx.ports.clock.now_ms();
     let id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
     let expire = now + CHALLENGE_TTL_MS;
@@ -423,6 +456,12 @@ pub async fn create_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> 
 pub async fn complete_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let challenge_id = ctx.params.required_text("challengeId", 36)?;
     let otp = ctx.params.required_text("otp", 64)?;
+    abuse::check(
+        ctx,
+        &format!("{},challengeId:{challenge_id}", url_key("/v1/account/mfa/challenges")),
+        Limit { max: 10, window_secs: 3600 },
+    )
+    .await?;
     let (user, session) = caller_session(ctx).await?;
     let now = ctx.ports.clock.now_ms();
     let rows = ctx
@@ -436,9 +475,8 @@ pub async fn complete_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
         .map_err(AppwriteError::internal)?;
     let row = rows.rows.first().ok_or_else(invalid_otp)?;
     let kind = row.first().and_then(Value::as_str).unwrap_or_default().to_string();
-    let mut batch =
-        vec![Statement::new("DELETE FROM mfa_challenges WHERE id = ?", vec![challenge_id.into()])
-            .expect_changes(1)];
+    let use_up = Statement::new("DELETE FROM mfa_challenges WHERE id = ?", vec![challenge_id.clone().into()]);
+    let mut batch = vec![use_up.clone().expect_changes(1)];
     let passed = match kind.as_str() {
         "email" | "phone" => match row.get(1) {
             Some(Value::Blob(stored)) => {
@@ -447,9 +485,16 @@ pub async fn complete_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
             }
             _ => false,
         },
-        "totp" => authenticator(ctx, &user.id)
-            .await?
-            .is_some_and(|a| a.verified && totp_matches(&a.secret, &otp, now)),
+        "totp" => match authenticator(ctx, &user.id).await?.filter(|a| a.verified) {
+            Some(a) => match totp_step(&a.secret, &otp, now) {
+                Some(step) => {
+                    batch.push(use_totp_step(&user.id, step));
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        },
         "recoverycode" => {
             let mut hit = None;
             for (i, code) in user.mfa_recovery_codes.iter().enumerate() {
@@ -481,6 +526,8 @@ pub async fn complete_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
         _ => false,
     };
     if !passed {
+        // A wrong answer burns the challenge: each one allows a single guess.
+        ctx.ports.sql.query(use_up).await.map_err(AppwriteError::internal)?;
         return Err(invalid_otp());
     }
     let (pass, session) = pass_factor(ctx, &session, &kind);
@@ -591,9 +638,9 @@ mod tests {
         let b32 = base32_encode(secret);
         assert_eq!(b32, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert_eq!(base32_decode(&b32).unwrap(), secret);
-        assert!(totp_matches(&b32, "287082", 59_000));
-        assert!(totp_matches(&b32, "287082", 89_000), "one step of drift");
-        assert!(!totp_matches(&b32, "287082", 200_000));
-        assert!(!totp_matches(&b32, "28708", 59_000));
+        assert_eq!(totp_step(&b32, "287082", 59_000), Some(1));
+        assert_eq!(totp_step(&b32, "287082", 89_000), Some(1), "one step of drift");
+        assert_eq!(totp_step(&b32, "287082", 200_000), None);
+        assert_eq!(totp_step(&b32, "28708", 59_000), None);
     }
 }

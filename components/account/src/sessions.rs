@@ -317,6 +317,10 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
     let limit_key =
         format!("{},ip:{},userId:{user_id}", url_key("/v1/account/sessions/token"), ctx.request.client_ip);
     abuse::check(ctx, &limit_key, Limit { max: 10, window_secs: 3600 }).await?;
+    // Guesses spread over many addresses still count against the user: 6-digit codes must not
+    // be searchable from a botnet.
+    let user_key = format!("{},userId:{user_id}", url_key("/v1/account/sessions/token"));
+    abuse::check(ctx, &user_key, Limit { max: 30, window_secs: 3600 }).await?;
     already_signed_in(ctx)?;
     let now = ctx.ports.clock.now_ms();
     let out = ctx
@@ -324,7 +328,7 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         .sql
         .batch(vec![
             Statement::new(
-                "SELECT id, kind FROM tokens WHERE user_id = ? AND secret_hash = ? AND expire > ?
+                "SELECT id, kind, destination FROM tokens WHERE user_id = ? AND secret_hash = ? AND expire > ?
                    AND kind IN (SELECT value FROM json_each(?))",
                 vec![
                     user_id.clone().into(),
@@ -340,14 +344,17 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         ])
         .await
         .map_err(AppwriteError::internal)?;
-    let token = out
-        .first()
-        .and_then(|r| r.rows.first())
-        .and_then(|row| Some((row.first()?.as_str()?.to_string(), row.get(1)?.as_str()?.to_string())));
+    let token = out.first().and_then(|r| r.rows.first()).and_then(|row| {
+        let text = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_string);
+        Some((text(0)?, text(1)?, text(2)))
+    });
     let user = out.get(1).and_then(User::first);
-    let (Some((token_id, kind)), Some(user)) = (token, user) else {
-        return Err(AppwriteError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request."));
+    let (Some((token_id, kind, destination)), Some(user)) = (token, user) else {
+        return Err(crate::tokens::invalid_token());
     };
+    if !crate::tokens::still_addressed(&user, &kind, destination.as_deref()) {
+        return Err(crate::tokens::invalid_token());
+    }
     if !user.status {
         return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
     }
@@ -375,11 +382,10 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         ));
     }
     ctx.ports.sql.batch(statements).await.map_err(|e| match e {
-        edgewrite_core::ports::StoreError::GuardFailed { .. } => {
-            AppwriteError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request.")
-        }
+        edgewrite_core::ports::StoreError::GuardFailed { .. } => crate::tokens::invalid_token(),
         other => AppwriteError::internal(other),
     })?;
     abuse::reset(ctx, &limit_key).await?;
+    abuse::reset(ctx, &user_key).await?;
     Ok(created(ctx, &session, &credential))
 }

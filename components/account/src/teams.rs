@@ -2,6 +2,7 @@
 //! Confirmed memberships become the `team:T`, `team:T/ROLE` and `member:M` roles of the
 //! member (see [`caller_memberships`]). Members read a team; owners change it; API keys do both.
 
+use edgewrite_core::abuse::{self, Limit};
 use edgewrite_core::identity::{Caller, TeamMembership};
 use edgewrite_core::ports::{Rows, Statement, StoreError, Value};
 use edgewrite_core::query::{Field, FieldKind, Schema};
@@ -393,6 +394,12 @@ pub async fn get_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// created for an unknown email or phone). An owner invites by email: the invitee joins by
 /// opening the emailed link (`PATCH …/status`).
 pub async fn create_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    abuse::check(
+        ctx,
+        &format!("url:/v1/teams/{{teamId}}/memberships,ip:{}", ctx.request.client_ip),
+        Limit { max: 10, window_secs: 3600 },
+    )
+    .await?;
     let (team, access) = path_team(ctx).await?;
     if access == Access::Member {
         return Err(unauthorized("User is not allowed to send invitations for this team"));
@@ -463,8 +470,8 @@ pub async fn create_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
     batch.push(
         Statement::new(
             "INSERT INTO memberships (id, team_id, user_id, roles, invited, joined, confirm, secret_hash,
-                                      created_at, updated_at)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                                      invited_email, created_at, updated_at)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
              WHERE EXISTS (SELECT 1 FROM teams WHERE id = ?) AND EXISTS (SELECT 1 FROM users WHERE id = ?)",
             vec![
                 membership_id.clone().into(),
@@ -475,6 +482,7 @@ pub async fn create_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
                 if confirmed { Value::Integer(now) } else { Value::Null },
                 Value::Integer(i64::from(confirmed)),
                 if confirmed { Value::Null } else { Value::Blob(secret_hash(&secret)) },
+                invite_to.clone().map_or(Value::Null, Value::from),
                 Value::Integer(now),
                 Value::Integer(now),
                 team.id.clone().into(),
@@ -651,7 +659,8 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
         .ports
         .sql
         .query(Statement::new(
-            "SELECT m.user_id, m.confirm, m.secret_hash, u.status FROM memberships m JOIN users u ON u.id = m.user_id
+            "SELECT m.user_id, m.confirm, m.secret_hash, u.status, m.invited, m.invited_email, u.email
+             FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.id = ? AND m.team_id = ?",
             vec![id.clone().into(), team.id.clone().into()],
         ))
@@ -682,6 +691,12 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
         return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
     }
     let now = ctx.ports.clock.now_ms();
+    if row.get(4).and_then(Value::as_i64).is_none_or(|invited| now - invited > crate::tokens::LINK_TTL_MS) {
+        return Err(AppwriteError::new(ErrorType::TeamInvalidSecret, "The invitation has expired."));
+    }
+    // The invitation proves the address only if the user still has the one it went to.
+    let invited_email = row.get(5).and_then(Value::as_str);
+    let proves_email = invited_email.is_some() && invited_email == row.get(6).and_then(Value::as_str);
     let mut batch = vec![
         Statement::new(
             "UPDATE memberships SET confirm = 1, joined = ?, updated_at = ? WHERE id = ? AND confirm = 0",
@@ -692,8 +707,10 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
             "UPDATE teams SET total = total + 1, updated_at = ? WHERE id = ?",
             vec![Value::Integer(now), team.id.clone().into()],
         ),
-        // The invitation was emailed, so opening it proves the address.
-        Statement::new("UPDATE users SET email_verification = 1 WHERE id = ?", vec![user_id.clone().into()]),
+        Statement::new(
+            "UPDATE users SET email_verification = 1 WHERE id = ? AND ?",
+            vec![user_id.clone().into(), Value::Integer(i64::from(proves_email))],
+        ),
     ];
     let session = if matches!(ctx.caller, Caller::Guest) {
         let (statements, session, credential) =

@@ -15,10 +15,9 @@ use crate::messages;
 use crate::password;
 use crate::store::{secret_hash, User, USER_COLUMNS};
 
-/// Lifetimes, as Appwrite's: one-time codes 15 minutes, links 1 hour, email verification 7 days.
+/// Lifetimes, as Appwrite's: one-time codes 15 minutes, links 1 hour.
 const OTP_TTL_MS: i64 = 15 * 60 * 1000;
-const LINK_TTL_MS: i64 = 3600 * 1000;
-const VERIFICATION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const LINK_TTL_MS: i64 = 3600 * 1000;
 
 /// Token kinds that `POST /account/sessions/token` may exchange for a session. Recovery and
 /// verification secrets never log anyone in.
@@ -32,10 +31,12 @@ struct Issued {
     created_at: i64,
     expire: i64,
     phrase: String,
+    /// The address or number the secret goes to.
+    destination: String,
 }
 
 impl Issued {
-    fn new(ctx: &Ctx<'_>, user_id: &str, secret: String, ttl_ms: i64) -> Issued {
+    fn new(ctx: &Ctx<'_>, user_id: &str, secret: String, ttl_ms: i64, destination: &str) -> Issued {
         let now = ctx.ports.clock.now_ms();
         Issued {
             id: edgewrite_core::ids::unique_id(now, ctx.ports.random),
@@ -44,26 +45,33 @@ impl Issued {
             created_at: now,
             expire: now + ttl_ms,
             phrase: String::new(),
+            destination: destination.to_string(),
         }
     }
 
-    /// The statements that store the token, after clearing the user's expired ones.
+    /// The statements that store the token, after clearing the user's expired ones and any
+    /// earlier secret of the same kind (only the newest code or link works).
     fn insert(&self, kind: &str) -> Vec<Statement> {
-        vec![purge_expired(&self.user_id, self.created_at), self.insert_only(kind)]
-    }
-
-    fn insert_only(&self, kind: &str) -> Statement {
-        Statement::new(
-            "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            vec![
-                self.id.clone().into(),
-                self.user_id.clone().into(),
-                kind.into(),
-                Value::Blob(secret_hash(&self.secret)),
-                Value::Integer(self.expire),
-                Value::Integer(self.created_at),
-            ],
-        )
+        vec![
+            purge_expired(&self.user_id, self.created_at),
+            Statement::new(
+                "DELETE FROM tokens WHERE user_id = ? AND kind = ?",
+                vec![self.user_id.clone().into(), kind.into()],
+            ),
+            Statement::new(
+                "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at, destination)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                vec![
+                    self.id.clone().into(),
+                    self.user_id.clone().into(),
+                    kind.into(),
+                    Value::Blob(secret_hash(&self.secret)),
+                    Value::Integer(self.expire),
+                    Value::Integer(self.created_at),
+                    self.destination.clone().into(),
+                ],
+            ),
+        ]
     }
 
     /// The Token model; the secret only for API-key callers (it travels by email or SMS).
@@ -179,6 +187,52 @@ async fn user_by(ctx: &Ctx<'_>, column: &str, value: &str) -> Result<Option<User
     Ok(User::first(&rows))
 }
 
+/// Limits a sending route twice, as Appwrite does: per destination and per client address.
+async fn limit_sending(ctx: &Ctx<'_>, path: &str, destination: &str, max: u32) -> Result<(), AppwriteError> {
+    abuse::check(ctx, &format!("{},to:{destination}", url_key(path)), Limit { max, window_secs: 3600 })
+        .await?;
+    abuse::check(
+        ctx,
+        &format!("{},ip:{}", url_key(path), ctx.request.client_ip),
+        Limit { max, window_secs: 3600 },
+    )
+    .await
+}
+
+/// Secrets of these kinds go to the user's email, or to its phone; changing the address
+/// revokes them.
+pub const EMAIL_KINDS: &[&str] = &["email", "magic_url", "recovery", "verification"];
+pub const PHONE_KINDS: &[&str] = &["phone", "phone_verification"];
+
+/// Revokes the user's outstanding secrets and MFA challenges sent to its email (`column` =
+/// `email`) or phone.
+pub fn revoke_sent_to(user_id: &str, column: &str) -> Vec<Statement> {
+    let (kinds, challenge) = if column == "email" { (EMAIL_KINDS, "email") } else { (PHONE_KINDS, "phone") };
+    vec![
+        Statement::new(
+            "DELETE FROM tokens WHERE user_id = ? AND kind IN (SELECT value FROM json_each(?))",
+            vec![user_id.into(), json!(kinds).to_string().into()],
+        ),
+        Statement::new(
+            "DELETE FROM mfa_challenges WHERE user_id = ? AND type = ?",
+            vec![user_id.into(), challenge.into()],
+        ),
+    ]
+}
+
+/// Whether a secret sent to `destination` still speaks for this user: its address (email for
+/// email kinds, phone for phone kinds) is still that destination.
+pub fn still_addressed(user: &User, kind: &str, destination: Option<&str>) -> bool {
+    let current = if PHONE_KINDS.contains(&kind) {
+        user.phone.as_deref()
+    } else if EMAIL_KINDS.contains(&kind) {
+        user.email.as_deref()
+    } else {
+        return true;
+    };
+    current.is_some() && current == destination
+}
+
 fn blocked() -> AppwriteError {
     AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked.")
 }
@@ -220,8 +274,7 @@ pub async fn create_email_token(ctx: &Ctx<'_>, magic: bool) -> Result<Response, 
     let url = if magic { Some(redirect_param(ctx, "url")?) } else { None };
     let with_phrase = ctx.params.boolean("phrase")?.unwrap_or(false);
     let path = if magic { "/v1/account/tokens/magic-url" } else { "/v1/account/tokens/email" };
-    abuse::check(ctx, &format!("{},email:{email}", url_key(path)), Limit { max: 10, window_secs: 3600 })
-        .await?;
+    limit_sending(ctx, path, &email, if magic { 60 } else { 10 }).await?;
     let settings = messages::mail_settings(ctx)?;
     let mut batch = Vec::new();
     let (user_id, name) = user_for_login(ctx, "email", &email, &mut batch).await?;
@@ -230,7 +283,7 @@ pub async fn create_email_token(ctx: &Ctx<'_>, magic: bool) -> Result<Response, 
     } else {
         (numeric_code(ctx.ports.random, 6), OTP_TTL_MS, "email")
     };
-    let mut token = Issued::new(ctx, &user_id, secret, ttl);
+    let mut token = Issued::new(ctx, &user_id, secret, ttl, &email);
     if with_phrase {
         token.phrase = phrase(ctx.ports.random);
     }
@@ -261,23 +314,18 @@ pub async fn create_email_token(ctx: &Ctx<'_>, magic: bool) -> Result<Response, 
 /// `POST /account/tokens/phone`: a 6-digit code by SMS.
 pub async fn create_phone_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let phone = valid_phone("phone", &ctx.params.required_text("phone", 16)?)?;
-    abuse::check(
-        ctx,
-        &format!("{},phone:{phone}", url_key("/v1/account/tokens/phone")),
-        Limit { max: 10, window_secs: 3600 },
-    )
-    .await?;
+    limit_sending(ctx, "/v1/account/tokens/phone", &phone, 10).await?;
     let settings = messages::sms_settings(ctx)?;
     let mut batch = Vec::new();
     let (user_id, _) = user_for_login(ctx, "phone", &phone, &mut batch).await?;
-    let token = Issued::new(ctx, &user_id, numeric_code(ctx.ports.random, 6), OTP_TTL_MS);
+    let token = Issued::new(ctx, &user_id, numeric_code(ctx.ports.random, 6), OTP_TTL_MS, &phone);
     batch.extend(token.insert("phone"));
     ctx.ports.sql.batch(batch).await.map_err(store_error)?;
     messages::send_sms_code(ctx, &settings, &phone, &token.secret).await?;
     Ok(Response::json(201, &token.to_json(ctx)))
 }
 
-fn invalid_token() -> AppwriteError {
+pub(crate) fn invalid_token() -> AppwriteError {
     AppwriteError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request.")
 }
 
@@ -295,7 +343,7 @@ async fn live_token(
         .sql
         .batch(vec![
             Statement::new(
-                "SELECT id, created_at, expire FROM tokens
+                "SELECT id, created_at, expire, destination FROM tokens
                  WHERE user_id = ? AND secret_hash = ? AND kind = ? AND expire > ?",
                 vec![user_id.into(), Value::Blob(secret_hash(secret)), kind.into(), Value::Integer(now)],
             ),
@@ -308,6 +356,9 @@ async fn live_token(
     let created = row.get(1).and_then(Value::as_i64).unwrap_or(now);
     let expire = row.get(2).and_then(Value::as_i64).unwrap_or(now);
     let user = out.get(1).and_then(User::first).ok_or_else(invalid_token)?;
+    if !still_addressed(&user, kind, row.get(3).and_then(Value::as_str)) {
+        return Err(invalid_token());
+    }
     let use_up = Statement::new("DELETE FROM tokens WHERE id = ?", vec![id.clone().into()]).expect_changes(1);
     Ok((use_up, user, created, expire, id))
 }
@@ -336,19 +387,14 @@ fn guard_error(e: StoreError) -> AppwriteError {
 pub async fn create_recovery(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let email = valid_email("email", &ctx.params.required_text("email", 254)?)?;
     let url = redirect_param(ctx, "url")?;
-    abuse::check(
-        ctx,
-        &format!("{},email:{email}", url_key("/v1/account/recovery")),
-        Limit { max: 10, window_secs: 3600 },
-    )
-    .await?;
+    limit_sending(ctx, "/v1/account/recovery", &email, 10).await?;
     let settings = messages::mail_settings(ctx)?;
     let user = user_by(ctx, "email", &email).await?;
     let user_id = user.as_ref().map_or_else(
         || edgewrite_core::ids::unique_id(ctx.ports.clock.now_ms(), ctx.ports.random),
         |u| u.id.clone(),
     );
-    let token = Issued::new(ctx, &user_id, link_secret(ctx.ports.random), LINK_TTL_MS);
+    let token = Issued::new(ctx, &user_id, link_secret(ctx.ports.random), LINK_TTL_MS, &email);
     let Some(user) = user else {
         tracing::info!("recovery requested for an unknown email");
         return Ok(Response::json(201, &token.to_json(ctx)));
@@ -426,7 +472,7 @@ pub async fn create_email_verification(ctx: &Ctx<'_>) -> Result<Response, Appwri
         ));
     }
     let settings = messages::mail_settings(ctx)?;
-    let token = Issued::new(ctx, &user.id, link_secret(ctx.ports.random), VERIFICATION_TTL_MS);
+    let token = Issued::new(ctx, &user.id, link_secret(ctx.ports.random), LINK_TTL_MS, &email);
     ctx.ports.sql.batch(token.insert("verification")).await.map_err(AppwriteError::internal)?;
     let expire = iso_from_ms(token.expire);
     let link = with_query(&url, &[("userId", &user.id), ("secret", &token.secret), ("expire", &expire)]);
@@ -437,18 +483,19 @@ pub async fn create_email_verification(ctx: &Ctx<'_>) -> Result<Response, Appwri
 /// `POST /account/verifications/phone`: a 6-digit code to the signed-in user's phone.
 pub async fn create_phone_verification(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (user, _) = current_user(ctx).await?;
-    abuse::check(
-        ctx,
-        &format!("{},userId:{}", url_key("/v1/account/verifications/phone"), user.id),
-        Limit { max: 10, window_secs: 3600 },
-    )
-    .await?;
+    limit_sending(ctx, "/v1/account/verifications/phone", &user.id, 10).await?;
     let phone = user
         .phone
         .clone()
         .ok_or_else(|| AppwriteError::new(ErrorType::UserPhoneNotFound, "User has no phone number."))?;
+    if user.phone_verification {
+        return Err(AppwriteError::new(
+            ErrorType::UserPhoneAlreadyVerified,
+            "The phone is already verified.",
+        ));
+    }
     let settings = messages::sms_settings(ctx)?;
-    let token = Issued::new(ctx, &user.id, numeric_code(ctx.ports.random, 6), OTP_TTL_MS);
+    let token = Issued::new(ctx, &user.id, numeric_code(ctx.ports.random, 6), OTP_TTL_MS, &phone);
     ctx.ports.sql.batch(token.insert("phone_verification")).await.map_err(AppwriteError::internal)?;
     messages::send_sms_code(ctx, &settings, &phone, &token.secret).await?;
     Ok(Response::json(201, &token.to_json(ctx)))

@@ -312,6 +312,8 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         Statement::new("DELETE FROM sessions WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM tokens WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM targets WHERE user_id = ?", vec![id.clone()]),
+        Statement::new("DELETE FROM mfa_authenticators WHERE user_id = ?", vec![id.clone()]),
+        Statement::new("DELETE FROM mfa_challenges WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM users WHERE id = ?", vec![id]),
     ]);
     ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
@@ -381,8 +383,11 @@ pub async fn update_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     if let Some(email) = &email {
         check_free(ctx, &user, "email", email).await?;
     }
-    let sync = targets::sync(ctx, &user.id, "email", user.email.as_deref(), email.as_deref());
+    let mut sync = targets::sync(ctx, &user.id, "email", user.email.as_deref(), email.as_deref());
     let changed = email != user.email;
+    if changed {
+        sync.extend(crate::tokens::revoke_sent_to(&user.id, "email"));
+    }
     let set = if changed { "email = ?, email_verification = 0" } else { "email = ?" };
     update(ctx, &user, set, vec![email.map_or(Value::Null, Value::from)], sync).await
 }
@@ -395,8 +400,11 @@ pub async fn update_phone(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     if let Some(phone) = &phone {
         check_free(ctx, &user, "phone", phone).await?;
     }
-    let sync = targets::sync(ctx, &user.id, "sms", user.phone.as_deref(), phone.as_deref());
+    let mut sync = targets::sync(ctx, &user.id, "sms", user.phone.as_deref(), phone.as_deref());
     let changed = phone != user.phone;
+    if changed {
+        sync.extend(crate::tokens::revoke_sent_to(&user.id, "phone"));
+    }
     let set = if changed { "phone = ?, phone_verification = 0" } else { "phone = ?" };
     update(ctx, &user, set, vec![phone.map_or(Value::Null, Value::from)], sync).await
 }

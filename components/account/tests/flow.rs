@@ -221,9 +221,13 @@ fn an_invitation_is_accepted_with_its_secret_only() {
     // Plant the pending membership an emailed invitation leaves behind.
     let stores = futures_executor::block_on(s.runtime.open_project("p")).unwrap();
     futures_executor::block_on(stores.sql.query(Statement::new(
-        "INSERT INTO memberships (id, team_id, user_id, roles, invited, confirm, secret_hash, created_at, updated_at)
-         VALUES ('m1', 't1', 'invitee', '[\"member\"]', 0, 0, ?, 0, 0)",
-        vec![Value::Blob(sha2::Sha256::digest(b"invite-secret").to_vec())],
+        "INSERT INTO memberships (id, team_id, user_id, roles, invited, confirm, secret_hash, invited_email,
+                                  created_at, updated_at)
+         VALUES ('m1', 't1', 'invitee', '[\"member\"]', ?, 0, ?, 'invitee@example.com', 0, 0)",
+        vec![
+            Value::Integer(edgewrite_core::ports::Clock::now_ms(&edgewrite_native::SystemClock)),
+            Value::Blob(sha2::Sha256::digest(b"invite-secret").to_vec()),
+        ],
     )))
     .unwrap();
 
@@ -291,4 +295,23 @@ fn expired_and_non_login_tokens_never_become_sessions() {
     }
     assert_eq!(exchange("live-secret").0, 201);
     assert_eq!(exchange("live-secret").1["type"], "user_invalid_token", "single use");
+}
+
+#[test]
+fn without_mail_or_sms_settings_the_flows_answer_503() {
+    let s = Server::new("nomail");
+    let email = json!({"userId": "unique()", "email": "someone@example.com"});
+    let (status, err, _) = s.call(Method::Post, "/account/tokens/email", &[], Some(email));
+    assert_eq!((status, err["type"].as_str()), (503, Some("general_smtp_disabled")));
+    let recovery = json!({"email": "someone@example.com", "url": "http://localhost/reset"});
+    assert_eq!(
+        s.call(Method::Post, "/account/recovery", &[], Some(recovery)).1["type"],
+        "general_smtp_disabled"
+    );
+    let phone = json!({"userId": "unique()", "phone": "+15550002222"});
+    let (status, err, _) = s.call(Method::Post, "/account/tokens/phone", &[], Some(phone));
+    assert_eq!((status, err["type"].as_str()), (503, Some("general_phone_disabled")));
+    // Nothing was created on the way: the address is still free.
+    let signup = json!({"userId": "unique()", "email": "someone@example.com", "password": "password-123"});
+    assert_eq!(s.call(Method::Post, "/account", &[], Some(signup)).0, 201);
 }

@@ -95,6 +95,7 @@ error_types! {
     UserOauth2Unauthorized = ("user_oauth2_unauthorized", 401, "OAuth2 provider denied."),
     UserOauth2ProviderError = ("user_oauth2_provider_error", 424, "OAuth2 provider error."),
     UserEmailNotVerified = ("user_email_not_verified", 400, "Email must be verified for this factor."),
+    UserPhoneAlreadyVerified = ("user_phone_already_verified", 409, "Phone already verified."),
     UserEmailAlreadyVerified = ("user_email_already_verified", 409, "Email already verified."),
     UserPhoneNotVerified = ("user_phone_not_verified", 400, "Phone must be verified."),
     UserTargetNotFound = ("user_target_not_found", 404, "Messaging target missing."),

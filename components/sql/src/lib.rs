@@ -175,14 +175,20 @@ pub const MIGRATIONS: &[Migration] = &[
             // Recovery codes are shown again on request (`GET …/mfa/recovery-codes`), so they are
             // kept as issued, like TOTP secrets, which verification needs.
             "ALTER TABLE users ADD COLUMN mfa_recovery_codes TEXT NOT NULL DEFAULT '[]'",
+            // `last_counter`: the TOTP time step last accepted, so a code works once.
             "CREATE TABLE mfa_authenticators (
                 user_id TEXT NOT NULL,
                 type TEXT NOT NULL,
                 secret TEXT NOT NULL,
                 verified INTEGER NOT NULL DEFAULT 0,
+                last_counter INTEGER,
                 created_at INTEGER NOT NULL,
                 PRIMARY KEY (user_id, type)
             )",
+            // The address or number a secret was sent to: it proves only that one, and stops
+            // working when the user's address changes.
+            "ALTER TABLE tokens ADD COLUMN destination TEXT",
+            "ALTER TABLE memberships ADD COLUMN invited_email TEXT",
             // `code_hash` is the SHA-256 of an emailed or texted code; TOTP and recovery-code
             // challenges check against the authenticator or the codes instead.
             "CREATE TABLE mfa_challenges (
