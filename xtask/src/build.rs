@@ -11,7 +11,8 @@ use crate::tools::Tools;
 use crate::{repo_root, run, step};
 
 /// The Spin components, one per capability (crate name → artifact stem).
-pub const SPIN_COMPONENTS: &[&str] = &["edgewrite_spin_health", "edgewrite_spin_account"];
+pub const SPIN_COMPONENTS: &[&str] =
+    &["edgewrite_spin_health", "edgewrite_spin_account", "edgewrite_spin_databases"];
 
 pub struct Artifact {
     pub name: String,

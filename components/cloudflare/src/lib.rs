@@ -92,6 +92,8 @@ const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_account::Users,
     &edgewrite_account::Teams,
     &edgewrite_account::ProjectKeys,
+    &edgewrite_databases::Databases,
+    &edgewrite_databases::TablesDb,
     &edgewrite_conformance::TestRoutes,
 ];
 

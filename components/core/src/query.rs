@@ -55,22 +55,31 @@ pub enum FieldKind {
     /// A JSON array of strings stored as TEXT; only `contains`, `containsAny`, `containsAll`,
     /// `notContains`, `isNull` and `isNotNull` apply (as for Appwrite's array attributes).
     TextArray,
+    /// A JSON array of scalars stored as TEXT, queried like [`FieldKind::TextArray`] but with
+    /// JSON strings, numbers or booleans (booleans as `0`/`1`, as SQLite's `json_each` reads
+    /// `false`/`true`). An element matches a value of equal type and value: `1` matches `1` and
+    /// `1.0`, not `"1"`.
+    Array,
 }
 
-/// One queryable attribute: its API name and the SQL column holding it.
+/// One queryable attribute: its API name and the SQL column holding it. Static schemas use
+/// `Field<'static>`; schemas built at run time borrow their names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field {
+pub struct Field<'a> {
     /// The API name, e.g. `name`, `$createdAt`.
-    pub attribute: &'static str,
-    /// A plain column name of [`Schema::table`] (spliced into SQL, so never user input).
-    pub column: &'static str,
+    pub attribute: &'a str,
+    /// A column of [`Schema::table`], plain (`name`) or quoted (`"title"`); spliced into SQL
+    /// after `edgewrite_t.`, so never unchecked user input.
+    pub column: &'a str,
     pub kind: FieldKind,
 }
 
 /// What a list endpoint lets its queries touch.
 ///
 /// `$sequence` (the table's `rowid`, i.e. insertion order) is always queryable and orderable
-/// unless `fields` lists it.
+/// unless `fields` lists it, and `rowid` is every order's final tie-break. A table whose rowid
+/// is aliased by an `INTEGER PRIMARY KEY` column works unchanged: `rowid` still names it (as
+/// long as no column is itself called `rowid`).
 #[derive(Debug, Clone, Copy)]
 pub struct Schema<'a> {
     /// A rowid table, or a parenthesised subquery exposing a `rowid` column (statements alias
@@ -79,7 +88,7 @@ pub struct Schema<'a> {
     /// The column holding `$id`.
     pub id_column: &'a str,
     /// Every queryable attribute, including `$id`, `$createdAt` and `$updatedAt`.
-    pub fields: &'a [Field],
+    pub fields: &'a [Field<'a>],
     /// SQL expression the endpoint's `search` param matches; `None` = search not supported
     /// (neither the param nor `search`/`notSearch` queries).
     pub search: Option<&'a str>,

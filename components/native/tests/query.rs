@@ -470,3 +470,102 @@ fn a_subquery_can_stand_in_for_the_table() {
     assert_eq!(run(vec![q("equal", "teamTitle", json!(["Ops"]))], Some("smith")), (ids(&["p01", "p10"]), 2));
     assert_eq!(run(vec![], Some("ops p05")).0, ids(&["p05"]));
 }
+
+/// A collection-style table as the databases capability builds it: `_seq` aliases the rowid,
+/// quoted attribute columns, and a schema whose fields are built at run time.
+#[test]
+fn rowid_aliased_by_an_integer_primary_key_and_quoted_columns() {
+    let db = Db(NativeSql::in_memory());
+    db.run(Statement::new(
+        r#"CREATE TABLE "c_books" (_seq INTEGER PRIMARY KEY, _id TEXT UNIQUE, "title" TEXT, "tags" TEXT)"#,
+        vec![],
+    ));
+    // Inserted out of `_seq` order: `$sequence` follows `_seq`, not insertion order.
+    let books: &[(i64, &str, Option<&str>, Option<&str>)] = &[
+        (30, "b1", Some("Dune"), Some(r#"["scifi",1965,true]"#)),
+        (10, "b2", Some("Emma"), Some(r#"["classic",1815]"#)),
+        (20, "b3", Some("Ubik"), Some(r#"["scifi",1969,2.5]"#)),
+        (40, "b4", Some("Beloved"), None),
+        (25, "b5", Some("Dune"), Some(r#"["1965"]"#)),
+        (5, "b6", None, Some("[]")),
+    ];
+    for (seq, id, title, tags) in books {
+        db.run(Statement::new(
+            r#"INSERT INTO "c_books" (_seq, _id, "title", "tags") VALUES (?, ?, ?, ?)"#,
+            vec![(*seq).into(), (*id).into(), (*title).into(), (*tags).into()],
+        ));
+    }
+    let stored: Vec<(String, String, FieldKind)> = vec![
+        ("$id".into(), "_id".into(), FieldKind::Text),
+        ("title".into(), r#""title""#.into(), FieldKind::Text),
+        ("tags".into(), r#""tags""#.into(), FieldKind::Array),
+    ];
+    let fields: Vec<Field<'_>> =
+        stored.iter().map(|(attribute, column, kind)| Field { attribute, column, kind: *kind }).collect();
+    let schema =
+        Schema { table: r#""c_books""#, id_column: "_id", fields: &fields, search: Some(r#""title""#) };
+    let run = |queries: Vec<String>| {
+        let options = ListOptions { queries, search: None, total: true };
+        let plan = plan(&options, &schema, &Limits::default()).unwrap_or_else(|e| panic!("{e:?}"));
+        if let Some(check) = plan.cursor_check(None) {
+            assert_eq!(db.run(check).rows.len(), 1);
+        }
+        let rows = db.run(plan.select("_id, _seq, rowid", None));
+        for row in &rows.rows {
+            assert_eq!(row[1], row[2], "rowid is _seq");
+        }
+        let count = db.run(plan.count(None).unwrap()).get(0, "total").and_then(Value::as_i64).unwrap();
+        (rows.rows.iter().map(|r| r[0].as_str().unwrap().to_string()).collect::<Vec<_>>(), count)
+    };
+    let page = |queries: Vec<String>| run(queries).0;
+    assert_eq!(run(vec![]), (ids(&["b6", "b2", "b3", "b5", "b1", "b4"]), 6));
+    assert_eq!(
+        page(vec![q("orderDesc", "$sequence", Json::Null)]),
+        ids(&["b4", "b1", "b5", "b3", "b2", "b6"])
+    );
+    assert_eq!(page(vec![q("greaterThan", "$sequence", json!([20]))]), ids(&["b5", "b1", "b4"]));
+    // Equal titles fall back to `$sequence` (= `_seq`).
+    let by_title = q("orderAsc", "title", Json::Null);
+    assert_eq!(page(vec![by_title.clone()]), ids(&["b6", "b4", "b5", "b1", "b2", "b3"]));
+    let limit = q("limit", "", json!([2]));
+    assert_eq!(
+        run(vec![by_title.clone(), limit.clone(), q("cursorAfter", "", json!(["b5"]))]),
+        (ids(&["b1", "b2"]), 6)
+    );
+    assert_eq!(
+        page(vec![by_title.clone(), limit.clone(), q("cursorBefore", "", json!(["b1"]))]),
+        ids(&["b4", "b5"])
+    );
+    assert_eq!(page(vec![limit.clone(), q("cursorAfter", "", json!(["b3"]))]), ids(&["b5", "b1"]));
+    // Array elements compare by JSON type and value: 1965 is not "1965".
+    let contains = |method: &str, values: Json| page(vec![q(method, "tags", values)]);
+    assert_eq!(contains("contains", json!(["scifi"])), ids(&["b3", "b1"]));
+    assert_eq!(contains("contains", json!([1965])), ids(&["b1"]));
+    assert_eq!(contains("contains", json!(["1965"])), ids(&["b5"]));
+    assert_eq!(contains("contains", json!([2.5])), ids(&["b3"]));
+    assert_eq!(contains("contains", json!([true])), ids(&["b1"]));
+    assert_eq!(contains("containsAny", json!([1815, "1965"])), ids(&["b2", "b5"]));
+    assert_eq!(contains("containsAll", json!(["scifi", 1969])), ids(&["b3"]));
+    assert_eq!(contains("containsAll", json!(["scifi", 1965, 1969])), ids(&[]));
+    assert_eq!(contains("notContains", json!(["scifi"])), ids(&["b6", "b2", "b5"]));
+    assert_eq!(page(vec![q("isNull", "tags", Json::Null)]), ids(&["b4"]));
+    assert_eq!(page(vec![q("isNotNull", "tags", Json::Null)]), ids(&["b6", "b2", "b3", "b5", "b1"]));
+    // A cursor page over an array filter.
+    assert_eq!(
+        run(vec![
+            q("contains", "tags", json!(["scifi", "classic"])),
+            q("orderDesc", "title", Json::Null),
+            q("limit", "", json!([1])),
+            q("cursorAfter", "", json!(["b3"])),
+        ]),
+        (ids(&["b2"]), 3)
+    );
+    assert_eq!(
+        page(vec![
+            q("contains", "tags", json!(["scifi", "classic"])),
+            q("orderDesc", "title", Json::Null),
+            q("cursorBefore", "", json!(["b1"])),
+        ]),
+        ids(&["b3", "b2"])
+    );
+}

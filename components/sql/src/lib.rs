@@ -202,6 +202,64 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX mfa_challenges_by_user ON mfa_challenges (user_id)",
         ],
     },
+    Migration {
+        version: 7,
+        name: "databases, collections, attributes and indexes",
+        statements: &[
+            // `seq` (the rowid) names the per-collection tables, so ids never reach SQL text.
+            // `type` is the API that created the database: `legacy` (/databases) or `tablesdb`.
+            "CREATE TABLE databases (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                type TEXT NOT NULL DEFAULT 'legacy',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            // A collection's documents live in `_db_docs_<seq>`, its document permissions in
+            // `_db_perms_<seq>`.
+            "CREATE TABLE collections (
+                seq INTEGER PRIMARY KEY,
+                database_seq INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                permissions TEXT NOT NULL DEFAULT '[]',
+                document_security INTEGER NOT NULL DEFAULT 0,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (database_seq, id)
+            )",
+            "CREATE TABLE attributes (
+                collection_seq INTEGER NOT NULL,
+                key TEXT NOT NULL,
+                type TEXT NOT NULL,
+                format TEXT NOT NULL DEFAULT '',
+                size INTEGER NOT NULL DEFAULT 0,
+                required INTEGER NOT NULL DEFAULT 0,
+                array INTEGER NOT NULL DEFAULT 0,
+                default_value TEXT,
+                options TEXT NOT NULL DEFAULT '{}',
+                status TEXT NOT NULL DEFAULT 'available',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (collection_seq, key)
+            )",
+            "CREATE TABLE indexes (
+                collection_seq INTEGER NOT NULL,
+                key TEXT NOT NULL,
+                type TEXT NOT NULL,
+                attributes TEXT NOT NULL,
+                orders TEXT NOT NULL DEFAULT '[]',
+                lengths TEXT NOT NULL DEFAULT '[]',
+                status TEXT NOT NULL DEFAULT 'available',
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (collection_seq, key)
+            )",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

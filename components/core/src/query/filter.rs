@@ -19,7 +19,7 @@ const MAX_SEARCH_TERMS: usize = 20;
 /// subquery (which must expose a `rowid` column) and filters can qualify their columns.
 pub(super) const ALIAS: &str = "edgewrite_t";
 /// `$sequence`: the rowid, i.e. insertion order.
-pub(super) const SEQUENCE: Field =
+pub(super) const SEQUENCE: Field<'static> =
     Field { attribute: "$sequence", column: "rowid", kind: FieldKind::Integer };
 
 /// SQL text with its positional parameters, in order.
@@ -53,8 +53,8 @@ pub(super) struct Planner<'s, 'a> {
     pub(super) schema: &'s Schema<'a>,
 }
 
-impl Planner<'_, '_> {
-    pub(super) fn field(&self, attribute: &str) -> Result<Field, AppwriteError> {
+impl<'a> Planner<'_, 'a> {
+    pub(super) fn field(&self, attribute: &str) -> Result<Field<'a>, AppwriteError> {
         self.schema
             .fields
             .iter()
@@ -65,7 +65,7 @@ impl Planner<'_, '_> {
     }
 
     /// An empty attribute (`orderDesc()`) orders by `$sequence`.
-    pub(super) fn order_field(&self, attribute: &str) -> Result<Field, AppwriteError> {
+    pub(super) fn order_field(&self, attribute: &str) -> Result<Field<'a>, AppwriteError> {
         if attribute.is_empty() {
             Ok(SEQUENCE)
         } else {
@@ -197,13 +197,14 @@ impl Planner<'_, '_> {
             )));
         }
         let contains = matches!(method, M::Contains | M::ContainsAny | M::ContainsAll | M::NotContains);
-        if field.kind == FieldKind::TextArray && !contains && !matches!(method, M::IsNull | M::IsNotNull) {
+        let array = matches!(field.kind, FieldKind::TextArray | FieldKind::Array);
+        if array && !contains && !matches!(method, M::IsNull | M::IsNotNull) {
             return Err(invalid(format!(
                 "Cannot query {} on attribute \"{attribute}\" because it is an array.",
                 method.as_str()
             )));
         }
-        if contains && !matches!(field.kind, FieldKind::Text | FieldKind::TextArray) {
+        if contains && !array && field.kind != FieldKind::Text {
             let name = if method == M::NotContains { "notContains" } else { "contains" };
             return Err(invalid(format!(
                 "Cannot query {name} on attribute \"{attribute}\" because it is not an array, string, or object."
@@ -279,7 +280,7 @@ impl Planner<'_, '_> {
                     sql.append(&inner);
                 }
             }
-            _ if field.kind == FieldKind::TextArray => array_contains(method, &col, &values, &mut sql),
+            _ if array => array_contains(method, &col, &values, &mut sql),
             _ => text_contains(method, &col, &values, &mut sql),
         }
         Ok(sql)
@@ -310,7 +311,8 @@ fn text_contains(method: QueryMethod, col: &str, values: &[Value], sql: &mut Sql
         .push(&format!(") AS edgewrite_v WHERE {col} {op} edgewrite_v.value ESCAPE '\\'))"));
 }
 
-/// `contains` & co. on a JSON-array column: element equality.
+/// `contains` & co. on a JSON-array column ([`FieldKind::TextArray`], [`FieldKind::Array`]):
+/// element equality against the values bound as one JSON array, so types must agree.
 fn array_contains(method: QueryMethod, col: &str, values: &[Value], sql: &mut Sql) {
     let element_in = |sql: &mut Sql| {
         sql.push(&format!(
@@ -366,6 +368,9 @@ fn convert(kind: FieldKind, value: &Json) -> Option<Value> {
         (FieldKind::Float, Json::Number(n)) => n.as_i64().map(Value::Integer).or(n.as_f64().map(Value::Real)),
         (FieldKind::Boolean, Json::Bool(b)) => Some(Value::Integer(i64::from(*b))),
         (FieldKind::Datetime, Json::String(s)) => time::ms_from_iso(s).map(Value::Integer),
+        (FieldKind::Array, Json::String(s)) => Some(Value::Text(s.clone())),
+        (FieldKind::Array, Json::Number(n)) => n.as_i64().map(Value::Integer).or(n.as_f64().map(Value::Real)),
+        (FieldKind::Array, Json::Bool(b)) => Some(Value::Integer(i64::from(*b))),
         _ => None,
     }
 }

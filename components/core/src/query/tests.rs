@@ -14,6 +14,7 @@ const FIELDS: &[Field] = &[
     Field { attribute: "score", column: "score", kind: FieldKind::Float },
     Field { attribute: "active", column: "active", kind: FieldKind::Boolean },
     Field { attribute: "labels", column: "labels", kind: FieldKind::TextArray },
+    Field { attribute: "tags", column: "tags", kind: FieldKind::Array },
 ];
 
 fn schema() -> Schema<'static> {
@@ -183,6 +184,11 @@ fn refuses_queries_the_schema_does_not_allow() {
         (r#"{"method":"equal","attribute":"active","values":[1]}"#, "Invalid query: Query value is invalid for attribute \"active\""),
         (r#"{"method":"lessThan","attribute":"$createdAt","values":["soon"]}"#, "Invalid query: Query value is invalid for attribute \"$createdAt\""),
         (r#"{"method":"equal","attribute":"labels","values":["x"]}"#, "Invalid query: Cannot query equal on attribute \"labels\" because it is an array."),
+        (r#"{"method":"equal","attribute":"tags","values":[1]}"#, "Invalid query: Cannot query equal on attribute \"tags\" because it is an array."),
+        (r#"{"method":"startsWith","attribute":"tags","values":["a"]}"#, "Invalid query: Cannot query startsWith on attribute \"tags\" because it is an array."),
+        (r#"{"method":"contains","attribute":"tags","values":[null]}"#, "Invalid query: Query value is invalid for attribute \"tags\""),
+        (r#"{"method":"contains","attribute":"tags","values":[[1]]}"#, "Invalid query: Query value is invalid for attribute \"tags\""),
+        (r#"{"method":"contains","attribute":"labels","values":[1]}"#, "Invalid query: Query value is invalid for attribute \"labels\""),
         (r#"{"method":"contains","attribute":"age","values":[1]}"#, "Invalid query: Cannot query contains on attribute \"age\" because it is not an array, string, or object."),
         (r#"{"method":"notContains","attribute":"age","values":[1]}"#, "Invalid query: Cannot query notContains on attribute \"age\" because it is not an array, string, or object."),
         (r#"{"method":"startsWith","attribute":"age","values":[1]}"#, "Invalid query: Cannot query startsWith on attribute \"age\" because it is not a string."),
@@ -334,6 +340,55 @@ fn orders_with_appwrite_tie_break() {
 }
 
 #[test]
+fn array_contains_binds_mixed_scalars_as_one_json_parameter() {
+    let plan =
+        plan_of(&[r#"{"method":"containsAny","attribute":"tags","values":["a",2,2.5,true]}"#]).unwrap();
+    let s = plan.select("id", None);
+    assert!(s.sql.contains("json_each(edgewrite_t.tags) AS edgewrite_e"), "{}", s.sql);
+    assert_eq!(s.params[0], Value::from(r#"["a",2,2.5,1]"#));
+    assert_eq!(s.sql.matches('?').count(), s.params.len());
+    for method in ["contains", "containsAll", "notContains"] {
+        let raw = format!(r#"{{"method":"{method}","attribute":"tags","values":[1,"x"]}}"#);
+        let s = plan_of(&[&raw]).unwrap().select("id", None);
+        assert_eq!(s.params[0], Value::from(r#"[1,"x"]"#), "{method}");
+    }
+    for method in ["isNull", "isNotNull"] {
+        assert!(plan_of(&[&format!(r#"{{"method":"{method}","attribute":"tags"}}"#)]).is_ok());
+    }
+}
+
+/// Fields built at run time (as from stored attributes) borrow their names; the plan owns
+/// everything it keeps, so it outlives the schema.
+#[test]
+fn schemas_built_at_run_time_plan_like_static_ones() {
+    let stored: Vec<(String, String, FieldKind)> = vec![
+        ("$id".into(), "_id".into(), FieldKind::Text),
+        ("title".into(), "\"title\"".into(), FieldKind::Text),
+        ("tags".into(), "\"tags\"".into(), FieldKind::Array),
+    ];
+    let table = String::from("\"c_books\"");
+    let plan = {
+        let fields: Vec<Field<'_>> =
+            stored.iter().map(|(attribute, column, kind)| Field { attribute, column, kind: *kind }).collect();
+        let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
+        let queries = [
+            r#"{"method":"orderAsc","attribute":"title"}"#,
+            r#"{"method":"contains","attribute":"tags","values":[7]}"#,
+            r#"{"method":"cursorAfter","values":["b1"]}"#,
+        ];
+        plan(&options(&queries), &schema, &Limits::default()).unwrap()
+    };
+    let s = plan.select("_id", None);
+    assert!(s.sql.contains("FROM \"c_books\" AS edgewrite_t"), "{}", s.sql);
+    assert!(s.sql.contains("json_each(edgewrite_t.\"tags\")"), "{}", s.sql);
+    assert!(s.sql.contains("ORDER BY edgewrite_t.\"title\" ASC, edgewrite_t.rowid ASC"), "{}", s.sql);
+    assert_eq!(
+        plan.cursor_check(None).unwrap().sql,
+        "SELECT 1 FROM \"c_books\" AS edgewrite_t WHERE edgewrite_t._id = ? LIMIT 1"
+    );
+}
+
+#[test]
 fn select_queries_merge_and_star_means_all() {
     let plan = plan_of(&[
         r#"{"method":"select","values":["name"]}"#,
@@ -365,7 +420,7 @@ proptest! {
     #[test]
     fn any_query_shaped_json_plans_or_errors_without_panicking(
         method in "[a-zA-Z]{0,16}",
-        attribute in prop_oneof![Just("name".to_string()), Just("labels".to_string()), Just("$createdAt".to_string()), "[a-z$]{0,6}"],
+        attribute in prop_oneof![Just("name".to_string()), Just("labels".to_string()), Just("tags".to_string()), Just("$createdAt".to_string()), "[a-z$]{0,6}"],
         values in proptest::collection::vec(
             prop_oneof![
                 any::<i64>().prop_map(|i| json!(i)),

@@ -1,0 +1,331 @@
+//! Databases and collections/tables (`appwrite-api.md` §6.2, §6.3): create, list, get, update,
+//! delete. A collection's create makes its document and permission tables in the same batch;
+//! a delete drops them.
+
+use edgewrite_core::ports::{Statement, StoreError, Value};
+use edgewrite_core::query::{self, Field, FieldKind, ListOptions, Schema};
+use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
+use serde_json::{json, Value as Json};
+
+use crate::flavor::Flavor;
+use crate::meta::{self, Database, COLLECTION_COLUMNS, DATABASE_COLUMNS};
+use crate::permissions;
+
+static DATABASE_FIELDS: &[Field<'static>] = &[
+    Field { attribute: "$id", column: "id", kind: FieldKind::Text },
+    Field { attribute: "$createdAt", column: "created_at", kind: FieldKind::Datetime },
+    Field { attribute: "$updatedAt", column: "updated_at", kind: FieldKind::Datetime },
+    Field { attribute: "name", column: "name", kind: FieldKind::Text },
+];
+
+static COLLECTION_FIELDS: &[Field<'static>] = &[
+    Field { attribute: "$id", column: "id", kind: FieldKind::Text },
+    Field { attribute: "$createdAt", column: "created_at", kind: FieldKind::Datetime },
+    Field { attribute: "$updatedAt", column: "updated_at", kind: FieldKind::Datetime },
+    Field { attribute: "name", column: "name", kind: FieldKind::Text },
+    Field { attribute: "enabled", column: "enabled", kind: FieldKind::Boolean },
+    Field { attribute: "documentSecurity", column: "document_security", kind: FieldKind::Boolean },
+    Field { attribute: "rowSecurity", column: "document_security", kind: FieldKind::Boolean },
+];
+
+/// Runs a list of a metadata table.
+pub(crate) async fn page(
+    ctx: &Ctx<'_>,
+    schema: &Schema<'_>,
+    columns: &str,
+    scope: Option<(&str, Vec<Value>)>,
+) -> Result<(i64, Vec<Vec<Value>>), AppwriteError> {
+    let options = ListOptions {
+        queries: ctx
+            .params
+            .string_array("queries", query::MAX_QUERY_CHARS, &ctx.config.limits)?
+            .unwrap_or_default(),
+        search: ctx.params.text("search", 256)?,
+        total: ctx.params.boolean("total")?.unwrap_or(true),
+    };
+    let plan = query::plan(&options, schema, &ctx.config.limits)?;
+    let mut batch = Vec::new();
+    let cursor = plan.cursor_check(scope.clone());
+    let has_cursor = cursor.is_some();
+    batch.extend(cursor);
+    batch.push(plan.select(columns, scope.clone()));
+    let count = plan.count(scope);
+    let has_count = count.is_some();
+    batch.extend(count);
+    let mut out = ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?.into_iter();
+    if has_cursor && out.next().is_none_or(|r| r.rows.is_empty()) {
+        return Err(AppwriteError::new(ErrorType::GeneralCursorNotFound, "Cursor not found"));
+    }
+    let rows = out.next().map(|r| r.rows).unwrap_or_default();
+    let total =
+        if has_count { out.next().and_then(|r| r.rows.first()?.first()?.as_i64()).unwrap_or(0) } else { 0 };
+    Ok((total, rows))
+}
+
+/// `GET /databases` (also `/tablesdb`).
+pub async fn list_databases(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let schema = Schema {
+        table: "databases",
+        id_column: "id",
+        fields: DATABASE_FIELDS,
+        search: Some("id || ' ' || name"),
+    };
+    let (total, rows) = page(ctx, &schema, DATABASE_COLUMNS, None).await?;
+    let databases: Vec<Json> =
+        rows.iter().filter_map(|r| Database::from_row(r)).map(|d| d.to_json()).collect();
+    Ok(Response::json(200, &json!({"total": total, "databases": databases})))
+}
+
+/// `POST /databases`
+pub async fn create_database(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let now = ctx.ports.clock.now_ms();
+    let id = ctx.params.custom_id("databaseId", now, ctx.ports.random)?;
+    let name = ctx.params.required_text("name", 128)?;
+    let enabled = ctx.params.boolean("enabled")?.unwrap_or(true);
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "INSERT INTO databases (id, name, enabled, type, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            vec![
+                id.clone().into(),
+                name.into(),
+                Value::Integer(i64::from(enabled)),
+                flavor.database_type().into(),
+                Value::Integer(now),
+                Value::Integer(now),
+            ],
+        ))
+        .await
+        .map_err(|e| match e {
+            StoreError::Constraint(_) => {
+                AppwriteError::new(ErrorType::DatabaseAlreadyExists, "Database already exists")
+            }
+            other => AppwriteError::internal(other),
+        })?;
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE id = ?"),
+            vec![id.into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let database =
+        rows.rows.first().and_then(|r| Database::from_row(r)).ok_or_else(meta::database_not_found)?;
+    Ok(Response::json(201, &database.to_json()))
+}
+
+/// `GET /databases/{databaseId}`
+pub async fn get_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    Ok(Response::json(200, &meta::load_database(ctx).await?.to_json()))
+}
+
+/// `PUT /databases/{databaseId}`
+pub async fn update_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let mut database = meta::load_database(ctx).await?;
+    if let Some(name) = ctx.params.text("name", 128)? {
+        database.name = name;
+    }
+    if let Some(enabled) = ctx.params.boolean("enabled")? {
+        database.enabled = enabled;
+    }
+    database.updated_at = ctx.ports.clock.now_ms();
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "UPDATE databases SET name = ?, enabled = ?, updated_at = ? WHERE seq = ?",
+            vec![
+                database.name.clone().into(),
+                Value::Integer(i64::from(database.enabled)),
+                Value::Integer(database.updated_at),
+                Value::Integer(database.seq),
+            ],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(Response::json(200, &database.to_json()))
+}
+
+/// The statements that drop a collection and everything in it.
+fn drop_collection(seq: i64) -> Vec<Statement> {
+    vec![
+        Statement::new(format!("DROP TABLE IF EXISTS {}", meta::docs_table(seq)), vec![]),
+        Statement::new(format!("DROP TABLE IF EXISTS {}", meta::perms_table(seq)), vec![]),
+        Statement::new("DELETE FROM attributes WHERE collection_seq = ?", vec![Value::Integer(seq)]),
+        Statement::new("DELETE FROM indexes WHERE collection_seq = ?", vec![Value::Integer(seq)]),
+        Statement::new("DELETE FROM collections WHERE seq = ?", vec![Value::Integer(seq)]),
+    ]
+}
+
+/// `DELETE /databases/{databaseId}`: its collections and their documents go too.
+pub async fn delete_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let database = meta::load_database(ctx).await?;
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            "SELECT seq FROM collections WHERE database_seq = ?",
+            vec![Value::Integer(database.seq)],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let mut batch: Vec<Statement> =
+        rows.rows.iter().filter_map(|r| r.first()?.as_i64()).flat_map(drop_collection).collect();
+    batch.push(Statement::new("DELETE FROM databases WHERE seq = ?", vec![Value::Integer(database.seq)]));
+    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+    tracing::info!(database = %database.id, "database deleted");
+    Ok(Response::no_content())
+}
+
+/// `permissions` of a collection: read, create, update, delete, write.
+fn collection_permissions(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, AppwriteError> {
+    let Some(list) = ctx.params.string_array("permissions", 256, &ctx.config.limits)? else {
+        return Ok(None);
+    };
+    let parsed = permissions::parse(&list, &["read", "create", "update", "delete", "write"])?;
+    Ok(Some(permissions::render(&parsed)))
+}
+
+/// A random positive 48-bit number naming the collection's tables: ids never reach SQL text,
+/// and concurrent creates cannot pick the same one.
+fn new_seq(ctx: &Ctx<'_>) -> i64 {
+    let mut b = [0u8; 8];
+    ctx.ports.random.fill(&mut b[..6]);
+    (i64::from_le_bytes(b) & 0xffff_ffff_ffff).max(1)
+}
+
+/// `POST /databases/{databaseId}/collections` (`/tablesdb/{databaseId}/tables`).
+pub async fn create_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let database = meta::load_database(ctx).await?;
+    let now = ctx.ports.clock.now_ms();
+    let id = ctx.params.custom_id(flavor.collection_param(), now, ctx.ports.random)?;
+    let name = ctx.params.required_text("name", 128)?;
+    let permissions = collection_permissions(ctx)?.unwrap_or_default();
+    let security = ctx.params.boolean(flavor.security_key())?.unwrap_or(false);
+    let enabled = ctx.params.boolean("enabled")?.unwrap_or(true);
+    let seq = new_seq(ctx);
+    let docs = meta::docs_table(seq);
+    let perms = meta::perms_table(seq);
+    ctx.ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                format!("INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                vec![
+                    Value::Integer(seq),
+                    Value::Integer(database.seq),
+                    id.clone().into(),
+                    name.into(),
+                    json!(permissions).to_string().into(),
+                    Value::Integer(i64::from(security)),
+                    Value::Integer(i64::from(enabled)),
+                    Value::Integer(now),
+                    Value::Integer(now),
+                ],
+            ),
+            Statement::new(
+                format!(
+                    "CREATE TABLE {docs} (_seq INTEGER PRIMARY KEY, _id TEXT NOT NULL UNIQUE,
+                     _created_at INTEGER NOT NULL, _updated_at INTEGER NOT NULL, _permissions TEXT NOT NULL DEFAULT '[]')"
+                ),
+                vec![],
+            ),
+            Statement::new(
+                format!(
+                    "CREATE TABLE {perms} (doc_seq INTEGER NOT NULL, action TEXT NOT NULL, role TEXT NOT NULL,
+                     PRIMARY KEY (doc_seq, action, role))"
+                ),
+                vec![],
+            ),
+            Statement::new(format!("CREATE INDEX {perms}_by_role ON {perms} (action, role, doc_seq)"), vec![]),
+        ])
+        .await
+        .map_err(|e| match e {
+            StoreError::Constraint(_) => flavor.collection_exists(),
+            other => AppwriteError::internal(other),
+        })?;
+    respond_collection(ctx, flavor, 201, &database.id, &id).await
+}
+
+async fn respond_collection(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    status: u16,
+    database_id: &str,
+    id: &str,
+) -> Result<Response, AppwriteError> {
+    let (_, collection) = crate::meta::load_collection_by(ctx, flavor, database_id, id).await?;
+    Ok(Response::json(status, &collection.to_json(flavor)))
+}
+
+/// `GET /databases/{databaseId}/collections`
+pub async fn list_collections(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let database = meta::load_database(ctx).await?;
+    let schema = Schema {
+        table: "collections",
+        id_column: "id",
+        fields: COLLECTION_FIELDS,
+        search: Some("id || ' ' || name"),
+    };
+    let (total, rows) = page(
+        ctx,
+        &schema,
+        COLLECTION_COLUMNS,
+        Some(("database_seq = ?", vec![Value::Integer(database.seq)])),
+    )
+    .await?;
+    let mut collections = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(id) = row.get(2).and_then(Value::as_str) else { continue };
+        let (_, collection) = crate::meta::load_collection_by(ctx, flavor, &database.id, id).await?;
+        collections.push(collection.to_json(flavor));
+    }
+    Ok(Response::json(200, &json!({"total": total, flavor.collections_key(): collections})))
+}
+
+/// `GET /databases/{databaseId}/collections/{collectionId}`
+pub async fn get_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let (_, collection) = meta::load_collection(ctx, flavor).await?;
+    Ok(Response::json(200, &collection.to_json(flavor)))
+}
+
+/// `PUT /databases/{databaseId}/collections/{collectionId}`
+pub async fn update_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let (database, mut collection) = meta::load_collection(ctx, flavor).await?;
+    if let Some(name) = ctx.params.text("name", 128)? {
+        collection.name = name;
+    }
+    if let Some(permissions) = collection_permissions(ctx)? {
+        collection.permissions = permissions;
+    }
+    if let Some(security) = ctx.params.boolean(flavor.security_key())? {
+        collection.document_security = security;
+    }
+    if let Some(enabled) = ctx.params.boolean("enabled")? {
+        collection.enabled = enabled;
+    }
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "UPDATE collections SET name = ?, permissions = ?, document_security = ?, enabled = ?, updated_at = ? WHERE seq = ?",
+            vec![
+                collection.name.clone().into(),
+                json!(collection.permissions).to_string().into(),
+                Value::Integer(i64::from(collection.document_security)),
+                Value::Integer(i64::from(collection.enabled)),
+                Value::Integer(ctx.ports.clock.now_ms()),
+                Value::Integer(collection.seq),
+            ],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    respond_collection(ctx, flavor, 200, &database.id, &collection.id).await
+}
+
+/// `DELETE /databases/{databaseId}/collections/{collectionId}`
+pub async fn delete_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let (_, collection) = meta::load_collection(ctx, flavor).await?;
+    ctx.ports.sql.batch(drop_collection(collection.seq)).await.map_err(AppwriteError::internal)?;
+    Ok(Response::no_content())
+}

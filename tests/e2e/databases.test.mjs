@@ -1,0 +1,278 @@
+// Databases and TablesDB through node-appwrite: schema with data, a table-driven query suite run
+// through both APIs, permissions by role (collection and document level), concurrency, and
+// bad input. The same engine answers both APIs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { adminClient, rejectsWith, node, endpoint, projectId, userClient } from './helpers.mjs';
+
+const guest = () => new node.Client().setEndpoint(endpoint).setProject(projectId);
+const uid = (tag) => `${tag}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** One API surface over both services, so each suite runs through /databases and /tablesdb. */
+function api(flavor, client) {
+  if (flavor === 'databases') {
+    const d = new node.Databases(client);
+    const ids = (db, c) => ({ databaseId: db, collectionId: c });
+    return {
+      flavor,
+      notFound: 'document_not_found',
+      invalid: 'document_invalid_structure',
+      exists: 'document_already_exists',
+      createDatabase: (id) => d.create({ databaseId: id, name: id }),
+      createCollection: (db, id, permissions = [], security = false) =>
+        d.createCollection({ databaseId: db, collectionId: id, name: id, permissions, documentSecurity: security }),
+      getCollection: (db, c) => d.getCollection(ids(db, c)),
+      attr: {
+        string: (db, c, key, size, required, xdefault, array) => d.createStringAttribute({ ...ids(db, c), key, size, required, xdefault, array }),
+        integer: (db, c, key, required, min, max, xdefault) => d.createIntegerAttribute({ ...ids(db, c), key, required, min, max, xdefault }),
+        float: (db, c, key, required) => d.createFloatAttribute({ ...ids(db, c), key, required }),
+        boolean: (db, c, key, required, xdefault) => d.createBooleanAttribute({ ...ids(db, c), key, required, xdefault }),
+        datetime: (db, c, key, required) => d.createDatetimeAttribute({ ...ids(db, c), key, required }),
+        email: (db, c, key, required) => d.createEmailAttribute({ ...ids(db, c), key, required }),
+        enum: (db, c, key, elements, required) => d.createEnumAttribute({ ...ids(db, c), key, elements, required }),
+      },
+      deleteAttribute: (db, c, key) => d.deleteAttribute({ ...ids(db, c), key }),
+      index: (db, c, key, type, attributes, orders) => d.createIndex({ ...ids(db, c), key, type, attributes, orders }),
+      create: (db, c, id, data, permissions) => d.createDocument({ ...ids(db, c), documentId: id, data, permissions }),
+      get: (db, c, id) => d.getDocument({ ...ids(db, c), documentId: id }),
+      list: async (db, c, queries = [], total) => {
+        const r = await d.listDocuments({ ...ids(db, c), queries, total });
+        return { total: r.total, items: r.documents };
+      },
+      update: (db, c, id, data, permissions) => d.updateDocument({ ...ids(db, c), documentId: id, data, permissions }),
+      upsert: (db, c, id, data) => d.upsertDocument({ ...ids(db, c), documentId: id, data }),
+      remove: (db, c, id) => d.deleteDocument({ ...ids(db, c), documentId: id }),
+      increment: (db, c, id, key, value, max) => d.incrementDocumentAttribute({ ...ids(db, c), documentId: id, attribute: key, value, max }),
+      decrement: (db, c, id, key, value, min) => d.decrementDocumentAttribute({ ...ids(db, c), documentId: id, attribute: key, value, min }),
+    };
+  }
+  const t = new node.TablesDB(client);
+  const ids = (db, c) => ({ databaseId: db, tableId: c });
+  return {
+    flavor,
+    notFound: 'row_not_found',
+    invalid: 'row_invalid_structure',
+    exists: 'row_already_exists',
+    createDatabase: (id) => t.create({ databaseId: id, name: id }),
+    createCollection: (db, id, permissions = [], security = false) =>
+      t.createTable({ databaseId: db, tableId: id, name: id, permissions, rowSecurity: security }),
+    getCollection: (db, c) => t.getTable(ids(db, c)),
+    attr: {
+      string: (db, c, key, size, required, xdefault, array) => t.createStringColumn({ ...ids(db, c), key, size, required, xdefault, array }),
+      integer: (db, c, key, required, min, max, xdefault) => t.createIntegerColumn({ ...ids(db, c), key, required, min, max, xdefault }),
+      float: (db, c, key, required) => t.createFloatColumn({ ...ids(db, c), key, required }),
+      boolean: (db, c, key, required, xdefault) => t.createBooleanColumn({ ...ids(db, c), key, required, xdefault }),
+      datetime: (db, c, key, required) => t.createDatetimeColumn({ ...ids(db, c), key, required }),
+      email: (db, c, key, required) => t.createEmailColumn({ ...ids(db, c), key, required }),
+      enum: (db, c, key, elements, required) => t.createEnumColumn({ ...ids(db, c), key, elements, required }),
+    },
+    deleteAttribute: (db, c, key) => t.deleteColumn({ ...ids(db, c), key }),
+    index: (db, c, key, type, columns, orders) => t.createIndex({ ...ids(db, c), key, type, columns, orders }),
+    create: (db, c, id, data, permissions) => t.createRow({ ...ids(db, c), rowId: id, data, permissions }),
+    get: (db, c, id) => t.getRow({ ...ids(db, c), rowId: id }),
+    list: async (db, c, queries = [], total) => {
+      const r = await t.listRows({ ...ids(db, c), queries, total });
+      return { total: r.total, items: r.rows };
+    },
+    update: (db, c, id, data, permissions) => t.updateRow({ ...ids(db, c), rowId: id, data, permissions }),
+    upsert: (db, c, id, data) => t.upsertRow({ ...ids(db, c), rowId: id, data }),
+    remove: (db, c, id) => t.deleteRow({ ...ids(db, c), rowId: id }),
+    increment: (db, c, id, key, value, max) => t.incrementRowColumn({ ...ids(db, c), rowId: id, column: key, value, max }),
+    decrement: (db, c, id, key, value, min) => t.decrementRowColumn({ ...ids(db, c), rowId: id, column: key, value, min }),
+  };
+}
+
+const { Query } = node;
+
+/** A collection of people with one attribute of each kind, seeded. */
+async function seededPeople(a) {
+  const db = uid('db');
+  await a.createDatabase(db);
+  const c = 'people';
+  await a.createCollection(db, c, ['read("any")']);
+  await a.attr.string(db, c, 'name', 64, true);
+  await a.attr.integer(db, c, 'age', false, 0, 150);
+  await a.attr.float(db, c, 'score', false);
+  await a.attr.boolean(db, c, 'active', false, false);
+  await a.attr.datetime(db, c, 'born', false);
+  await a.attr.string(db, c, 'tags', 16, false, undefined, true);
+  await a.attr.email(db, c, 'email', false);
+  await a.attr.enum(db, c, 'team', ['red', 'blue'], false);
+  await a.index(db, c, 'by_age', 'key', ['age'], ['asc']);
+  const people = [
+    ['ada', { name: 'Ada Lovelace', age: 36, score: 9.5, active: true, born: '1815-12-10T00:00:00.000+00:00', tags: ['math', 'poetry'], email: 'ada@example.com', team: 'red' }],
+    ['alan', { name: 'Alan Turing', age: 41, score: 9.9, active: false, born: '1912-06-23T00:00:00.000+00:00', tags: ['math', 'crypto'], email: 'alan@example.com', team: 'blue' }],
+    ['grace', { name: 'Grace Hopper', age: 85, score: 9.7, active: true, born: '1906-12-09T00:00:00.000+00:00', tags: ['navy', 'cobol'], team: 'blue' }],
+    ['linus', { name: 'Linus Torvalds', age: 55, score: 8.1, active: true, born: '1969-12-28T00:00:00.000+00:00', tags: ['kernel'] }],
+    ['margaret', { name: 'Margaret Hamilton', age: 88, score: 9.8, born: '1936-08-17T00:00:00.000+00:00', tags: [] }],
+    ['nobody', { name: 'Nobody', tags: ['50%_off'] }],
+  ];
+  for (const [id, data] of people) await a.create(db, c, id, data);
+  return { db, c };
+}
+
+const CASES = [
+  ['equal', [Query.equal('name', ['Ada Lovelace'])], ['ada']],
+  ['equal, several values', [Query.equal('team', ['red', 'blue'])], ['ada', 'alan', 'grace']],
+  ['notEqual', [Query.notEqual('team', 'blue')], ['ada']],
+  ['lessThan', [Query.lessThan('age', 41)], ['ada']],
+  ['lessThanEqual', [Query.lessThanEqual('age', 41)], ['ada', 'alan']],
+  ['greaterThan', [Query.greaterThan('age', 80)], ['grace', 'margaret']],
+  ['greaterThanEqual', [Query.greaterThanEqual('score', 9.8)], ['alan', 'margaret']],
+  ['between', [Query.between('age', 40, 60)], ['alan', 'linus']],
+  ['isNull', [Query.isNull('age')], ['nobody']],
+  ['isNotNull', [Query.isNotNull('email')], ['ada', 'alan']],
+  ['startsWith', [Query.startsWith('name', 'Al')], ['alan']],
+  ['endsWith', [Query.endsWith('name', 'Hopper')], ['grace']],
+  ['contains (string)', [Query.contains('name', ['Tor'])], ['linus']],
+  ['contains (array)', [Query.contains('tags', ['math'])], ['ada', 'alan']],
+  ['contains, LIKE metacharacters are literal', [Query.contains('tags', ['50%_off'])], ['nobody']],
+  ['boolean', [Query.equal('active', [true])], ['ada', 'grace', 'linus']],
+  ['datetime', [Query.lessThan('born', '1900-01-01T00:00:00.000+00:00')], ['ada']],
+  ['or', [Query.or([Query.equal('team', ['red']), Query.greaterThan('age', 86)])], ['ada', 'margaret']],
+  ['and', [Query.and([Query.equal('active', [true]), Query.lessThan('age', 60)])], ['ada', 'linus']],
+  ['orderDesc + limit', [Query.orderDesc('age'), Query.limit(2)], ['margaret', 'grace']],
+  ['orderAsc + offset', [Query.isNotNull('age'), Query.orderAsc('age'), Query.offset(3)], ['grace', 'margaret']],
+  ['cursorAfter', [Query.orderAsc('name'), Query.cursorAfter('grace'), Query.limit(2)], ['linus', 'margaret']],
+  ['cursorBefore', [Query.orderAsc('name'), Query.cursorBefore('linus'), Query.limit(2)], ['alan', 'grace']],
+  ['$id', [Query.equal('$id', ['alan', 'linus'])], ['alan', 'linus']],
+];
+
+for (const flavor of ['databases', 'tablesdb']) {
+  test(`${flavor}: every query method returns the expected ids in order`, async () => {
+    const a = api(flavor, adminClient());
+    const { db, c } = await seededPeople(a);
+    for (const [name, queries, expected] of CASES) {
+      const { items } = await a.list(db, c, queries);
+      assert.deepEqual(items.map((d) => d.$id), expected, name);
+    }
+    const all = await a.list(db, c);
+    assert.equal(all.total, 6);
+    const noTotal = await a.list(db, c, [Query.limit(1)], false);
+    assert.equal(noTotal.total, 0);
+    const ada = await a.get(db, c, 'ada');
+    assert.deepEqual(ada.tags, ['math', 'poetry']);
+    assert.equal(ada.born, '1815-12-10T00:00:00.000+00:00');
+    assert.equal(ada.active, true);
+    assert.equal(ada.score, 9.5);
+    assert.equal(typeof ada.$sequence, 'string');
+    assert.equal(ada[flavor === 'databases' ? '$collectionId' : '$tableId'], c);
+    assert.equal(ada.$databaseId, db);
+    assert.equal((await a.get(db, c, 'nobody')).active, false, 'the default applies');
+  });
+
+  test(`${flavor}: bad input gets the exact error and stores nothing`, async () => {
+    const a = api(flavor, adminClient());
+    const { db, c } = await seededPeople(a);
+    await rejectsWith(assert, a.create(db, c, 'x1', { name: 'X', shoeSize: 44 }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'x2', { name: 42 }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'x3', { name: 'X'.repeat(65) }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'x4', { age: 30 }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'x5', { name: 'X', team: 'green' }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'x6', { name: 'X', age: 151 }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'ada', { name: 'Twin' }), 409, a.exists);
+    await rejectsWith(assert, a.create(db, c, 'x7', {}), 400, flavor === 'databases' ? 'document_missing_data' : 'row_missing_data');
+    await rejectsWith(assert, a.list(db, c, ['{"method":"equal"']), 400, 'general_argument_invalid');
+    await rejectsWith(assert, a.list(db, c, [Query.equal('shoeSize', [1])]), 400, 'general_argument_invalid');
+    let deep = Query.equal('age', [1]);
+    for (let i = 0; i < 10; i++) deep = Query.or([deep, Query.equal('age', [i])]);
+    await rejectsWith(assert, a.list(db, c, [deep]), 400, 'general_argument_invalid');
+    await rejectsWith(assert, a.get(db, c, 'x1'), 404, a.notFound);
+    assert.equal((await a.list(db, c)).total, 6, 'nothing was stored');
+    await rejectsWith(assert, a.get(db, 'nope', 'ada'), 404, flavor === 'databases' ? 'collection_not_found' : 'table_not_found');
+    await rejectsWith(assert, a.get('nope', c, 'ada'), 404, 'database_not_found');
+  });
+
+  test(`${flavor}: schema evolution keeps data; updates, upserts, deletes`, async () => {
+    const a = api(flavor, adminClient());
+    const { db, c } = await seededPeople(a);
+    await a.attr.string(db, c, 'city', 32, false, 'London');
+    assert.equal((await a.get(db, c, 'alan')).city, 'London', 'existing documents take the default');
+    await a.index(db, c, 'by_email', 'unique', ['email']);
+    await rejectsWith(assert, a.create(db, c, 'copy', { name: 'Copy', email: 'ada@example.com' }), 409, a.exists);
+    await a.deleteAttribute(db, c, 'email');
+    const alan = await a.get(db, c, 'alan');
+    assert.equal(alan.email, undefined, 'a deleted attribute is gone');
+    assert.equal(alan.name, 'Alan Turing', 'other data is kept');
+    const collection = await a.getCollection(db, c);
+    assert.ok(!collection.indexes.some((i) => i.key === 'by_email'), 'its index went with it');
+
+    const updated = await a.update(db, c, 'alan', { age: 42, team: null });
+    assert.equal(updated.age, 42);
+    assert.equal(updated.team, null);
+    assert.equal(updated.name, 'Alan Turing', 'partial update');
+    const upserted = await a.upsert(db, c, 'newbie', { name: 'New' });
+    assert.equal(upserted.name, 'New');
+    assert.equal((await a.upsert(db, c, 'newbie', { name: 'Newer' })).name, 'Newer');
+    await a.remove(db, c, 'newbie');
+    await rejectsWith(assert, a.get(db, c, 'newbie'), 404, a.notFound);
+  });
+
+  test(`${flavor}: concurrent increments all count; concurrent unique creates, one wins`, async () => {
+    const a = api(flavor, adminClient());
+    const db = uid('db');
+    await a.createDatabase(db);
+    await a.createCollection(db, 'counters');
+    await a.attr.integer(db, 'counters', 'n', false, 0, 1000, 0);
+    await a.attr.string(db, 'counters', 'slug', 32, false);
+    await a.index(db, 'counters', 'slug_unique', 'unique', ['slug']);
+    await a.create(db, 'counters', 'hits', { n: 0 });
+    await Promise.all(Array.from({ length: 20 }, () => a.increment(db, 'counters', 'hits', 'n', 1)));
+    assert.equal((await a.get(db, 'counters', 'hits')).n, 20);
+    await rejectsWith(assert, a.increment(db, 'counters', 'hits', 'n', 5, 21), 400, flavor === 'databases' ? 'attribute_limit_exceeded' : 'column_limit_exceeded');
+    assert.equal((await a.decrement(db, 'counters', 'hits', 'n', 5)).n, 15);
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => a.create(db, 'counters', `s${i}`, { slug: 'same' })));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    assert.ok(results.filter((r) => r.status === 'rejected').every((r) => r.reason.type === a.exists));
+  });
+}
+
+test('permissions: collection-level roles, document security, and what a guest never sees', async () => {
+  const admin = api('databases', adminClient());
+  const db = uid('perm');
+  await admin.createDatabase(db);
+  // Collection-level only: users may read and create; guests may do nothing.
+  await admin.createCollection(db, 'notes', ['read("users")', 'create("users")']);
+  await admin.attr.string(db, 'notes', 'text', 100, true);
+  // Document security: anyone may create; each document decides who reads it.
+  await admin.createCollection(db, 'posts', ['create("any")'], true);
+  await admin.attr.string(db, 'posts', 'text', 100, true);
+
+  const alice = await userClient({ name: 'Alice' });
+  const bob = await userClient({ name: 'Bob' });
+  const asAlice = api('databases', alice.client);
+  const asBob = api('databases', bob.client);
+  const asGuest = api('databases', guest());
+
+  const note = await asAlice.create(db, 'notes', 'n1', { text: 'hi' });
+  assert.deepEqual(note.$permissions.sort(), [`delete("user:${alice.user.$id}")`, `read("user:${alice.user.$id}")`, `update("user:${alice.user.$id}")`].sort());
+  assert.equal((await asBob.list(db, 'notes')).total, 1, 'collection read("users") lets any user read');
+  await rejectsWith(assert, asGuest.list(db, 'notes'), 401, 'user_unauthorized');
+  await rejectsWith(assert, asGuest.create(db, 'notes', 'n2', { text: 'x' }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asBob.update(db, 'notes', 'n1', { text: 'mine now' }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asBob.remove(db, 'notes', 'n1'), 401, 'user_unauthorized');
+
+  await asAlice.create(db, 'posts', 'public', { text: 'for all' }, ['read("any")']);
+  await asAlice.create(db, 'posts', 'private', { text: 'for me' });
+  await rejectsWith(assert, asAlice.create(db, 'posts', 'grant', { text: 'x' }, [`read("user:${bob.user.$id}")`]), 401, 'user_unauthorized');
+  const guestView = await asGuest.list(db, 'posts');
+  assert.deepEqual(guestView.items.map((d) => d.$id), ['public']);
+  assert.equal(guestView.total, 1, 'total counts only what the guest may read');
+  await rejectsWith(assert, asGuest.get(db, 'posts', 'private'), 404, 'document_not_found');
+  const aliceView = await asAlice.list(db, 'posts');
+  assert.deepEqual(aliceView.items.map((d) => d.$id).sort(), ['private', 'public']);
+  assert.equal((await asBob.list(db, 'posts')).total, 1);
+  await rejectsWith(assert, asBob.update(db, 'posts', 'private', { text: 'x' }), 401, 'user_unauthorized');
+  const shared = await asAlice.update(db, 'posts', 'private', undefined, [`read("users")`, `update("user:${alice.user.$id}")`]);
+  assert.deepEqual(shared.$permissions, ['read("users")', `update("user:${alice.user.$id}")`]);
+  assert.equal((await asBob.list(db, 'posts')).total, 2, 'new permissions apply at once');
+
+  // Team roles resolve in permissions (team:ID and team:ID/role).
+  const teams = new node.Teams(alice.client);
+  const team = await teams.create({ teamId: uid('t'), name: 'Readers' });
+  await new node.Teams(adminClient()).createMembership({ teamId: team.$id, roles: ['editor'], userId: bob.user.$id });
+  await asAlice.create(db, 'posts', 'team-only', { text: 'team' }, [`read("team:${team.$id}")`, `update("team:${team.$id}/owner")`]);
+  assert.ok((await asBob.list(db, 'posts')).items.some((d) => d.$id === 'team-only'), 'team:ID reaches members');
+  await rejectsWith(assert, asBob.update(db, 'posts', 'team-only', { text: 'x' }), 401, 'user_unauthorized');
+  assert.equal((await asAlice.update(db, 'posts', 'team-only', { text: 'edited' })).text, 'edited', 'team:ID/owner reaches the owner');
+});
