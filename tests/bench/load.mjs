@@ -47,6 +47,32 @@ const SEEDED_USERS = Number(process.env.EDGEWRITE_BENCH_USERS ?? 10_000);
 }
 const query = (q) => `queries%5B0%5D=${encodeURIComponent(JSON.stringify(q))}`;
 
+// Databases fixture: a collection with an indexed integer and 100,000 documents, created in bulk
+// (100 per request, the API's limit).
+const SEEDED_DOCS = Number(process.env.EDGEWRITE_BENCH_DOCS ?? 100_000);
+const docsPath = '/databases/bench/collections/items/documents';
+{
+  const t0 = performance.now();
+  await post('/databases', admin, { databaseId: 'bench', name: 'bench' }).catch(() => {});
+  await post('/databases/bench/collections', admin, { collectionId: 'items', name: 'items', permissions: ['read("any")', 'create("any")'] }).catch(() => {});
+  await post('/databases/bench/collections/items/attributes/integer', admin, { key: 'n', required: false }).catch(() => {});
+  await post('/databases/bench/collections/items/attributes/string', admin, { key: 'label', size: 64, required: false }).catch(() => {});
+  await post('/databases/bench/collections/items/indexes', admin, { key: 'by_n', type: 'key', attributes: ['n'] }).catch(() => {});
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < SEEDED_DOCS) {
+      const start = next;
+      next += 100;
+      const documents = Array.from({ length: Math.min(100, SEEDED_DOCS - start) }, (_, i) => ({ $id: `d${start + i}`, n: start + i, label: `item ${start + i}` }));
+      const res = await fetch(endpoint + docsPath, { method: 'POST', headers: { ...admin, ...json }, body: JSON.stringify({ documents }) });
+      if (res.status >= 400 && res.status !== 409) throw new Error(`seeding documents: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    }
+  }));
+  process.stderr.write(`  seeded ${SEEDED_DOCS} documents in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+let bulkCounter = 0;
+
 // The baseline touches no store: it measures the Worker's fixed cost.
 const BASELINE = 'health/version (no store)';
 const scenarios = [
@@ -66,6 +92,26 @@ const scenarios = [
   {
     name: 'users.list (10k users, offset 5000)', path: `/users?${query({ method: 'offset', values: [5000] })}`,
     headers: admin, levels: [[1, 100], [8, 200]],
+  },
+  {
+    name: 'document create (guest, collection permission)', path: docsPath, method: 'POST', headers: { ...guest, ...json },
+    body: () => JSON.stringify({ documentId: 'unique()', data: { n: -1, label: 'new' } }), levels: [[1, 200], [8, 400]],
+  },
+  { name: 'document get by id (100k collection)', path: `${docsPath}/d4242`, headers: guest, levels: [[1, 300], [16, 1000]] },
+  {
+    name: 'document list, indexed equal (100k, with total)', path: `${docsPath}?${query({ method: 'equal', attribute: 'n', values: [77777] })}`,
+    headers: guest, levels: [[1, 200], [16, 500]],
+  },
+  {
+    name: 'document list, indexed range, total=false (100k)',
+    path: `${docsPath}?${query({ method: 'greaterThan', attribute: 'n', values: [99000] })}&total=false`,
+    headers: guest, levels: [[1, 200], [16, 500]],
+  },
+  { name: 'document list, first page with total (100k)', path: docsPath, headers: guest, levels: [[1, 100], [8, 200]] },
+  {
+    name: 'bulk create, 100 documents per request', path: docsPath, method: 'POST', headers: { ...admin, ...json },
+    body: () => JSON.stringify({ documents: Array.from({ length: 100 }, (_, i) => ({ $id: `b${process.pid}x${bulkCounter++}`, n: i })) }),
+    levels: [[1, 10]],
   },
   {
     name: 'sign-up (Argon2id hash)', path: '/account', method: 'POST', headers: { ...admin, ...json },

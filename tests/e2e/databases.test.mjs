@@ -44,6 +44,10 @@ function api(flavor, client) {
       remove: (db, c, id) => d.deleteDocument({ ...ids(db, c), documentId: id }),
       increment: (db, c, id, key, value, max) => d.incrementDocumentAttribute({ ...ids(db, c), documentId: id, attribute: key, value, max }),
       decrement: (db, c, id, key, value, min) => d.decrementDocumentAttribute({ ...ids(db, c), documentId: id, attribute: key, value, min }),
+      createMany: (db, c, items) => d.createDocuments({ ...ids(db, c), documents: items }).then((r) => r.documents),
+      upsertMany: (db, c, items) => d.upsertDocuments({ ...ids(db, c), documents: items }).then((r) => r.documents),
+      updateMany: (db, c, data, queries) => d.updateDocuments({ ...ids(db, c), data, queries }).then((r) => r.documents),
+      deleteMany: (db, c, queries) => d.deleteDocuments({ ...ids(db, c), queries }).then((r) => r.documents),
     };
   }
   const t = new node.TablesDB(client);
@@ -79,6 +83,10 @@ function api(flavor, client) {
     remove: (db, c, id) => t.deleteRow({ ...ids(db, c), rowId: id }),
     increment: (db, c, id, key, value, max) => t.incrementRowColumn({ ...ids(db, c), rowId: id, column: key, value, max }),
     decrement: (db, c, id, key, value, min) => t.decrementRowColumn({ ...ids(db, c), rowId: id, column: key, value, min }),
+    createMany: (db, c, items) => t.createRows({ ...ids(db, c), rows: items }).then((r) => r.rows),
+    upsertMany: (db, c, items) => t.upsertRows({ ...ids(db, c), rows: items }).then((r) => r.rows),
+    updateMany: (db, c, data, queries) => t.updateRows({ ...ids(db, c), data, queries }).then((r) => r.rows),
+    deleteMany: (db, c, queries) => t.deleteRows({ ...ids(db, c), queries }).then((r) => r.rows),
   };
 }
 
@@ -159,6 +167,8 @@ for (const flavor of ['databases', 'tablesdb']) {
     assert.equal(ada[flavor === 'databases' ? '$collectionId' : '$tableId'], c);
     assert.equal(ada.$databaseId, db);
     assert.equal((await a.get(db, c, 'nobody')).active, false, 'the default applies');
+    const slim = await a.list(db, c, [Query.select(['name']), Query.equal('$id', ['ada'])]);
+    assert.deepEqual(Object.keys(slim.items[0]).filter((k) => !k.startsWith('$')), ['name'], 'select keeps only what it names');
   });
 
   test(`${flavor}: bad input gets the exact error and stores nothing`, async () => {
@@ -224,6 +234,36 @@ for (const flavor of ['databases', 'tablesdb']) {
     const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => a.create(db, 'counters', `s${i}`, { slug: 'same' })));
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     assert.ok(results.filter((r) => r.status === 'rejected').every((r) => r.reason.type === a.exists));
+  });
+}
+
+for (const flavor of ['databases', 'tablesdb']) {
+  test(`${flavor}: bulk create, upsert, update and delete are all-or-nothing and for API keys only`, async () => {
+    const a = api(flavor, adminClient());
+    const db = uid('bulk');
+    await a.createDatabase(db);
+    await a.createCollection(db, 'items', ['read("any")', 'create("any")']);
+    await a.attr.integer(db, 'items', 'n', true);
+    const made = await a.createMany(db, 'items', [
+      { $id: 'a', n: 1 },
+      { $id: 'b', n: 2, $permissions: ['read("users")'] },
+      { n: 3 },
+    ]);
+    assert.equal(made.length, 3);
+    assert.deepEqual(made[1].$permissions, ['read("users")']);
+    await rejectsWith(assert, a.createMany(db, 'items', [{ $id: 'c', n: 4 }, { $id: 'a', n: 5 }]), 409, a.exists);
+    assert.equal((await a.list(db, 'items')).total, 3, 'a failed bulk create stores nothing');
+    await rejectsWith(assert, a.createMany(db, 'items', [{ $id: 'd', n: 'x' }]), 400, a.invalid);
+    const upserted = await a.upsertMany(db, 'items', [{ $id: 'a', n: 10 }, { $id: 'z', n: 26 }]);
+    assert.deepEqual(upserted.map((d) => [d.$id, d.n]), [['a', 10], ['z', 26]]);
+    const updated = await a.updateMany(db, 'items', { n: 0 }, [Query.lessThan('n', 5)]);
+    assert.deepEqual(updated.map((d) => d.$id).sort(), made.filter((d) => d.n < 5 && d.$id !== 'a').map((d) => d.$id).sort());
+    const deleted = await a.deleteMany(db, 'items', [Query.equal('n', [0])]);
+    assert.equal(deleted.length, 2);
+    assert.deepEqual((await a.list(db, 'items')).items.map((d) => d.$id).sort(), ['a', 'z']);
+    const { client } = await userClient();
+    await rejectsWith(assert, api(flavor, client).createMany(db, 'items', [{ n: 1 }]), 401, 'general_unauthorized_scope');
+    await rejectsWith(assert, api(flavor, guest()).deleteMany(db, 'items', []), 401, 'general_unauthorized_scope');
   });
 }
 

@@ -17,7 +17,9 @@ const MAX_STRING_SIZE: i64 = 1_073_741_824;
 
 /// Appwrite's key rule for attributes and indexes: `[A-Za-z0-9][A-Za-z0-9._-]{0,35}`.
 pub fn valid_key(param: &str, key: &str) -> Result<String, AppwriteError> {
-    if edgewrite_core::ids::is_valid_custom_id(key) {
+    // SQLite's names for the rowid would hide it, and paging relies on it.
+    let reserved = ["rowid", "oid", "_rowid_"].iter().any(|r| key.eq_ignore_ascii_case(r));
+    if edgewrite_core::ids::is_valid_custom_id(key) && !reserved {
         Ok(key.to_string())
     } else {
         Err(AppwriteError::invalid_param(param, edgewrite_core::ids::CUSTOM_ID_RULE))
@@ -274,7 +276,7 @@ fn attribute_from_params(
 
 fn attribute_row(collection: &Collection, a: &Attribute) -> Statement {
     Statement::new(
-        format!("INSERT OR REPLACE INTO attributes (collection_seq, {ATTRIBUTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        format!("INSERT INTO attributes (collection_seq, {ATTRIBUTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
         vec![
             Value::Integer(collection.seq),
             a.key.clone().into(),
@@ -296,7 +298,8 @@ fn attribute_row(collection: &Collection, a: &Attribute) -> Statement {
 pub async fn create(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let attribute = attribute_from_params(ctx, flavor, kind, None)?;
-    if collection.attribute(&attribute.key).is_some() {
+    // SQLite column names are case-insensitive: `Title` and `title` cannot both exist.
+    if collection.attributes.iter().any(|a| a.key.eq_ignore_ascii_case(&attribute.key)) {
         return Err(flavor.attribute_exists());
     }
     if collection.attributes.len() >= MAX_ATTRIBUTES {
@@ -322,6 +325,8 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
     }
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
         StoreError::Constraint(_) => flavor.attribute_exists(),
+        // A concurrent create of the same column.
+        e if e.to_string().contains("duplicate column") => flavor.attribute_exists(),
         other => AppwriteError::internal(other),
     })?;
     Ok(Response::json(202, &attribute.to_json()))
@@ -339,7 +344,34 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
     if attribute.type_name != existing.type_name || attribute.format != existing.format {
         return Err(flavor.type_invalid("The attribute kind in the path does not match the attribute"));
     }
-    ctx.ports.sql.query(attribute_row(&collection, &attribute)).await.map_err(AppwriteError::internal)?;
+    // Guarded: an attribute deleted meanwhile is not brought back without its column.
+    ctx.ports
+        .sql
+        .query(
+            Statement::new(
+                "UPDATE attributes SET required = ?, size = ?, default_value = ?, options = ?, updated_at = ?
+                 WHERE collection_seq = ? AND key = ?",
+                vec![
+                    Value::Integer(i64::from(attribute.required)),
+                    Value::Integer(attribute.size),
+                    if attribute.default.is_null() {
+                        Value::Null
+                    } else {
+                        attribute.default.to_string().into()
+                    },
+                    attribute.options.to_string().into(),
+                    Value::Integer(attribute.updated_at),
+                    Value::Integer(collection.seq),
+                    attribute.key.clone().into(),
+                ],
+            )
+            .expect_changes(1),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::GuardFailed { .. } => flavor.attribute_not_found(),
+            other => AppwriteError::internal(other),
+        })?;
     Ok(Response::json(200, &attribute.to_json()))
 }
 
@@ -400,7 +432,11 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
         .string_array(flavor.attributes_key(), 36, &ctx.config.limits)?
         .ok_or_else(|| AppwriteError::missing_param(flavor.attributes_key()))?;
     let orders = ctx.params.string_array("orders", 4, &ctx.config.limits)?.unwrap_or_default();
-    let lengths = ctx.params.raw("lengths").cloned().unwrap_or(json!([]));
+    let lengths = match ctx.params.raw("lengths") {
+        None | Some(Json::Null) => json!([]),
+        Some(Json::Array(items)) if items.iter().all(|i| i.is_u64() || i.is_null()) => json!(items),
+        Some(_) => return Err(AppwriteError::invalid_param("lengths", "Value must be an array of integers")),
+    };
     if !matches!(kind.as_str(), "key" | "unique") {
         return Err(
             flavor.index_invalid(&format!("Index type \"{kind}\" is not supported yet: use key or unique"))
@@ -409,7 +445,7 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
     if attributes.is_empty() {
         return Err(flavor.index_invalid("An index needs at least one attribute"));
     }
-    if collection.indexes.iter().any(|i| i.key == key) {
+    if collection.indexes.iter().any(|i| i.key.eq_ignore_ascii_case(&key)) {
         return Err(flavor.index_exists());
     }
     let mut columns = Vec::new();
@@ -478,7 +514,8 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
         ])
         .await
         .map_err(|e| match e {
-            StoreError::Constraint(m) if m.contains("indexes") => flavor.index_exists(),
+            StoreError::Constraint(m) if m.contains("indexes.") => flavor.index_exists(),
+            e if e.to_string().contains("already exists") => flavor.index_exists(),
             StoreError::Constraint(_) => flavor.index_invalid("Existing documents hold duplicate values for this unique index"),
             other => AppwriteError::internal(other),
         })?;

@@ -111,10 +111,11 @@ pub async fn get(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErro
     if !all && !collection.document_security {
         return Err(unauthorized());
     }
+    let selected = selected(ctx, &collection)?;
     let doc = load_document(ctx, flavor, &database, &collection, &id, !all)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
-    Ok(Response::json(200, &doc.json))
+    Ok(Response::json(200, &project(doc.json, selected.as_deref())))
 }
 
 /// `GET …/documents`
@@ -124,13 +125,66 @@ pub async fn list(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErr
     if !all && !collection.document_security {
         return Err(unauthorized());
     }
-    let mut fields = vec![
-        Field { attribute: "$id", column: "_id", kind: FieldKind::Text },
-        Field { attribute: "$createdAt", column: "_created_at", kind: FieldKind::Datetime },
-        Field { attribute: "$updatedAt", column: "_updated_at", kind: FieldKind::Datetime },
-    ];
-    let attribute_columns: Vec<String> = collection.attributes.iter().map(|a| a.column()).collect();
-    for (a, column) in collection.attributes.iter().zip(&attribute_columns) {
+    let read = permitted(&collection, "read");
+    let scope = (!all).then(|| (read.as_str(), vec![roles_param(ctx)]));
+    let (total, rows) = select_page(ctx, &collection, scope).await?;
+    let selected = selected(ctx, &collection)?;
+    let docs: Vec<Json> = rows
+        .iter()
+        .filter_map(|r| document(flavor, &database, &collection, r))
+        .map(|d| project(d.json, selected.as_deref()))
+        .collect();
+    Ok(Response::json(200, &json!({"total": total, flavor.documents_key(): docs})))
+}
+
+/// The attributes named by `select` queries (`None`: all). Elsewhere than in lists, only
+/// `select` queries are allowed.
+fn selected(ctx: &Ctx<'_>, collection: &Collection) -> Result<Option<Vec<String>>, AppwriteError> {
+    use edgewrite_core::query::{parse, QueryMethod};
+    let queries = ctx
+        .params
+        .string_array("queries", edgewrite_core::query::MAX_QUERY_CHARS, &ctx.config.limits)?
+        .unwrap_or_default();
+    let mut out: Option<Vec<String>> = None;
+    for raw in &queries {
+        let q = parse(raw)?;
+        if q.method != QueryMethod::Select {
+            continue;
+        }
+        for v in &q.values {
+            let name = v.as_str().unwrap_or_default();
+            if name == "*" {
+                return Ok(None);
+            }
+            if !name.starts_with('$') && collection.attribute(name).is_none() {
+                return Err(AppwriteError::invalid_param(
+                    "queries",
+                    &format!("Invalid query: Attribute not found in schema: {name}"),
+                ));
+            }
+            out.get_or_insert_with(Vec::new).push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// A document with only the system attributes and the `selected` ones.
+fn project(doc: Json, selected: Option<&[String]>) -> Json {
+    let (Some(selected), Json::Object(map)) = (selected, &doc) else { return doc };
+    Json::Object(
+        map.iter()
+            .filter(|(k, _)| k.starts_with('$') || selected.iter().any(|s| s == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// The query fields of the collection's attributes (`columns` are their quoted columns).
+fn attribute_fields<'a>(
+    collection: &'a Collection,
+    columns: &'a [String],
+) -> impl Iterator<Item = Field<'a>> {
+    collection.attributes.iter().zip(columns).map(|(a, column)| {
         let kind = if a.array {
             FieldKind::Array
         } else {
@@ -142,16 +196,26 @@ pub async fn list(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErr
                 Kind::Datetime => FieldKind::Datetime,
             }
         };
-        fields.push(Field { attribute: &a.key, column, kind });
-    }
+        Field { attribute: &a.key, column, kind }
+    })
+}
+
+/// The request's `queries` over the collection's documents, within `scope`.
+async fn select_page(
+    ctx: &Ctx<'_>,
+    collection: &Collection,
+    scope: Option<(&str, Vec<Value>)>,
+) -> Result<(i64, Vec<Vec<Value>>), AppwriteError> {
+    let mut fields = vec![
+        Field { attribute: "$id", column: "_id", kind: FieldKind::Text },
+        Field { attribute: "$createdAt", column: "_created_at", kind: FieldKind::Datetime },
+        Field { attribute: "$updatedAt", column: "_updated_at", kind: FieldKind::Datetime },
+    ];
+    let attribute_columns: Vec<String> = collection.attributes.iter().map(|a| a.column()).collect();
+    fields.extend(attribute_fields(collection, &attribute_columns));
     let table = collection.docs_table();
     let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
-    let read = permitted(&collection, "read");
-    let scope = (!all).then(|| (read.as_str(), vec![roles_param(ctx)]));
-    let (total, rows) = crate::schema::page(ctx, &schema, &columns(&collection), scope).await?;
-    let docs: Vec<Json> =
-        rows.iter().filter_map(|r| document(flavor, &database, &collection, r)).map(|d| d.json).collect();
-    Ok(Response::json(200, &json!({"total": total, flavor.documents_key(): docs})))
+    crate::schema::page(ctx, &schema, &columns(collection), scope).await
 }
 
 /// The `permissions` parameter of a document: read, update, delete, write.
@@ -218,18 +282,15 @@ fn permission_rows(collection: &Collection, id: &str, permissions: &[Permission]
     ]
 }
 
-async fn create_document(
+/// The statements inserting a document (after the create permission was checked).
+fn insert_statements(
     ctx: &Ctx<'_>,
     flavor: Flavor,
-    database: &Database,
     collection: &Collection,
-    id: String,
+    id: &str,
     data: &Map<String, Json>,
     permissions: Option<Vec<Permission>>,
-) -> Result<Response, AppwriteError> {
-    if !collection_allows(ctx, collection, "create") {
-        return Err(unauthorized());
-    }
+) -> Result<Vec<Statement>, AppwriteError> {
     let values = values(flavor, collection, data, true)?;
     // Without explicit permissions a signed-in creator may read, update and delete its document.
     let permissions = match (permissions, ctx.caller.user()) {
@@ -259,16 +320,48 @@ async fn create_document(
         ),
         vec![Json::Array(row).to_string().into()],
     )];
-    batch.extend(permission_rows(collection, &id, &permissions));
+    batch.extend(permission_rows(collection, id, &permissions));
+    Ok(batch)
+}
+
+async fn create_document(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    id: String,
+    data: &Map<String, Json>,
+    permissions: Option<Vec<Permission>>,
+) -> Result<Response, AppwriteError> {
+    if !collection_allows(ctx, collection, "create") {
+        return Err(unauthorized());
+    }
+    let batch = insert_statements(ctx, flavor, collection, &id, data, permissions)?;
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     let doc = load_document(ctx, flavor, database, collection, &id, false)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
+    announce(ctx, database, collection, &doc, "create").await;
     Ok(Response::json(201, &doc.json))
+}
+
+async fn announce(ctx: &Ctx<'_>, database: &Database, collection: &Collection, doc: &Document, action: &str) {
+    let event = crate::events::document_event(
+        &database.id,
+        collection,
+        &doc.id,
+        action,
+        &doc.permissions,
+        doc.json.clone(),
+    );
+    crate::events::publish(ctx, event).await;
 }
 
 /// `POST …/documents`
 pub async fn create(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    if ctx.params.raw(flavor.documents_key()).is_some() {
+        return create_many(ctx, flavor).await;
+    }
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     let id = ctx.params.custom_id(flavor.document_param(), ctx.ports.clock.now_ms(), ctx.ports.random)?;
     let data = ctx.params.object("data")?.unwrap_or_default();
@@ -330,6 +423,7 @@ async fn update_document(
     let doc = load_document(ctx, flavor, database, collection, &doc.id, false)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
+    announce(ctx, database, collection, &doc, "update").await;
     Ok(Response::json(200, &doc.json))
 }
 
@@ -355,6 +449,8 @@ pub async fn upsert(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let data = ctx.params.object("data")?.unwrap_or_default();
     let permissions = document_permissions(ctx)?;
     match load_document(ctx, flavor, &database, &collection, &id, false).await? {
+        Some(_) if data.is_empty() && permissions.is_none() => Err(flavor.missing_payload()),
+        None if data.is_empty() => Err(flavor.missing_data()),
         Some(doc) => {
             let mut response =
                 update_document(ctx, flavor, &database, &collection, doc, &data, permissions).await?;
@@ -390,11 +486,13 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         ])
         .await
         .map_err(write_error(flavor))?;
+    announce(ctx, &database, &collection, &doc, "delete").await;
     Ok(Response::no_content())
 }
 
 /// `PATCH …/documents/{documentId}/{attribute}/increment|decrement`: atomic in SQL, so
-/// concurrent calls all count; a result past `max` (`min`) is refused.
+/// concurrent calls all count; a result past `max` (`min`), or past the attribute's own bounds,
+/// is refused and nothing changes.
 pub async fn step(ctx: &Ctx<'_>, flavor: Flavor, up: bool) -> Result<Response, AppwriteError> {
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     let id = ctx.params.required_text(flavor.document_param(), 36)?;
@@ -403,20 +501,37 @@ pub async fn step(ctx: &Ctx<'_>, flavor: Flavor, up: bool) -> Result<Response, A
     if attr.array || !matches!(attr.kind(), Kind::Integer | Kind::Float) {
         return Err(flavor.type_invalid(&format!("Attribute \"{key}\" is not numeric")));
     }
-    let number = |name: &str| -> Result<Option<f64>, AppwriteError> {
+    let integer = attr.kind() == Kind::Integer;
+    let number = |name: &str| -> Result<Option<Json>, AppwriteError> {
         match ctx.params.raw(name) {
             None | Some(Json::Null) => Ok(None),
-            Some(v) => v
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| AppwriteError::invalid_param(name, "Value must be a valid number")),
+            Some(v) if integer && v.as_i64().is_some() => Ok(Some(v.clone())),
+            Some(v) if !integer && v.as_f64().is_some() => Ok(Some(v.clone())),
+            Some(_) => Err(AppwriteError::invalid_param(
+                name,
+                if integer { "Value must be a valid integer" } else { "Value must be a valid number" },
+            )),
         }
     };
-    let by = number("value")?.unwrap_or(1.0);
-    if by <= 0.0 {
+    let by = number("value")?.unwrap_or(json!(1));
+    if by.as_f64().unwrap_or(0.0) <= 0.0 {
         return Err(AppwriteError::invalid_param("value", "Value must be a number greater than 0"));
     }
-    let bound = if up { number("max")? } else { number("min")? };
+    // The tighter of the request's bound and the attribute's own.
+    let own = attr.options.get(if up { "max" } else { "min" }).cloned().unwrap_or(Json::Null);
+    let requested = if up { number("max")? } else { number("min")? };
+    let bound = match (requested, own.is_null()) {
+        (Some(r), true) => r,
+        (Some(r), false) => {
+            let (r_f, o_f) = (r.as_f64().unwrap_or(0.0), own.as_f64().unwrap_or(0.0));
+            if (up && r_f <= o_f) || (!up && r_f >= o_f) {
+                r
+            } else {
+                own
+            }
+        }
+        (None, _) => own,
+    };
     let doc = load_document(ctx, flavor, &database, &collection, &id, false)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
@@ -424,32 +539,258 @@ pub async fn step(ctx: &Ctx<'_>, flavor: Flavor, up: bool) -> Result<Response, A
         return Err(unauthorized());
     }
     let column = attr.column();
-    let delta = if up { by } else { -by };
-    let delta = if attr.kind() == Kind::Integer { json!(delta as i64) } else { json!(delta) };
-    let (sign, cmp) = if up { ("+", "<=") } else { ("+", ">=") };
+    let (op, cmp, room) = if up { ("+", "<=", "-") } else { ("-", ">=", "+") };
+    // `current <= bound - by` (or `>= bound + by`) keeps the arithmetic inside the bounds, so an
+    // integer never overflows into a float.
     let mut sql = format!(
-        "UPDATE {} SET {column} = coalesce({column}, 0) {sign} json_extract(?, '$[0]'), _updated_at = ? WHERE _id = ?",
+        "UPDATE {} SET {column} = coalesce({column}, 0) {op} json_extract(?, '$[0]'), _updated_at = ? WHERE _id = ?",
         collection.docs_table()
     );
     let mut params: Vec<Value> =
-        vec![json!([delta]).to_string().into(), Value::Integer(ctx.ports.clock.now_ms()), id.clone().into()];
-    if let Some(bound) = bound {
+        vec![json!([by]).to_string().into(), Value::Integer(ctx.ports.clock.now_ms()), id.clone().into()];
+    if !bound.is_null() {
         sql.push_str(&format!(
-            " AND coalesce({column}, 0) {sign} json_extract(?, '$[0]') {cmp} json_extract(?, '$[0]')"
+            " AND coalesce({column}, 0) {cmp} json_extract(?, '$[0]') {room} json_extract(?, '$[0]')"
         ));
-        params.push(json!([delta]).to_string().into());
         params.push(json!([bound]).to_string().into());
+        params.push(json!([by]).to_string().into());
     }
     let changed = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
-    if changed.changes == 0 {
-        return Err(flavor.limit_exceeded(&format!(
-            "Attribute \"{key}\" would exceed its {} of {}",
-            if up { "maximum" } else { "minimum" },
-            bound.unwrap_or_default()
-        )));
-    }
     let doc = load_document(ctx, flavor, &database, &collection, &id, false)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
+    if changed.changes == 0 {
+        return Err(flavor.limit_exceeded(&format!(
+            "Attribute \"{key}\" would go past its {} of {bound}",
+            if up { "maximum" } else { "minimum" }
+        )));
+    }
+    announce(ctx, &database, &collection, &doc, "update").await;
     Ok(Response::json(200, &doc.json))
+}
+
+/// Most documents in one bulk request (Appwrite's limit).
+const MAX_BULK: usize = 100;
+
+/// Bulk routes are for API keys only.
+fn require_app(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
+    if is_app(ctx) {
+        Ok(())
+    } else {
+        Err(AppwriteError::new(
+            ErrorType::GeneralUnauthorizedScope,
+            format!(
+                "{} (role: {}) missing scopes ([\"documents.write\"])",
+                "User",
+                ctx.caller.role().as_str()
+            ),
+        ))
+    }
+}
+
+/// The `documents`/`rows` array of a bulk request: objects carrying `$id` and `$permissions`.
+/// One item of a bulk request: id, data, permissions.
+type BulkItem = (String, Map<String, Json>, Option<Vec<Permission>>);
+
+fn bulk_items(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Vec<BulkItem>, AppwriteError> {
+    let key = flavor.documents_key();
+    let Some(Json::Array(items)) = ctx.params.raw(key) else {
+        return Err(AppwriteError::invalid_param(key, "Value must be an array of objects"));
+    };
+    if items.len() > MAX_BULK {
+        return Err(AppwriteError::invalid_param(
+            key,
+            &format!("Value must be an array of at most {MAX_BULK} objects"),
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Json::Object(data) = item else {
+            return Err(AppwriteError::invalid_param(key, "Value must be an array of objects"));
+        };
+        let id = match data.get("$id").and_then(Json::as_str) {
+            None | Some("unique()") => {
+                edgewrite_core::ids::unique_id(ctx.ports.clock.now_ms(), ctx.ports.random)
+            }
+            Some(id) if edgewrite_core::ids::is_valid_custom_id(id) => id.to_string(),
+            Some(_) => return Err(AppwriteError::invalid_param("$id", edgewrite_core::ids::CUSTOM_ID_RULE)),
+        };
+        let permissions = match data.get("$permissions") {
+            None | Some(Json::Null) => None,
+            Some(Json::Array(list)) => {
+                let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
+                Some(permissions::parse(&list, &["read", "update", "delete", "write"])?)
+            }
+            Some(_) => {
+                return Err(AppwriteError::invalid_param("$permissions", "Value must be an array of strings"))
+            }
+        };
+        out.push((id, data.clone(), permissions));
+    }
+    Ok(out)
+}
+
+fn list_response(flavor: Flavor, status: u16, docs: &[Document]) -> Response {
+    let items: Vec<&Json> = docs.iter().map(|d| &d.json).collect();
+    Response::json(status, &json!({"total": items.len(), flavor.documents_key(): items}))
+}
+
+async fn load_many(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    ids: &[String],
+) -> Result<Vec<Document>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!(
+                "SELECT {} FROM {} WHERE _id IN (SELECT value FROM json_each(?)) ORDER BY _seq",
+                columns(collection),
+                collection.docs_table()
+            ),
+            vec![json!(ids).to_string().into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| document(flavor, database, collection, r)).collect())
+}
+
+/// `POST …/documents` with `documents[]`: all created, or none.
+pub async fn create_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    require_app(ctx)?;
+    if ctx.params.raw(flavor.document_param()).is_some() || ctx.params.raw("permissions").is_some() {
+        return Err(AppwriteError::new(
+            ErrorType::GeneralBadRequest,
+            "Bulk create takes $id and $permissions inside each item, not as parameters",
+        ));
+    }
+    let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    let items = bulk_items(ctx, flavor)?;
+    let mut batch = Vec::new();
+    let mut ids = Vec::with_capacity(items.len());
+    for (id, data, permissions) in &items {
+        batch.extend(insert_statements(ctx, flavor, &collection, id, data, permissions.clone())?);
+        ids.push(id.clone());
+    }
+    ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
+    let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
+    for doc in &docs {
+        announce(ctx, &database, &collection, doc, "create").await;
+    }
+    Ok(list_response(flavor, 201, &docs))
+}
+
+/// `PUT …/documents` with `documents[]`: each created or updated.
+pub async fn upsert_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    require_app(ctx)?;
+    let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    let items = bulk_items(ctx, flavor)?;
+    let mut ids = Vec::with_capacity(items.len());
+    for (id, data, permissions) in items {
+        match load_document(ctx, flavor, &database, &collection, &id, false).await? {
+            Some(doc) => {
+                update_document(ctx, flavor, &database, &collection, doc, &data, permissions).await?;
+            }
+            None => {
+                create_document(ctx, flavor, &database, &collection, id.clone(), &data, permissions).await?;
+            }
+        }
+        ids.push(id);
+    }
+    let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
+    Ok(list_response(flavor, 201, &docs))
+}
+
+/// The ids matching the request's `queries` (all of them, up to 5000, unless a `limit` says
+/// otherwise).
+async fn matching_ids(ctx: &Ctx<'_>, collection: &Collection) -> Result<Vec<String>, AppwriteError> {
+    let queries = ctx
+        .params
+        .string_array("queries", edgewrite_core::query::MAX_QUERY_CHARS, &ctx.config.limits)?
+        .unwrap_or_default();
+    let has_limit = queries.iter().any(|q| {
+        edgewrite_core::query::parse(q).is_ok_and(|q| q.method == edgewrite_core::query::QueryMethod::Limit)
+    });
+    let mut all = queries.clone();
+    if !has_limit {
+        all.push(json!({"method": "limit", "values": [ctx.config.limits.max_page_size]}).to_string());
+    }
+    let mut fields = vec![Field { attribute: "$id", column: "_id", kind: FieldKind::Text }];
+    let attribute_columns: Vec<String> = collection.attributes.iter().map(|a| a.column()).collect();
+    fields.extend(attribute_fields(collection, &attribute_columns));
+    let table = collection.docs_table();
+    let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
+    let options = edgewrite_core::query::ListOptions { queries: all, search: None, total: false };
+    let plan = edgewrite_core::query::plan(&options, &schema, &ctx.config.limits)?;
+    let rows = ctx.ports.sql.query(plan.select("_id", None)).await.map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)).collect())
+}
+
+/// `PATCH …/documents` {data, queries}: the same change to every matching document.
+pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    require_app(ctx)?;
+    let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    let data = ctx.params.object("data")?.unwrap_or_default();
+    let values = values(flavor, &collection, &data, false)?;
+    let ids = matching_ids(ctx, &collection).await?;
+    if !values.is_empty() && !ids.is_empty() {
+        let mut sets = vec!["_updated_at = (SELECT json_extract(j, '$[0]') FROM v)".to_string()];
+        let mut row = vec![json!(ctx.ports.clock.now_ms())];
+        for (i, v) in values {
+            sets.push(format!(
+                "{} = (SELECT json_extract(j, '$[{}]') FROM v)",
+                collection.attributes[i].column(),
+                row.len()
+            ));
+            row.push(v);
+        }
+        ctx.ports
+            .sql
+            .query(Statement::new(
+                format!(
+                    "WITH v(j) AS (SELECT ?) UPDATE {} SET {} WHERE _id IN (SELECT value FROM json_each(?))",
+                    collection.docs_table(),
+                    sets.join(", ")
+                ),
+                vec![Json::Array(row).to_string().into(), json!(ids).to_string().into()],
+            ))
+            .await
+            .map_err(write_error(flavor))?;
+    }
+    let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
+    for doc in &docs {
+        announce(ctx, &database, &collection, doc, "update").await;
+    }
+    Ok(list_response(flavor, 200, &docs))
+}
+
+/// `DELETE …/documents` {queries}: every matching document.
+pub async fn delete_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    require_app(ctx)?;
+    let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    let ids = matching_ids(ctx, &collection).await?;
+    let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
+    let list = json!(ids).to_string();
+    let docs_table = collection.docs_table();
+    ctx.ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                format!(
+                    "DELETE FROM {} WHERE doc_seq IN (SELECT _seq FROM {docs_table} WHERE _id IN (SELECT value FROM json_each(?)))",
+                    collection.perms_table()
+                ),
+                vec![list.clone().into()],
+            ),
+            Statement::new(format!("DELETE FROM {docs_table} WHERE _id IN (SELECT value FROM json_each(?))"), vec![list.into()]),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    for doc in &docs {
+        announce(ctx, &database, &collection, doc, "delete").await;
+    }
+    Ok(list_response(flavor, 200, &docs))
 }

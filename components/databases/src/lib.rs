@@ -5,6 +5,7 @@
 
 mod attributes;
 mod documents;
+mod events;
 mod flavor;
 mod meta;
 mod permissions;
@@ -118,6 +119,24 @@ static LEGACY_ROUTES: &[Route] = &[
         "documents.create",
     ),
     route(
+        Method::Put,
+        "/v1/databases/{databaseId}/collections/{collectionId}/documents",
+        "documents.write",
+        "documents.upsert_many",
+    ),
+    route(
+        Method::Patch,
+        "/v1/databases/{databaseId}/collections/{collectionId}/documents",
+        "documents.write",
+        "documents.update_many",
+    ),
+    route(
+        Method::Delete,
+        "/v1/databases/{databaseId}/collections/{collectionId}/documents",
+        "documents.write",
+        "documents.delete_many",
+    ),
+    route(
         Method::Get,
         "/v1/databases/{databaseId}/collections/{collectionId}/documents/{documentId}",
         "documents.read",
@@ -218,6 +237,24 @@ static TABLES_ROUTES: &[Route] = &[
     route(Method::Get, "/v1/tablesdb/{databaseId}/tables/{tableId}/rows", "rows.read", "documents.list"),
     route(Method::Post, "/v1/tablesdb/{databaseId}/tables/{tableId}/rows", "rows.write", "documents.create"),
     route(
+        Method::Put,
+        "/v1/tablesdb/{databaseId}/tables/{tableId}/rows",
+        "rows.write",
+        "documents.upsert_many",
+    ),
+    route(
+        Method::Patch,
+        "/v1/tablesdb/{databaseId}/tables/{tableId}/rows",
+        "rows.write",
+        "documents.update_many",
+    ),
+    route(
+        Method::Delete,
+        "/v1/tablesdb/{databaseId}/tables/{tableId}/rows",
+        "rows.write",
+        "documents.delete_many",
+    ),
+    route(
         Method::Get,
         "/v1/tablesdb/{databaseId}/tables/{tableId}/rows/{rowId}",
         "rows.read",
@@ -287,6 +324,9 @@ async fn dispatch(flavor: Flavor, route: &Route, ctx: &Ctx<'_>) -> Result<Respon
         "documents.get" => documents::get(ctx, flavor).await,
         "documents.update" => documents::update(ctx, flavor).await,
         "documents.upsert" => documents::upsert(ctx, flavor).await,
+        "documents.upsert_many" => documents::upsert_many(ctx, flavor).await,
+        "documents.update_many" => documents::update_many(ctx, flavor).await,
+        "documents.delete_many" => documents::delete_many(ctx, flavor).await,
         "documents.delete" => documents::delete(ctx, flavor).await,
         "documents.increment" => documents::step(ctx, flavor, true).await,
         "documents.decrement" => documents::step(ctx, flavor, false).await,

@@ -344,11 +344,14 @@ pub async fn load_collection_by(
         .map_err(AppwriteError::internal)?;
     let first = |i: usize| out.get(i).and_then(|r: &Rows| r.rows.first());
     let database = first(0).and_then(|r| Database::from_row(r)).ok_or_else(database_not_found)?;
+    let is_app = matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. });
+    if !is_app && !database.enabled {
+        return Err(database_not_found());
+    }
     let mut collection = first(1)
         .and_then(|r| Collection::from_row(r, &database.id))
         .ok_or_else(|| flavor.collection_not_found())?;
-    let is_app = matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. });
-    if !is_app && (!collection.enabled || !database.enabled) {
+    if !is_app && !collection.enabled {
         return Err(flavor.collection_not_found());
     }
     collection.attributes = out

@@ -85,8 +85,10 @@ pub async fn create_database(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, 
     ctx.ports
         .sql
         .query(Statement::new(
-            "INSERT INTO databases (id, name, enabled, type, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO databases (seq, id, name, enabled, type, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             vec![
+                // Random, never reused: a later database must not inherit anything of a deleted one.
+                Value::Integer(new_seq(ctx)),
                 id.clone().into(),
                 name.into(),
                 Value::Integer(i64::from(enabled)),
@@ -172,6 +174,17 @@ pub async fn delete_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .map_err(AppwriteError::internal)?;
     let mut batch: Vec<Statement> =
         rows.rows.iter().filter_map(|r| r.first()?.as_i64()).flat_map(drop_collection).collect();
+    // Collections created meanwhile lose their metadata in the same transaction.
+    for table in ["attributes", "indexes"] {
+        batch.push(Statement::new(
+            format!("DELETE FROM {table} WHERE collection_seq IN (SELECT seq FROM collections WHERE database_seq = ?)"),
+            vec![Value::Integer(database.seq)],
+        ));
+    }
+    batch.push(Statement::new(
+        "DELETE FROM collections WHERE database_seq = ?",
+        vec![Value::Integer(database.seq)],
+    ));
     batch.push(Statement::new("DELETE FROM databases WHERE seq = ?", vec![Value::Integer(database.seq)]));
     ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     tracing::info!(database = %database.id, "database deleted");
