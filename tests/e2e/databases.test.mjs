@@ -116,6 +116,8 @@ async function seededPeople(a) {
     ['nobody', { name: 'Nobody', tags: ['50%_off'] }],
   ];
   for (const [id, data] of people) await a.create(db, c, id, data);
+  // Built over existing documents, then kept up to date by every write.
+  await a.index(db, c, 'name_text', 'fulltext', ['name']);
   return { db, c };
 }
 
@@ -144,6 +146,10 @@ const CASES = [
   ['cursorAfter', [Query.orderAsc('name'), Query.cursorAfter('grace'), Query.limit(2)], ['linus', 'margaret']],
   ['cursorBefore', [Query.orderAsc('name'), Query.cursorBefore('linus'), Query.limit(2)], ['alan', 'grace']],
   ['$id', [Query.equal('$id', ['alan', 'linus'])], ['alan', 'linus']],
+  ['search (fulltext, any word, prefixes)', [Query.search('name', 'grace turin')], ['alan', 'grace']],
+  ['search + filter', [Query.search('name', 'ada alan grace'), Query.equal('team', ['blue'])], ['alan', 'grace']],
+  ['notSearch', [Query.notSearch('name', 'lovelace turing hopper torvalds hamilton')], ['nobody']],
+  ['search, FTS syntax is literal', [Query.search('name', 'NEAR("ada" OR *')], []],
 ];
 
 for (const flavor of ['databases', 'tablesdb']) {
@@ -207,6 +213,11 @@ for (const flavor of ['databases', 'tablesdb']) {
     const collection = await a.getCollection(db, c);
     assert.ok(!collection.indexes.some((i) => i.key === 'by_email'), 'its index went with it');
 
+    await rejectsWith(assert, a.list(db, c, [Query.search('team', 'red')]), 400, 'general_argument_invalid');
+    await a.update(db, c, 'grace', { name: 'Amazing Grace' });
+    assert.deepEqual((await a.list(db, c, [Query.search('name', 'amazing')])).items.map((d) => d.$id), ['grace'], 'the fulltext index follows updates');
+    await a.remove(db, c, 'linus');
+    assert.deepEqual((await a.list(db, c, [Query.search('name', 'linus')])).items, [], 'and deletes');
     const updated = await a.update(db, c, 'alan', { age: 42, team: null });
     assert.equal(updated.age, 42);
     assert.equal(updated.team, null);

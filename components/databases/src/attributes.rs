@@ -394,6 +394,20 @@ fn index_name(collection: &Collection, key: &str) -> String {
     format!("\"_db_idx_{}_{key}\"", collection.seq)
 }
 
+/// The FTS5 table behind a fulltext index (rowid = the document's `_seq`).
+pub fn fts_table(collection: &Collection, key: &str) -> String {
+    format!("\"_db_fts_{}_{key}\"", collection.seq)
+}
+
+/// Drops the SQL object behind an index.
+fn drop_index(collection: &Collection, index: &Index) -> Statement {
+    if index.kind == "fulltext" {
+        Statement::new(format!("DROP TABLE IF EXISTS {}", fts_table(collection, &index.key)), vec![])
+    } else {
+        Statement::new(format!("DROP INDEX IF EXISTS {}", index_name(collection, &index.key)), vec![])
+    }
+}
+
 /// `DELETE …/attributes/{key}`: the indexes that use it go too; the data is dropped.
 pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
@@ -401,10 +415,7 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let attribute = collection.attribute(&key).ok_or_else(|| flavor.attribute_not_found())?;
     let mut batch = Vec::new();
     for index in collection.indexes.iter().filter(|i| i.attributes.iter().any(|a| a == &key)) {
-        batch.push(Statement::new(
-            format!("DROP INDEX IF EXISTS {}", index_name(&collection, &index.key)),
-            vec![],
-        ));
+        batch.push(drop_index(&collection, index));
         batch.push(Statement::new(
             "DELETE FROM indexes WHERE collection_seq = ? AND key = ?",
             vec![Value::Integer(collection.seq), index.key.clone().into()],
@@ -437,10 +448,10 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
         Some(Json::Array(items)) if items.iter().all(|i| i.is_u64() || i.is_null()) => json!(items),
         Some(_) => return Err(AppwriteError::invalid_param("lengths", "Value must be an array of integers")),
     };
-    if !matches!(kind.as_str(), "key" | "unique") {
-        return Err(
-            flavor.index_invalid(&format!("Index type \"{kind}\" is not supported yet: use key or unique"))
-        );
+    if !matches!(kind.as_str(), "key" | "unique" | "fulltext") {
+        return Err(flavor.index_invalid(&format!(
+            "Index type \"{kind}\" is not supported yet: use key, unique or fulltext"
+        )));
     }
     if attributes.is_empty() {
         return Err(flavor.index_invalid("An index needs at least one attribute"));
@@ -485,9 +496,36 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
         updated_at: now,
     };
     let unique = if kind == "unique" { "UNIQUE " } else { "" };
-    ctx.ports
-        .sql
-        .batch(vec![
+    let build = if kind == "fulltext" {
+        let attr = match attributes.as_slice() {
+            [one] => collection.attribute(one).filter(|a| a.kind() == Kind::String && !a.array),
+            _ => None,
+        }
+        .ok_or_else(|| flavor.index_invalid("A fulltext index covers exactly one string attribute"))?;
+        let fts = fts_table(&collection, &key);
+        vec![
+            Statement::new(format!("CREATE VIRTUAL TABLE {fts} USING fts5(body)"), vec![]),
+            Statement::new(
+                format!(
+                    "INSERT INTO {fts} (rowid, body) SELECT _seq, {col} FROM {} WHERE {col} IS NOT NULL",
+                    collection.docs_table(),
+                    col = attr.column()
+                ),
+                vec![],
+            ),
+        ]
+    } else {
+        vec![Statement::new(
+            format!(
+                "CREATE {unique}INDEX {} ON {} ({})",
+                index_name(&collection, &key),
+                collection.docs_table(),
+                columns.join(", ")
+            ),
+            vec![],
+        )]
+    };
+    let mut batch = vec![
             Statement::new(
                 "INSERT INTO indexes (collection_seq, key, type, attributes, orders, lengths, status, created_at, updated_at)
                  VALUES (?, ?, ?, ?, ?, ?, 'available', ?, ?)",
@@ -502,23 +540,16 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
                     Value::Integer(now),
                 ],
             ),
-            Statement::new(
-                format!(
-                    "CREATE {unique}INDEX {} ON {} ({})",
-                    index_name(&collection, &key),
-                    collection.docs_table(),
-                    columns.join(", ")
-                ),
-                vec![],
-            ),
-        ])
-        .await
-        .map_err(|e| match e {
-            StoreError::Constraint(m) if m.contains("indexes.") => flavor.index_exists(),
-            e if e.to_string().contains("already exists") => flavor.index_exists(),
-            StoreError::Constraint(_) => flavor.index_invalid("Existing documents hold duplicate values for this unique index"),
-            other => AppwriteError::internal(other),
-        })?;
+    ];
+    batch.extend(build);
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::Constraint(m) if m.contains("indexes.") => flavor.index_exists(),
+        e if e.to_string().contains("already exists") => flavor.index_exists(),
+        StoreError::Constraint(_) => {
+            flavor.index_invalid("Existing documents hold duplicate values for this unique index")
+        }
+        other => AppwriteError::internal(other),
+    })?;
     Ok(Response::json(202, &index.to_json(flavor)))
 }
 
@@ -541,11 +572,11 @@ pub async fn get_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appwri
 pub async fn delete_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let key = ctx.params.required_text("key", 36)?;
-    collection.indexes.iter().find(|i| i.key == key).ok_or_else(|| flavor.index_not_found())?;
+    let index = collection.indexes.iter().find(|i| i.key == key).ok_or_else(|| flavor.index_not_found())?;
     ctx.ports
         .sql
         .batch(vec![
-            Statement::new(format!("DROP INDEX IF EXISTS {}", index_name(&collection, &key)), vec![]),
+            drop_index(&collection, index),
             Statement::new(
                 "DELETE FROM indexes WHERE collection_seq = ? AND key = ?",
                 vec![Value::Integer(collection.seq), key.into()],

@@ -215,7 +215,115 @@ async fn select_page(
     fields.extend(attribute_fields(collection, &attribute_columns));
     let table = collection.docs_table();
     let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
-    crate::schema::page(ctx, &schema, &columns(collection), scope).await
+    // Top-level `search`/`notSearch` run on the attribute's fulltext index; the rest compiles as usual.
+    let (searches, queries) = split_searches(collection, crate::schema::queries_param(ctx)?)?;
+    let mut condition = String::new();
+    let mut params = Vec::new();
+    if let Some((c, p)) = scope {
+        condition.push_str(&format!("({c})"));
+        params.extend(p);
+    }
+    for (negated, fts, matcher) in searches {
+        if !condition.is_empty() {
+            condition.push_str(" AND ");
+        }
+        let not = if negated { "NOT " } else { "" };
+        condition.push_str(&format!("_seq {not}IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"));
+        params.push(matcher.into());
+    }
+    let scope = (!condition.is_empty()).then_some((condition.as_str(), params));
+    crate::schema::page_with(ctx, &schema, &columns(collection), scope, queries).await
+}
+
+/// The FTS5 query for Appwrite search terms: any of the words, each as a prefix; quoted, so
+/// nothing in the input is FTS syntax.
+fn fts_matcher(terms: &str) -> Option<String> {
+    let words: Vec<String> =
+        terms.split_whitespace().take(20).map(|w| format!("\"{}\"*", w.replace('"', "\"\""))).collect();
+    (!words.is_empty()).then(|| words.join(" OR "))
+}
+
+/// Separates top-level `search`/`notSearch` queries: (negated, FTS table, matcher) for each,
+/// and the remaining queries.
+#[allow(clippy::type_complexity)]
+fn split_searches(
+    collection: &Collection,
+    queries: Vec<String>,
+) -> Result<(Vec<(bool, String, String)>, Vec<String>), AppwriteError> {
+    use edgewrite_core::query::{parse, QueryMethod};
+    let mut searches = Vec::new();
+    let mut rest = Vec::new();
+    for raw in queries {
+        let Ok(q) = parse(&raw) else {
+            rest.push(raw);
+            continue;
+        };
+        let negated = match q.method {
+            QueryMethod::Search => false,
+            QueryMethod::NotSearch => true,
+            _ => {
+                rest.push(raw);
+                continue;
+            }
+        };
+        let index = collection
+            .indexes
+            .iter()
+            .find(|i| i.kind == "fulltext" && i.attributes.first() == Some(&q.attribute))
+            .ok_or_else(|| {
+                AppwriteError::invalid_param(
+                    "queries",
+                    &format!(
+                        "Invalid query: Searching by attribute \"{}\" requires a fulltext index.",
+                        q.attribute
+                    ),
+                )
+            })?;
+        let terms = q.values.first().and_then(Json::as_str).unwrap_or_default();
+        if let Some(matcher) = fts_matcher(terms) {
+            searches.push((negated, crate::attributes::fts_table(collection, &index.key), matcher));
+        }
+    }
+    Ok((searches, rest))
+}
+
+/// Statements bringing the fulltext tables up to date for the documents in the JSON list `ids`
+/// (after they were written).
+fn fts_refresh(collection: &Collection, ids: &str) -> Vec<Statement> {
+    let mut out = fts_forget(collection, ids);
+    for index in collection.indexes.iter().filter(|i| i.kind == "fulltext") {
+        let Some(attr) = index.attributes.first().and_then(|a| collection.attribute(a)) else { continue };
+        out.push(Statement::new(
+            format!(
+                "INSERT INTO {} (rowid, body) SELECT _seq, {col} FROM {} WHERE _id IN (SELECT value FROM json_each(?)) AND {col} IS NOT NULL",
+                crate::attributes::fts_table(collection, &index.key),
+                collection.docs_table(),
+                col = attr.column()
+            ),
+            vec![ids.into()],
+        ));
+    }
+    out
+}
+
+/// Statements removing the documents in the JSON list `ids` from the fulltext tables (before
+/// they are deleted or rewritten).
+fn fts_forget(collection: &Collection, ids: &str) -> Vec<Statement> {
+    collection
+        .indexes
+        .iter()
+        .filter(|i| i.kind == "fulltext")
+        .map(|index| {
+            Statement::new(
+                format!(
+                    "DELETE FROM {} WHERE rowid IN (SELECT _seq FROM {} WHERE _id IN (SELECT value FROM json_each(?)))",
+                    crate::attributes::fts_table(collection, &index.key),
+                    collection.docs_table()
+                ),
+                vec![ids.into()],
+            )
+        })
+        .collect()
 }
 
 /// The `permissions` parameter of a document: read, update, delete, write.
@@ -321,6 +429,7 @@ fn insert_statements(
         vec![Json::Array(row).to_string().into()],
     )];
     batch.extend(permission_rows(collection, id, &permissions));
+    batch.extend(fts_refresh(collection, &json!([id]).to_string()));
     Ok(batch)
 }
 
@@ -419,6 +528,7 @@ async fn update_document(
     if let Some(p) = &permissions {
         batch.extend(permission_rows(collection, &doc.id, p));
     }
+    batch.extend(fts_refresh(collection, &json!([doc.id]).to_string()));
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     let doc = load_document(ctx, flavor, database, collection, &doc.id, false)
         .await?
@@ -472,20 +582,18 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         return Err(unauthorized());
     }
     let docs = collection.docs_table();
-    ctx.ports
-        .sql
-        .batch(vec![
-            Statement::new(
-                format!(
-                    "DELETE FROM {} WHERE doc_seq = (SELECT _seq FROM {docs} WHERE _id = ?)",
-                    collection.perms_table()
-                ),
-                vec![id.clone().into()],
+    let mut batch = fts_forget(&collection, &json!([id]).to_string());
+    batch.extend([
+        Statement::new(
+            format!(
+                "DELETE FROM {} WHERE doc_seq = (SELECT _seq FROM {docs} WHERE _id = ?)",
+                collection.perms_table()
             ),
-            Statement::new(format!("DELETE FROM {docs} WHERE _id = ?"), vec![id.into()]).expect_changes(1),
-        ])
-        .await
-        .map_err(write_error(flavor))?;
+            vec![id.clone().into()],
+        ),
+        Statement::new(format!("DELETE FROM {docs} WHERE _id = ?"), vec![id.into()]).expect_changes(1),
+    ]);
+    ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     announce(ctx, &database, &collection, &doc, "delete").await;
     Ok(Response::no_content())
 }
@@ -747,18 +855,17 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
             ));
             row.push(v);
         }
-        ctx.ports
-            .sql
-            .query(Statement::new(
-                format!(
-                    "WITH v(j) AS (SELECT ?) UPDATE {} SET {} WHERE _id IN (SELECT value FROM json_each(?))",
-                    collection.docs_table(),
-                    sets.join(", ")
-                ),
-                vec![Json::Array(row).to_string().into(), json!(ids).to_string().into()],
-            ))
-            .await
-            .map_err(write_error(flavor))?;
+        let list = json!(ids).to_string();
+        let mut batch = vec![Statement::new(
+            format!(
+                "WITH v(j) AS (SELECT ?) UPDATE {} SET {} WHERE _id IN (SELECT value FROM json_each(?))",
+                collection.docs_table(),
+                sets.join(", ")
+            ),
+            vec![Json::Array(row).to_string().into(), list.clone().into()],
+        )];
+        batch.extend(fts_refresh(&collection, &list));
+        ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     }
     let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
     for doc in &docs {
@@ -775,9 +882,8 @@ pub async fn delete_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
     let list = json!(ids).to_string();
     let docs_table = collection.docs_table();
-    ctx.ports
-        .sql
-        .batch(vec![
+    let mut batch = fts_forget(&collection, &list);
+    batch.extend([
             Statement::new(
                 format!(
                     "DELETE FROM {} WHERE doc_seq IN (SELECT _seq FROM {docs_table} WHERE _id IN (SELECT value FROM json_each(?)))",
@@ -786,9 +892,8 @@ pub async fn delete_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
                 vec![list.clone().into()],
             ),
             Statement::new(format!("DELETE FROM {docs_table} WHERE _id IN (SELECT value FROM json_each(?))"), vec![list.into()]),
-        ])
-        .await
-        .map_err(AppwriteError::internal)?;
+        ]);
+    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     for doc in &docs {
         announce(ctx, &database, &collection, doc, "delete").await;
     }

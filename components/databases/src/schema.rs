@@ -35,11 +35,24 @@ pub(crate) async fn page(
     columns: &str,
     scope: Option<(&str, Vec<Value>)>,
 ) -> Result<(i64, Vec<Vec<Value>>), AppwriteError> {
+    page_with(ctx, schema, columns, scope, queries_param(ctx)?).await
+}
+
+/// The request's `queries`.
+pub(crate) fn queries_param(ctx: &Ctx<'_>) -> Result<Vec<String>, AppwriteError> {
+    Ok(ctx.params.string_array("queries", query::MAX_QUERY_CHARS, &ctx.config.limits)?.unwrap_or_default())
+}
+
+/// [`page`] with the queries given.
+pub(crate) async fn page_with(
+    ctx: &Ctx<'_>,
+    schema: &Schema<'_>,
+    columns: &str,
+    scope: Option<(&str, Vec<Value>)>,
+    queries: Vec<String>,
+) -> Result<(i64, Vec<Vec<Value>>), AppwriteError> {
     let options = ListOptions {
-        queries: ctx
-            .params
-            .string_array("queries", query::MAX_QUERY_CHARS, &ctx.config.limits)?
-            .unwrap_or_default(),
+        queries,
         search: ctx.params.text("search", 256)?,
         total: ctx.params.boolean("total")?.unwrap_or(true),
     };
@@ -150,14 +163,19 @@ pub async fn update_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 }
 
 /// The statements that drop a collection and everything in it.
-fn drop_collection(seq: i64) -> Vec<Statement> {
-    vec![
+fn drop_collection(seq: i64, fulltext_keys: &[String]) -> Vec<Statement> {
+    let mut out: Vec<Statement> = fulltext_keys
+        .iter()
+        .map(|key| Statement::new(format!("DROP TABLE IF EXISTS \"_db_fts_{seq}_{key}\""), vec![]))
+        .collect();
+    out.extend([
         Statement::new(format!("DROP TABLE IF EXISTS {}", meta::docs_table(seq)), vec![]),
         Statement::new(format!("DROP TABLE IF EXISTS {}", meta::perms_table(seq)), vec![]),
         Statement::new("DELETE FROM attributes WHERE collection_seq = ?", vec![Value::Integer(seq)]),
         Statement::new("DELETE FROM indexes WHERE collection_seq = ?", vec![Value::Integer(seq)]),
         Statement::new("DELETE FROM collections WHERE seq = ?", vec![Value::Integer(seq)]),
-    ]
+    ]);
+    out
 }
 
 /// `DELETE /databases/{databaseId}`: its collections and their documents go too.
@@ -167,13 +185,19 @@ pub async fn delete_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .ports
         .sql
         .query(Statement::new(
-            "SELECT seq FROM collections WHERE database_seq = ?",
+            "SELECT c.seq, (SELECT json_group_array(i.key) FROM indexes i WHERE i.collection_seq = c.seq AND i.type = 'fulltext')
+             FROM collections c WHERE c.database_seq = ?",
             vec![Value::Integer(database.seq)],
         ))
         .await
         .map_err(AppwriteError::internal)?;
-    let mut batch: Vec<Statement> =
-        rows.rows.iter().filter_map(|r| r.first()?.as_i64()).flat_map(drop_collection).collect();
+    let mut batch: Vec<Statement> = Vec::new();
+    for row in &rows.rows {
+        let Some(seq) = row.first().and_then(Value::as_i64) else { continue };
+        let keys: Vec<String> =
+            row.get(1).and_then(Value::as_str).and_then(|k| serde_json::from_str(k).ok()).unwrap_or_default();
+        batch.extend(drop_collection(seq, &keys));
+    }
     // Collections created meanwhile lose their metadata in the same transaction.
     for table in ["attributes", "indexes"] {
         batch.push(Statement::new(
@@ -339,6 +363,8 @@ pub async fn update_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response
 /// `DELETE /databases/{databaseId}/collections/{collectionId}`
 pub async fn delete_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
-    ctx.ports.sql.batch(drop_collection(collection.seq)).await.map_err(AppwriteError::internal)?;
+    let fulltext: Vec<String> =
+        collection.indexes.iter().filter(|i| i.kind == "fulltext").map(|i| i.key.clone()).collect();
+    ctx.ports.sql.batch(drop_collection(collection.seq, &fulltext)).await.map_err(AppwriteError::internal)?;
     Ok(Response::no_content())
 }
