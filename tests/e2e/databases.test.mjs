@@ -19,8 +19,8 @@ function api(flavor, client) {
       invalid: 'document_invalid_structure',
       exists: 'document_already_exists',
       createDatabase: (id) => d.create({ databaseId: id, name: id }),
-      createCollection: (db, id, permissions = [], security = false) =>
-        d.createCollection({ databaseId: db, collectionId: id, name: id, permissions, documentSecurity: security }),
+      createCollection: (db, id, permissions = [], security = false, schema = {}) =>
+        d.createCollection({ databaseId: db, collectionId: id, name: id, permissions, documentSecurity: security, attributes: schema.attributes, indexes: schema.indexes }),
       getCollection: (db, c) => d.getCollection(ids(db, c)),
       attr: {
         string: (db, c, key, size, required, xdefault, array) => d.createStringAttribute({ ...ids(db, c), key, size, required, xdefault, array }),
@@ -58,8 +58,8 @@ function api(flavor, client) {
     invalid: 'row_invalid_structure',
     exists: 'row_already_exists',
     createDatabase: (id) => t.create({ databaseId: id, name: id }),
-    createCollection: (db, id, permissions = [], security = false) =>
-      t.createTable({ databaseId: db, tableId: id, name: id, permissions, rowSecurity: security }),
+    createCollection: (db, id, permissions = [], security = false, schema = {}) =>
+      t.createTable({ databaseId: db, tableId: id, name: id, permissions, rowSecurity: security, columns: schema.attributes, indexes: schema.indexes }),
     getCollection: (db, c) => t.getTable(ids(db, c)),
     attr: {
       string: (db, c, key, size, required, xdefault, array) => t.createStringColumn({ ...ids(db, c), key, size, required, xdefault, array }),
@@ -275,6 +275,31 @@ for (const flavor of ['databases', 'tablesdb']) {
     const { client } = await userClient();
     await rejectsWith(assert, api(flavor, client).createMany(db, 'items', [{ n: 1 }]), 401, 'general_unauthorized_scope');
     await rejectsWith(assert, api(flavor, guest()).deleteMany(db, 'items', []), 401, 'general_unauthorized_scope');
+  });
+}
+
+for (const flavor of ['databases', 'tablesdb']) {
+  test(`${flavor}: a collection created with its schema inline, all or nothing`, async () => {
+    const a = api(flavor, adminClient());
+    const db = uid('inline');
+    await a.createDatabase(db);
+    const key = flavor === 'databases' ? 'attributes' : 'columns';
+    const made = await a.createCollection(db, 'books', [], false, {
+      attributes: [
+        { key: 'title', type: 'string', size: 100, required: true },
+        { key: 'pages', type: 'integer', required: false, min: 1, max: 5000 },
+        { key: 'contact', type: 'string', format: 'email', required: false },
+      ],
+      indexes: [{ key: 'title_unique', type: 'unique', [key]: ['title'] }],
+    });
+    assert.deepEqual(made[key].map((x) => [x.key, x.type, x.format ?? '']), [['title', 'string', ''], ['pages', 'integer', ''], ['contact', 'string', 'email']]);
+    assert.deepEqual(made.indexes.map((i) => i.key), ['title_unique']);
+    await a.create(db, 'books', 'b1', { title: 'Dune', pages: 412, contact: 'frank@example.com' });
+    await rejectsWith(assert, a.create(db, 'books', 'b2', { title: 'Dune' }), 409, a.exists);
+    await rejectsWith(assert, a.createCollection(db, 'broken', [], false, {
+      attributes: [{ key: 'ok', type: 'string', size: 10, required: false }, { key: 'bad', type: 'teleport', required: false }],
+    }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, a.getCollection(db, 'broken'), 404, flavor === 'databases' ? 'collection_not_found' : 'table_not_found');
   });
 }
 

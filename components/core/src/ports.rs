@@ -306,6 +306,7 @@ pub trait Secrets {
 }
 
 /// The platform, as one project sees it.
+#[derive(Clone, Copy)]
 pub struct Ports<'a> {
     pub sql: &'a dyn Sql,
     pub blobs: &'a dyn Blobs,

@@ -297,6 +297,24 @@ fn attribute_row(collection: &Collection, a: &Attribute) -> Statement {
 /// `POST …/attributes/{kind}` (`…/columns/{kind}`): 202 with the attribute, already available.
 pub async fn create(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
+    let (attribute, batch) = plan_attribute(ctx, flavor, &collection, kind)?;
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::Constraint(_) => flavor.attribute_exists(),
+        // A concurrent create of the same column.
+        e if e.to_string().contains("duplicate column") => flavor.attribute_exists(),
+        other => AppwriteError::internal(other),
+    })?;
+    Ok(Response::json(202, &attribute.to_json()))
+}
+
+/// The attribute the request (`ctx.params`) describes, and the statements that add it to the
+/// collection.
+pub fn plan_attribute(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    collection: &Collection,
+    kind: &str,
+) -> Result<(Attribute, Vec<Statement>), AppwriteError> {
     let attribute = attribute_from_params(ctx, flavor, kind, None)?;
     // SQLite column names are case-insensitive: `Title` and `title` cannot both exist.
     if collection.attributes.iter().any(|a| a.key.eq_ignore_ascii_case(&attribute.key)) {
@@ -309,7 +327,7 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
     }
     let table = collection.docs_table();
     let mut batch = vec![
-        attribute_row(&collection, &attribute),
+        attribute_row(collection, &attribute),
         Statement::new(
             format!("ALTER TABLE {table} ADD COLUMN {} {}", attribute.column(), column_type(&attribute)),
             vec![],
@@ -323,13 +341,7 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
             vec![json!([stored]).to_string().into()],
         ));
     }
-    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::Constraint(_) => flavor.attribute_exists(),
-        // A concurrent create of the same column.
-        e if e.to_string().contains("duplicate column") => flavor.attribute_exists(),
-        other => AppwriteError::internal(other),
-    })?;
-    Ok(Response::json(202, &attribute.to_json()))
+    Ok((attribute, batch))
 }
 
 /// `PATCH …/attributes/{kind}/{key}`: required, default and the kind's limits.
@@ -436,6 +448,24 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
 /// `POST …/indexes` {key, type, attributes|columns, orders?, lengths?}: `key` and `unique`.
 pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
+    let (index, batch) = plan_index(ctx, flavor, &collection)?;
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::Constraint(m) if m.contains("indexes.") => flavor.index_exists(),
+        e if e.to_string().contains("already exists") => flavor.index_exists(),
+        StoreError::Constraint(_) => {
+            flavor.index_invalid("Existing documents hold duplicate values for this unique index")
+        }
+        other => AppwriteError::internal(other),
+    })?;
+    Ok(Response::json(202, &index.to_json(flavor)))
+}
+
+/// The index the request (`ctx.params`) describes, and the statements that build it.
+pub fn plan_index(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    collection: &Collection,
+) -> Result<(Index, Vec<Statement>), AppwriteError> {
     let key = valid_key("key", &ctx.params.required_text("key", 36)?)?;
     let kind = ctx.params.required_text("type", 16)?;
     let attributes = ctx
@@ -502,7 +532,7 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
             _ => None,
         }
         .ok_or_else(|| flavor.index_invalid("A fulltext index covers exactly one string attribute"))?;
-        let fts = fts_table(&collection, &key);
+        let fts = fts_table(collection, &key);
         vec![
             Statement::new(format!("CREATE VIRTUAL TABLE {fts} USING fts5(body)"), vec![]),
             Statement::new(
@@ -518,7 +548,7 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
         vec![Statement::new(
             format!(
                 "CREATE {unique}INDEX {} ON {} ({})",
-                index_name(&collection, &key),
+                index_name(collection, &key),
                 collection.docs_table(),
                 columns.join(", ")
             ),
@@ -542,15 +572,7 @@ pub async fn create_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
             ),
     ];
     batch.extend(build);
-    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::Constraint(m) if m.contains("indexes.") => flavor.index_exists(),
-        e if e.to_string().contains("already exists") => flavor.index_exists(),
-        StoreError::Constraint(_) => {
-            flavor.index_invalid("Existing documents hold duplicate values for this unique index")
-        }
-        other => AppwriteError::internal(other),
-    })?;
-    Ok(Response::json(202, &index.to_json(flavor)))
+    Ok((index, batch))
 }
 
 /// `GET …/indexes`

@@ -244,9 +244,7 @@ pub async fn create_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response
     let seq = new_seq(ctx);
     let docs = meta::docs_table(seq);
     let perms = meta::perms_table(seq);
-    ctx.ports
-        .sql
-        .batch(vec![
+    let mut batch = vec![
             Statement::new(
                 format!("INSERT INTO collections ({COLLECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 vec![
@@ -276,13 +274,93 @@ pub async fn create_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response
                 vec![],
             ),
             Statement::new(format!("CREATE INDEX {perms}_by_role ON {perms} (action, role, doc_seq)"), vec![]),
-        ])
-        .await
-        .map_err(|e| match e {
-            StoreError::Constraint(_) => flavor.collection_exists(),
-            other => AppwriteError::internal(other),
-        })?;
+        ];
+    batch.extend(inline_schema(ctx, flavor, seq, &database.id, &id)?);
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::Constraint(_) => flavor.collection_exists(),
+        other => AppwriteError::internal(other),
+    })?;
     respond_collection(ctx, flavor, 201, &database.id, &id).await
+}
+
+/// The statements for the `attributes`/`columns` and `indexes` given inline when creating a
+/// collection, each object shaped like the body of its own create route (`type` names the
+/// attribute kind). Part of the collection's create batch: all or nothing.
+fn inline_schema(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    seq: i64,
+    database_id: &str,
+    id: &str,
+) -> Result<Vec<Statement>, AppwriteError> {
+    let objects = |name: &str| -> Result<Vec<serde_json::Map<String, Json>>, AppwriteError> {
+        match ctx.params.raw(name) {
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_object().cloned().ok_or_else(|| {
+                        AppwriteError::invalid_param(name, "Value must be an array of objects")
+                    })
+                })
+                .collect(),
+            Some(_) => Err(AppwriteError::invalid_param(name, "Value must be an array of objects")),
+        }
+    };
+    let attributes = objects(flavor.attributes_key())?;
+    let indexes = objects("indexes")?;
+    let mut collection = meta::Collection {
+        seq,
+        database_id: database_id.to_string(),
+        id: id.to_string(),
+        name: String::new(),
+        permissions: Vec::new(),
+        document_security: false,
+        enabled: true,
+        created_at: 0,
+        updated_at: 0,
+        attributes: Vec::new(),
+        indexes: Vec::new(),
+    };
+    let mut batch = Vec::new();
+    for object in attributes {
+        let kind = object.get("type").and_then(Json::as_str).unwrap_or_default().to_string();
+        let format = object.get("format").and_then(Json::as_str).unwrap_or_default().to_string();
+        let kind = match (kind.as_str(), format.as_str()) {
+            ("string", "email" | "ip" | "url" | "enum") => format,
+            ("double", _) => "float".to_string(),
+            _ => kind,
+        };
+        let sub = Ctx {
+            params: edgewrite_core::params::Params::from_json(object),
+            caller: ctx.caller.clone(),
+            ..*ctx
+        };
+        let (attribute, statements) = crate::attributes::plan_attribute(&sub, flavor, &collection, &kind)
+            .map_err(|e| {
+                if e.kind == ErrorType::GeneralRouteNotFound {
+                    AppwriteError::invalid_param(
+                        flavor.attributes_key(),
+                        &format!("Unknown attribute type \"{kind}\""),
+                    )
+                } else {
+                    e
+                }
+            })?;
+        batch.extend(statements);
+        collection.attributes.push(attribute);
+    }
+    for object in indexes {
+        let sub = Ctx {
+            params: edgewrite_core::params::Params::from_json(object),
+            caller: ctx.caller.clone(),
+            ..*ctx
+        };
+        let (index, statements) = crate::attributes::plan_index(&sub, flavor, &collection)?;
+        batch.extend(statements);
+        collection.indexes.push(index);
+    }
+    Ok(batch)
 }
 
 async fn respond_collection(
