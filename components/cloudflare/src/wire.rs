@@ -116,6 +116,7 @@ pub enum WireError {
     GuardFailed { statement: usize, expected: u64, actual: u64 },
     Invalid { message: String },
     Unavailable { message: String },
+    Busy { message: String },
 }
 
 impl From<StoreError> for WireError {
@@ -127,6 +128,7 @@ impl From<StoreError> for WireError {
             }
             StoreError::Invalid(message) => WireError::Invalid { message },
             StoreError::Unavailable(message) => WireError::Unavailable { message },
+            StoreError::Busy(message) => WireError::Busy { message },
         }
     }
 }
@@ -140,6 +142,7 @@ impl From<WireError> for StoreError {
             }
             WireError::Invalid { message } => StoreError::Invalid(message),
             WireError::Unavailable { message } => StoreError::Unavailable(message),
+            WireError::Busy { message } => StoreError::Busy(message),
         }
     }
 }

@@ -236,6 +236,13 @@ impl AppwriteError {
 
     /// `500 general_unknown`; the detail goes to the log, never to the client.
     pub fn internal(detail: impl fmt::Display) -> Self {
+        let detail = detail.to_string();
+        // A store still busy with other writers after its timeout is load, not a bug: answer a
+        // retriable 408 (`StoreError::Busy` renders with this prefix).
+        if detail.starts_with("store busy:") {
+            tracing::warn!(error = %detail, "store busy");
+            return Self::new(ErrorType::DatabaseTimeout, "Database timed out. Try again.");
+        }
         tracing::error!(error = %detail, "internal error");
         Self::from(ErrorType::GeneralUnknown)
     }
@@ -280,6 +287,15 @@ impl std::error::Error for AppwriteError {}
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_busy_store_is_a_retriable_timeout_not_a_server_error() {
+        let busy = crate::ports::StoreError::from_sqlite_message("database is locked");
+        assert!(matches!(busy, crate::ports::StoreError::Busy(_)));
+        assert_eq!(AppwriteError::internal(busy).kind, ErrorType::DatabaseTimeout);
+        assert_eq!(AppwriteError::internal("disk on fire").kind, ErrorType::GeneralUnknown);
+    }
+
     use super::*;
     use std::collections::HashSet;
 

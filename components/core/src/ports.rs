@@ -134,6 +134,9 @@ pub enum StoreError {
     /// The store could not be reached or failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Another writer held the database past the busy timeout; retrying may succeed.
+    #[error("store busy: {0}")]
+    Busy(String),
 }
 
 impl StoreError {
@@ -142,6 +145,8 @@ impl StoreError {
         let message = message.into();
         if message.contains("constraint failed") || message.contains("SQLITE_CONSTRAINT") {
             StoreError::Constraint(message)
+        } else if message.contains("database is locked") || message.contains("SQLITE_BUSY") {
+            StoreError::Busy(message)
         } else if message.contains("syntax error")
             || message.contains("no such table")
             || message.contains("no such column")
