@@ -197,6 +197,14 @@ for (const flavor of ['databases', 'tablesdb']) {
     assert.equal((await a.list(db, c)).total, 6, 'nothing was stored');
     await rejectsWith(assert, a.get(db, 'nope', 'ada'), 404, flavor === 'databases' ? 'collection_not_found' : 'table_not_found');
     await rejectsWith(assert, a.get('nope', c, 'ada'), 404, 'database_not_found');
+    // Transactions are not there yet: a staged write must fail loudly, never apply at once.
+    const svc = flavor === 'databases' ? new node.Databases(adminClient()) : new node.TablesDB(adminClient());
+    await rejectsWith(assert, svc.createTransaction({ ttl: 60 }), 405, 'general_not_implemented');
+    const staged = flavor === 'databases'
+      ? svc.createDocument({ databaseId: db, collectionId: c, documentId: 'staged', data: { name: 'S' }, transactionId: 'tx1' })
+      : svc.createRow({ databaseId: db, tableId: c, rowId: 'staged', data: { name: 'S' }, transactionId: 'tx1' });
+    await rejectsWith(assert, staged, 405, 'general_not_implemented');
+    await rejectsWith(assert, a.get(db, c, 'staged'), 404, a.notFound);
   });
 
   test(`${flavor}: schema evolution keeps data; updates, upserts, deletes`, async () => {

@@ -27,6 +27,18 @@ pub struct Databases;
 pub struct TablesDb;
 
 static LEGACY_ROUTES: &[Route] = &[
+    // Before `{databaseId}`, which would match `transactions` too.
+    route(Method::Get, "/v1/databases/transactions", "documents.read", "transactions"),
+    route(Method::Post, "/v1/databases/transactions", "documents.write", "transactions"),
+    route(Method::Get, "/v1/databases/transactions/{transactionId}", "documents.read", "transactions"),
+    route(Method::Patch, "/v1/databases/transactions/{transactionId}", "documents.write", "transactions"),
+    route(Method::Delete, "/v1/databases/transactions/{transactionId}", "documents.write", "transactions"),
+    route(
+        Method::Post,
+        "/v1/databases/transactions/{transactionId}/operations",
+        "documents.write",
+        "transactions",
+    ),
     route(Method::Get, "/v1/databases", "databases.read", "databases.list"),
     route(Method::Post, "/v1/databases", "databases.write", "databases.create"),
     route(Method::Get, "/v1/databases/{databaseId}", "databases.read", "databases.get"),
@@ -175,6 +187,12 @@ static LEGACY_ROUTES: &[Route] = &[
 ];
 
 static TABLES_ROUTES: &[Route] = &[
+    route(Method::Get, "/v1/tablesdb/transactions", "rows.read", "transactions"),
+    route(Method::Post, "/v1/tablesdb/transactions", "rows.write", "transactions"),
+    route(Method::Get, "/v1/tablesdb/transactions/{transactionId}", "rows.read", "transactions"),
+    route(Method::Patch, "/v1/tablesdb/transactions/{transactionId}", "rows.write", "transactions"),
+    route(Method::Delete, "/v1/tablesdb/transactions/{transactionId}", "rows.write", "transactions"),
+    route(Method::Post, "/v1/tablesdb/transactions/{transactionId}/operations", "rows.write", "transactions"),
     route(Method::Get, "/v1/tablesdb", "databases.read", "databases.list"),
     route(Method::Post, "/v1/tablesdb", "databases.write", "databases.create"),
     route(Method::Get, "/v1/tablesdb/{databaseId}", "databases.read", "databases.get"),
@@ -293,6 +311,13 @@ static TABLES_ROUTES: &[Route] = &[
 ];
 
 async fn dispatch(flavor: Flavor, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    // Writes staged in a transaction must not silently apply at once.
+    if ctx.params.raw("transactionId").is_some_and(|t| !t.is_null()) || route.name == "transactions" {
+        return Err(AppwriteError::new(
+            ErrorType::GeneralNotImplemented,
+            "Transactions are not supported by this server yet.",
+        ));
+    }
     match route.name {
         "databases.list" => schema::list_databases(ctx).await,
         "databases.create" => schema::create_database(ctx, flavor).await,
