@@ -197,14 +197,7 @@ for (const flavor of ['databases', 'tablesdb']) {
     assert.equal((await a.list(db, c)).total, 6, 'nothing was stored');
     await rejectsWith(assert, a.get(db, 'nope', 'ada'), 404, flavor === 'databases' ? 'collection_not_found' : 'table_not_found');
     await rejectsWith(assert, a.get('nope', c, 'ada'), 404, 'database_not_found');
-    // Transactions are not there yet: a staged write must fail loudly, never apply at once.
-    const svc = flavor === 'databases' ? new node.Databases(adminClient()) : new node.TablesDB(adminClient());
-    await rejectsWith(assert, svc.createTransaction({ ttl: 60 }), 405, 'general_not_implemented');
-    const staged = flavor === 'databases'
-      ? svc.createDocument({ databaseId: db, collectionId: c, documentId: 'staged', data: { name: 'S' }, transactionId: 'tx1' })
-      : svc.createRow({ databaseId: db, tableId: c, rowId: 'staged', data: { name: 'S' }, transactionId: 'tx1' });
-    await rejectsWith(assert, staged, 405, 'general_not_implemented');
-    await rejectsWith(assert, a.get(db, c, 'staged'), 404, a.notFound);
+
   });
 
   test(`${flavor}: schema evolution keeps data; updates, upserts, deletes`, async () => {
@@ -308,6 +301,59 @@ for (const flavor of ['databases', 'tablesdb']) {
       attributes: [{ key: 'ok', type: 'string', size: 10, required: false }, { key: 'bad', type: 'teleport', required: false }],
     }), 400, 'general_argument_invalid');
     await rejectsWith(assert, a.getCollection(db, 'broken'), 404, flavor === 'databases' ? 'collection_not_found' : 'table_not_found');
+  });
+}
+
+for (const flavor of ['databases', 'tablesdb']) {
+  test(`${flavor}: transactions stage writes and apply them together on commit, or not at all`, async () => {
+    const a = api(flavor, adminClient());
+    const svc = flavor === 'databases' ? new node.Databases(adminClient()) : new node.TablesDB(adminClient());
+    const cKey = flavor === 'databases' ? 'collectionId' : 'tableId';
+    const dKey = flavor === 'databases' ? 'documentId' : 'rowId';
+    const db = uid('tx');
+    await a.createDatabase(db);
+    await a.createCollection(db, 'acc', ['read("any")']);
+    await a.attr.integer(db, 'acc', 'n', false);
+    await a.create(db, 'acc', 'x', { n: 1 });
+    const stage = (id, data, transactionId) => (flavor === 'databases'
+      ? svc.createDocument({ databaseId: db, collectionId: 'acc', documentId: id, data, transactionId })
+      : svc.createRow({ databaseId: db, tableId: 'acc', rowId: id, data, transactionId }));
+
+    const tx = await svc.createTransaction({ ttl: 120 });
+    assert.equal(tx.status, 'pending');
+    const staged = await stage('y', { n: 5 }, tx.$id);
+    assert.equal(staged.$id, 'y');
+    await rejectsWith(assert, a.get(db, 'acc', 'y'), 404, a.notFound);
+    const withOps = await svc.createOperations({
+      transactionId: tx.$id,
+      operations: [{ action: 'update', databaseId: db, [cKey]: 'acc', [dKey]: 'x', data: { n: 2 } }],
+    });
+    assert.equal(withOps.operations, 2);
+    assert.equal((await a.get(db, 'acc', 'x')).n, 1, 'nothing applies before the commit');
+    const committed = await svc.updateTransaction({ transactionId: tx.$id, commit: true });
+    assert.equal(committed.status, 'committed');
+    assert.equal((await a.get(db, 'acc', 'x')).n, 2);
+    assert.equal((await a.get(db, 'acc', 'y')).n, 5);
+    await rejectsWith(assert, svc.updateTransaction({ transactionId: tx.$id, commit: true }), 400, 'transaction_not_ready');
+
+    // One conflicting operation: none of them applies.
+    const bad = await svc.createTransaction({});
+    await stage('z', { n: 9 }, bad.$id);
+    await stage('x', { n: 9 }, bad.$id);
+    await rejectsWith(assert, svc.updateTransaction({ transactionId: bad.$id, commit: true }), 409, 'transaction_conflict');
+    await rejectsWith(assert, a.get(db, 'acc', 'z'), 404, a.notFound);
+    assert.equal((await svc.getTransaction({ transactionId: bad.$id })).status, 'failed');
+
+    const dropped = await svc.createTransaction({});
+    await stage('w', { n: 1 }, dropped.$id);
+    assert.equal((await svc.updateTransaction({ transactionId: dropped.$id, rollback: true })).status, 'rolled_back');
+    await rejectsWith(assert, a.get(db, 'acc', 'w'), 404, a.notFound);
+    await rejectsWith(assert, svc.updateTransaction({ transactionId: dropped.$id, commit: true, rollback: true }), 400, 'general_bad_request');
+
+    // A transaction belongs to whoever made it.
+    const { client } = await userClient();
+    const other = flavor === 'databases' ? new node.Databases(client) : new node.TablesDB(client);
+    await rejectsWith(assert, other.getTransaction({ transactionId: tx.$id }), 404, 'transaction_not_found');
   });
 }
 

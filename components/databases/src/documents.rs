@@ -19,7 +19,7 @@ use crate::permissions::{self, Permission};
 const COLLECTION_WRITE: &[&str] = &["create", "update", "delete"];
 const DOCUMENT_WRITE: &[&str] = &["update", "delete"];
 
-fn unauthorized() -> AppwriteError {
+pub(crate) fn unauthorized() -> AppwriteError {
     AppwriteError::new(
         ErrorType::UserUnauthorized,
         "The current user is not authorized to perform the requested action.",
@@ -31,7 +31,7 @@ fn is_app(ctx: &Ctx<'_>) -> bool {
 }
 
 /// Whether the collection's own permissions give the caller `action`.
-fn collection_allows(ctx: &Ctx<'_>, collection: &Collection, action: &str) -> bool {
+pub(crate) fn collection_allows(ctx: &Ctx<'_>, collection: &Collection, action: &str) -> bool {
     is_app(ctx) || permissions::allows(&collection.permissions, action, &ctx.caller.roles(), COLLECTION_WRITE)
 }
 
@@ -46,10 +46,10 @@ fn columns(collection: &Collection) -> String {
     out
 }
 
-struct Document {
-    id: String,
-    permissions: Vec<String>,
-    json: Json,
+pub(crate) struct Document {
+    pub(crate) id: String,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) json: Json,
 }
 
 fn document(flavor: Flavor, database: &Database, collection: &Collection, row: &[Value]) -> Option<Document> {
@@ -84,7 +84,7 @@ fn roles_param(ctx: &Ctx<'_>) -> Value {
     json!(ctx.caller.roles()).to_string().into()
 }
 
-async fn load_document(
+pub(crate) async fn load_document(
     ctx: &Ctx<'_>,
     flavor: Flavor,
     database: &Database,
@@ -327,7 +327,7 @@ fn fts_forget(collection: &Collection, ids: &str) -> Vec<Statement> {
 }
 
 /// The `permissions` parameter of a document: read, update, delete, write.
-fn document_permissions(ctx: &Ctx<'_>) -> Result<Option<Vec<Permission>>, AppwriteError> {
+pub(crate) fn document_permissions(ctx: &Ctx<'_>) -> Result<Option<Vec<Permission>>, AppwriteError> {
     let Some(list) = ctx.params.string_array("permissions", 256, &ctx.config.limits)? else {
         return Ok(None);
     };
@@ -361,7 +361,7 @@ fn values(
     Ok(out)
 }
 
-fn write_error(flavor: Flavor) -> impl Fn(StoreError) -> AppwriteError {
+pub(crate) fn write_error(flavor: Flavor) -> impl Fn(StoreError) -> AppwriteError {
     move |e| match e {
         StoreError::Constraint(_) => flavor.document_exists(),
         StoreError::GuardFailed { .. } => flavor.document_not_found(),
@@ -391,7 +391,7 @@ fn permission_rows(collection: &Collection, id: &str, permissions: &[Permission]
 }
 
 /// The statements inserting a document (after the create permission was checked).
-fn insert_statements(
+pub(crate) fn insert_statements(
     ctx: &Ctx<'_>,
     flavor: Flavor,
     collection: &Collection,
@@ -482,29 +482,27 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
 }
 
 /// Whether the caller may `action` this stored document.
-fn document_allows(ctx: &Ctx<'_>, collection: &Collection, doc: &Document, action: &str) -> bool {
+pub(crate) fn document_allows(ctx: &Ctx<'_>, collection: &Collection, doc: &Document, action: &str) -> bool {
     collection_allows(ctx, collection, action)
         || (collection.document_security
             && permissions::allows(&doc.permissions, action, &ctx.caller.roles(), DOCUMENT_WRITE))
 }
 
-async fn update_document(
+/// The statements applying `data` and `permissions` to document `id` (after the update
+/// permission was checked).
+pub(crate) fn update_statements(
     ctx: &Ctx<'_>,
     flavor: Flavor,
-    database: &Database,
     collection: &Collection,
-    doc: Document,
+    id: &str,
     data: &Map<String, Json>,
-    permissions: Option<Vec<Permission>>,
-) -> Result<Response, AppwriteError> {
-    if !document_allows(ctx, collection, &doc, "update") {
-        return Err(unauthorized());
-    }
+    permissions: Option<&[Permission]>,
+) -> Result<Vec<Statement>, AppwriteError> {
     let values = values(flavor, collection, data, false)?;
     let now = ctx.ports.clock.now_ms();
     let mut sets = vec!["_updated_at = (SELECT json_extract(j, '$[0]') FROM v)".to_string()];
     let mut row = vec![json!(now)];
-    if let Some(p) = &permissions {
+    if let Some(p) = permissions {
         sets.push(format!("_permissions = (SELECT json_extract(j, '$[{}]') FROM v)", row.len()));
         row.push(json!(json!(permissions::render(p)).to_string()));
     }
@@ -522,13 +520,46 @@ async fn update_document(
             collection.docs_table(),
             sets.join(", ")
         ),
-        vec![Json::Array(row).to_string().into(), doc.id.clone().into()],
+        vec![Json::Array(row).to_string().into(), id.into()],
     )
     .expect_changes(1)];
-    if let Some(p) = &permissions {
-        batch.extend(permission_rows(collection, &doc.id, p));
+    if let Some(p) = permissions {
+        batch.extend(permission_rows(collection, id, p));
     }
-    batch.extend(fts_refresh(collection, &json!([doc.id]).to_string()));
+    batch.extend(fts_refresh(collection, &json!([id]).to_string()));
+    Ok(batch)
+}
+
+/// The statements deleting document `id` (after the delete permission was checked).
+pub(crate) fn delete_statements(collection: &Collection, id: &str) -> Vec<Statement> {
+    let docs = collection.docs_table();
+    let mut batch = fts_forget(collection, &json!([id]).to_string());
+    batch.extend([
+        Statement::new(
+            format!(
+                "DELETE FROM {} WHERE doc_seq = (SELECT _seq FROM {docs} WHERE _id = ?)",
+                collection.perms_table()
+            ),
+            vec![id.into()],
+        ),
+        Statement::new(format!("DELETE FROM {docs} WHERE _id = ?"), vec![id.into()]).expect_changes(1),
+    ]);
+    batch
+}
+
+async fn update_document(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    doc: Document,
+    data: &Map<String, Json>,
+    permissions: Option<Vec<Permission>>,
+) -> Result<Response, AppwriteError> {
+    if !document_allows(ctx, collection, &doc, "update") {
+        return Err(unauthorized());
+    }
+    let batch = update_statements(ctx, flavor, collection, &doc.id, data, permissions.as_deref())?;
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     let doc = load_document(ctx, flavor, database, collection, &doc.id, false)
         .await?
@@ -581,18 +612,7 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     if !document_allows(ctx, &collection, &doc, "delete") {
         return Err(unauthorized());
     }
-    let docs = collection.docs_table();
-    let mut batch = fts_forget(&collection, &json!([id]).to_string());
-    batch.extend([
-        Statement::new(
-            format!(
-                "DELETE FROM {} WHERE doc_seq = (SELECT _seq FROM {docs} WHERE _id = ?)",
-                collection.perms_table()
-            ),
-            vec![id.clone().into()],
-        ),
-        Statement::new(format!("DELETE FROM {docs} WHERE _id = ?"), vec![id.into()]).expect_changes(1),
-    ]);
+    let batch = delete_statements(&collection, &id);
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     announce(ctx, &database, &collection, &doc, "delete").await;
     Ok(Response::no_content())

@@ -10,6 +10,7 @@ mod flavor;
 mod meta;
 mod permissions;
 mod schema;
+mod transactions;
 
 use async_trait::async_trait;
 use edgewrite_core::http::Method;
@@ -28,16 +29,26 @@ pub struct TablesDb;
 
 static LEGACY_ROUTES: &[Route] = &[
     // Before `{databaseId}`, which would match `transactions` too.
-    route(Method::Get, "/v1/databases/transactions", "documents.read", "transactions"),
-    route(Method::Post, "/v1/databases/transactions", "documents.write", "transactions"),
-    route(Method::Get, "/v1/databases/transactions/{transactionId}", "documents.read", "transactions"),
-    route(Method::Patch, "/v1/databases/transactions/{transactionId}", "documents.write", "transactions"),
-    route(Method::Delete, "/v1/databases/transactions/{transactionId}", "documents.write", "transactions"),
+    route(Method::Get, "/v1/databases/transactions", "documents.read", "transactions.list"),
+    route(Method::Post, "/v1/databases/transactions", "documents.write", "transactions.create"),
+    route(Method::Get, "/v1/databases/transactions/{transactionId}", "documents.read", "transactions.get"),
+    route(
+        Method::Patch,
+        "/v1/databases/transactions/{transactionId}",
+        "documents.write",
+        "transactions.update",
+    ),
+    route(
+        Method::Delete,
+        "/v1/databases/transactions/{transactionId}",
+        "documents.write",
+        "transactions.delete",
+    ),
     route(
         Method::Post,
         "/v1/databases/transactions/{transactionId}/operations",
         "documents.write",
-        "transactions",
+        "transactions.operations",
     ),
     route(Method::Get, "/v1/databases", "databases.read", "databases.list"),
     route(Method::Post, "/v1/databases", "databases.write", "databases.create"),
@@ -187,12 +198,17 @@ static LEGACY_ROUTES: &[Route] = &[
 ];
 
 static TABLES_ROUTES: &[Route] = &[
-    route(Method::Get, "/v1/tablesdb/transactions", "rows.read", "transactions"),
-    route(Method::Post, "/v1/tablesdb/transactions", "rows.write", "transactions"),
-    route(Method::Get, "/v1/tablesdb/transactions/{transactionId}", "rows.read", "transactions"),
-    route(Method::Patch, "/v1/tablesdb/transactions/{transactionId}", "rows.write", "transactions"),
-    route(Method::Delete, "/v1/tablesdb/transactions/{transactionId}", "rows.write", "transactions"),
-    route(Method::Post, "/v1/tablesdb/transactions/{transactionId}/operations", "rows.write", "transactions"),
+    route(Method::Get, "/v1/tablesdb/transactions", "rows.read", "transactions.list"),
+    route(Method::Post, "/v1/tablesdb/transactions", "rows.write", "transactions.create"),
+    route(Method::Get, "/v1/tablesdb/transactions/{transactionId}", "rows.read", "transactions.get"),
+    route(Method::Patch, "/v1/tablesdb/transactions/{transactionId}", "rows.write", "transactions.update"),
+    route(Method::Delete, "/v1/tablesdb/transactions/{transactionId}", "rows.write", "transactions.delete"),
+    route(
+        Method::Post,
+        "/v1/tablesdb/transactions/{transactionId}/operations",
+        "rows.write",
+        "transactions.operations",
+    ),
     route(Method::Get, "/v1/tablesdb", "databases.read", "databases.list"),
     route(Method::Post, "/v1/tablesdb", "databases.write", "databases.create"),
     route(Method::Get, "/v1/tablesdb/{databaseId}", "databases.read", "databases.get"),
@@ -311,14 +327,28 @@ static TABLES_ROUTES: &[Route] = &[
 ];
 
 async fn dispatch(flavor: Flavor, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    // Writes staged in a transaction must not silently apply at once.
-    if ctx.params.raw("transactionId").is_some_and(|t| !t.is_null()) || route.name == "transactions" {
-        return Err(AppwriteError::new(
-            ErrorType::GeneralNotImplemented,
-            "Transactions are not supported by this server yet.",
-        ));
+    // A write carrying `transactionId` is staged, not applied.
+    let staged = ctx.params.raw("transactionId").is_some_and(|t| !t.is_null());
+    if staged && route.name.starts_with("documents.") {
+        let action = match route.name {
+            "documents.create" => "create",
+            "documents.update" => "update",
+            "documents.upsert" => "upsert",
+            "documents.delete" => "delete",
+            _ => return Err(AppwriteError::new(
+                ErrorType::GeneralNotImplemented,
+                "Only single-document create, update, upsert and delete can be staged in a transaction yet.",
+            )),
+        };
+        return transactions::stage(ctx, flavor, action).await;
     }
     match route.name {
+        "transactions.list" => transactions::list(ctx).await,
+        "transactions.create" => transactions::create(ctx).await,
+        "transactions.get" => transactions::get(ctx).await,
+        "transactions.update" => transactions::update(ctx, flavor).await,
+        "transactions.delete" => transactions::delete(ctx).await,
+        "transactions.operations" => transactions::add_operations(ctx, flavor).await,
         "databases.list" => schema::list_databases(ctx).await,
         "databases.create" => schema::create_database(ctx, flavor).await,
         "databases.get" => schema::get_database(ctx).await,

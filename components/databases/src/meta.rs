@@ -38,6 +38,19 @@ pub struct Database {
 }
 
 impl Database {
+    /// A stand-in naming only the id, for building document models.
+    pub fn placeholder(id: &str) -> Database {
+        Database {
+            seq: 0,
+            id: id.to_string(),
+            name: String::new(),
+            enabled: true,
+            kind: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
     pub fn from_row(row: &[Value]) -> Option<Database> {
         Some(Database {
             seq: row.first()?.as_i64()?,

@@ -260,6 +260,22 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 8,
+        name: "database transactions",
+        statements: &[
+            // Staged operations (JSON), applied in one batch on commit. `owner` is who may use it.
+            "CREATE TABLE _db_transactions (
+                id TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                status TEXT NOT NULL,
+                operations TEXT NOT NULL DEFAULT '[]',
+                expires_at INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -1,0 +1,399 @@
+//! Transactions (`/databases/transactions`, `/tablesdb/transactions`; `appwrite-api.md` §6.1):
+//! document writes staged under a transaction id, then applied in one atomic batch on commit
+//! (each checked against the committing caller's permissions), or dropped on rollback.
+
+use std::collections::{HashMap, HashSet};
+
+use edgewrite_core::identity::Caller;
+use edgewrite_core::ports::{Statement, StoreError, Value};
+use edgewrite_core::time::iso_from_ms;
+use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
+use serde_json::{json, Map, Value as Json};
+
+use crate::documents;
+use crate::flavor::Flavor;
+use crate::meta::{self, Collection};
+use crate::permissions::{self, Permission};
+
+const DEFAULT_TTL_S: i64 = 300;
+const MAX_OPERATIONS: usize = 100;
+const ACTIONS: &[&str] = &["create", "update", "upsert", "delete"];
+
+struct Transaction {
+    id: String,
+    status: String,
+    operations: Vec<Json>,
+    expires_at: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl Transaction {
+    fn to_json(&self) -> Json {
+        json!({
+            "$id": self.id,
+            "$createdAt": iso_from_ms(self.created_at),
+            "$updatedAt": iso_from_ms(self.updated_at),
+            "status": self.status,
+            "operations": self.operations.len(),
+            "expiresAt": iso_from_ms(self.expires_at),
+        })
+    }
+}
+
+/// Who may see and use a transaction: the key, the user, or guests.
+fn owner(ctx: &Ctx<'_>) -> String {
+    match &ctx.caller {
+        Caller::App { key_id, .. } => format!("app:{key_id}"),
+        Caller::User(u) => format!("user:{}", u.user_id),
+        Caller::Guest => "guests".to_string(),
+    }
+}
+
+fn not_found() -> AppwriteError {
+    AppwriteError::new(
+        ErrorType::TransactionNotFound,
+        "Transaction with the requested ID could not be found.",
+    )
+}
+
+const COLUMNS: &str = "id, status, operations, expires_at, created_at, updated_at";
+
+fn from_row(row: &[Value]) -> Option<Transaction> {
+    Some(Transaction {
+        id: row.first()?.as_str()?.to_string(),
+        status: row.get(1)?.as_str()?.to_string(),
+        operations: row.get(2)?.as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default(),
+        expires_at: row.get(3)?.as_i64()?,
+        created_at: row.get(4)?.as_i64()?,
+        updated_at: row.get(5)?.as_i64()?,
+    })
+}
+
+async fn load(ctx: &Ctx<'_>, id: &str) -> Result<Transaction, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {COLUMNS} FROM _db_transactions WHERE id = ? AND owner = ?"),
+            vec![id.into(), owner(ctx).into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    rows.rows.first().and_then(|r| from_row(r)).ok_or_else(not_found)
+}
+
+/// A pending transaction that has not expired.
+fn check_open(ctx: &Ctx<'_>, tx: &Transaction) -> Result<(), AppwriteError> {
+    if tx.status != "pending" {
+        return Err(AppwriteError::new(ErrorType::TransactionNotReady, "The transaction is not pending."));
+    }
+    if tx.expires_at <= ctx.ports.clock.now_ms() {
+        return Err(AppwriteError::new(ErrorType::TransactionExpired, "The transaction has expired."));
+    }
+    Ok(())
+}
+
+/// `POST …/transactions` {ttl?}
+pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let ttl = ctx.params.integer("ttl", 60, 3600)?.unwrap_or(DEFAULT_TTL_S);
+    let now = ctx.ports.clock.now_ms();
+    let tx = Transaction {
+        id: edgewrite_core::ids::unique_id(now, ctx.ports.random),
+        status: "pending".into(),
+        operations: Vec::new(),
+        expires_at: now + ttl * 1000,
+        created_at: now,
+        updated_at: now,
+    };
+    ctx.ports
+        .sql
+        .batch(vec![
+            // Expired transactions are never used again; clear them out on the way.
+            Statement::new("DELETE FROM _db_transactions WHERE expires_at < ?", vec![Value::Integer(now - 86_400_000)]),
+            Statement::new(
+                "INSERT INTO _db_transactions (id, owner, status, operations, expires_at, created_at, updated_at)
+                 VALUES (?, ?, 'pending', '[]', ?, ?, ?)",
+                vec![
+                    tx.id.clone().into(),
+                    owner(ctx).into(),
+                    Value::Integer(tx.expires_at),
+                    Value::Integer(now),
+                    Value::Integer(now),
+                ],
+            ),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(Response::json(201, &tx.to_json()))
+}
+
+/// `GET …/transactions`
+pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {COLUMNS} FROM _db_transactions WHERE owner = ? ORDER BY created_at LIMIT 100"),
+            vec![owner(ctx).into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let items: Vec<Json> = rows.rows.iter().filter_map(|r| from_row(r)).map(|t| t.to_json()).collect();
+    Ok(Response::json(200, &json!({"total": items.len(), "transactions": items})))
+}
+
+/// `GET …/transactions/{transactionId}`
+pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let id = ctx.params.required_text("transactionId", 36)?;
+    Ok(Response::json(200, &load(ctx, &id).await?.to_json()))
+}
+
+/// `DELETE …/transactions/{transactionId}`
+pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let id = ctx.params.required_text("transactionId", 36)?;
+    load(ctx, &id).await?;
+    ctx.ports
+        .sql
+        .query(Statement::new("DELETE FROM _db_transactions WHERE id = ?", vec![id.into()]))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(Response::no_content())
+}
+
+/// Appends `ops` to the transaction, guarded so concurrent appends cannot lose one another.
+async fn append(ctx: &Ctx<'_>, id: &str, ops: Vec<Json>) -> Result<Transaction, AppwriteError> {
+    let mut tx = load(ctx, id).await?;
+    check_open(ctx, &tx)?;
+    let before = Json::Array(tx.operations.clone()).to_string();
+    tx.operations.extend(ops);
+    if tx.operations.len() > MAX_OPERATIONS {
+        return Err(AppwriteError::new(
+            ErrorType::TransactionLimitExceeded,
+            format!("A transaction holds at most {MAX_OPERATIONS} operations."),
+        ));
+    }
+    tx.updated_at = ctx.ports.clock.now_ms();
+    ctx.ports
+        .sql
+        .query(
+            Statement::new(
+                "UPDATE _db_transactions SET operations = ?, updated_at = ?
+                 WHERE id = ? AND status = 'pending' AND operations = ?",
+                vec![
+                    Json::Array(tx.operations.clone()).to_string().into(),
+                    Value::Integer(tx.updated_at),
+                    id.into(),
+                    before.into(),
+                ],
+            )
+            .expect_changes(1),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::GuardFailed { .. } => AppwriteError::new(
+                ErrorType::TransactionConflict,
+                "The transaction changed meanwhile; try again.",
+            ),
+            other => AppwriteError::internal(other),
+        })?;
+    Ok(tx)
+}
+
+/// One staged operation, in a stored form shared by both APIs.
+fn operation(
+    action: &str,
+    database: &str,
+    collection: &str,
+    document: &str,
+    data: Map<String, Json>,
+) -> Json {
+    json!({"action": action, "databaseId": database, "collectionId": collection, "documentId": document, "data": data})
+}
+
+/// `POST …/transactions/{transactionId}/operations` {operations}
+pub async fn add_operations(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let id = ctx.params.required_text("transactionId", 36)?;
+    let Some(Json::Array(items)) = ctx.params.raw("operations") else {
+        return Err(AppwriteError::invalid_param("operations", "Value must be an array of operations"));
+    };
+    let mut ops = Vec::with_capacity(items.len());
+    for item in items {
+        let text = |key: &str| item.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
+        let action = text("action");
+        if !ACTIONS.contains(&action.as_str()) {
+            return Err(AppwriteError::invalid_param(
+                "operations",
+                &format!("Operation action must be one of ({}); bulk and increment operations are not supported yet", ACTIONS.join(", ")),
+            ));
+        }
+        let collection = text(flavor.collection_param());
+        let document = text(flavor.document_param());
+        let database = text("databaseId");
+        if [&database, &collection, &document].iter().any(|v| !edgewrite_core::ids::is_valid_custom_id(v)) {
+            return Err(AppwriteError::invalid_param(
+                "operations",
+                "Each operation needs valid databaseId, collection and document ids",
+            ));
+        }
+        let data = item.get("data").and_then(Json::as_object).cloned().unwrap_or_default();
+        ops.push(operation(&action, &database, &collection, &document, data));
+    }
+    let tx = append(ctx, &id, ops).await?;
+    Ok(Response::json(201, &tx.to_json()))
+}
+
+/// A document write carrying `transactionId`: staged, not applied. Answers the document as it
+/// will be written.
+pub async fn stage(ctx: &Ctx<'_>, flavor: Flavor, action: &str) -> Result<Response, AppwriteError> {
+    let tx_id = ctx.params.required_text("transactionId", 36)?;
+    let database = ctx.params.required_text("databaseId", 36)?;
+    let collection = ctx.params.required_text(flavor.collection_param(), 36)?;
+    let document = if action == "create" {
+        ctx.params.custom_id(flavor.document_param(), ctx.ports.clock.now_ms(), ctx.ports.random)?
+    } else {
+        ctx.params.required_text(flavor.document_param(), 36)?
+    };
+    let mut data = ctx.params.object("data")?.unwrap_or_default();
+    if let Some(list) = ctx.params.string_array("permissions", 256, &ctx.config.limits)? {
+        let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
+        permissions::check_grantable(&ctx.caller, &parsed)?;
+        data.insert("$permissions".into(), json!(permissions::render(&parsed)));
+    }
+    if action == "create" && data.is_empty() {
+        return Err(flavor.missing_data());
+    }
+    append(ctx, &tx_id, vec![operation(action, &database, &collection, &document, data.clone())]).await?;
+    if action == "delete" {
+        return Ok(Response::no_content());
+    }
+    let mut model = data;
+    model.insert("$id".into(), json!(document));
+    model.insert("$databaseId".into(), json!(database));
+    model.insert(flavor.collection_ref().into(), json!(collection));
+    model.entry("$permissions").or_insert(json!([]));
+    Ok(Response::json(if action == "update" { 200 } else { 201 }, &Json::Object(model)))
+}
+
+fn conflict(message: &str) -> AppwriteError {
+    AppwriteError::new(ErrorType::TransactionConflict, message)
+}
+
+/// `PATCH …/transactions/{transactionId}` {commit} or {rollback}
+pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    let id = ctx.params.required_text("transactionId", 36)?;
+    let commit = ctx.params.boolean("commit")?.unwrap_or(false);
+    let rollback = ctx.params.boolean("rollback")?.unwrap_or(false);
+    if commit == rollback {
+        return Err(AppwriteError::new(
+            ErrorType::GeneralBadRequest,
+            "Give exactly one of commit or rollback.",
+        ));
+    }
+    let mut tx = load(ctx, &id).await?;
+    check_open(ctx, &tx)?;
+    let now = ctx.ports.clock.now_ms();
+    let finish = |status: &str| {
+        Statement::new(
+            "UPDATE _db_transactions SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+            vec![status.into(), Value::Integer(now), id.clone().into()],
+        )
+        .expect_changes(1)
+    };
+    if rollback {
+        ctx.ports
+            .sql
+            .query(finish("rolled_back"))
+            .await
+            .map_err(|_| conflict("The transaction changed meanwhile."))?;
+        tx.status = "rolled_back".into();
+        tx.updated_at = now;
+        return Ok(Response::json(200, &tx.to_json()));
+    }
+    let mut batch = vec![finish("committed")];
+    let mut collections: HashMap<(String, String), Collection> = HashMap::new();
+    let mut written: HashSet<(String, String, String)> = HashSet::new();
+    for op in &tx.operations {
+        let text = |key: &str| op.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
+        let (action, database, collection_id, document) =
+            (text("action"), text("databaseId"), text("collectionId"), text("documentId"));
+        let mut data = op.get("data").and_then(Json::as_object).cloned().unwrap_or_default();
+        let perms: Option<Vec<Permission>> = match data.remove("$permissions") {
+            Some(Json::Array(list)) => {
+                let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
+                Some(permissions::parse(&list, &["read", "update", "delete", "write"])?)
+            }
+            _ => None,
+        };
+        let key = (database.clone(), collection_id.clone());
+        if !collections.contains_key(&key) {
+            let (_, loaded) = meta::load_collection_by(ctx, flavor, &database, &collection_id).await?;
+            collections.insert(key.clone(), loaded);
+        }
+        let collection = &collections[&key];
+        let doc_key = (database.clone(), collection_id.clone(), document.clone());
+        // A document written earlier in this transaction is the caller's own doing.
+        let existing = if written.contains(&doc_key) {
+            None
+        } else {
+            documents::load_document(
+                ctx,
+                flavor,
+                &meta::Database::placeholder(&database),
+                collection,
+                &document,
+                false,
+            )
+            .await?
+        };
+        let exists = existing.is_some() || written.contains(&doc_key);
+        match (action.as_str(), exists) {
+            ("create", _) | ("upsert", false) => {
+                if !documents::collection_allows(ctx, collection, "create") {
+                    return Err(documents::unauthorized());
+                }
+                batch.extend(documents::insert_statements(ctx, flavor, collection, &document, &data, perms)?);
+            }
+            ("update" | "upsert", true) => {
+                if let Some(doc) = &existing {
+                    if !documents::document_allows(ctx, collection, doc, "update") {
+                        return Err(documents::unauthorized());
+                    }
+                }
+                batch.extend(documents::update_statements(
+                    ctx,
+                    flavor,
+                    collection,
+                    &document,
+                    &data,
+                    perms.as_deref(),
+                )?);
+            }
+            ("delete", true) => {
+                if let Some(doc) = &existing {
+                    if !documents::document_allows(ctx, collection, doc, "delete") {
+                        return Err(documents::unauthorized());
+                    }
+                }
+                batch.extend(documents::delete_statements(collection, &document));
+            }
+            (_, false) => return Err(flavor.document_not_found()),
+            _ => return Err(AppwriteError::invalid_param("operations", "Unknown operation")),
+        }
+        written.insert(doc_key);
+    }
+    if let Err(e) = ctx.ports.sql.batch(batch).await {
+        let message = match e {
+            StoreError::Constraint(_) | StoreError::GuardFailed { .. } => {
+                "An operation conflicted with the data (a duplicate id or unique value, or a document gone)."
+            }
+            other => return Err(AppwriteError::internal(other)),
+        };
+        // Nothing was applied; the transaction is spent.
+        let _ = ctx.ports.sql.query(finish("failed")).await;
+        return Err(conflict(message));
+    }
+    tx.status = "committed".into();
+    tx.updated_at = now;
+    Ok(Response::json(200, &tx.to_json()))
+}
