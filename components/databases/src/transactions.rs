@@ -321,7 +321,10 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         let perms: Option<Vec<Permission>> = match data.remove("$permissions") {
             Some(Json::Array(list)) => {
                 let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
-                Some(permissions::parse(&list, &["read", "update", "delete", "write"])?)
+                let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
+                // Operations added with `createOperations` were not checked when staged.
+                permissions::check_grantable(&ctx.caller, &parsed)?;
+                Some(parsed)
             }
             _ => None,
         };
