@@ -32,6 +32,8 @@ function api(flavor, client) {
         enum: (db, c, key, elements, required) => d.createEnumAttribute({ ...ids(db, c), key, elements, required }),
       },
       deleteAttribute: (db, c, key) => d.deleteAttribute({ ...ids(db, c), key }),
+      renameString: (db, c, key, newKey) => d.updateStringAttribute({ ...ids(db, c), key, required: false, xdefault: null, newKey }),
+      listCollections: (db) => d.listCollections({ databaseId: db }).then((r) => r.collections),
       index: (db, c, key, type, attributes, orders) => d.createIndex({ ...ids(db, c), key, type, attributes, orders }),
       create: (db, c, id, data, permissions) => d.createDocument({ ...ids(db, c), documentId: id, data, permissions }),
       get: (db, c, id) => d.getDocument({ ...ids(db, c), documentId: id }),
@@ -71,6 +73,8 @@ function api(flavor, client) {
       enum: (db, c, key, elements, required) => t.createEnumColumn({ ...ids(db, c), key, elements, required }),
     },
     deleteAttribute: (db, c, key) => t.deleteColumn({ ...ids(db, c), key }),
+    renameString: (db, c, key, newKey) => t.updateStringColumn({ ...ids(db, c), key, required: false, xdefault: null, newKey }),
+    listCollections: (db) => t.listTables({ databaseId: db }).then((r) => r.tables),
     index: (db, c, key, type, columns, orders) => t.createIndex({ ...ids(db, c), key, type, columns, orders }),
     create: (db, c, id, data, permissions) => t.createRow({ ...ids(db, c), rowId: id, data, permissions }),
     get: (db, c, id) => t.getRow({ ...ids(db, c), rowId: id }),
@@ -219,6 +223,14 @@ for (const flavor of ['databases', 'tablesdb']) {
     assert.deepEqual((await a.list(db, c, [Query.search('name', 'amazing')])).items.map((d) => d.$id), ['grace'], 'the fulltext index follows updates');
     await a.remove(db, c, 'linus');
     assert.deepEqual((await a.list(db, c, [Query.search('name', 'linus')])).items, [], 'and deletes');
+    const renamed = await a.renameString(db, c, 'city', 'town');
+    assert.equal(renamed.key, 'town');
+    assert.equal((await a.get(db, c, 'alan')).town, 'London', 'a renamed attribute keeps its data');
+    assert.deepEqual((await a.list(db, c, [Query.equal('town', ['London']), Query.limit(1)])).items.length, 1);
+    const listed = (await a.listCollections(db)).find((x) => x.$id === c);
+    const attrKey = flavor === 'databases' ? 'attributes' : 'columns';
+    assert.ok(listed[attrKey].some((x) => x.key === 'town') && !listed[attrKey].some((x) => x.key === 'city'));
+    assert.ok(listed.indexes.some((i) => i.key === 'name_text'), 'lists carry each collection\'s indexes');
     const updated = await a.update(db, c, 'alan', { age: 42, team: null });
     assert.equal(updated.age, 42);
     assert.equal(updated.team, null);

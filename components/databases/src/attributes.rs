@@ -349,41 +349,71 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let key = ctx.params.required_text("key", 36)?;
     let existing = collection.attribute(&key).ok_or_else(|| flavor.attribute_not_found())?;
-    if ctx.params.text("newKey", 36)?.is_some_and(|k| k != key) {
-        return Err(AppwriteError::invalid_param("newKey", "Renaming attributes is not supported yet"));
-    }
-    let attribute = attribute_from_params(ctx, flavor, kind, Some(existing))?;
+    let new_key = match ctx.params.text("newKey", 36)?.filter(|k| !k.is_empty() && *k != key) {
+        Some(k) => {
+            let k = valid_key("newKey", &k)?;
+            if collection.attributes.iter().any(|a| a.key.eq_ignore_ascii_case(&k) && a.key != key) {
+                return Err(flavor.attribute_exists());
+            }
+            Some(k)
+        }
+        None => None,
+    };
+    let mut attribute = attribute_from_params(ctx, flavor, kind, Some(existing))?;
     if attribute.type_name != existing.type_name || attribute.format != existing.format {
         return Err(flavor.type_invalid("The attribute kind in the path does not match the attribute"));
     }
     // Guarded: an attribute deleted meanwhile is not brought back without its column.
-    ctx.ports
-        .sql
-        .query(
-            Statement::new(
-                "UPDATE attributes SET required = ?, size = ?, default_value = ?, options = ?, updated_at = ?
-                 WHERE collection_seq = ? AND key = ?",
+    let mut batch = vec![Statement::new(
+        "UPDATE attributes SET required = ?, size = ?, default_value = ?, options = ?, updated_at = ?
+         WHERE collection_seq = ? AND key = ?",
+        vec![
+            Value::Integer(i64::from(attribute.required)),
+            Value::Integer(attribute.size),
+            if attribute.default.is_null() { Value::Null } else { attribute.default.to_string().into() },
+            attribute.options.to_string().into(),
+            Value::Integer(attribute.updated_at),
+            Value::Integer(collection.seq),
+            attribute.key.clone().into(),
+        ],
+    )
+    .expect_changes(1)];
+    if let Some(new_key) = &new_key {
+        // SQLite rewrites the indexes over the column; the index metadata follows here.
+        batch.push(Statement::new(
+            format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO \"{new_key}\"",
+                collection.docs_table(),
+                attribute.column()
+            ),
+            vec![],
+        ));
+        batch.push(Statement::new(
+            "UPDATE attributes SET key = ? WHERE collection_seq = ? AND key = ?",
+            vec![new_key.clone().into(), Value::Integer(collection.seq), key.clone().into()],
+        ));
+        for index in collection.indexes.iter().filter(|i| i.attributes.contains(&key)) {
+            let renamed: Vec<&str> = index
+                .attributes
+                .iter()
+                .map(|a| if *a == key { new_key.as_str() } else { a.as_str() })
+                .collect();
+            batch.push(Statement::new(
+                "UPDATE indexes SET attributes = ? WHERE collection_seq = ? AND key = ?",
                 vec![
-                    Value::Integer(i64::from(attribute.required)),
-                    Value::Integer(attribute.size),
-                    if attribute.default.is_null() {
-                        Value::Null
-                    } else {
-                        attribute.default.to_string().into()
-                    },
-                    attribute.options.to_string().into(),
-                    Value::Integer(attribute.updated_at),
+                    json!(renamed).to_string().into(),
                     Value::Integer(collection.seq),
-                    attribute.key.clone().into(),
+                    index.key.clone().into(),
                 ],
-            )
-            .expect_changes(1),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => flavor.attribute_not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+            ));
+        }
+        attribute.key = new_key.clone();
+    }
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::GuardFailed { .. } => flavor.attribute_not_found(),
+        e if e.to_string().contains("duplicate column") => flavor.attribute_exists(),
+        other => AppwriteError::internal(other),
+    })?;
     Ok(Response::json(200, &attribute.to_json()))
 }
 

@@ -240,7 +240,7 @@ pub struct Collection {
 }
 
 impl Collection {
-    fn from_row(row: &[Value], database_id: &str) -> Option<Collection> {
+    pub fn from_row(row: &[Value], database_id: &str) -> Option<Collection> {
         Some(Collection {
             seq: row.first()?.as_i64()?,
             database_id: database_id.to_string(),

@@ -390,12 +390,47 @@ pub async fn list_collections(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response,
         Some(("database_seq = ?", vec![Value::Integer(database.seq)])),
     )
     .await?;
-    let mut collections = Vec::with_capacity(rows.len());
-    for row in rows {
-        let Some(id) = row.get(2).and_then(Value::as_str) else { continue };
-        let (_, collection) = crate::meta::load_collection_by(ctx, flavor, &database.id, id).await?;
-        collections.push(collection.to_json(flavor));
+    let mut page: Vec<meta::Collection> =
+        rows.iter().filter_map(|r| meta::Collection::from_row(r, &database.id)).collect();
+    // The page's attributes and indexes in one more round trip, not one per collection.
+    let seqs = json!(page.iter().map(|c| c.seq).collect::<Vec<_>>()).to_string();
+    let out = ctx
+        .ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                format!(
+                    "SELECT collection_seq, {} FROM attributes WHERE collection_seq IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+                    meta::ATTRIBUTE_COLUMNS
+                ),
+                vec![seqs.clone().into()],
+            ),
+            Statement::new(
+                format!(
+                    "SELECT collection_seq, {} FROM indexes WHERE collection_seq IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+                    meta::INDEX_COLUMNS
+                ),
+                vec![seqs.into()],
+            ),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    for collection in &mut page {
+        let mine = |i: usize| {
+            out.get(i)
+                .map(|r| {
+                    r.rows
+                        .iter()
+                        .filter(|row| row.first().and_then(Value::as_i64) == Some(collection.seq))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        };
+        collection.attributes = mine(0).iter().filter_map(|r| meta::Attribute::from_row(&r[1..])).collect();
+        collection.indexes = mine(1).iter().filter_map(|r| meta::Index::from_row(&r[1..])).collect();
     }
+    let collections: Vec<Json> = page.iter().map(|c| c.to_json(flavor)).collect();
     Ok(Response::json(200, &json!({"total": total, flavor.collections_key(): collections})))
 }
 
