@@ -153,7 +153,7 @@ const CASES = [
   ['search (fulltext, any word, prefixes)', [Query.search('name', 'grace turin')], ['alan', 'grace']],
   ['search + filter', [Query.search('name', 'ada alan grace'), Query.equal('team', ['blue'])], ['alan', 'grace']],
   ['notSearch', [Query.notSearch('name', 'lovelace turing hopper torvalds hamilton')], ['nobody']],
-  ['search, FTS syntax is literal', [Query.search('name', 'NEAR("ada" OR *')], []],
+  ['search, FTS syntax is only words', [Query.search('name', 'NEAR("ada" * "')], ['ada']],
 ];
 
 for (const flavor of ['databases', 'tablesdb']) {
@@ -362,6 +362,8 @@ for (const flavor of ['databases', 'tablesdb']) {
     await rejectsWith(assert, a.get(db, 'acc', 'w'), 404, a.notFound);
     await rejectsWith(assert, svc.updateTransaction({ transactionId: dropped.$id, commit: true, rollback: true }), 400, 'general_bad_request');
 
+    const anonymous = flavor === 'databases' ? new node.Databases(guest()) : new node.TablesDB(guest());
+    await rejectsWith(assert, anonymous.createTransaction({}), 401, 'user_unauthorized');
     // A transaction belongs to whoever made it.
     const { client } = await userClient();
     const other = flavor === 'databases' ? new node.Databases(client) : new node.TablesDB(client);

@@ -238,8 +238,14 @@ async fn select_page(
 /// The FTS5 query for Appwrite search terms: any of the words, each as a prefix; quoted, so
 /// nothing in the input is FTS syntax.
 fn fts_matcher(terms: &str) -> Option<String> {
-    let words: Vec<String> =
-        terms.split_whitespace().take(20).map(|w| format!("\"{}\"*", w.replace('"', "\"\""))).collect();
+    // Words are runs of letters and digits, as the FTS tokenizer sees them: nothing else of
+    // the input reaches the MATCH expression.
+    let words: Vec<String> = terms
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(20)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
     (!words.is_empty()).then(|| words.join(" OR "))
 }
 

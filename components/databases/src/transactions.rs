@@ -41,12 +41,16 @@ impl Transaction {
     }
 }
 
-/// Who may see and use a transaction: the key, the user, or guests.
-fn owner(ctx: &Ctx<'_>) -> String {
+/// Who may see and use a transaction: the key or the user. Guests have no identity to own
+/// one by, so they cannot use transactions.
+fn owner(ctx: &Ctx<'_>) -> Result<String, AppwriteError> {
     match &ctx.caller {
-        Caller::App { key_id, .. } => format!("app:{key_id}"),
-        Caller::User(u) => format!("user:{}", u.user_id),
-        Caller::Guest => "guests".to_string(),
+        Caller::App { key_id, .. } => Ok(format!("app:{key_id}")),
+        Caller::User(u) => Ok(format!("user:{}", u.user_id)),
+        Caller::Guest => Err(AppwriteError::new(
+            ErrorType::UserUnauthorized,
+            "Transactions need a signed-in user or an API key.",
+        )),
     }
 }
 
@@ -76,7 +80,7 @@ async fn load(ctx: &Ctx<'_>, id: &str) -> Result<Transaction, AppwriteError> {
         .sql
         .query(Statement::new(
             format!("SELECT {COLUMNS} FROM _db_transactions WHERE id = ? AND owner = ?"),
-            vec![id.into(), owner(ctx).into()],
+            vec![id.into(), owner(ctx)?.into()],
         ))
         .await
         .map_err(AppwriteError::internal)?;
@@ -116,7 +120,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                  VALUES (?, ?, 'pending', '[]', ?, ?, ?)",
                 vec![
                     tx.id.clone().into(),
-                    owner(ctx).into(),
+                    owner(ctx)?.into(),
                     Value::Integer(tx.expires_at),
                     Value::Integer(now),
                     Value::Integer(now),
@@ -135,7 +139,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .sql
         .query(Statement::new(
             format!("SELECT {COLUMNS} FROM _db_transactions WHERE owner = ? ORDER BY created_at LIMIT 100"),
-            vec![owner(ctx).into()],
+            vec![owner(ctx)?.into()],
         ))
         .await
         .map_err(AppwriteError::internal)?;
@@ -293,10 +297,20 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let mut tx = load(ctx, &id).await?;
     check_open(ctx, &tx)?;
     let now = ctx.ports.clock.now_ms();
+    // The status changes only if nothing was added since the operations were read and the
+    // transaction has not expired meanwhile.
+    let staged = Json::Array(tx.operations.clone()).to_string();
     let finish = |status: &str| {
         Statement::new(
-            "UPDATE _db_transactions SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
-            vec![status.into(), Value::Integer(now), id.clone().into()],
+            "UPDATE _db_transactions SET status = ?, updated_at = ?
+             WHERE id = ? AND status = 'pending' AND operations = ? AND expires_at > ?",
+            vec![
+                status.into(),
+                Value::Integer(now),
+                id.clone().into(),
+                staged.clone().into(),
+                Value::Integer(now),
+            ],
         )
         .expect_changes(1)
     };
