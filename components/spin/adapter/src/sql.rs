@@ -1,7 +1,8 @@
 //! The `Sql` port over a Spin SQLite database (`spin:sqlite@3.1.0`).
 //!
 //! Spin's SQLite API runs one statement per call and has no batch or transaction call, so a batch
-//! is `BEGIN IMMEDIATE`, the statements, then `COMMIT` — or `ROLLBACK` on the first error — all on
+//! is `BEGIN IMMEDIATE` (`BEGIN DEFERRED` when every statement is a `SELECT`), the statements,
+//! then `COMMIT` — or `ROLLBACK` on the first error — all on
 //! one connection. Every guest `open` gets its own host connection (`spin-sqlite-inproc` opens a
 //! rusqlite connection per handle), so the transaction is this request's alone; concurrent
 //! requests wait on SQLite's lock (rusqlite's 5 s busy timeout) rather than interleave.
@@ -132,9 +133,15 @@ impl Sql for SpinSql {
             [only] if only.expect_changes.is_none() => return Ok(vec![self.run(only).await?]),
             _ => {}
         }
-        // IMMEDIATE takes the write lock up front, so a read-then-write batch cannot fail
-        // half-way with SQLITE_BUSY when another connection wrote in between.
-        self.exec("BEGIN IMMEDIATE", Vec::new()).await?;
+        // A batch that only reads needs a consistent snapshot, not the write lock: a deferred
+        // transaction lets concurrent readers (every signed-in request verifies its session this
+        // way) run side by side. Anything that writes takes the write lock up front (IMMEDIATE),
+        // so a read-then-write batch cannot fail half-way with SQLITE_BUSY when another
+        // connection wrote in between.
+        let read_only = statements
+            .iter()
+            .all(|s| s.sql.trim_start().get(..6).is_some_and(|w| w.eq_ignore_ascii_case("SELECT")));
+        self.exec(if read_only { "BEGIN DEFERRED" } else { "BEGIN IMMEDIATE" }, Vec::new()).await?;
         let result = match self.run_all(&statements).await {
             Ok(rows) => self.exec("COMMIT", Vec::new()).await.map(|_| rows),
             Err(e) => Err(e),
