@@ -1,15 +1,9 @@
 //! Runs a list endpoint's `queries`, `search` and `total` parameters (`appwrite-api.md` §2.2)
 //! against one table: the page and the count in one atomic batch.
 
-use edgewrite_core::ports::{Statement, Value};
-use edgewrite_core::query::{self, ListOptions, Schema};
-use edgewrite_core::{AppwriteError, Ctx, ErrorType};
-
-/// One page of a list and how many rows match in all (0 when the caller passed `total=false`).
-pub struct Page {
-    pub total: i64,
-    pub rows: Vec<Vec<Value>>,
-}
+use edgewrite_core::ports::Value;
+use edgewrite_core::query::{self, ListOptions, Page, Schema};
+use edgewrite_core::{AppwriteError, Ctx};
 
 /// The list parameters of the request.
 pub fn options(ctx: &Ctx<'_>) -> Result<ListOptions, AppwriteError> {
@@ -31,23 +25,7 @@ pub async fn page(
     columns: &str,
     scope: Option<(&str, Vec<Value>)>,
 ) -> Result<Page, AppwriteError> {
-    let plan = query::plan(&options(ctx)?, schema, &ctx.config.limits)?;
-    let mut batch: Vec<Statement> = Vec::with_capacity(3);
-    let cursor = plan.cursor_check(scope.clone());
-    let has_cursor = cursor.is_some();
-    batch.extend(cursor);
-    batch.push(plan.select(columns, scope.clone()));
-    let count = plan.count(scope);
-    let has_count = count.is_some();
-    batch.extend(count);
-    let mut out = ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?.into_iter();
-    if has_cursor && out.next().is_none_or(|r| r.rows.is_empty()) {
-        return Err(AppwriteError::new(ErrorType::GeneralCursorNotFound, "Cursor not found"));
-    }
-    let rows = out.next().map(|r| r.rows).unwrap_or_default();
-    let total =
-        if has_count { out.next().and_then(|r| r.rows.first()?.first()?.as_i64()).unwrap_or(0) } else { 0 };
-    Ok(Page { total, rows })
+    query::plan(&options(ctx)?, schema, &ctx.config.limits)?.fetch(ctx.ports.sql, columns, scope).await
 }
 
 /// `items` without repeats, first occurrences kept in order.

@@ -363,7 +363,7 @@ async fn load_membership(ctx: &Ctx<'_>, team_id: &str, id: &str) -> Result<Membe
     rows.rows.first().and_then(|r| Membership::from_row(r)).ok_or_else(membership_not_found)
 }
 
-fn membership_list(page: list::Page) -> Response {
+fn membership_list(page: edgewrite_core::query::Page) -> Response {
     let memberships: Vec<Json> =
         page.rows.iter().filter_map(|r| Membership::from_row(r)).map(|m| m.json).collect();
     Response::json(200, &json!({"total": page.total, "memberships": memberships}))

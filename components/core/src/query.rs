@@ -37,7 +37,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::AppwriteError;
 
-pub use sql::{plan, ListOptions, Plan, COUNT_CAP, DEFAULT_LIMIT};
+pub use sql::{plan, ListOptions, Page, Plan, COUNT_CAP, DEFAULT_LIMIT};
 
 /// How a queryable attribute is stored, which decides the values a query may compare it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -494,18 +494,14 @@ pub(crate) fn document_allows(ctx: &Ctx<'_>, collection: &Collection, doc: &Docu
             && permissions::allows(&doc.permissions, action, &ctx.caller.roles(), DOCUMENT_WRITE))
 }
 
-/// The statements applying `data` and `permissions` to document `id` (after the update
-/// permission was checked).
-pub(crate) fn update_statements(
-    ctx: &Ctx<'_>,
-    flavor: Flavor,
+/// The `SET` list of an update and the JSON row its values come from (`v.j`, one parameter):
+/// `_updated_at`, the permissions when given, then each attribute value.
+fn set_clause(
     collection: &Collection,
-    id: &str,
-    data: &Map<String, Json>,
+    values: Vec<(usize, Json)>,
+    now: i64,
     permissions: Option<&[Permission]>,
-) -> Result<Vec<Statement>, AppwriteError> {
-    let values = values(flavor, collection, data, false)?;
-    let now = ctx.ports.clock.now_ms();
+) -> (String, String) {
     let mut sets = vec!["_updated_at = (SELECT json_extract(j, '$[0]') FROM v)".to_string()];
     let mut row = vec![json!(now)];
     if let Some(p) = permissions {
@@ -520,13 +516,24 @@ pub(crate) fn update_statements(
         ));
         row.push(v);
     }
+    (sets.join(", "), Json::Array(row).to_string())
+}
+
+/// The statements applying `data` and `permissions` to document `id` (after the update
+/// permission was checked).
+pub(crate) fn update_statements(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    collection: &Collection,
+    id: &str,
+    data: &Map<String, Json>,
+    permissions: Option<&[Permission]>,
+) -> Result<Vec<Statement>, AppwriteError> {
+    let values = values(flavor, collection, data, false)?;
+    let (sets, row) = set_clause(collection, values, ctx.ports.clock.now_ms(), permissions);
     let mut batch = vec![Statement::new(
-        format!(
-            "WITH v(j) AS (SELECT ?) UPDATE {} SET {} WHERE _id = ?",
-            collection.docs_table(),
-            sets.join(", ")
-        ),
-        vec![Json::Array(row).to_string().into(), id.into()],
+        format!("WITH v(j) AS (SELECT ?) UPDATE {} SET {sets} WHERE _id = ?", collection.docs_table()),
+        vec![row.into(), id.into()],
     )
     .expect_changes(1)];
     if let Some(p) = permissions {
@@ -871,24 +878,14 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     let values = values(flavor, &collection, &data, false)?;
     let ids = matching_ids(ctx, &collection).await?;
     if !values.is_empty() && !ids.is_empty() {
-        let mut sets = vec!["_updated_at = (SELECT json_extract(j, '$[0]') FROM v)".to_string()];
-        let mut row = vec![json!(ctx.ports.clock.now_ms())];
-        for (i, v) in values {
-            sets.push(format!(
-                "{} = (SELECT json_extract(j, '$[{}]') FROM v)",
-                collection.attributes[i].column(),
-                row.len()
-            ));
-            row.push(v);
-        }
+        let (sets, row) = set_clause(&collection, values, ctx.ports.clock.now_ms(), None);
         let list = json!(ids).to_string();
         let mut batch = vec![Statement::new(
             format!(
-                "WITH v(j) AS (SELECT ?) UPDATE {} SET {} WHERE _id IN (SELECT value FROM json_each(?))",
-                collection.docs_table(),
-                sets.join(", ")
+                "WITH v(j) AS (SELECT ?) UPDATE {} SET {sets} WHERE _id IN (SELECT value FROM json_each(?))",
+                collection.docs_table()
             ),
-            vec![Json::Array(row).to_string().into(), list.clone().into()],
+            vec![row.into(), list.clone().into()],
         )];
         batch.extend(fts_refresh(&collection, &list));
         ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;

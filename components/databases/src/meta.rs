@@ -302,6 +302,11 @@ pub fn database_not_found() -> AppwriteError {
 /// The `{databaseId}` database.
 pub async fn load_database(ctx: &Ctx<'_>) -> Result<Database, AppwriteError> {
     let id = ctx.params.required_text("databaseId", 36)?;
+    database_by_id(ctx, &id).await
+}
+
+/// The database with `id`.
+pub async fn database_by_id(ctx: &Ctx<'_>, id: &str) -> Result<Database, AppwriteError> {
     let rows = ctx
         .ports
         .sql

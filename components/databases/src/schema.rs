@@ -56,23 +56,9 @@ pub(crate) async fn page_with(
         search: ctx.params.text("search", 256)?,
         total: ctx.params.boolean("total")?.unwrap_or(true),
     };
-    let plan = query::plan(&options, schema, &ctx.config.limits)?;
-    let mut batch = Vec::new();
-    let cursor = plan.cursor_check(scope.clone());
-    let has_cursor = cursor.is_some();
-    batch.extend(cursor);
-    batch.push(plan.select(columns, scope.clone()));
-    let count = plan.count(scope);
-    let has_count = count.is_some();
-    batch.extend(count);
-    let mut out = ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?.into_iter();
-    if has_cursor && out.next().is_none_or(|r| r.rows.is_empty()) {
-        return Err(AppwriteError::new(ErrorType::GeneralCursorNotFound, "Cursor not found"));
-    }
-    let rows = out.next().map(|r| r.rows).unwrap_or_default();
-    let total =
-        if has_count { out.next().and_then(|r| r.rows.first()?.first()?.as_i64()).unwrap_or(0) } else { 0 };
-    Ok((total, rows))
+    let page =
+        query::plan(&options, schema, &ctx.config.limits)?.fetch(ctx.ports.sql, columns, scope).await?;
+    Ok((page.total, page.rows))
 }
 
 /// `GET /databases` (also `/tablesdb`).
@@ -117,17 +103,7 @@ pub async fn create_database(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, 
             }
             other => AppwriteError::internal(other),
         })?;
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE id = ?"),
-            vec![id.into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    let database =
-        rows.rows.first().and_then(|r| Database::from_row(r)).ok_or_else(meta::database_not_found)?;
+    let database = meta::database_by_id(ctx, &id).await?;
     Ok(Response::json(201, &database.to_json()))
 }
 

@@ -4,8 +4,8 @@ use serde_json::Value as Json;
 
 use super::filter::{search, Planner, Sql, ALIAS, SEQUENCE};
 use super::{invalid, parse, Query, QueryMethod, Schema, MAX_QUERY_CHARS};
-use crate::error::AppwriteError;
-use crate::ports::{Statement, Value};
+use crate::error::{AppwriteError, ErrorType};
+use crate::ports::{Sql as SqlPort, Statement, Value};
 use crate::{ids, Limits};
 
 /// Page size when no `limit` query is given (`APP_LIMIT_LIST_DEFAULT`).
@@ -175,7 +175,42 @@ pub fn plan(options: &ListOptions, schema: &Schema, limits: &Limits) -> Result<P
     })
 }
 
+/// One page of a list and how many rows match in all (0 when the caller passed `total=false`).
+pub struct Page {
+    pub total: i64,
+    pub rows: Vec<Vec<Value>>,
+}
+
 impl Plan {
+    /// Runs the page, its cursor check and its count as one atomic batch on `sql`: a cursor
+    /// that is not (or no longer) in `scope` is 400 `general_cursor_not_found`.
+    pub async fn fetch(
+        &self,
+        sql: &dyn SqlPort,
+        columns: &str,
+        scope: Option<(&str, Vec<Value>)>,
+    ) -> Result<Page, AppwriteError> {
+        let mut batch: Vec<Statement> = Vec::with_capacity(3);
+        let cursor = self.cursor_check(scope.clone());
+        let has_cursor = cursor.is_some();
+        batch.extend(cursor);
+        batch.push(self.select(columns, scope.clone()));
+        let count = self.count(scope);
+        let has_count = count.is_some();
+        batch.extend(count);
+        let mut out = sql.batch(batch).await.map_err(AppwriteError::internal)?.into_iter();
+        if has_cursor && out.next().is_none_or(|r| r.rows.is_empty()) {
+            return Err(AppwriteError::new(ErrorType::GeneralCursorNotFound, "Cursor not found"));
+        }
+        let rows = out.next().map(|r| r.rows).unwrap_or_default();
+        let total = if has_count {
+            out.next().and_then(|r| r.rows.first()?.first()?.as_i64()).unwrap_or(0)
+        } else {
+            0
+        };
+        Ok(Page { total, rows })
+    }
+
     /// `SELECT {columns} FROM {table} WHERE ({scope}) AND (filters) AND (cursor condition)
     /// ORDER BY … LIMIT ? OFFSET ?`. `scope` is an extra SQL condition with its own params, e.g.
     /// `("team_id = ?", vec!["t1".into()])`. With `cursorBefore` the rows still come back in the
