@@ -30,6 +30,7 @@ function api(flavor, client) {
         datetime: (db, c, key, required) => d.createDatetimeAttribute({ ...ids(db, c), key, required }),
         email: (db, c, key, required) => d.createEmailAttribute({ ...ids(db, c), key, required }),
         enum: (db, c, key, elements, required) => d.createEnumAttribute({ ...ids(db, c), key, elements, required }),
+        longtext: (db, c, key, required) => d.createLongtextAttribute({ ...ids(db, c), key, required }),
       },
       deleteAttribute: (db, c, key) => d.deleteAttribute({ ...ids(db, c), key }),
       renameString: (db, c, key, newKey) => d.updateStringAttribute({ ...ids(db, c), key, required: false, xdefault: null, newKey }),
@@ -71,6 +72,7 @@ function api(flavor, client) {
       datetime: (db, c, key, required) => t.createDatetimeColumn({ ...ids(db, c), key, required }),
       email: (db, c, key, required) => t.createEmailColumn({ ...ids(db, c), key, required }),
       enum: (db, c, key, elements, required) => t.createEnumColumn({ ...ids(db, c), key, elements, required }),
+      longtext: (db, c, key, required) => t.createLongtextColumn({ ...ids(db, c), key, required }),
     },
     deleteAttribute: (db, c, key) => t.deleteColumn({ ...ids(db, c), key }),
     renameString: (db, c, key, newKey) => t.updateStringColumn({ ...ids(db, c), key, required: false, xdefault: null, newKey }),
@@ -154,6 +156,9 @@ const CASES = [
   ['search + filter', [Query.search('name', 'ada alan grace'), Query.equal('team', ['blue'])], ['alan', 'grace']],
   ['notSearch', [Query.notSearch('name', 'lovelace turing hopper torvalds hamilton')], ['nobody']],
   ['search, FTS syntax is only words', [Query.search('name', 'NEAR("ada" * "')], ['ada']],
+  ['search inside or', [Query.or([Query.search('name', 'hopper'), Query.lessThan('age', 41)])], ['ada', 'grace']],
+  ['notSearch inside and', [Query.and([Query.notSearch('name', 'ada alan'), Query.equal('active', [true])])], ['grace', 'linus']],
+  ['updatedAt helper', [Query.updatedAfter('2000-01-01T00:00:00.000+00:00'), Query.equal('team', ['red'])], ['ada']],
 ];
 
 for (const flavor of ['databases', 'tablesdb']) {
@@ -202,6 +207,16 @@ for (const flavor of ['databases', 'tablesdb']) {
     await rejectsWith(assert, a.get(db, 'nope', 'ada'), 404, flavor === 'databases' ? 'collection_not_found' : 'table_not_found');
     await rejectsWith(assert, a.get('nope', c, 'ada'), 404, 'database_not_found');
 
+    // A document is at most 1 MiB of values: refused whole, or when an update would grow it past.
+    await a.attr.longtext(db, c, 'bio', false);
+    await a.attr.longtext(db, c, 'notes', false);
+    const big = 'x'.repeat(600 * 1024);
+    await rejectsWith(assert, a.create(db, c, 'huge', { name: 'Huge', bio: big + big }), 400, a.invalid);
+    await a.create(db, c, 'half', { name: 'Half', bio: big });
+    await rejectsWith(assert, a.update(db, c, 'half', { notes: big }), 400, a.invalid);
+    const half = await a.get(db, c, 'half');
+    assert.equal(half.bio.length, big.length);
+    assert.equal(half.notes, null, 'the refused update left nothing behind');
   });
 
   test(`${flavor}: schema evolution keeps data; updates, upserts, deletes`, async () => {

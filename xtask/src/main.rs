@@ -20,6 +20,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
   dev [--spin]   build and serve edgewrite locally (workerd via wrangler dev; --spin: Spin)
   test           fmt, clippy, unit + conformance tests, both wasm builds, end-to-end suite
+  e2e [--spin] [FILE…]
+                 only the end-to-end suite (or the named tests/e2e files) on one runtime
   bench          load scenarios against the local Worker; writes bench/results.json
   build [--spin] release artifacts and their sizes";
 
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev(args.iter().any(|a| a == "--spin")),
         Some("test") => test(),
+        Some("e2e") => e2e_only(&args[1..]),
         Some("bench") => bench(),
         Some("build") => build_cmd(args.iter().any(|a| a == "--spin")),
         _ => {
@@ -214,7 +217,7 @@ fn test() -> Result<()> {
     let spin_host = build::spin_host()?;
     let mut totals = (0, 0, 0);
     for runtime in [Runtime::Workerd, Runtime::SpinHost(&spin_host)] {
-        let (passed, failed, skipped) = e2e(&tools, runtime)?;
+        let (passed, failed, skipped) = e2e(&tools, runtime, &[])?;
         println!("e2e on {}: {passed} passed, {failed} failed, {skipped} skipped", runtime.name());
         totals = (totals.0 + passed, totals.1 + failed, totals.2 + skipped);
     }
@@ -261,7 +264,27 @@ impl Runtime<'_> {
     }
 }
 
-fn e2e(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<(u64, u64, u64)> {
+/// `cargo xtask e2e`: a quick loop while working on one area.
+fn e2e_only(args: &[String]) -> Result<()> {
+    let tools = tools::ensure(true)?;
+    let files: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
+    let (passed, failed, _) = if args.iter().any(|a| a == "--spin") {
+        build::spin()?;
+        let host = build::spin_host()?;
+        e2e(&tools, Runtime::SpinHost(&host), &files)?
+    } else {
+        build::worker(&tools)?;
+        e2e(&tools, Runtime::Workerd, &files)?
+    };
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 || passed == 0 {
+        bail!("end-to-end tests failed");
+    }
+    Ok(())
+}
+
+/// Runs `files` (paths under tests/, all of `e2e/` when empty) against a fresh `runtime`.
+fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(u64, u64, u64)> {
     let run_dir = repo_root().join("target/e2e").join(runtime.name());
     let _ = std::fs::remove_dir_all(&run_dir);
     std::fs::create_dir_all(&run_dir)?;
@@ -318,7 +341,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<(u64, u64, u64)> {
         ])
         .arg("--test-reporter=tap")
         .arg(format!("--test-reporter-destination={}", tap.display()))
-        .arg("e2e/")
+        .args(if files.is_empty() { vec!["e2e/".to_string()] } else { files.to_vec() })
         .current_dir(repo_root().join("tests"))
         .env("EDGEWRITE_ENDPOINT", server.endpoint())
         .env("EDGEWRITE_PROJECT_ID", "test")

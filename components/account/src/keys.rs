@@ -27,7 +27,7 @@ static FIELDS: &[Field] = &[
 ];
 
 const SCHEMA: Schema<'static> =
-    Schema { table: "api_keys", id_column: "id", fields: FIELDS, search: Some("name") };
+    Schema { table: "api_keys", id_column: "id", fields: FIELDS, search: Some("name"), fulltext: &[] };
 
 struct ApiKey {
     id: String,

@@ -26,7 +26,8 @@ static FIELDS: &[Field] = &[
     Field { attribute: "name", column: "name", kind: FieldKind::Text },
 ];
 
-const SCHEMA: Schema<'static> = Schema { table: "targets", id_column: "id", fields: FIELDS, search: None };
+const SCHEMA: Schema<'static> =
+    Schema { table: "targets", id_column: "id", fields: FIELDS, search: None, fulltext: &[] };
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {

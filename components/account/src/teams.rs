@@ -24,8 +24,13 @@ static TEAM_FIELDS: &[Field] = &[
     Field { attribute: "total", column: "total", kind: FieldKind::Integer },
 ];
 
-const TEAM_SCHEMA: Schema<'static> =
-    Schema { table: "teams", id_column: "id", fields: TEAM_FIELDS, search: Some("id || ' ' || name") };
+const TEAM_SCHEMA: Schema<'static> = Schema {
+    table: "teams",
+    id_column: "id",
+    fields: TEAM_FIELDS,
+    search: Some("id || ' ' || name"),
+    fulltext: &[],
+};
 
 /// Memberships with the user and team fields their model carries, as one row source.
 const MEMBERSHIP_TABLE: &str =
@@ -59,6 +64,7 @@ const MEMBERSHIP_SCHEMA: Schema<'static> = Schema {
     id_column: "id",
     fields: MEMBERSHIP_FIELDS,
     search: Some("id || ' ' || user_id || ' ' || user_name || ' ' || user_email"),
+    fulltext: &[],
 };
 
 /// The statement reading the confirmed memberships of the user `user_expr` (an SQL expression

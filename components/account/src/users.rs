@@ -36,6 +36,7 @@ const SCHEMA: Schema<'static> = Schema {
     id_column: "id",
     fields: FIELDS,
     search: Some("id || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' || name"),
+    fulltext: &[],
 };
 
 /// Most labels a user can carry, and the longest label (Appwrite's limits).

@@ -17,7 +17,7 @@
 //!     Field { attribute: "$id", column: "id", kind: FieldKind::Text },
 //!     Field { attribute: "name", column: "name", kind: FieldKind::Text },
 //! ];
-//! let schema = Schema { table: "teams", id_column: "id", fields: FIELDS, search: Some("name") };
+//! let schema = Schema { table: "teams", id_column: "id", fields: FIELDS, search: Some("name"), fulltext: &[] };
 //! let options = ListOptions {
 //!     queries: vec![r#"{"method":"equal","attribute":"name","values":["Ops"]}"#.into()],
 //!     search: None,
@@ -90,8 +90,12 @@ pub struct Schema<'a> {
     /// Every queryable attribute, including `$id`, `$createdAt` and `$updatedAt`.
     pub fields: &'a [Field<'a>],
     /// SQL expression the endpoint's `search` param matches; `None` = search not supported
-    /// (neither the param nor `search`/`notSearch` queries).
+    /// (neither the param nor `search`/`notSearch` queries), unless `fulltext` covers the attribute.
     pub search: Option<&'a str>,
+    /// FTS5 tables by attribute, `(attribute, table)`: `search`/`notSearch` on such an
+    /// attribute match the table (whose rowid is [`Schema::table`]'s rowid), anywhere in the
+    /// query tree, `or`/`and` included.
+    pub fulltext: &'a [(&'a str, &'a str)],
 }
 
 macro_rules! methods {

@@ -179,25 +179,63 @@ fn project(doc: Json, selected: Option<&[String]>) -> Json {
     )
 }
 
-/// The query fields of the collection's attributes (`columns` are their quoted columns).
-fn attribute_fields<'a>(
-    collection: &'a Collection,
-    columns: &'a [String],
-) -> impl Iterator<Item = Field<'a>> {
-    collection.attributes.iter().zip(columns).map(|(a, column)| {
-        let kind = if a.array {
-            FieldKind::Array
-        } else {
-            match a.kind() {
-                Kind::String => FieldKind::Text,
-                Kind::Integer => FieldKind::Integer,
-                Kind::Float => FieldKind::Float,
-                Kind::Boolean => FieldKind::Boolean,
-                Kind::Datetime => FieldKind::Datetime,
-            }
-        };
-        Field { attribute: &a.key, column, kind }
-    })
+/// What a query [`Schema`] over a collection's documents borrows: the quoted columns of its
+/// attributes and its fulltext tables.
+struct QuerySource<'c> {
+    collection: &'c Collection,
+    table: String,
+    columns: Vec<String>,
+    fulltext: Vec<(String, String)>,
+}
+
+impl<'c> QuerySource<'c> {
+    fn of(collection: &'c Collection) -> Self {
+        QuerySource {
+            collection,
+            table: collection.docs_table(),
+            columns: collection.attributes.iter().map(|a| a.column()).collect(),
+            fulltext: collection
+                .indexes
+                .iter()
+                .filter(|i| i.kind == "fulltext")
+                .filter_map(|i| {
+                    Some((i.attributes.first()?.clone(), crate::attributes::fts_table(collection, &i.key)))
+                })
+                .collect(),
+        }
+    }
+
+    /// `$id`, `$createdAt`, `$updatedAt` and every attribute.
+    fn fields(&self) -> Vec<Field<'_>> {
+        let mut fields = vec![
+            Field { attribute: "$id", column: "_id", kind: FieldKind::Text },
+            Field { attribute: "$createdAt", column: "_created_at", kind: FieldKind::Datetime },
+            Field { attribute: "$updatedAt", column: "_updated_at", kind: FieldKind::Datetime },
+        ];
+        fields.extend(self.collection.attributes.iter().zip(&self.columns).map(|(a, column)| {
+            let kind = if a.array {
+                FieldKind::Array
+            } else {
+                match a.kind() {
+                    Kind::String => FieldKind::Text,
+                    Kind::Integer => FieldKind::Integer,
+                    Kind::Float => FieldKind::Float,
+                    Kind::Boolean => FieldKind::Boolean,
+                    Kind::Datetime => FieldKind::Datetime,
+                }
+            };
+            Field { attribute: &a.key, column, kind }
+        }));
+        fields
+    }
+
+    fn fulltext(&self) -> Vec<(&str, &str)> {
+        self.fulltext.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect()
+    }
+
+    fn schema<'s>(&'s self, fields: &'s [Field<'s>], fulltext: &'s [(&'s str, &'s str)]) -> Schema<'s> {
+        Schema { table: &self.table, id_column: "_id", fields, search: None, fulltext }
+    }
 }
 
 /// The request's `queries` over the collection's documents, within `scope`.
@@ -206,91 +244,11 @@ async fn select_page(
     collection: &Collection,
     scope: Option<(&str, Vec<Value>)>,
 ) -> Result<(i64, Vec<Vec<Value>>), AppwriteError> {
-    let mut fields = vec![
-        Field { attribute: "$id", column: "_id", kind: FieldKind::Text },
-        Field { attribute: "$createdAt", column: "_created_at", kind: FieldKind::Datetime },
-        Field { attribute: "$updatedAt", column: "_updated_at", kind: FieldKind::Datetime },
-    ];
-    let attribute_columns: Vec<String> = collection.attributes.iter().map(|a| a.column()).collect();
-    fields.extend(attribute_fields(collection, &attribute_columns));
-    let table = collection.docs_table();
-    let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
-    // Top-level `search`/`notSearch` run on the attribute's fulltext index; the rest compiles as usual.
-    let (searches, queries) = split_searches(collection, crate::schema::queries_param(ctx)?)?;
-    let mut condition = String::new();
-    let mut params = Vec::new();
-    if let Some((c, p)) = scope {
-        condition.push_str(&format!("({c})"));
-        params.extend(p);
-    }
-    for (negated, fts, matcher) in searches {
-        if !condition.is_empty() {
-            condition.push_str(" AND ");
-        }
-        let not = if negated { "NOT " } else { "" };
-        condition.push_str(&format!("_seq {not}IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"));
-        params.push(matcher.into());
-    }
-    let scope = (!condition.is_empty()).then_some((condition.as_str(), params));
+    let source = QuerySource::of(collection);
+    let (fields, fulltext) = (source.fields(), source.fulltext());
+    let schema = source.schema(&fields, &fulltext);
+    let queries = crate::schema::queries_param(ctx)?;
     crate::schema::page_with(ctx, &schema, &columns(collection), scope, queries).await
-}
-
-/// The FTS5 query for Appwrite search terms: any of the words, each as a prefix; quoted, so
-/// nothing in the input is FTS syntax.
-fn fts_matcher(terms: &str) -> Option<String> {
-    // Words are runs of letters and digits, as the FTS tokenizer sees them: nothing else of
-    // the input reaches the MATCH expression.
-    let words: Vec<String> = terms
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(20)
-        .map(|w| format!("\"{w}\"*"))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
-}
-
-/// Separates top-level `search`/`notSearch` queries: (negated, FTS table, matcher) for each,
-/// and the remaining queries.
-#[allow(clippy::type_complexity)]
-fn split_searches(
-    collection: &Collection,
-    queries: Vec<String>,
-) -> Result<(Vec<(bool, String, String)>, Vec<String>), AppwriteError> {
-    use edgewrite_core::query::{parse, QueryMethod};
-    let mut searches = Vec::new();
-    let mut rest = Vec::new();
-    for raw in queries {
-        let Ok(q) = parse(&raw) else {
-            rest.push(raw);
-            continue;
-        };
-        let negated = match q.method {
-            QueryMethod::Search => false,
-            QueryMethod::NotSearch => true,
-            _ => {
-                rest.push(raw);
-                continue;
-            }
-        };
-        let index = collection
-            .indexes
-            .iter()
-            .find(|i| i.kind == "fulltext" && i.attributes.first() == Some(&q.attribute))
-            .ok_or_else(|| {
-                AppwriteError::invalid_param(
-                    "queries",
-                    &format!(
-                        "Invalid query: Searching by attribute \"{}\" requires a fulltext index.",
-                        q.attribute
-                    ),
-                )
-            })?;
-        let terms = q.values.first().and_then(Json::as_str).unwrap_or_default();
-        if let Some(matcher) = fts_matcher(terms) {
-            searches.push((negated, crate::attributes::fts_table(collection, &index.key), matcher));
-        }
-    }
-    Ok((searches, rest))
 }
 
 /// Statements bringing the fulltext tables up to date for the documents in the JSON list `ids`
@@ -364,12 +322,47 @@ fn values(
         };
         out.push((i, stored_value(a, &value).map_err(|detail| flavor.invalid_structure(&detail))?));
     }
+    let bytes: usize =
+        out.iter().map(|(_, v)| v.as_str().map_or_else(|| v.to_string().len(), str::len)).sum();
+    if bytes > MAX_DOCUMENT_BYTES {
+        return Err(too_large(flavor));
+    }
     Ok(out)
+}
+
+/// Most bytes a document's attribute values may take together. Durable Object SQLite refuses
+/// rows and values over 2 MB; this leaves room for the system columns.
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+fn too_large(flavor: Flavor) -> AppwriteError {
+    flavor.invalid_structure(&format!(
+        "Document is too large: its attribute values take more than {MAX_DOCUMENT_BYTES} bytes"
+    ))
+}
+
+/// A statement failing the batch (a guard expecting no change) when any of the documents in
+/// the JSON list `ids` is, after the batch's writes, over [`MAX_DOCUMENT_BYTES`]: a partial
+/// update can grow a document past the limit with values that are each small.
+fn size_guard(collection: &Collection, ids: &str) -> Statement {
+    let mut size = String::from("0");
+    for a in &collection.attributes {
+        size.push_str(&format!(" + coalesce(length(CAST({} AS BLOB)), 0)", a.column()));
+    }
+    Statement::new(
+        format!(
+            "UPDATE {} SET _seq = _seq WHERE _id IN (SELECT value FROM json_each(?)) AND {size} > {MAX_DOCUMENT_BYTES}",
+            collection.docs_table()
+        ),
+        vec![ids.into()],
+    )
+    .expect_changes(0)
 }
 
 pub(crate) fn write_error(flavor: Flavor) -> impl Fn(StoreError) -> AppwriteError {
     move |e| match e {
         StoreError::Constraint(_) => flavor.document_exists(),
+        // Only the size guard expects no change.
+        StoreError::GuardFailed { expected: 0, .. } => too_large(flavor),
         StoreError::GuardFailed { .. } => flavor.document_not_found(),
         other => AppwriteError::internal(other),
     }
@@ -539,7 +532,9 @@ pub(crate) fn update_statements(
     if let Some(p) = permissions {
         batch.extend(permission_rows(collection, id, p));
     }
-    batch.extend(fts_refresh(collection, &json!([id]).to_string()));
+    let ids = json!([id]).to_string();
+    batch.push(size_guard(collection, &ids));
+    batch.extend(fts_refresh(collection, &ids));
     Ok(batch)
 }
 
@@ -859,11 +854,9 @@ async fn matching_ids(ctx: &Ctx<'_>, collection: &Collection) -> Result<Vec<Stri
     if !has_limit {
         all.push(json!({"method": "limit", "values": [ctx.config.limits.max_page_size]}).to_string());
     }
-    let mut fields = vec![Field { attribute: "$id", column: "_id", kind: FieldKind::Text }];
-    let attribute_columns: Vec<String> = collection.attributes.iter().map(|a| a.column()).collect();
-    fields.extend(attribute_fields(collection, &attribute_columns));
-    let table = collection.docs_table();
-    let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
+    let source = QuerySource::of(collection);
+    let (fields, fulltext) = (source.fields(), source.fulltext());
+    let schema = source.schema(&fields, &fulltext);
     let options = edgewrite_core::query::ListOptions { queries: all, search: None, total: false };
     let plan = edgewrite_core::query::plan(&options, &schema, &ctx.config.limits)?;
     let rows = ctx.ports.sql.query(plan.select("_id", None)).await.map_err(AppwriteError::internal)?;
@@ -887,6 +880,7 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
             ),
             vec![row.into(), list.clone().into()],
         )];
+        batch.push(size_guard(&collection, &list));
         batch.extend(fts_refresh(&collection, &list));
         ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     }

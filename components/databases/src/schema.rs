@@ -68,6 +68,7 @@ pub async fn list_databases(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         id_column: "id",
         fields: DATABASE_FIELDS,
         search: Some("id || ' ' || name"),
+        fulltext: &[],
     };
     let (total, rows) = page(ctx, &schema, DATABASE_COLUMNS, None).await?;
     let databases: Vec<Json> =
@@ -358,6 +359,7 @@ pub async fn list_collections(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response,
         id_column: "id",
         fields: COLLECTION_FIELDS,
         search: Some("id || ' ' || name"),
+        fulltext: &[],
     };
     let (total, rows) = page(
         ctx,

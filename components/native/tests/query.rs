@@ -19,7 +19,7 @@ const FIELDS: &[Field] = &[
 ];
 
 const SCHEMA: Schema<'static> =
-    Schema { table: "people", id_column: "id", fields: FIELDS, search: Some("name") };
+    Schema { table: "people", id_column: "id", fields: FIELDS, search: Some("name"), fulltext: &[] };
 
 /// (id, name, age, score, active, day of January 2026 at 10:00 UTC, labels, team), inserted in
 /// this order so rowid = `$sequence` follows the ids. p05 and p06 share a creation time.
@@ -441,6 +441,7 @@ fn a_subquery_can_stand_in_for_the_table() {
         id_column: "id",
         fields: JOINED,
         search: Some("id || ' ' || coalesce(name, '') || ' ' || title"),
+        fulltext: &[],
     };
     let run = |queries: Vec<String>, search: Option<&str>| {
         let options = ListOptions { queries, search: search.map(Into::into), total: true };
@@ -502,8 +503,13 @@ fn rowid_aliased_by_an_integer_primary_key_and_quoted_columns() {
     ];
     let fields: Vec<Field<'_>> =
         stored.iter().map(|(attribute, column, kind)| Field { attribute, column, kind: *kind }).collect();
-    let schema =
-        Schema { table: r#""c_books""#, id_column: "_id", fields: &fields, search: Some(r#""title""#) };
+    let schema = Schema {
+        table: r#""c_books""#,
+        id_column: "_id",
+        fields: &fields,
+        search: Some(r#""title""#),
+        fulltext: &[],
+    };
     let run = |queries: Vec<String>| {
         let options = ListOptions { queries, search: None, total: true };
         let plan = plan(&options, &schema, &Limits::default()).unwrap_or_else(|e| panic!("{e:?}"));

@@ -217,7 +217,9 @@ impl<'a> Planner<'_, 'a> {
                 method.as_str()
             )));
         }
+        let fulltext = self.schema.fulltext.iter().find(|(a, _)| *a == attribute).map(|(_, table)| *table);
         if matches!(method, M::Search | M::NotSearch)
+            && fulltext.is_none()
             && (self.schema.search.is_none() || field.kind != FieldKind::Text)
         {
             return Err(invalid(format!(
@@ -273,7 +275,11 @@ impl<'a> Planner<'_, 'a> {
                 sql.push(&format!("{col} {not}LIKE ")).bind(Value::Text(pattern)).push(" ESCAPE '\\'");
             }
             M::Search | M::NotSearch => {
-                let inner = search(&col, values[0].as_str().unwrap_or_default());
+                let text = values[0].as_str().unwrap_or_default();
+                let inner = match fulltext {
+                    Some(table) => fts_search(table, text),
+                    None => search(&col, text),
+                };
                 if method == M::NotSearch {
                     sql.push("NOT (").append(&inner).push(")");
                 } else {
@@ -357,6 +363,27 @@ pub(super) fn search(expr: &str, text: &str) -> Sql {
             .push(" ESCAPE '\\'");
     }
     sql.push(")");
+    sql
+}
+
+/// `rowid` is among the rows of the FTS5 `table` matching any word of `text` as a prefix. Each
+/// word (a run of letters and digits, as the FTS tokenizer sees it) is quoted, so nothing of
+/// the input reaches the MATCH expression as syntax. No words match everything.
+fn fts_search(table: &str, text: &str) -> Sql {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_SEARCH_TERMS)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    let mut sql = Sql::default();
+    if words.is_empty() {
+        sql.push("1");
+    } else {
+        sql.push(&format!("{ALIAS}.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH "))
+            .bind(Value::Text(words.join(" OR ")))
+            .push(")");
+    }
     sql
 }
 

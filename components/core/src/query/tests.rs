@@ -18,7 +18,7 @@ const FIELDS: &[Field] = &[
 ];
 
 fn schema() -> Schema<'static> {
-    Schema { table: "people", id_column: "id", fields: FIELDS, search: Some("name") }
+    Schema { table: "people", id_column: "id", fields: FIELDS, search: Some("name"), fulltext: &[] }
 }
 
 fn options(queries: &[&str]) -> ListOptions {
@@ -370,7 +370,7 @@ fn schemas_built_at_run_time_plan_like_static_ones() {
     let plan = {
         let fields: Vec<Field<'_>> =
             stored.iter().map(|(attribute, column, kind)| Field { attribute, column, kind: *kind }).collect();
-        let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None };
+        let schema = Schema { table: &table, id_column: "_id", fields: &fields, search: None, fulltext: &[] };
         let queries = [
             r#"{"method":"orderAsc","attribute":"title"}"#,
             r#"{"method":"contains","attribute":"tags","values":[7]}"#,
