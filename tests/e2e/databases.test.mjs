@@ -371,6 +371,45 @@ for (const flavor of ['databases', 'tablesdb']) {
     await rejectsWith(assert, a.get(db, 'acc', 'z'), 404, a.notFound);
     assert.equal((await svc.getTransaction({ transactionId: bad.$id })).status, 'failed');
 
+    // Bulk writes and increments stage too; a bulk update sees documents created earlier in the
+    // same transaction, and a fulltext index follows every one of them.
+    await a.attr.string(db, 'acc', 'label', 32, false);
+    await a.index(db, 'acc', 'label_text', 'fulltext', ['label']);
+    const ids = (db_, c) => (flavor === 'databases' ? { databaseId: db_, collectionId: c } : { databaseId: db_, tableId: c });
+    const many = await svc.createTransaction({});
+    const stagedMany = flavor === 'databases'
+      ? await svc.createDocuments({ ...ids(db, 'acc'), documents: [{ $id: 'm1', n: 10, label: 'draft one' }, { $id: 'm2', n: 20, label: 'draft two' }], transactionId: many.$id })
+      : await svc.createRows({ ...ids(db, 'acc'), rows: [{ $id: 'm1', n: 10, label: 'draft one' }, { $id: 'm2', n: 20, label: 'draft two' }], transactionId: many.$id });
+    assert.equal(stagedMany.total, 2);
+    await (flavor === 'databases'
+      ? svc.incrementDocumentAttribute({ ...ids(db, 'acc'), documentId: 'x', attribute: 'n', value: 5, transactionId: many.$id })
+      : svc.incrementRowColumn({ ...ids(db, 'acc'), rowId: 'x', column: 'n', value: 5, transactionId: many.$id }));
+    await (flavor === 'databases'
+      ? svc.updateDocuments({ ...ids(db, 'acc'), data: { label: 'final' }, queries: [Query.search('label', 'draft'), Query.greaterThan('n', 15)], transactionId: many.$id })
+      : svc.updateRows({ ...ids(db, 'acc'), data: { label: 'final' }, queries: [Query.search('label', 'draft'), Query.greaterThan('n', 15)], transactionId: many.$id }));
+    await svc.createOperations({
+      transactionId: many.$id,
+      operations: [{ action: 'bulkDelete', databaseId: db, [cKey]: 'acc', data: { queries: [Query.equal('$id', ['y'])] } }],
+    });
+    assert.equal((await a.get(db, 'acc', 'x')).n, 2, 'staged increments wait for the commit');
+    assert.equal((await svc.updateTransaction({ transactionId: many.$id, commit: true })).status, 'committed');
+    assert.equal((await a.get(db, 'acc', 'x')).n, 7);
+    assert.equal((await a.get(db, 'acc', 'm1')).label, 'draft one');
+    assert.equal((await a.get(db, 'acc', 'm2')).label, 'final');
+    await rejectsWith(assert, a.get(db, 'acc', 'y'), 404, a.notFound);
+    assert.deepEqual((await a.list(db, 'acc', [Query.search('label', 'final')])).items.map((d) => d.$id), ['m2']);
+    assert.deepEqual((await a.list(db, 'acc', [Query.search('label', 'draft')])).items.map((d) => d.$id), ['m1']);
+
+    // An increment past its bound fails the whole commit.
+    const capped = await svc.createTransaction({});
+    await stage('v', { n: 1 }, capped.$id);
+    await (flavor === 'databases'
+      ? svc.incrementDocumentAttribute({ ...ids(db, 'acc'), documentId: 'x', attribute: 'n', value: 5, max: 10, transactionId: capped.$id })
+      : svc.incrementRowColumn({ ...ids(db, 'acc'), rowId: 'x', column: 'n', value: 5, max: 10, transactionId: capped.$id }));
+    await rejectsWith(assert, svc.updateTransaction({ transactionId: capped.$id, commit: true }), 409, 'transaction_conflict');
+    assert.equal((await a.get(db, 'acc', 'x')).n, 7);
+    await rejectsWith(assert, a.get(db, 'acc', 'v'), 404, a.notFound);
+
     const dropped = await svc.createTransaction({});
     await stage('w', { n: 1 }, dropped.$id);
     assert.equal((await svc.updateTransaction({ transactionId: dropped.$id, rollback: true })).status, 'rolled_back');

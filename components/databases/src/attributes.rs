@@ -441,12 +441,64 @@ pub fn fts_table(collection: &Collection, key: &str) -> String {
     format!("\"_db_fts_{}_{key}\"", collection.seq)
 }
 
-/// Drops the SQL object behind an index.
-fn drop_index(collection: &Collection, index: &Index) -> Statement {
+/// The triggers keeping a fulltext index's FTS5 table current: every write path (single,
+/// bulk, transactions) is covered without each having to remember it.
+const FTS_TRIGGERS: [&str; 3] = ["ai", "au", "ad"];
+
+fn fts_trigger(collection: &Collection, key: &str, which: &str) -> String {
+    format!("\"_db_fts_{}_{key}_{which}\"", collection.seq)
+}
+
+/// Statements creating the FTS5 table of fulltext index `key` over `column`, filling it from
+/// the existing documents, and the triggers that keep it current.
+fn create_fts(collection: &Collection, key: &str, column: &str) -> Vec<Statement> {
+    let fts = fts_table(collection, key);
+    let docs = collection.docs_table();
+    let [ai, au, ad] = FTS_TRIGGERS.map(|w| fts_trigger(collection, key, w));
+    [
+        format!("CREATE VIRTUAL TABLE {fts} USING fts5(body)"),
+        format!(
+            "INSERT INTO {fts} (rowid, body) SELECT _seq, {column} FROM {docs} WHERE {column} IS NOT NULL"
+        ),
+        format!(
+            "CREATE TRIGGER {ai} AFTER INSERT ON {docs} WHEN new.{column} IS NOT NULL
+             BEGIN INSERT INTO {fts} (rowid, body) VALUES (new._seq, new.{column}); END"
+        ),
+        format!(
+            "CREATE TRIGGER {au} AFTER UPDATE OF {column} ON {docs}
+             BEGIN
+               DELETE FROM {fts} WHERE rowid = old._seq;
+               INSERT INTO {fts} (rowid, body) SELECT new._seq, new.{column} WHERE new.{column} IS NOT NULL;
+             END"
+        ),
+        format!(
+            "CREATE TRIGGER {ad} AFTER DELETE ON {docs} BEGIN DELETE FROM {fts} WHERE rowid = old._seq; END"
+        ),
+    ]
+    .into_iter()
+    .map(|sql| Statement::new(sql, vec![]))
+    .collect()
+}
+
+/// Statements dropping the SQL objects behind an index.
+fn drop_index(collection: &Collection, index: &Index) -> Vec<Statement> {
     if index.kind == "fulltext" {
-        Statement::new(format!("DROP TABLE IF EXISTS {}", fts_table(collection, &index.key)), vec![])
+        let mut out: Vec<Statement> = FTS_TRIGGERS
+            .iter()
+            .map(|w| {
+                Statement::new(
+                    format!("DROP TRIGGER IF EXISTS {}", fts_trigger(collection, &index.key, w)),
+                    vec![],
+                )
+            })
+            .collect();
+        out.push(Statement::new(
+            format!("DROP TABLE IF EXISTS {}", fts_table(collection, &index.key)),
+            vec![],
+        ));
+        out
     } else {
-        Statement::new(format!("DROP INDEX IF EXISTS {}", index_name(collection, &index.key)), vec![])
+        vec![Statement::new(format!("DROP INDEX IF EXISTS {}", index_name(collection, &index.key)), vec![])]
     }
 }
 
@@ -457,7 +509,7 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let attribute = collection.attribute(&key).ok_or_else(|| flavor.attribute_not_found())?;
     let mut batch = Vec::new();
     for index in collection.indexes.iter().filter(|i| i.attributes.iter().any(|a| a == &key)) {
-        batch.push(drop_index(&collection, index));
+        batch.extend(drop_index(&collection, index));
         batch.push(Statement::new(
             "DELETE FROM indexes WHERE collection_seq = ? AND key = ?",
             vec![Value::Integer(collection.seq), index.key.clone().into()],
@@ -562,18 +614,7 @@ pub fn plan_index(
             _ => None,
         }
         .ok_or_else(|| flavor.index_invalid("A fulltext index covers exactly one string attribute"))?;
-        let fts = fts_table(collection, &key);
-        vec![
-            Statement::new(format!("CREATE VIRTUAL TABLE {fts} USING fts5(body)"), vec![]),
-            Statement::new(
-                format!(
-                    "INSERT INTO {fts} (rowid, body) SELECT _seq, {col} FROM {} WHERE {col} IS NOT NULL",
-                    collection.docs_table(),
-                    col = attr.column()
-                ),
-                vec![],
-            ),
-        ]
+        create_fts(collection, &key, &attr.column())
     } else {
         vec![Statement::new(
             format!(
@@ -625,16 +666,11 @@ pub async fn delete_index(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, App
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let key = ctx.params.required_text("key", 36)?;
     let index = collection.indexes.iter().find(|i| i.key == key).ok_or_else(|| flavor.index_not_found())?;
-    ctx.ports
-        .sql
-        .batch(vec![
-            drop_index(&collection, index),
-            Statement::new(
-                "DELETE FROM indexes WHERE collection_seq = ? AND key = ?",
-                vec![Value::Integer(collection.seq), key.into()],
-            ),
-        ])
-        .await
-        .map_err(AppwriteError::internal)?;
+    let mut batch = drop_index(&collection, index);
+    batch.push(Statement::new(
+        "DELETE FROM indexes WHERE collection_seq = ? AND key = ?",
+        vec![Value::Integer(collection.seq), key.into()],
+    ));
+    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     Ok(Response::no_content())
 }

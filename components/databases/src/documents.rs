@@ -251,45 +251,6 @@ async fn select_page(
     crate::schema::page_with(ctx, &schema, &columns(collection), scope, queries).await
 }
 
-/// Statements bringing the fulltext tables up to date for the documents in the JSON list `ids`
-/// (after they were written).
-fn fts_refresh(collection: &Collection, ids: &str) -> Vec<Statement> {
-    let mut out = fts_forget(collection, ids);
-    for index in collection.indexes.iter().filter(|i| i.kind == "fulltext") {
-        let Some(attr) = index.attributes.first().and_then(|a| collection.attribute(a)) else { continue };
-        out.push(Statement::new(
-            format!(
-                "INSERT INTO {} (rowid, body) SELECT _seq, {col} FROM {} WHERE _id IN (SELECT value FROM json_each(?)) AND {col} IS NOT NULL",
-                crate::attributes::fts_table(collection, &index.key),
-                collection.docs_table(),
-                col = attr.column()
-            ),
-            vec![ids.into()],
-        ));
-    }
-    out
-}
-
-/// Statements removing the documents in the JSON list `ids` from the fulltext tables (before
-/// they are deleted or rewritten).
-fn fts_forget(collection: &Collection, ids: &str) -> Vec<Statement> {
-    collection
-        .indexes
-        .iter()
-        .filter(|i| i.kind == "fulltext")
-        .map(|index| {
-            Statement::new(
-                format!(
-                    "DELETE FROM {} WHERE rowid IN (SELECT _seq FROM {} WHERE _id IN (SELECT value FROM json_each(?)))",
-                    crate::attributes::fts_table(collection, &index.key),
-                    collection.docs_table()
-                ),
-                vec![ids.into()],
-            )
-        })
-        .collect()
-}
-
 /// The `permissions` parameter of a document: read, update, delete, write.
 pub(crate) fn document_permissions(ctx: &Ctx<'_>) -> Result<Option<Vec<Permission>>, AppwriteError> {
     let Some(list) = ctx.params.string_array("permissions", 256, &ctx.config.limits)? else {
@@ -302,7 +263,7 @@ pub(crate) fn document_permissions(ctx: &Ctx<'_>) -> Result<Option<Vec<Permissio
 
 /// Validated stored values of `data` for the collection: for a create every attribute (with
 /// defaults), for an update only those given.
-fn values(
+pub(crate) fn values(
     flavor: Flavor,
     collection: &Collection,
     data: &Map<String, Json>,
@@ -340,20 +301,21 @@ fn too_large(flavor: Flavor) -> AppwriteError {
     ))
 }
 
-/// A statement failing the batch (a guard expecting no change) when any of the documents in
-/// the JSON list `ids` is, after the batch's writes, over [`MAX_DOCUMENT_BYTES`]: a partial
-/// update can grow a document past the limit with values that are each small.
-fn size_guard(collection: &Collection, ids: &str) -> Statement {
+/// A statement failing the batch (a guard expecting no change) when a document the batch
+/// wrote (stamped `now`) is over [`MAX_DOCUMENT_BYTES`]: a partial update can grow a document
+/// past the limit with values that are each small. Documents other writers stamped in the same
+/// millisecond passed their own guard, so they never trip this one.
+pub(crate) fn size_guard(collection: &Collection, now: i64) -> Statement {
     let mut size = String::from("0");
     for a in &collection.attributes {
         size.push_str(&format!(" + coalesce(length(CAST({} AS BLOB)), 0)", a.column()));
     }
     Statement::new(
         format!(
-            "UPDATE {} SET _seq = _seq WHERE _id IN (SELECT value FROM json_each(?)) AND {size} > {MAX_DOCUMENT_BYTES}",
+            "UPDATE {} SET _seq = _seq WHERE _updated_at = ? AND {size} > {MAX_DOCUMENT_BYTES}",
             collection.docs_table()
         ),
-        vec![ids.into()],
+        vec![Value::Integer(now)],
     )
     .expect_changes(0)
 }
@@ -428,7 +390,6 @@ pub(crate) fn insert_statements(
         vec![Json::Array(row).to_string().into()],
     )];
     batch.extend(permission_rows(collection, id, &permissions));
-    batch.extend(fts_refresh(collection, &json!([id]).to_string()));
     Ok(batch)
 }
 
@@ -523,7 +484,8 @@ pub(crate) fn update_statements(
     permissions: Option<&[Permission]>,
 ) -> Result<Vec<Statement>, AppwriteError> {
     let values = values(flavor, collection, data, false)?;
-    let (sets, row) = set_clause(collection, values, ctx.ports.clock.now_ms(), permissions);
+    let now = ctx.ports.clock.now_ms();
+    let (sets, row) = set_clause(collection, values, now, permissions);
     let mut batch = vec![Statement::new(
         format!("WITH v(j) AS (SELECT ?) UPDATE {} SET {sets} WHERE _id = ?", collection.docs_table()),
         vec![row.into(), id.into()],
@@ -532,17 +494,14 @@ pub(crate) fn update_statements(
     if let Some(p) = permissions {
         batch.extend(permission_rows(collection, id, p));
     }
-    let ids = json!([id]).to_string();
-    batch.push(size_guard(collection, &ids));
-    batch.extend(fts_refresh(collection, &ids));
+    batch.push(size_guard(collection, now));
     Ok(batch)
 }
 
 /// The statements deleting document `id` (after the delete permission was checked).
 pub(crate) fn delete_statements(collection: &Collection, id: &str) -> Vec<Statement> {
     let docs = collection.docs_table();
-    let mut batch = fts_forget(collection, &json!([id]).to_string());
-    batch.extend([
+    vec![
         Statement::new(
             format!(
                 "DELETE FROM {} WHERE doc_seq = (SELECT _seq FROM {docs} WHERE _id = ?)",
@@ -551,8 +510,67 @@ pub(crate) fn delete_statements(collection: &Collection, id: &str) -> Vec<Statem
             vec![id.into()],
         ),
         Statement::new(format!("DELETE FROM {docs} WHERE _id = ?"), vec![id.into()]).expect_changes(1),
-    ]);
-    batch
+    ]
+}
+
+/// Which documents a bulk statement touches: listed ids, or those a query selects when the
+/// statement runs (so a transaction's bulk operation sees the operations before it).
+pub(crate) enum Targets {
+    /// A JSON list of ids.
+    Ids(String),
+    /// A `SELECT _id …` statement.
+    Query(Statement),
+}
+
+impl Targets {
+    /// The condition on `_id`, and its parameters.
+    fn condition(&self) -> (String, Vec<Value>) {
+        match self {
+            Targets::Ids(list) => {
+                ("_id IN (SELECT value FROM json_each(?))".into(), vec![list.clone().into()])
+            }
+            Targets::Query(select) => (format!("_id IN ({})", select.sql), select.params.clone()),
+        }
+    }
+}
+
+/// The statements applying the stored `values` to every target document.
+pub(crate) fn bulk_update_statements(
+    collection: &Collection,
+    values: Vec<(usize, Json)>,
+    now: i64,
+    targets: &Targets,
+) -> Vec<Statement> {
+    let (sets, row) = set_clause(collection, values, now, None);
+    let (condition, params) = targets.condition();
+    let mut all = vec![Value::from(row)];
+    all.extend(params);
+    vec![
+        Statement::new(
+            format!(
+                "WITH v(j) AS (SELECT ?) UPDATE {} SET {sets} WHERE {condition}",
+                collection.docs_table()
+            ),
+            all,
+        ),
+        size_guard(collection, now),
+    ]
+}
+
+/// The statements deleting every target document and its permissions.
+pub(crate) fn bulk_delete_statements(collection: &Collection, targets: &Targets) -> Vec<Statement> {
+    let (condition, params) = targets.condition();
+    let docs = collection.docs_table();
+    vec![
+        Statement::new(
+            format!(
+                "DELETE FROM {} WHERE doc_seq IN (SELECT _seq FROM {docs} WHERE {condition})",
+                collection.perms_table()
+            ),
+            params.clone(),
+        ),
+        Statement::new(format!("DELETE FROM {docs} WHERE {condition}"), params),
+    ]
 }
 
 async fn update_document(
@@ -633,65 +651,17 @@ pub async fn step(ctx: &Ctx<'_>, flavor: Flavor, up: bool) -> Result<Response, A
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     let id = ctx.params.required_text(flavor.document_param(), 36)?;
     let key = ctx.params.required_text(if flavor.legacy() { "attribute" } else { "column" }, 36)?;
-    let attr = collection.attribute(&key).ok_or_else(|| flavor.attribute_unknown(&key))?;
-    if attr.array || !matches!(attr.kind(), Kind::Integer | Kind::Float) {
-        return Err(flavor.type_invalid(&format!("Attribute \"{key}\" is not numeric")));
-    }
-    let integer = attr.kind() == Kind::Integer;
-    let number = |name: &str| -> Result<Option<Json>, AppwriteError> {
-        match ctx.params.raw(name) {
-            None | Some(Json::Null) => Ok(None),
-            Some(v) if integer && v.as_i64().is_some() => Ok(Some(v.clone())),
-            Some(v) if !integer && v.as_f64().is_some() => Ok(Some(v.clone())),
-            Some(_) => Err(AppwriteError::invalid_param(
-                name,
-                if integer { "Value must be a valid integer" } else { "Value must be a valid number" },
-            )),
-        }
-    };
-    let by = number("value")?.unwrap_or(json!(1));
-    if by.as_f64().unwrap_or(0.0) <= 0.0 {
-        return Err(AppwriteError::invalid_param("value", "Value must be a number greater than 0"));
-    }
-    // The tighter of the request's bound and the attribute's own.
-    let own = attr.options.get(if up { "max" } else { "min" }).cloned().unwrap_or(Json::Null);
-    let requested = if up { number("max")? } else { number("min")? };
-    let bound = match (requested, own.is_null()) {
-        (Some(r), true) => r,
-        (Some(r), false) => {
-            let (r_f, o_f) = (r.as_f64().unwrap_or(0.0), own.as_f64().unwrap_or(0.0));
-            if (up && r_f <= o_f) || (!up && r_f >= o_f) {
-                r
-            } else {
-                own
-            }
-        }
-        (None, _) => own,
-    };
+    let by = ctx.params.raw("value");
+    let requested = ctx.params.raw(if up { "max" } else { "min" });
+    let now = ctx.ports.clock.now_ms();
+    let (statement, bound) = step_statement(flavor, &collection, &id, &key, up, by, requested, now)?;
     let doc = load_document(ctx, flavor, &database, &collection, &id, false)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
     if !document_allows(ctx, &collection, &doc, "update") {
         return Err(unauthorized());
     }
-    let column = attr.column();
-    let (op, cmp, room) = if up { ("+", "<=", "-") } else { ("-", ">=", "+") };
-    // `current <= bound - by` (or `>= bound + by`) keeps the arithmetic inside the bounds, so an
-    // integer never overflows into a float.
-    let mut sql = format!(
-        "UPDATE {} SET {column} = coalesce({column}, 0) {op} json_extract(?, '$[0]'), _updated_at = ? WHERE _id = ?",
-        collection.docs_table()
-    );
-    let mut params: Vec<Value> =
-        vec![json!([by]).to_string().into(), Value::Integer(ctx.ports.clock.now_ms()), id.clone().into()];
-    if !bound.is_null() {
-        sql.push_str(&format!(
-            " AND coalesce({column}, 0) {cmp} json_extract(?, '$[0]') {room} json_extract(?, '$[0]')"
-        ));
-        params.push(json!([bound]).to_string().into());
-        params.push(json!([by]).to_string().into());
-    }
-    let changed = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
+    let changed = ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
     let doc = load_document(ctx, flavor, &database, &collection, &id, false)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
@@ -705,11 +675,79 @@ pub async fn step(ctx: &Ctx<'_>, flavor: Flavor, up: bool) -> Result<Response, A
     Ok(Response::json(200, &doc.json))
 }
 
+/// The statement adding `by` (default 1) to numeric attribute `key` of document `id` (or
+/// subtracting it, `up` false), changing no row when the result would pass the tighter of
+/// `requested` and the attribute's own bound; and that bound (`null`: none).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step_statement(
+    flavor: Flavor,
+    collection: &Collection,
+    id: &str,
+    key: &str,
+    up: bool,
+    by: Option<&Json>,
+    requested: Option<&Json>,
+    now: i64,
+) -> Result<(Statement, Json), AppwriteError> {
+    let attr = collection.attribute(key).ok_or_else(|| flavor.attribute_unknown(key))?;
+    if attr.array || !matches!(attr.kind(), Kind::Integer | Kind::Float) {
+        return Err(flavor.type_invalid(&format!("Attribute \"{key}\" is not numeric")));
+    }
+    let integer = attr.kind() == Kind::Integer;
+    let number = |name: &str, value: Option<&Json>| -> Result<Option<Json>, AppwriteError> {
+        match value {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) if integer && v.as_i64().is_some() => Ok(Some(v.clone())),
+            Some(v) if !integer && v.as_f64().is_some() => Ok(Some(v.clone())),
+            Some(_) => Err(AppwriteError::invalid_param(
+                name,
+                if integer { "Value must be a valid integer" } else { "Value must be a valid number" },
+            )),
+        }
+    };
+    let by = number("value", by)?.unwrap_or(json!(1));
+    if by.as_f64().unwrap_or(0.0) <= 0.0 {
+        return Err(AppwriteError::invalid_param("value", "Value must be a number greater than 0"));
+    }
+    // The tighter of the request's bound and the attribute's own.
+    let own = attr.options.get(if up { "max" } else { "min" }).cloned().unwrap_or(Json::Null);
+    let requested = number(if up { "max" } else { "min" }, requested)?;
+    let bound = match (requested, own.is_null()) {
+        (Some(r), true) => r,
+        (Some(r), false) => {
+            let (r_f, o_f) = (r.as_f64().unwrap_or(0.0), own.as_f64().unwrap_or(0.0));
+            if (up && r_f <= o_f) || (!up && r_f >= o_f) {
+                r
+            } else {
+                own
+            }
+        }
+        (None, _) => own,
+    };
+    let column = attr.column();
+    let (op, cmp, room) = if up { ("+", "<=", "-") } else { ("-", ">=", "+") };
+    // `current <= bound - by` (or `>= bound + by`) keeps the arithmetic inside the bounds, so an
+    // integer never overflows into a float.
+    let mut sql = format!(
+        "UPDATE {} SET {column} = coalesce({column}, 0) {op} json_extract(?, '$[0]'), _updated_at = ? WHERE _id = ?",
+        collection.docs_table()
+    );
+    let mut params: Vec<Value> = vec![json!([by]).to_string().into(), Value::Integer(now), id.into()];
+    if !bound.is_null() {
+        sql.push_str(&format!(
+            " AND coalesce({column}, 0) {cmp} json_extract(?, '$[0]') {room} json_extract(?, '$[0]')"
+        ));
+        params.push(json!([bound]).to_string().into());
+        params.push(json!([by]).to_string().into());
+    }
+    Ok((Statement::new(sql, params), bound))
+}
+
 /// Most documents in one bulk request (Appwrite's limit).
 const MAX_BULK: usize = 100;
 
 /// Bulk routes are for API keys only.
-fn require_app(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
+pub(crate) fn require_app(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     if is_app(ctx) {
         Ok(())
     } else {
@@ -726,13 +764,22 @@ fn require_app(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
 
 /// The `documents`/`rows` array of a bulk request: objects carrying `$id` and `$permissions`.
 /// One item of a bulk request: id, data, permissions.
-type BulkItem = (String, Map<String, Json>, Option<Vec<Permission>>);
+pub(crate) type BulkItem = (String, Map<String, Json>, Option<Vec<Permission>>);
 
 fn bulk_items(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Vec<BulkItem>, AppwriteError> {
     let key = flavor.documents_key();
     let Some(Json::Array(items)) = ctx.params.raw(key) else {
         return Err(AppwriteError::invalid_param(key, "Value must be an array of objects"));
     };
+    parse_bulk_items(ctx, key, items)
+}
+
+/// The items of a bulk write (`key` names them in errors), with ids and permissions parsed.
+pub(crate) fn parse_bulk_items(
+    ctx: &Ctx<'_>,
+    key: &str,
+    items: &[Json],
+) -> Result<Vec<BulkItem>, AppwriteError> {
     if items.len() > MAX_BULK {
         return Err(AppwriteError::invalid_param(
             key,
@@ -847,20 +894,28 @@ async fn matching_ids(ctx: &Ctx<'_>, collection: &Collection) -> Result<Vec<Stri
         .params
         .string_array("queries", edgewrite_core::query::MAX_QUERY_CHARS, &ctx.config.limits)?
         .unwrap_or_default();
-    let has_limit = queries.iter().any(|q| {
-        edgewrite_core::query::parse(q).is_ok_and(|q| q.method == edgewrite_core::query::QueryMethod::Limit)
-    });
-    let mut all = queries.clone();
-    if !has_limit {
-        all.push(json!({"method": "limit", "values": [ctx.config.limits.max_page_size]}).to_string());
+    let select = matching_select(ctx, collection, queries)?;
+    let rows = ctx.ports.sql.query(select).await.map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)).collect())
+}
+
+/// `SELECT _id` of the documents `queries` match (all of them, up to the page-size limit,
+/// unless a `limit` says otherwise).
+pub(crate) fn matching_select(
+    ctx: &Ctx<'_>,
+    collection: &Collection,
+    mut queries: Vec<String>,
+) -> Result<Statement, AppwriteError> {
+    use edgewrite_core::query::{parse, QueryMethod};
+    if !queries.iter().any(|q| parse(q).is_ok_and(|q| q.method == QueryMethod::Limit)) {
+        queries.push(json!({"method": "limit", "values": [ctx.config.limits.max_page_size]}).to_string());
     }
     let source = QuerySource::of(collection);
     let (fields, fulltext) = (source.fields(), source.fulltext());
     let schema = source.schema(&fields, &fulltext);
-    let options = edgewrite_core::query::ListOptions { queries: all, search: None, total: false };
+    let options = edgewrite_core::query::ListOptions { queries, search: None, total: false };
     let plan = edgewrite_core::query::plan(&options, &schema, &ctx.config.limits)?;
-    let rows = ctx.ports.sql.query(plan.select("_id", None)).await.map_err(AppwriteError::internal)?;
-    Ok(rows.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)).collect())
+    Ok(plan.select("_id", None))
 }
 
 /// `PATCH …/documents` {data, queries}: the same change to every matching document.
@@ -871,17 +926,8 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     let values = values(flavor, &collection, &data, false)?;
     let ids = matching_ids(ctx, &collection).await?;
     if !values.is_empty() && !ids.is_empty() {
-        let (sets, row) = set_clause(&collection, values, ctx.ports.clock.now_ms(), None);
-        let list = json!(ids).to_string();
-        let mut batch = vec![Statement::new(
-            format!(
-                "WITH v(j) AS (SELECT ?) UPDATE {} SET {sets} WHERE _id IN (SELECT value FROM json_each(?))",
-                collection.docs_table()
-            ),
-            vec![row.into(), list.clone().into()],
-        )];
-        batch.push(size_guard(&collection, &list));
-        batch.extend(fts_refresh(&collection, &list));
+        let targets = Targets::Ids(json!(ids).to_string());
+        let batch = bulk_update_statements(&collection, values, ctx.ports.clock.now_ms(), &targets);
         ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     }
     let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
@@ -897,19 +943,7 @@ pub async fn delete_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     let ids = matching_ids(ctx, &collection).await?;
     let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
-    let list = json!(ids).to_string();
-    let docs_table = collection.docs_table();
-    let mut batch = fts_forget(&collection, &list);
-    batch.extend([
-            Statement::new(
-                format!(
-                    "DELETE FROM {} WHERE doc_seq IN (SELECT _seq FROM {docs_table} WHERE _id IN (SELECT value FROM json_each(?)))",
-                    collection.perms_table()
-                ),
-                vec![list.clone().into()],
-            ),
-            Statement::new(format!("DELETE FROM {docs_table} WHERE _id IN (SELECT value FROM json_each(?))"), vec![list.into()]),
-        ]);
+    let batch = bulk_delete_statements(&collection, &Targets::Ids(json!(ids).to_string()));
     ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     for doc in &docs {
         announce(ctx, &database, &collection, doc, "delete").await;

@@ -331,14 +331,22 @@ async fn dispatch(flavor: Flavor, route: &Route, ctx: &Ctx<'_>) -> Result<Respon
     let staged = ctx.params.raw("transactionId").is_some_and(|t| !t.is_null());
     if staged && route.name.starts_with("documents.") {
         let action = match route.name {
+            "documents.create" if ctx.params.raw(flavor.documents_key()).is_some() => "bulkCreate",
             "documents.create" => "create",
             "documents.update" => "update",
             "documents.upsert" => "upsert",
             "documents.delete" => "delete",
-            _ => return Err(AppwriteError::new(
-                ErrorType::GeneralNotImplemented,
-                "Only single-document create, update, upsert and delete can be staged in a transaction yet.",
-            )),
+            "documents.increment" => "increment",
+            "documents.decrement" => "decrement",
+            "documents.upsert_many" => "bulkUpsert",
+            "documents.update_many" => "bulkUpdate",
+            "documents.delete_many" => "bulkDelete",
+            _ => {
+                return Err(AppwriteError::new(
+                    ErrorType::GeneralBadRequest,
+                    "Reads cannot be part of a transaction.",
+                ))
+            }
         };
         return transactions::stage(ctx, flavor, action).await;
     }

@@ -8,7 +8,7 @@ use edgewrite_core::identity::Caller;
 use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
 use crate::documents;
 use crate::flavor::Flavor;
@@ -17,7 +17,20 @@ use crate::permissions::{self, Permission};
 
 const DEFAULT_TTL_S: i64 = 300;
 const MAX_OPERATIONS: usize = 100;
-const ACTIONS: &[&str] = &["create", "update", "upsert", "delete"];
+const ACTIONS: &[&str] = &[
+    "create",
+    "update",
+    "upsert",
+    "delete",
+    "increment",
+    "decrement",
+    "bulkCreate",
+    "bulkUpdate",
+    "bulkUpsert",
+    "bulkDelete",
+];
+/// Operations on many documents at once: for API keys only, as outside transactions.
+const BULK_ACTIONS: &[&str] = &["bulkCreate", "bulkUpdate", "bulkUpsert", "bulkDelete"];
 
 struct Transaction {
     id: String,
@@ -204,15 +217,43 @@ async fn append(ctx: &Ctx<'_>, id: &str, ops: Vec<Json>) -> Result<Transaction, 
     Ok(tx)
 }
 
-/// One staged operation, in a stored form shared by both APIs.
-fn operation(
-    action: &str,
-    database: &str,
-    collection: &str,
-    document: &str,
-    data: Map<String, Json>,
-) -> Json {
+/// One staged operation, in a stored form shared by both APIs. `data` is the document's data;
+/// for increments `{attribute, value, max|min}`; for bulk writes the items, or
+/// `{data?, queries}`.
+fn operation(action: &str, database: &str, collection: &str, document: &str, data: Json) -> Json {
     json!({"action": action, "databaseId": database, "collectionId": collection, "documentId": document, "data": data})
+}
+
+/// Checks an operation's `data` has the shape its action needs.
+fn check_operation_data(ctx: &Ctx<'_>, action: &str, data: &Json) -> Result<(), AppwriteError> {
+    let bad = |what: &str| {
+        AppwriteError::invalid_param("operations", &format!("A {action} operation needs {what}"))
+    };
+    if BULK_ACTIONS.contains(&action) {
+        documents::require_app(ctx)?;
+    }
+    match action {
+        "bulkCreate" | "bulkUpsert" if !data.as_array().is_some_and(|a| a.iter().all(Json::is_object)) => {
+            Err(bad("data: an array of objects"))
+        }
+        "bulkUpdate" if !data.get("data").is_some_and(Json::is_object) => Err(bad("data.data: an object")),
+        "bulkUpdate" | "bulkDelete"
+            if !data
+                .get("queries")
+                .is_none_or(|q| q.as_array().is_some_and(|a| a.iter().all(Json::is_string))) =>
+        {
+            Err(bad("data.queries: an array of query strings"))
+        }
+        "increment" | "decrement"
+            if !data.get("attribute").or(data.get("column")).is_some_and(Json::is_string) =>
+        {
+            Err(bad("data.attribute (or data.column): the attribute to change"))
+        }
+        "create" | "update" | "upsert" | "increment" | "decrement" if !data.is_object() => {
+            Err(bad("data: an object"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `POST …/transactions/{transactionId}/operations` {operations}
@@ -228,19 +269,23 @@ pub async fn add_operations(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, A
         if !ACTIONS.contains(&action.as_str()) {
             return Err(AppwriteError::invalid_param(
                 "operations",
-                &format!("Operation action must be one of ({}); bulk and increment operations are not supported yet", ACTIONS.join(", ")),
+                &format!("Operation action must be one of ({})", ACTIONS.join(", ")),
             ));
         }
         let collection = text(flavor.collection_param());
         let document = text(flavor.document_param());
         let database = text("databaseId");
-        if [&database, &collection, &document].iter().any(|v| !edgewrite_core::ids::is_valid_custom_id(v)) {
+        let bulk = BULK_ACTIONS.contains(&action.as_str());
+        let ids: &[&String] =
+            if bulk { &[&database, &collection] } else { &[&database, &collection, &document] };
+        if ids.iter().any(|v| !edgewrite_core::ids::is_valid_custom_id(v)) {
             return Err(AppwriteError::invalid_param(
                 "operations",
-                "Each operation needs valid databaseId, collection and document ids",
+                "Each operation needs valid databaseId, collection and (but for bulk operations) document ids",
             ));
         }
-        let data = item.get("data").and_then(Json::as_object).cloned().unwrap_or_default();
+        let data = item.get("data").cloned().unwrap_or_else(|| json!({}));
+        check_operation_data(ctx, &action, &data)?;
         ops.push(operation(&action, &database, &collection, &document, data));
     }
     let tx = append(ctx, &id, ops).await?;
@@ -253,6 +298,9 @@ pub async fn stage(ctx: &Ctx<'_>, flavor: Flavor, action: &str) -> Result<Respon
     let tx_id = ctx.params.required_text("transactionId", 36)?;
     let database = ctx.params.required_text("databaseId", 36)?;
     let collection = ctx.params.required_text(flavor.collection_param(), 36)?;
+    if BULK_ACTIONS.contains(&action) || matches!(action, "increment" | "decrement") {
+        return stage_other(ctx, flavor, action, &tx_id, &database, &collection).await;
+    }
     let document = if action == "create" {
         ctx.params.custom_id(flavor.document_param(), ctx.ports.clock.now_ms(), ctx.ports.random)?
     } else {
@@ -267,7 +315,12 @@ pub async fn stage(ctx: &Ctx<'_>, flavor: Flavor, action: &str) -> Result<Respon
     if action == "create" && data.is_empty() {
         return Err(flavor.missing_data());
     }
-    append(ctx, &tx_id, vec![operation(action, &database, &collection, &document, data.clone())]).await?;
+    append(
+        ctx,
+        &tx_id,
+        vec![operation(action, &database, &collection, &document, Json::Object(data.clone()))],
+    )
+    .await?;
     if action == "delete" {
         return Ok(Response::no_content());
     }
@@ -277,6 +330,63 @@ pub async fn stage(ctx: &Ctx<'_>, flavor: Flavor, action: &str) -> Result<Respon
     model.insert(flavor.collection_ref().into(), json!(collection));
     model.entry("$permissions").or_insert(json!([]));
     Ok(Response::json(if action == "update" { 200 } else { 201 }, &Json::Object(model)))
+}
+
+/// A bulk write or an increment carrying `transactionId`: staged. Bulk writes answer the
+/// items staged (none for updates and deletes, whose matches are known only at commit).
+async fn stage_other(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    action: &str,
+    tx_id: &str,
+    database: &str,
+    collection: &str,
+) -> Result<Response, AppwriteError> {
+    let key = flavor.documents_key();
+    let queries = || ctx.params.raw("queries").cloned().unwrap_or_else(|| json!([]));
+    let (document, data) = match action {
+        "bulkCreate" | "bulkUpsert" => {
+            let items = ctx.params.raw(key).cloned().unwrap_or(Json::Null);
+            // Ids are fixed now, so the answer names the documents the commit will write.
+            let parsed = documents::parse_bulk_items(ctx, key, items.as_array().map_or(&[], Vec::as_slice))?;
+            let items: Vec<Json> = parsed
+                .into_iter()
+                .map(|(id, mut data, _)| {
+                    data.insert("$id".into(), json!(id));
+                    Json::Object(data)
+                })
+                .collect();
+            (String::new(), Json::Array(items))
+        }
+        "bulkUpdate" => {
+            let data = ctx.params.object("data")?.unwrap_or_default();
+            (String::new(), json!({"data": data, "queries": queries()}))
+        }
+        "bulkDelete" => (String::new(), json!({"queries": queries()})),
+        _ => {
+            let attribute = if flavor.legacy() { "attribute" } else { "column" };
+            let bound = if action == "increment" { "max" } else { "min" };
+            let data = json!({
+                "attribute": ctx.params.required_text(attribute, 36)?,
+                "value": ctx.params.raw("value").cloned().unwrap_or(json!(1)),
+                bound: ctx.params.raw(bound).cloned().unwrap_or(Json::Null),
+            });
+            (ctx.params.required_text(flavor.document_param(), 36)?, data)
+        }
+    };
+    check_operation_data(ctx, action, &data)?;
+    append(ctx, tx_id, vec![operation(action, database, collection, &document, data.clone())]).await?;
+    let staged: Vec<Json> = match (action, data) {
+        ("bulkCreate" | "bulkUpsert", Json::Array(items)) => items,
+        ("bulkUpdate" | "bulkDelete", _) => Vec::new(),
+        _ => {
+            let model =
+                json!({"$id": document, "$databaseId": database, flavor.collection_ref(): collection});
+            return Ok(Response::json(200, &model));
+        }
+    };
+    let status = if action == "bulkCreate" { 201 } else { 200 };
+    Ok(Response::json(status, &json!({"total": staged.len(), key: staged})))
 }
 
 fn conflict(message: &str) -> AppwriteError {
@@ -331,7 +441,80 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         let text = |key: &str| op.get(key).and_then(Json::as_str).unwrap_or_default().to_string();
         let (action, database, collection_id, document) =
             (text("action"), text("databaseId"), text("collectionId"), text("documentId"));
-        let mut data = op.get("data").and_then(Json::as_object).cloned().unwrap_or_default();
+        let key = (database.clone(), collection_id.clone());
+        if !collections.contains_key(&key) {
+            let (_, loaded) = meta::load_collection_by(ctx, flavor, &database, &collection_id).await?;
+            collections.insert(key.clone(), loaded);
+        }
+        let collection = &collections[&key];
+        let raw = op.get("data").cloned().unwrap_or(Json::Null);
+        if BULK_ACTIONS.contains(&action.as_str()) {
+            documents::require_app(ctx)?;
+            let queries = || -> Vec<String> {
+                raw.get("queries")
+                    .and_then(Json::as_array)
+                    .map(|q| q.iter().filter_map(|q| q.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default()
+            };
+            match action.as_str() {
+                "bulkCreate" | "bulkUpsert" => {
+                    let items = documents::parse_bulk_items(
+                        ctx,
+                        "operations",
+                        raw.as_array().map_or(&[], Vec::as_slice),
+                    )?;
+                    for (id, data, perms) in items {
+                        let doc_key = (database.clone(), collection_id.clone(), id.clone());
+                        let exists = action == "bulkUpsert"
+                            && (written.contains(&doc_key)
+                                || documents::load_document(
+                                    ctx,
+                                    flavor,
+                                    &meta::Database::placeholder(&database),
+                                    collection,
+                                    &id,
+                                    false,
+                                )
+                                .await?
+                                .is_some());
+                        if exists {
+                            batch.extend(documents::update_statements(
+                                ctx,
+                                flavor,
+                                collection,
+                                &id,
+                                &data,
+                                perms.as_deref(),
+                            )?);
+                        } else {
+                            batch.extend(documents::insert_statements(
+                                ctx, flavor, collection, &id, &data, perms,
+                            )?);
+                        }
+                        written.insert(doc_key);
+                    }
+                }
+                "bulkUpdate" => {
+                    let data = raw.get("data").and_then(Json::as_object).cloned().unwrap_or_default();
+                    let values = documents::values(flavor, collection, &data, false)?;
+                    if !values.is_empty() {
+                        let targets = documents::Targets::Query(documents::matching_select(
+                            ctx,
+                            collection,
+                            queries(),
+                        )?);
+                        batch.extend(documents::bulk_update_statements(collection, values, now, &targets));
+                    }
+                }
+                _ => {
+                    let targets =
+                        documents::Targets::Query(documents::matching_select(ctx, collection, queries())?);
+                    batch.extend(documents::bulk_delete_statements(collection, &targets));
+                }
+            }
+            continue;
+        }
+        let mut data = raw.as_object().cloned().unwrap_or_default();
         let perms: Option<Vec<Permission>> = match data.remove("$permissions") {
             Some(Json::Array(list)) => {
                 let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
@@ -342,12 +525,6 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
             }
             _ => None,
         };
-        let key = (database.clone(), collection_id.clone());
-        if !collections.contains_key(&key) {
-            let (_, loaded) = meta::load_collection_by(ctx, flavor, &database, &collection_id).await?;
-            collections.insert(key.clone(), loaded);
-        }
-        let collection = &collections[&key];
         let doc_key = (database.clone(), collection_id.clone(), document.clone());
         // A document written earlier in this transaction is the caller's own doing.
         let existing = if written.contains(&doc_key) {
@@ -386,6 +563,28 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                     perms.as_deref(),
                 )?);
             }
+            ("increment" | "decrement", true) => {
+                if let Some(doc) = &existing {
+                    if !documents::document_allows(ctx, collection, doc, "update") {
+                        return Err(documents::unauthorized());
+                    }
+                }
+                let up = action == "increment";
+                let attribute =
+                    data.get("attribute").or(data.get("column")).and_then(Json::as_str).unwrap_or_default();
+                let (statement, _) = documents::step_statement(
+                    flavor,
+                    collection,
+                    &document,
+                    attribute,
+                    up,
+                    data.get("value"),
+                    data.get(if up { "max" } else { "min" }),
+                    now,
+                )?;
+                // Past the bound, the whole commit fails.
+                batch.push(statement.expect_changes(1));
+            }
             ("delete", true) => {
                 if let Some(doc) = &existing {
                     if !documents::document_allows(ctx, collection, doc, "delete") {
@@ -402,7 +601,7 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     if let Err(e) = ctx.ports.sql.batch(batch).await {
         let message = match e {
             StoreError::Constraint(_) | StoreError::GuardFailed { .. } => {
-                "An operation conflicted with the data (a duplicate id or unique value, or a document gone)."
+                "An operation conflicted with the data (a duplicate id or unique value, a document gone, a bound passed or a document grown too large)."
             }
             other => return Err(AppwriteError::internal(other)),
         };
