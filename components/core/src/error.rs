@@ -158,6 +158,7 @@ error_types! {
     RowMissingData = ("row_missing_data", 400, "Empty row data."),
     RowMissingPayload = ("row_missing_payload", 400, "Nothing to update."),
     RowAlreadyExists = ("row_already_exists", 409, "Row id taken, or a unique index violated."),
+    RowDeleteRestricted = ("row_delete_restricted", 403, "OnDelete=restrict relationship blocks delete (TablesDB)."),
     ColumnNotFound = ("column_not_found", 404, "Column missing."),
     ColumnUnknown = ("column_unknown", 400, "Unknown column."),
     ColumnDefaultUnsupported = ("column_default_unsupported", 400, "Default given for a required column."),

@@ -81,6 +81,8 @@ pub fn check_value(attr: &Attribute, value: &Json) -> Result<Json, String> {
             .and_then(ms_from_iso)
             .map(|ms| json!(ms))
             .ok_or_else(|| bad("a valid date in ISO 8601 format")),
+        // Relationship values are links, written by the relationships module.
+        Kind::Relationship => Err(bad("a relationship")),
     }
 }
 
@@ -135,7 +137,7 @@ pub fn wire_value(attr: &Attribute, stored: &Value) -> Json {
         (Kind::Integer, v) => v.as_i64().map_or(Json::Null, |n| json!(n)),
         (Kind::Float, Value::Real(f)) => json!(f),
         (Kind::Float, v) => v.as_i64().map_or(Json::Null, |n| json!(n as f64)),
-        (Kind::String, v) => v.as_str().map_or(Json::Null, |s| json!(s)),
+        (Kind::String | Kind::Relationship, v) => v.as_str().map_or(Json::Null, |s| json!(s)),
     }
 }
 
@@ -148,8 +150,32 @@ fn column_type(attr: &Attribute) -> &'static str {
         Kind::String => "TEXT",
         Kind::Integer | Kind::Boolean | Kind::Datetime => "INTEGER",
         Kind::Float => "REAL",
+        Kind::Relationship => "TEXT",
     }
 }
+
+/// Whether `kind` names an attribute kind (a path segment of the attribute routes).
+pub fn is_kind(kind: &str) -> bool {
+    KINDS.contains(&kind)
+}
+
+const KINDS: &[&str] = &[
+    "string",
+    "varchar",
+    "text",
+    "mediumtext",
+    "longtext",
+    "email",
+    "ip",
+    "url",
+    "enum",
+    "integer",
+    "bigint",
+    "float",
+    "boolean",
+    "datetime",
+    "relationship",
+];
 
 /// Builds an attribute of path kind `kind` from the request (create, or update of `existing`).
 fn attribute_from_params(
@@ -304,7 +330,7 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
         e if e.to_string().contains("duplicate column") => flavor.attribute_exists(),
         other => AppwriteError::internal(other),
     })?;
-    Ok(Response::json(202, &attribute.to_json()))
+    Ok(Response::json(202, &attribute.to_json(flavor)))
 }
 
 /// The attribute the request (`ctx.params`) describes, and the statements that add it to the
@@ -359,6 +385,9 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
         }
         None => None,
     };
+    if kind == "relationship" || !existing.stored() {
+        return Err(flavor.type_invalid("The attribute kind in the path does not match the attribute"));
+    }
     let mut attribute = attribute_from_params(ctx, flavor, kind, Some(existing))?;
     if attribute.type_name != existing.type_name || attribute.format != existing.format {
         return Err(flavor.type_invalid("The attribute kind in the path does not match the attribute"));
@@ -414,13 +443,14 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor, kind: &str) -> Result<Respons
         e if e.to_string().contains("duplicate column") => flavor.attribute_exists(),
         other => AppwriteError::internal(other),
     })?;
-    Ok(Response::json(200, &attribute.to_json()))
+    Ok(Response::json(200, &attribute.to_json(flavor)))
 }
 
 /// `GET …/attributes`
 pub async fn list(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
-    let items: Vec<Json> = collection.attributes.iter().map(Attribute::to_json).collect();
+    let items: Vec<Json> =
+        collection.attributes.iter().filter(|a| a.visible()).map(|a| a.to_json(flavor)).collect();
     Ok(Response::json(200, &json!({"total": items.len(), flavor.attributes_key(): items})))
 }
 
@@ -429,7 +459,7 @@ pub async fn get(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErro
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let key = ctx.params.required_text("key", 36)?;
     let attribute = collection.attribute(&key).ok_or_else(|| flavor.attribute_not_found())?;
-    Ok(Response::json(200, &attribute.to_json()))
+    Ok(Response::json(200, &attribute.to_json(flavor)))
 }
 
 fn index_name(collection: &Collection, key: &str) -> String {
@@ -507,6 +537,11 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let key = ctx.params.required_text("key", 36)?;
     let attribute = collection.attribute(&key).ok_or_else(|| flavor.attribute_not_found())?;
+    if let Some(relation) = attribute.relation() {
+        let batch = crate::relationships::drop_statements(&relation);
+        ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+        return Ok(Response::no_content());
+    }
     let mut batch = Vec::new();
     for index in collection.indexes.iter().filter(|i| i.attributes.iter().any(|a| a == &key)) {
         batch.extend(drop_index(&collection, index));
@@ -579,6 +614,11 @@ pub fn plan_index(
             "$updatedAt" => "_updated_at".to_string(),
             _ => {
                 let attr = collection.attribute(name).ok_or_else(|| flavor.attribute_unknown(name))?;
+                if !attr.stored() {
+                    return Err(flavor.index_invalid(&format!(
+                        "Relationship attribute \"{name}\" cannot be indexed: its links are indexed already"
+                    )));
+                }
                 if attr.array {
                     return Err(
                         flavor.index_invalid(&format!("Array attribute \"{name}\" cannot be indexed"))

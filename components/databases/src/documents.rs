@@ -14,6 +14,7 @@ use crate::attributes::{stored_value, wire_value};
 use crate::flavor::Flavor;
 use crate::meta::{self, Collection, Database, Kind};
 use crate::permissions::{self, Permission};
+use crate::relationships::{self, Selection};
 
 /// What `write` means on a collection, and on a document (where `create` has no meaning).
 const COLLECTION_WRITE: &[&str] = &["create", "update", "delete"];
@@ -37,9 +38,15 @@ pub(crate) fn collection_allows(ctx: &Ctx<'_>, collection: &Collection, action: 
 
 const SYSTEM_COLUMNS: &str = "_seq, _id, _created_at, _updated_at, _permissions";
 
+/// The attributes a read returns as columns, in order: the stored ones, then each to-one
+/// relationship (the related id, from [`Collection::read_source`]).
+fn read_attributes(collection: &Collection) -> impl Iterator<Item = &crate::meta::Attribute> {
+    collection.stored().chain(collection.attributes.iter().filter(|a| a.to_one_relation().is_some()))
+}
+
 fn columns(collection: &Collection) -> String {
     let mut out = SYSTEM_COLUMNS.to_string();
-    for a in &collection.attributes {
+    for a in read_attributes(collection) {
         out.push_str(", ");
         out.push_str(&a.column());
     }
@@ -64,7 +71,7 @@ fn document(flavor: Flavor, database: &Database, collection: &Collection, row: &
     model.insert("$createdAt".into(), json!(iso_from_ms(row.get(2)?.as_i64()?)));
     model.insert("$updatedAt".into(), json!(iso_from_ms(row.get(3)?.as_i64()?)));
     model.insert("$permissions".into(), json!(permissions));
-    for (i, a) in collection.attributes.iter().enumerate() {
+    for (i, a) in read_attributes(collection).enumerate() {
         model.insert(a.key.clone(), wire_value(a, row.get(5 + i).unwrap_or(&Value::Null)));
     }
     Some(Document { id, permissions, json: Json::Object(model) })
@@ -92,7 +99,7 @@ pub(crate) async fn load_document(
     id: &str,
     read_filter: bool,
 ) -> Result<Option<Document>, AppwriteError> {
-    let mut sql = format!("SELECT {} FROM {} WHERE _id = ?", columns(collection), collection.docs_table());
+    let mut sql = format!("SELECT {} FROM {} WHERE _id = ?", columns(collection), collection.read_source());
     let mut params = vec![Value::from(id)];
     if read_filter {
         sql.push_str(" AND ");
@@ -111,11 +118,14 @@ pub async fn get(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErro
     if !all && !collection.document_security {
         return Err(unauthorized());
     }
-    let selected = selected(ctx, &collection)?;
+    let selection = Selection::parse(&collection, selected(ctx)?)?;
     let doc = load_document(ctx, flavor, &database, &collection, &id, !all)
         .await?
         .ok_or_else(|| flavor.document_not_found())?;
-    Ok(Response::json(200, &project(doc.json, selected.as_deref())))
+    let mut docs = [doc.json];
+    relationships::populate(ctx, flavor, &database, &collection, &mut docs, &selection, 1).await?;
+    let [doc] = docs;
+    Ok(Response::json(200, &selection.project(doc)))
 }
 
 /// `GET …/documents`
@@ -127,19 +137,49 @@ pub async fn list(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErr
     }
     let read = permitted(&collection, "read");
     let scope = (!all).then(|| (read.as_str(), vec![roles_param(ctx)]));
+    let selection = Selection::parse(&collection, selected(ctx)?)?;
     let (total, rows) = select_page(ctx, &collection, scope).await?;
-    let selected = selected(ctx, &collection)?;
-    let docs: Vec<Json> = rows
-        .iter()
-        .filter_map(|r| document(flavor, &database, &collection, r))
-        .map(|d| project(d.json, selected.as_deref()))
-        .collect();
+    let mut docs: Vec<Json> =
+        rows.iter().filter_map(|r| document(flavor, &database, &collection, r)).map(|d| d.json).collect();
+    relationships::populate(ctx, flavor, &database, &collection, &mut docs, &selection, 1).await?;
+    let docs: Vec<Json> = docs.into_iter().map(|d| selection.project(d)).collect();
     Ok(Response::json(200, &json!({"total": total, flavor.documents_key(): docs})))
 }
 
-/// The attributes named by `select` queries (`None`: all). Elsewhere than in lists, only
-/// `select` queries are allowed.
-fn selected(ctx: &Ctx<'_>, collection: &Collection) -> Result<Option<Vec<String>>, AppwriteError> {
+/// The documents among `ids` the caller may read; 401 when it may read none of the
+/// collection's (no collection read permission, and no document security).
+pub(crate) async fn load_readable(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    ids: &[String],
+) -> Result<Vec<Document>, AppwriteError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = collection_allows(ctx, collection, "read");
+    if !all && !collection.document_security {
+        return Err(unauthorized());
+    }
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE _id IN (SELECT value FROM json_each(?))",
+        columns(collection),
+        collection.read_source()
+    );
+    let mut params = vec![Value::from(json!(ids).to_string())];
+    if !all {
+        sql.push_str(" AND ");
+        sql.push_str(&permitted(collection, "read"));
+        params.push(roles_param(ctx));
+    }
+    let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| document(flavor, database, collection, r)).collect())
+}
+
+/// The values of the request's `select` queries (`None`: there are none). Elsewhere than in
+/// lists, only `select` queries are allowed.
+fn selected(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, AppwriteError> {
     use edgewrite_core::query::{parse, QueryMethod};
     let queries = ctx
         .params
@@ -148,35 +188,12 @@ fn selected(ctx: &Ctx<'_>, collection: &Collection) -> Result<Option<Vec<String>
     let mut out: Option<Vec<String>> = None;
     for raw in &queries {
         let q = parse(raw)?;
-        if q.method != QueryMethod::Select {
-            continue;
-        }
-        for v in &q.values {
-            let name = v.as_str().unwrap_or_default();
-            if name == "*" {
-                return Ok(None);
-            }
-            if !name.starts_with('$') && collection.attribute(name).is_none() {
-                return Err(AppwriteError::invalid_param(
-                    "queries",
-                    &format!("Invalid query: Attribute not found in schema: {name}"),
-                ));
-            }
-            out.get_or_insert_with(Vec::new).push(name.to_string());
+        if q.method == QueryMethod::Select {
+            let values = q.values.iter().filter_map(|v| v.as_str().map(str::to_string));
+            out.get_or_insert_with(Vec::new).extend(values);
         }
     }
     Ok(out)
-}
-
-/// A document with only the system attributes and the `selected` ones.
-fn project(doc: Json, selected: Option<&[String]>) -> Json {
-    let (Some(selected), Json::Object(map)) = (selected, &doc) else { return doc };
-    Json::Object(
-        map.iter()
-            .filter(|(k, _)| k.starts_with('$') || selected.iter().any(|s| s == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
 }
 
 /// What a query [`Schema`] over a collection's documents borrows: the quoted columns of its
@@ -192,8 +209,8 @@ impl<'c> QuerySource<'c> {
     fn of(collection: &'c Collection) -> Self {
         QuerySource {
             collection,
-            table: collection.docs_table(),
-            columns: collection.attributes.iter().map(|a| a.column()).collect(),
+            table: collection.read_source(),
+            columns: read_attributes(collection).map(|a| a.column()).collect(),
             fulltext: collection
                 .indexes
                 .iter()
@@ -212,12 +229,12 @@ impl<'c> QuerySource<'c> {
             Field { attribute: "$createdAt", column: "_created_at", kind: FieldKind::Datetime },
             Field { attribute: "$updatedAt", column: "_updated_at", kind: FieldKind::Datetime },
         ];
-        fields.extend(self.collection.attributes.iter().zip(&self.columns).map(|(a, column)| {
+        fields.extend(read_attributes(self.collection).zip(&self.columns).map(|(a, column)| {
             let kind = if a.array {
                 FieldKind::Array
             } else {
                 match a.kind() {
-                    Kind::String => FieldKind::Text,
+                    Kind::String | Kind::Relationship => FieldKind::Text,
                     Kind::Integer => FieldKind::Integer,
                     Kind::Float => FieldKind::Float,
                     Kind::Boolean => FieldKind::Boolean,
@@ -247,7 +264,15 @@ async fn select_page(
     let source = QuerySource::of(collection);
     let (fields, fulltext) = (source.fields(), source.fulltext());
     let schema = source.schema(&fields, &fulltext);
-    let queries = crate::schema::queries_param(ctx)?;
+    // `select` shapes documents after the page is read (relationship paths included): see
+    // `Selection`.
+    let queries: Vec<String> = crate::schema::queries_param(ctx)?
+        .into_iter()
+        .filter(|q| {
+            edgewrite_core::query::parse(q)
+                .map_or(true, |q| q.method != edgewrite_core::query::QueryMethod::Select)
+        })
+        .collect();
     crate::schema::page_with(ctx, &schema, &columns(collection), scope, queries).await
 }
 
@@ -275,7 +300,8 @@ pub(crate) fn values(
         }
     }
     let mut out = Vec::new();
-    for (i, a) in collection.attributes.iter().enumerate() {
+    // Relationship values are links, written apart (`relationships::link_statements`).
+    for (i, a) in collection.attributes.iter().enumerate().filter(|(_, a)| a.stored()) {
         let value = match data.get(&a.key) {
             Some(v) => v.clone(),
             None if create => a.default.clone(),
@@ -307,7 +333,7 @@ fn too_large(flavor: Flavor) -> AppwriteError {
 /// millisecond passed their own guard, so they never trip this one.
 pub(crate) fn size_guard(collection: &Collection, now: i64) -> Statement {
     let mut size = String::from("0");
-    for a in &collection.attributes {
+    for a in collection.stored() {
         size.push_str(&format!(" + coalesce(length(CAST({} AS BLOB)), 0)", a.column()));
     }
     Statement::new(
@@ -351,6 +377,19 @@ fn permission_rows(collection: &Collection, id: &str, permissions: &[Permission]
     ]
 }
 
+/// A new document's permissions: those given or, without them, read, update and delete for a
+/// signed-in creator.
+pub(crate) fn creation_permissions(ctx: &Ctx<'_>, permissions: Option<Vec<Permission>>) -> Vec<Permission> {
+    match (permissions, ctx.caller.user()) {
+        (Some(p), _) => p,
+        (None, Some(user)) => ["read", "update", "delete"]
+            .iter()
+            .map(|a| Permission { action: a.to_string(), role: format!("user:{}", user.user_id) })
+            .collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
 /// The statements inserting a document (after the create permission was checked).
 pub(crate) fn insert_statements(
     ctx: &Ctx<'_>,
@@ -361,15 +400,7 @@ pub(crate) fn insert_statements(
     permissions: Option<Vec<Permission>>,
 ) -> Result<Vec<Statement>, AppwriteError> {
     let values = values(flavor, collection, data, true)?;
-    // Without explicit permissions a signed-in creator may read, update and delete its document.
-    let permissions = match (permissions, ctx.caller.user()) {
-        (Some(p), _) => p,
-        (None, Some(user)) => ["read", "update", "delete"]
-            .iter()
-            .map(|a| Permission { action: a.to_string(), role: format!("user:{}", user.user_id) })
-            .collect(),
-        (None, None) => Vec::new(),
-    };
+    let permissions = creation_permissions(ctx, permissions);
     let now = ctx.ports.clock.now_ms();
     let mut cols = vec!["_id".to_string(), "_created_at".into(), "_updated_at".into(), "_permissions".into()];
     let mut row =
@@ -405,7 +436,11 @@ async fn create_document(
     if !collection_allows(ctx, collection, "create") {
         return Err(unauthorized());
     }
-    let batch = insert_statements(ctx, flavor, collection, &id, data, permissions)?;
+    let permissions = creation_permissions(ctx, permissions);
+    let mut batch = insert_statements(ctx, flavor, collection, &id, data, Some(permissions.clone()))?;
+    batch.extend(
+        relationships::link_statements(ctx, flavor, database, collection, &id, data, &permissions, 1).await?,
+    );
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     let doc = load_document(ctx, flavor, database, collection, &id, false)
         .await?
@@ -585,7 +620,17 @@ async fn update_document(
     if !document_allows(ctx, collection, &doc, "update") {
         return Err(unauthorized());
     }
-    let batch = update_statements(ctx, flavor, collection, &doc.id, data, permissions.as_deref())?;
+    let mut batch = update_statements(ctx, flavor, collection, &doc.id, data, permissions.as_deref())?;
+    let inherited = match &permissions {
+        Some(p) => p.clone(),
+        None => {
+            permissions::parse(&doc.permissions, &["read", "update", "delete", "write"]).unwrap_or_default()
+        }
+    };
+    batch.extend(
+        relationships::link_statements(ctx, flavor, database, collection, &doc.id, data, &inherited, 1)
+            .await?,
+    );
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     let doc = load_document(ctx, flavor, database, collection, &doc.id, false)
         .await?
@@ -638,7 +683,9 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     if !document_allows(ctx, &collection, &doc, "delete") {
         return Err(unauthorized());
     }
-    let batch = delete_statements(&collection, &id);
+    let ids = [id.clone()];
+    let mut batch = relationships::delete_statements(ctx, flavor, &database, &collection, &ids, 1).await?;
+    batch.extend(delete_statements(&collection, &id));
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     announce(ctx, &database, &collection, &doc, "delete").await;
     Ok(Response::no_content())
@@ -832,7 +879,7 @@ async fn load_many(
             format!(
                 "SELECT {} FROM {} WHERE _id IN (SELECT value FROM json_each(?)) ORDER BY _seq",
                 columns(collection),
-                collection.docs_table()
+                collection.read_source()
             ),
             vec![json!(ids).to_string().into()],
         ))
@@ -851,6 +898,7 @@ pub async fn create_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
         ));
     }
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    relationships::refuse_bulk(&collection)?;
     let items = bulk_items(ctx, flavor)?;
     let mut batch = Vec::new();
     let mut ids = Vec::with_capacity(items.len());
@@ -870,6 +918,7 @@ pub async fn create_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
 pub async fn upsert_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     require_app(ctx)?;
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    relationships::refuse_bulk(&collection)?;
     let items = bulk_items(ctx, flavor)?;
     let mut ids = Vec::with_capacity(items.len());
     for (id, data, permissions) in items {
@@ -922,6 +971,7 @@ pub(crate) fn matching_select(
 pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     require_app(ctx)?;
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    relationships::refuse_bulk(&collection)?;
     let data = ctx.params.object("data")?.unwrap_or_default();
     let values = values(flavor, &collection, &data, false)?;
     let ids = matching_ids(ctx, &collection).await?;
@@ -941,6 +991,7 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
 pub async fn delete_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     require_app(ctx)?;
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
+    relationships::refuse_bulk(&collection)?;
     let ids = matching_ids(ctx, &collection).await?;
     let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
     let batch = bulk_delete_statements(&collection, &Targets::Ids(json!(ids).to_string()));

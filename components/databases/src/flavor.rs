@@ -110,6 +110,26 @@ impl Flavor {
             ),
         }
     }
+    pub fn delete_restricted(self) -> AppwriteError {
+        match self {
+            Flavor::Legacy => AppwriteError::new(
+                ErrorType::DocumentDeleteRestricted,
+                "Document cannot be deleted because it is referenced by a relationship with onDelete set to restrict.",
+            ),
+            Flavor::Tables => AppwriteError::new(
+                ErrorType::RowDeleteRestricted,
+                "Row cannot be deleted because it is referenced by a relationship with onDelete set to restrict.",
+            ),
+        }
+    }
+    /// The related collection or table a relationship names.
+    pub fn related_param(self) -> &'static str {
+        self.pick("relatedCollectionId", "relatedTableId")
+    }
+    /// The relationship model's key for the related collection.
+    pub fn related_key(self) -> &'static str {
+        self.pick("relatedCollection", "relatedTable")
+    }
     pub fn invalid_structure(self, detail: &str) -> AppwriteError {
         let (kind, noun) = match self {
             Flavor::Legacy => (ErrorType::DocumentInvalidStructure, "document"),

@@ -9,6 +9,7 @@ mod events;
 mod flavor;
 mod meta;
 mod permissions;
+mod relationships;
 mod schema;
 mod transactions;
 
@@ -368,13 +369,21 @@ async fn dispatch(flavor: Flavor, route: &Route, ctx: &Ctx<'_>) -> Result<Respon
         "collections.update" => schema::update_collection(ctx, flavor).await,
         "collections.delete" => schema::delete_collection(ctx, flavor).await,
         "attributes.list" => attributes::list(ctx, flavor).await,
-        "attributes.create" => {
-            let kind = ctx.params.required_text("kind", 16)?;
-            attributes::create(ctx, flavor, &kind).await
-        }
+        "attributes.create" => match ctx.params.required_text("kind", 16)?.as_str() {
+            "relationship" => relationships::create(ctx, flavor).await,
+            kind => attributes::create(ctx, flavor, kind).await,
+        },
         "attributes.update" => {
-            let kind = ctx.params.required_text("kind", 16)?;
-            attributes::update(ctx, flavor, &kind).await
+            let kind = ctx.params.required_text("kind", 36)?;
+            let key = ctx.params.required_text("key", 36)?;
+            match (flavor, kind.as_str(), key.as_str()) {
+                // Legacy `…/attributes/relationship/{key}`; TablesDB `…/columns/{key}/relationship`.
+                (Flavor::Legacy, "relationship", _) => relationships::update(ctx, flavor, &key).await,
+                (Flavor::Tables, _, "relationship") if !attributes::is_kind(&kind) => {
+                    relationships::update(ctx, flavor, &kind).await
+                }
+                _ => attributes::update(ctx, flavor, &kind).await,
+            }
         }
         "attributes.get" => attributes::get(ctx, flavor).await,
         "attributes.delete" => attributes::delete(ctx, flavor).await,

@@ -84,6 +84,60 @@ pub enum Kind {
     Boolean,
     /// Stored as unix milliseconds; ISO-8601 on the wire.
     Datetime,
+    /// A link to documents of another collection, kept in the relationship's junction table
+    /// rather than in a column (see [`Relation`]).
+    Relationship,
+}
+
+/// What a relationship attribute links, from the side it sits on. Each relationship keeps its
+/// links as `(parent, child)` id pairs in one junction table (`_db_rel_<junction>`), whose
+/// UNIQUE constraints enforce the relation type; both sides read the same table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    /// The id of the collection on the other side.
+    pub related: String,
+    /// `oneToOne`, `oneToMany`, `manyToOne` or `manyToMany`, the same on both sides.
+    pub relation_type: String,
+    pub two_way: bool,
+    /// The key of the attribute on the other side.
+    pub two_way_key: String,
+    /// `restrict`, `cascade` or `setNull`.
+    pub on_delete: String,
+    /// `true` on the side the relationship was created from.
+    pub parent: bool,
+    pub junction: i64,
+}
+
+impl Relation {
+    pub fn junction_table(&self) -> String {
+        junction_table(self.junction)
+    }
+    /// The junction column holding this side's ids, and the other side's.
+    pub fn columns(&self) -> (&'static str, &'static str) {
+        if self.parent {
+            ("parent", "child")
+        } else {
+            ("child", "parent")
+        }
+    }
+    /// Whether a document on this side links to many on the other.
+    pub fn to_many(&self) -> bool {
+        match self.relation_type.as_str() {
+            "manyToMany" => true,
+            "oneToMany" => self.parent,
+            "manyToOne" => !self.parent,
+            _ => false,
+        }
+    }
+    /// Whether deleting a document on this side applies `on_delete` to the documents it links
+    /// to: the parent side, except for many-to-one, where it is the "one" (child) side.
+    pub fn governs_delete(&self) -> bool {
+        (self.relation_type == "manyToOne") != self.parent
+    }
+}
+
+pub fn junction_table(junction: i64) -> String {
+    format!("_db_rel_{junction}")
 }
 
 #[derive(Debug, Clone)]
@@ -136,8 +190,44 @@ impl Attribute {
             "double" => Kind::Float,
             "boolean" => Kind::Boolean,
             "datetime" => Kind::Datetime,
+            "relationship" => Kind::Relationship,
             _ => Kind::String,
         }
+    }
+
+    /// The relationship an attribute of kind [`Kind::Relationship`] stands for.
+    pub fn relation(&self) -> Option<Relation> {
+        if self.kind() != Kind::Relationship {
+            return None;
+        }
+        let o = &self.options;
+        let text = |k: &str| o.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+        Some(Relation {
+            related: text("relatedCollection"),
+            relation_type: text("relationType"),
+            two_way: o.get("twoWay").and_then(Json::as_bool).unwrap_or(false),
+            two_way_key: text("twoWayKey"),
+            on_delete: text("onDelete"),
+            parent: text("side") == "parent",
+            junction: o.get("junction").and_then(Json::as_i64)?,
+        })
+    }
+
+    /// Whether the attribute is a column of the document table (relationships are not).
+    pub fn stored(&self) -> bool {
+        self.kind() != Kind::Relationship
+    }
+
+    /// Whether the API shows the attribute: all but the child side of a one-way relationship,
+    /// which exists only so deletes on that side see the links.
+    pub fn visible(&self) -> bool {
+        self.relation().is_none_or(|r| r.parent || r.two_way)
+    }
+
+    /// A relationship side linking to one document, whose related id reads like a column
+    /// (in documents, and in queries).
+    pub fn to_one_relation(&self) -> Option<Relation> {
+        self.relation().filter(|r| !r.to_many() && (r.parent || r.two_way))
     }
 
     /// The SQL column holding it (keys are validated to `[A-Za-z0-9._-]`, so quoting is safe).
@@ -146,7 +236,7 @@ impl Attribute {
     }
 
     /// The Attribute*/Column* model.
-    pub fn to_json(&self) -> Json {
+    pub fn to_json(&self, flavor: Flavor) -> Json {
         let mut model = json!({
             "key": self.key,
             "type": self.type_name,
@@ -170,6 +260,24 @@ impl Attribute {
                 m.insert("max".into(), self.options.get("max").cloned().unwrap_or(Json::Null));
             }
             Kind::Boolean => {}
+            Kind::Relationship => {
+                let r = self.relation().unwrap_or_else(|| Relation {
+                    related: String::new(),
+                    relation_type: String::new(),
+                    two_way: false,
+                    two_way_key: String::new(),
+                    on_delete: String::new(),
+                    parent: true,
+                    junction: 0,
+                });
+                m.insert(flavor.related_key().into(), json!(r.related));
+                m.insert("relationType".into(), json!(r.relation_type));
+                m.insert("twoWay".into(), json!(r.two_way));
+                m.insert("twoWayKey".into(), json!(r.two_way_key));
+                m.insert("onDelete".into(), json!(r.on_delete));
+                m.insert("side".into(), json!(if r.parent { "parent" } else { "child" }));
+                return model;
+            }
         }
         if self.format == "enum" {
             m.insert("elements".into(), self.options.get("elements").cloned().unwrap_or(json!([])));
@@ -266,8 +374,36 @@ impl Collection {
         perms_table(self.seq)
     }
 
+    /// A visible attribute by key.
     pub fn attribute(&self, key: &str) -> Option<&Attribute> {
-        self.attributes.iter().find(|a| a.key == key)
+        self.attributes.iter().find(|a| a.key == key && a.visible())
+    }
+
+    /// The attributes that are columns of the document table, in column order.
+    pub fn stored(&self) -> impl Iterator<Item = &Attribute> {
+        self.attributes.iter().filter(|a| a.stored())
+    }
+
+    /// What reads select documents from: the document table, or, when the collection has
+    /// to-one relationships, a view of it adding each as a column of the related id.
+    pub fn read_source(&self) -> String {
+        let to_one: Vec<String> = self
+            .attributes
+            .iter()
+            .filter_map(|a| {
+                let r = a.to_one_relation()?;
+                let (mine, theirs) = r.columns();
+                Some(format!(
+                    "(SELECT r.{theirs} FROM {} r WHERE r.{mine} = d._id) AS {}",
+                    r.junction_table(),
+                    a.column()
+                ))
+            })
+            .collect();
+        if to_one.is_empty() {
+            return self.docs_table();
+        }
+        format!("(SELECT d.rowid AS rowid, d.*, {} FROM {} d)", to_one.join(", "), self.docs_table())
     }
 
     pub fn to_json(&self, flavor: Flavor) -> Json {
@@ -280,7 +416,12 @@ impl Collection {
             "name": self.name,
             "enabled": self.enabled,
             flavor.security_key(): self.document_security,
-            flavor.attributes_key(): self.attributes.iter().map(Attribute::to_json).collect::<Vec<_>>(),
+            flavor.attributes_key(): self
+                .attributes
+                .iter()
+                .filter(|a| a.visible())
+                .map(|a| a.to_json(flavor))
+                .collect::<Vec<_>>(),
             "indexes": self.indexes.iter().map(|i| i.to_json(flavor)).collect::<Vec<_>>(),
             "bytesMax": 0,
             "bytesUsed": 0,

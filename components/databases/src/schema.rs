@@ -162,7 +162,9 @@ pub async fn delete_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .ports
         .sql
         .query(Statement::new(
-            "SELECT c.seq, (SELECT json_group_array(i.key) FROM indexes i WHERE i.collection_seq = c.seq AND i.type = 'fulltext')
+            "SELECT c.seq, (SELECT json_group_array(i.key) FROM indexes i WHERE i.collection_seq = c.seq AND i.type = 'fulltext'),
+                    (SELECT json_group_array(json_extract(a.options, '$.junction')) FROM attributes a
+                     WHERE a.collection_seq = c.seq AND a.type = 'relationship')
              FROM collections c WHERE c.database_seq = ?",
             vec![Value::Integer(database.seq)],
         ))
@@ -174,6 +176,15 @@ pub async fn delete_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let keys: Vec<String> =
             row.get(1).and_then(Value::as_str).and_then(|k| serde_json::from_str(k).ok()).unwrap_or_default();
         batch.extend(drop_collection(seq, &keys));
+        // Relationships link collections of one database: their junction tables go with it.
+        let junctions: Vec<i64> =
+            row.get(2).and_then(Value::as_str).and_then(|k| serde_json::from_str(k).ok()).unwrap_or_default();
+        for junction in junctions {
+            batch.push(Statement::new(
+                format!("DROP TABLE IF EXISTS {}", meta::junction_table(junction)),
+                vec![],
+            ));
+        }
     }
     // Collections created meanwhile lose their metadata in the same transaction.
     for table in ["attributes", "indexes"] {
@@ -456,6 +467,14 @@ pub async fn delete_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response
     let (_, collection) = meta::load_collection(ctx, flavor).await?;
     let fulltext: Vec<String> =
         collection.indexes.iter().filter(|i| i.kind == "fulltext").map(|i| i.key.clone()).collect();
-    ctx.ports.sql.batch(drop_collection(collection.seq, &fulltext)).await.map_err(AppwriteError::internal)?;
+    // Its relationships go too, on both sides.
+    let mut batch: Vec<Statement> = collection
+        .attributes
+        .iter()
+        .filter_map(meta::Attribute::relation)
+        .flat_map(|r| crate::relationships::drop_statements(&r))
+        .collect();
+    batch.extend(drop_collection(collection.seq, &fulltext));
+    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     Ok(Response::no_content())
 }

@@ -14,6 +14,7 @@ use crate::documents;
 use crate::flavor::Flavor;
 use crate::meta::{self, Collection};
 use crate::permissions::{self, Permission};
+use crate::relationships;
 
 const DEFAULT_TTL_S: i64 = 300;
 const MAX_OPERATIONS: usize = 100;
@@ -450,6 +451,7 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         let raw = op.get("data").cloned().unwrap_or(Json::Null);
         if BULK_ACTIONS.contains(&action.as_str()) {
             documents::require_app(ctx)?;
+            relationships::refuse_bulk(collection)?;
             let queries = || -> Vec<String> {
                 raw.get("queries")
                     .and_then(Json::as_array)
@@ -546,7 +548,22 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                 if !documents::collection_allows(ctx, collection, "create") {
                     return Err(documents::unauthorized());
                 }
-                batch.extend(documents::insert_statements(ctx, flavor, collection, &document, &data, perms)?);
+                let perms = documents::creation_permissions(ctx, perms);
+                batch.extend(documents::insert_statements(
+                    ctx,
+                    flavor,
+                    collection,
+                    &document,
+                    &data,
+                    Some(perms.clone()),
+                )?);
+                let database = meta::Database::placeholder(&database);
+                batch.extend(
+                    relationships::link_statements(
+                        ctx, flavor, &database, collection, &document, &data, &perms, 1,
+                    )
+                    .await?,
+                );
             }
             ("update" | "upsert", true) => {
                 if let Some(doc) = &existing {
@@ -562,6 +579,19 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                     &data,
                     perms.as_deref(),
                 )?);
+                let inherited = perms.clone().unwrap_or_else(|| {
+                    existing.as_ref().map_or_else(Vec::new, |d| {
+                        permissions::parse(&d.permissions, &["read", "update", "delete", "write"])
+                            .unwrap_or_default()
+                    })
+                });
+                let database = meta::Database::placeholder(&database);
+                batch.extend(
+                    relationships::link_statements(
+                        ctx, flavor, &database, collection, &document, &data, &inherited, 1,
+                    )
+                    .await?,
+                );
             }
             ("increment" | "decrement", true) => {
                 if let Some(doc) = &existing {
@@ -591,6 +621,11 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                         return Err(documents::unauthorized());
                     }
                 }
+                let database = meta::Database::placeholder(&database);
+                let ids = [document.clone()];
+                batch.extend(
+                    relationships::delete_statements(ctx, flavor, &database, collection, &ids, 1).await?,
+                );
                 batch.extend(documents::delete_statements(collection, &document));
             }
             (_, false) => return Err(flavor.document_not_found()),
