@@ -257,6 +257,44 @@ for (const flavor of ['databases', 'tablesdb']) {
     await rejectsWith(assert, a.get(db, c, 'newbie'), 404, a.notFound);
   });
 
+  test(`${flavor}: update operators change values in place, within the attribute's bounds`, async () => {
+    const { Operator, Condition } = node;
+    const a = api(flavor, adminClient());
+    const { db, c } = await seededPeople(a);
+    const ops = await a.update(db, c, 'ada', {
+      age: Operator.increment(4),
+      score: Operator.multiply(2, 100),
+      active: Operator.toggle(),
+      tags: Operator.arrayAppend(['engines']),
+      name: Operator.stringConcat(' (Countess)'),
+      born: Operator.dateAddDays(1),
+    });
+    assert.equal(ops.age, 40);
+    assert.equal(ops.score, 19);
+    assert.equal(ops.active, false);
+    assert.deepEqual(ops.tags, ['math', 'poetry', 'engines']);
+    assert.equal(ops.name, 'Ada Lovelace (Countess)');
+    assert.equal(ops.born, '1815-12-11T00:00:00.000+00:00');
+    // Past the attribute's max (150) or the operator's own bound: unchanged.
+    assert.equal((await a.update(db, c, 'ada', { age: Operator.increment(200) })).age, 40);
+    assert.equal((await a.update(db, c, 'ada', { age: Operator.decrement(5, 38) })).age, 40);
+    assert.equal((await a.update(db, c, 'ada', { age: Operator.decrement(5) })).age, 35);
+    const arrays = await a.update(db, c, 'ada', { tags: Operator.arrayPrepend(['first']) });
+    assert.deepEqual(arrays.tags, ['first', 'math', 'poetry', 'engines']);
+    assert.deepEqual((await a.update(db, c, 'ada', { tags: Operator.arrayInsert(1, 'second') })).tags, ['first', 'second', 'math', 'poetry', 'engines']);
+    assert.deepEqual((await a.update(db, c, 'ada', { tags: Operator.arrayRemove('math') })).tags, ['first', 'second', 'poetry', 'engines']);
+    assert.deepEqual((await a.update(db, c, 'ada', { tags: Operator.arrayDiff(['first', 'second']) })).tags, ['poetry', 'engines']);
+    assert.deepEqual((await a.update(db, c, 'ada', { tags: Operator.arrayFilter(Condition.NotEqual, 'poetry') })).tags, ['engines']);
+    assert.equal((await a.update(db, c, 'ada', { name: Operator.stringReplace('Countess', 'Lady') })).name, 'Ada Lovelace (Lady)');
+    // The name is at most 64 characters: a concatenation past it changes nothing.
+    assert.equal((await a.update(db, c, 'ada', { name: Operator.stringConcat('!'.repeat(60)) })).name, 'Ada Lovelace (Lady)');
+    await rejectsWith(assert, a.update(db, c, 'ada', { name: Operator.increment(1) }), 400, a.invalid);
+    await rejectsWith(assert, a.create(db, c, 'opnew', { name: 'X', age: Operator.increment(1) }), 400, a.invalid);
+    // Bulk updates apply an operator to every match, each from its own value.
+    await a.updateMany(db, c, { age: Operator.increment(1) }, [Query.equal('team', ['blue'])]);
+    assert.deepEqual([(await a.get(db, c, 'alan')).age, (await a.get(db, c, 'grace')).age], [42, 86]);
+  });
+
   test(`${flavor}: concurrent increments all count; concurrent unique creates, one wins`, async () => {
     const a = api(flavor, adminClient());
     const db = uid('db');

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::attributes::{stored_value, wire_value};
 use crate::flavor::Flavor;
 use crate::meta::{self, Collection, Database, Kind};
+use crate::operators::{self, Op};
 use crate::permissions::{self, Permission};
 use crate::relationships::{self, Selection};
 
@@ -293,7 +294,8 @@ pub(crate) fn values(
     collection: &Collection,
     data: &Map<String, Json>,
     create: bool,
-) -> Result<Vec<(usize, Json)>, AppwriteError> {
+    now: i64,
+) -> Result<Vec<(usize, Assign)>, AppwriteError> {
     for key in data.keys() {
         if !key.starts_with('$') && collection.attribute(key).is_none() {
             return Err(flavor.invalid_structure(&format!("Unknown attribute: \"{key}\"")));
@@ -307,14 +309,36 @@ pub(crate) fn values(
             None if create => a.default.clone(),
             None => continue,
         };
-        out.push((i, stored_value(a, &value).map_err(|detail| flavor.invalid_structure(&detail))?));
+        let op = operators::parse(a, &value, now).map_err(|detail| flavor.invalid_structure(&detail))?;
+        let assign = match op {
+            Some(_) if create => {
+                return Err(flavor.invalid_structure(&format!(
+                    "Operators change existing values; attribute \"{}\" of a new document takes a value",
+                    a.key
+                )))
+            }
+            Some(op) => Assign::Apply(op),
+            None => Assign::Set(stored_value(a, &value).map_err(|detail| flavor.invalid_structure(&detail))?),
+        };
+        out.push((i, assign));
     }
-    let bytes: usize =
-        out.iter().map(|(_, v)| v.as_str().map_or_else(|| v.to_string().len(), str::len)).sum();
+    let bytes: usize = out
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Assign::Set(v) => Some(v.as_str().map_or_else(|| v.to_string().len(), str::len)),
+            Assign::Apply(_) => None,
+        })
+        .sum();
     if bytes > MAX_DOCUMENT_BYTES {
         return Err(too_large(flavor));
     }
     Ok(out)
+}
+
+/// How a write sets one stored attribute: to a value, or by an update operator.
+pub(crate) enum Assign {
+    Set(Json),
+    Apply(Op),
 }
 
 /// Most bytes a document's attribute values may take together. Durable Object SQLite refuses
@@ -399,15 +423,17 @@ pub(crate) fn insert_statements(
     data: &Map<String, Json>,
     permissions: Option<Vec<Permission>>,
 ) -> Result<Vec<Statement>, AppwriteError> {
-    let values = values(flavor, collection, data, true)?;
-    let permissions = creation_permissions(ctx, permissions);
     let now = ctx.ports.clock.now_ms();
+    let values = values(flavor, collection, data, true, now)?;
+    let permissions = creation_permissions(ctx, permissions);
     let mut cols = vec!["_id".to_string(), "_created_at".into(), "_updated_at".into(), "_permissions".into()];
     let mut row =
         vec![json!(id), json!(now), json!(now), json!(json!(permissions::render(&permissions)).to_string())];
     for (i, v) in values {
-        cols.push(collection.attributes[i].column());
-        row.push(v);
+        if let Assign::Set(v) = v {
+            cols.push(collection.attributes[i].column());
+            row.push(v);
+        }
     }
     // One JSON parameter carries every value: Durable Object SQLite binds at most 100.
     let extracts: Vec<String> = (0..cols.len()).map(|i| format!("json_extract(j, '$[{i}]')")).collect();
@@ -487,7 +513,7 @@ pub(crate) fn document_allows(ctx: &Ctx<'_>, collection: &Collection, doc: &Docu
 /// `_updated_at`, the permissions when given, then each attribute value.
 fn set_clause(
     collection: &Collection,
-    values: Vec<(usize, Json)>,
+    values: Vec<(usize, Assign)>,
     now: i64,
     permissions: Option<&[Permission]>,
 ) -> (String, String) {
@@ -498,12 +524,24 @@ fn set_clause(
         row.push(json!(json!(permissions::render(p)).to_string()));
     }
     for (i, v) in values {
-        sets.push(format!(
-            "{} = (SELECT json_extract(j, '$[{}]') FROM v)",
-            collection.attributes[i].column(),
-            row.len()
-        ));
-        row.push(v);
+        let column = collection.attributes[i].column();
+        match v {
+            Assign::Set(v) => {
+                sets.push(format!("{column} = (SELECT json_extract(j, '$[{}]') FROM v)", row.len()));
+                row.push(v);
+            }
+            Assign::Apply(op) => {
+                let mut expr = op.expr.replace("{col}", &column);
+                for (n, arg) in op.args.into_iter().enumerate() {
+                    expr = expr.replace(
+                        &format!("{{{n}}}"),
+                        &format!("(SELECT json_extract(j, '$[{}]') FROM v)", row.len()),
+                    );
+                    row.push(arg);
+                }
+                sets.push(format!("{column} = {expr}"));
+            }
+        }
     }
     (sets.join(", "), Json::Array(row).to_string())
 }
@@ -518,8 +556,8 @@ pub(crate) fn update_statements(
     data: &Map<String, Json>,
     permissions: Option<&[Permission]>,
 ) -> Result<Vec<Statement>, AppwriteError> {
-    let values = values(flavor, collection, data, false)?;
     let now = ctx.ports.clock.now_ms();
+    let values = values(flavor, collection, data, false, now)?;
     let (sets, row) = set_clause(collection, values, now, permissions);
     let mut batch = vec![Statement::new(
         format!("WITH v(j) AS (SELECT ?) UPDATE {} SET {sets} WHERE _id = ?", collection.docs_table()),
@@ -572,7 +610,7 @@ impl Targets {
 /// The statements applying the stored `values` to every target document.
 pub(crate) fn bulk_update_statements(
     collection: &Collection,
-    values: Vec<(usize, Json)>,
+    values: Vec<(usize, Assign)>,
     now: i64,
     targets: &Targets,
 ) -> Vec<Statement> {
@@ -973,7 +1011,7 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     relationships::refuse_bulk(&collection)?;
     let data = ctx.params.object("data")?.unwrap_or_default();
-    let values = values(flavor, &collection, &data, false)?;
+    let values = values(flavor, &collection, &data, false, ctx.ports.clock.now_ms())?;
     let ids = matching_ids(ctx, &collection).await?;
     if !values.is_empty() && !ids.is_empty() {
         let targets = Targets::Ids(json!(ids).to_string());

@@ -8,6 +8,7 @@ mod documents;
 mod events;
 mod flavor;
 mod meta;
+mod operators;
 mod permissions;
 mod relationships;
 mod schema;

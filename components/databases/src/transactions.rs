@@ -498,7 +498,7 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                 }
                 "bulkUpdate" => {
                     let data = raw.get("data").and_then(Json::as_object).cloned().unwrap_or_default();
-                    let values = documents::values(flavor, collection, &data, false)?;
+                    let values = documents::values(flavor, collection, &data, false, now)?;
                     if !values.is_empty() {
                         let targets = documents::Targets::Query(documents::matching_select(
                             ctx,
