@@ -3,23 +3,23 @@
 // filters on to-one sides, and onDelete restrict, cascade and setNull.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminClient, rejectsWith, node } from './helpers.mjs';
+import { adminClient, rejectsWith, node, userClient } from './helpers.mjs';
 
 const { Query } = node;
 const uid = (tag) => `${tag}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
-function api(flavor) {
+function api(flavor, client = adminClient()) {
   const legacy = flavor === 'databases';
-  const svc = legacy ? new node.Databases(adminClient()) : new node.TablesDB(adminClient());
+  const svc = legacy ? new node.Databases(client) : new node.TablesDB(client);
   const ids = (db, c) => (legacy ? { databaseId: db, collectionId: c } : { databaseId: db, tableId: c });
   const doc = (id) => (legacy ? { documentId: id } : { rowId: id });
   return {
     code: (what) => (legacy ? `document_${what}` : `row_${what}`),
     relatedKey: legacy ? 'relatedCollection' : 'relatedTable',
     createDatabase: (id) => svc.create({ databaseId: id, name: id }),
-    createCollection: (db, id) => (legacy
-      ? svc.createCollection({ databaseId: db, collectionId: id, name: id, permissions: ['read("any")', 'create("any")', 'update("any")', 'delete("any")'] })
-      : svc.createTable({ databaseId: db, tableId: id, name: id, permissions: ['read("any")', 'create("any")', 'update("any")', 'delete("any")'] })),
+    createCollection: (db, id, permissions = ['read("any")', 'create("any")', 'update("any")', 'delete("any")']) => (legacy
+      ? svc.createCollection({ databaseId: db, collectionId: id, name: id, permissions })
+      : svc.createTable({ databaseId: db, tableId: id, name: id, permissions })),
     string: (db, c, key) => (legacy
       ? svc.createStringAttribute({ ...ids(db, c), key, size: 64, required: false })
       : svc.createStringColumn({ ...ids(db, c), key, size: 64, required: false })),
@@ -144,5 +144,42 @@ for (const flavor of ['databases', 'tablesdb']) {
     await a.remove(db, 'notes', 'n1');
     assert.equal((await a.get(db, 'tags', 't2')).label, 'two', 'setNull keeps the related documents');
     assert.deepEqual(idsOf((await a.get(db, 'tags', 't1', [Query.select(['notes.*'])])).notes), ['n2']);
+  });
+}
+
+for (const flavor of ['databases', 'tablesdb']) {
+  test(`${flavor}: links reach only what the caller may read; cascades only what it may delete; cycles end`, async () => {
+    const a = api(flavor);
+    const db = uid('relsec');
+    await a.createDatabase(db);
+    const users = ['read("users")', 'create("users")', 'update("users")', 'delete("users")'];
+    await a.createCollection(db, 'lists', users);
+    await a.createCollection(db, 'vault', []);
+    await a.createCollection(db, 'shared', ['read("users")']);
+    await a.string(db, 'vault', 'v');
+    await a.string(db, 'shared', 'v');
+    await a.relate(db, 'lists', 'vault', 'manyToMany', { key: 'secrets', onDelete: 'cascade' });
+    await a.relate(db, 'lists', 'shared', 'manyToMany', { key: 'shared', onDelete: 'cascade' });
+    await a.create(db, 'vault', 'secret', { v: 'x' });
+    await a.create(db, 'shared', 'common', { v: 'y' });
+    const { client } = await userClient();
+    const asUser = api(flavor, client);
+    // The vault is unreadable to the user: no link to it, so no cascade can reach it.
+    await rejectsWith(assert, asUser.create(db, 'lists', 'l1', { secrets: ['secret'] }), 401, 'user_unauthorized');
+    // Readable but not deletable: linking works, the cascading delete is refused whole.
+    await asUser.create(db, 'lists', 'l2', { shared: ['common'] });
+    await rejectsWith(assert, asUser.remove(db, 'lists', 'l2'), 401, 'user_unauthorized');
+    assert.equal((await a.get(db, 'shared', 'common')).v, 'y');
+    assert.equal((await a.get(db, 'vault', 'secret')).v, 'x');
+    assert.equal((await asUser.get(db, 'lists', 'l2')).$id, 'l2');
+
+    // A cycle through a self-relationship: the delete takes both and ends.
+    await a.createCollection(db, 'nodes');
+    await a.relate(db, 'nodes', 'nodes', 'manyToMany', { twoWay: true, key: 'next', twoWayKey: 'prev', onDelete: 'cascade' });
+    await a.create(db, 'nodes', 'x', { next: [] });
+    await a.create(db, 'nodes', 'y', { next: ['x'] });
+    await a.update(db, 'nodes', 'x', { next: ['y'] });
+    await a.remove(db, 'nodes', 'x');
+    assert.deepEqual(await a.list(db, 'nodes', []), []);
   });
 }

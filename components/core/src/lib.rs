@@ -13,6 +13,7 @@ pub mod limits;
 pub mod log;
 pub mod multipart;
 pub mod params;
+pub mod permissions;
 pub mod ports;
 pub mod query;
 pub mod router;

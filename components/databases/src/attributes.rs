@@ -11,7 +11,7 @@ use crate::flavor::Flavor;
 use crate::meta::{self, Attribute, Collection, Index, Kind, ATTRIBUTE_COLUMNS};
 
 /// Most attributes per collection (SQLite allows 2000 columns; rows stay readable well below).
-const MAX_ATTRIBUTES: usize = 400;
+pub(crate) const MAX_ATTRIBUTES: usize = 400;
 /// Longest string attribute (Appwrite's `longtext`: 1 GiB; here what one SQLite row holds well).
 const MAX_STRING_SIZE: i64 = 1_073_741_824;
 

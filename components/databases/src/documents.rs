@@ -14,8 +14,8 @@ use crate::attributes::{stored_value, wire_value};
 use crate::flavor::Flavor;
 use crate::meta::{self, Collection, Database, Kind};
 use crate::operators::{self, Op};
-use crate::permissions::{self, Permission};
 use crate::relationships::{self, Selection};
+use edgewrite_core::permissions::{self, Permission};
 
 /// What `write` means on a collection, and on a document (where `create` has no meaning).
 const COLLECTION_WRITE: &[&str] = &["create", "update", "delete"];
@@ -351,21 +351,20 @@ fn too_large(flavor: Flavor) -> AppwriteError {
     ))
 }
 
-/// A statement failing the batch (a guard expecting no change) when a document the batch
-/// wrote (stamped `now`) is over [`MAX_DOCUMENT_BYTES`]: a partial update can grow a document
-/// past the limit with values that are each small. Documents other writers stamped in the same
-/// millisecond passed their own guard, so they never trip this one.
-pub(crate) fn size_guard(collection: &Collection, now: i64) -> Statement {
+/// A statement failing the batch (a guard expecting no change) when a document matching
+/// `condition` is, after the batch's writes before it, over [`MAX_DOCUMENT_BYTES`]: a partial
+/// update can grow a document past the limit with values that are each small.
+pub(crate) fn size_guard(collection: &Collection, condition: &str, params: Vec<Value>) -> Statement {
     let mut size = String::from("0");
     for a in collection.stored() {
         size.push_str(&format!(" + coalesce(length(CAST({} AS BLOB)), 0)", a.column()));
     }
     Statement::new(
         format!(
-            "UPDATE {} SET _seq = _seq WHERE _updated_at = ? AND {size} > {MAX_DOCUMENT_BYTES}",
+            "UPDATE {} SET _seq = _seq WHERE {condition} AND {size} > {MAX_DOCUMENT_BYTES}",
             collection.docs_table()
         ),
-        vec![Value::Integer(now)],
+        params,
     )
     .expect_changes(0)
 }
@@ -567,7 +566,7 @@ pub(crate) fn update_statements(
     if let Some(p) = permissions {
         batch.extend(permission_rows(collection, id, p));
     }
-    batch.push(size_guard(collection, now));
+    batch.push(size_guard(collection, "_id = ?", vec![id.into()]));
     Ok(batch)
 }
 
@@ -626,7 +625,11 @@ pub(crate) fn bulk_update_statements(
             ),
             all,
         ),
-        size_guard(collection, now),
+        // A query's matches may change with the update: then the documents it stamped.
+        match targets {
+            Targets::Ids(_) => size_guard(collection, &targets.condition().0, targets.condition().1),
+            Targets::Query(_) => size_guard(collection, "_updated_at = ?", vec![Value::Integer(now)]),
+        },
     ]
 }
 
@@ -722,7 +725,9 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         return Err(unauthorized());
     }
     let ids = [id.clone()];
-    let mut batch = relationships::delete_statements(ctx, flavor, &database, &collection, &ids, 1).await?;
+    let mut visited = std::collections::BTreeSet::new();
+    let mut batch =
+        relationships::delete_statements(ctx, flavor, &database, &collection, &ids, 1, &mut visited).await?;
     batch.extend(delete_statements(&collection, &id));
     ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
     announce(ctx, &database, &collection, &doc, "delete").await;
@@ -903,7 +908,7 @@ fn list_response(flavor: Flavor, status: u16, docs: &[Document]) -> Response {
     Response::json(status, &json!({"total": items.len(), flavor.documents_key(): items}))
 }
 
-async fn load_many(
+pub(crate) async fn load_many(
     ctx: &Ctx<'_>,
     flavor: Flavor,
     database: &Database,

@@ -69,7 +69,7 @@ pub fn document_event(
 }
 
 fn read_roles(permissions: &[String]) -> Vec<String> {
-    crate::permissions::parse(permissions, &["read", "create", "update", "delete", "write"])
+    edgewrite_core::permissions::parse(permissions, &["read", "create", "update", "delete", "write"])
         .map(|p| p.into_iter().filter(|p| p.action == "read").map(|p| p.role).collect())
         .unwrap_or_default()
 }

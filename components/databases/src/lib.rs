@@ -9,7 +9,6 @@ mod events;
 mod flavor;
 mod meta;
 mod operators;
-mod permissions;
 mod relationships;
 mod schema;
 mod transactions;

@@ -129,6 +129,11 @@ impl Relation {
             _ => false,
         }
     }
+    /// Whether a document linked from this side can have only one partner on this side, so
+    /// linking it moves it: the "many" side of one-to-many and many-to-one.
+    pub fn steals(&self) -> bool {
+        self.to_many() && self.relation_type != "manyToMany"
+    }
     /// Whether deleting a document on this side applies `on_delete` to the documents it links
     /// to: the parent side, except for many-to-one, where it is the "one" (child) side.
     pub fn governs_delete(&self) -> bool {

@@ -9,7 +9,7 @@
 //! so they show in documents and filter like strings; related documents themselves load
 //! only when a `select` asks for them (`author.*`, `author.name`), as in Appwrite 1.8.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -21,10 +21,14 @@ use crate::attributes::valid_key;
 use crate::documents;
 use crate::flavor::Flavor;
 use crate::meta::{self, junction_table, Attribute, Collection, Database, Relation};
-use crate::permissions::{self, Permission};
+use edgewrite_core::permissions::{self, Permission};
 
 /// How deep related documents load and nested writes reach: the document and two levels.
 pub const MAX_DEPTH: usize = 3;
+/// Most documents one relationship value may link in one write.
+pub const MAX_LINKS: usize = 100;
+/// Most related documents loaded per relationship and level of a read.
+const MAX_LOADED: usize = 5000;
 const TYPES: &[&str] = &["oneToOne", "oneToMany", "manyToOne", "manyToMany"];
 const ON_DELETE: &[&str] = &["restrict", "cascade", "setNull"];
 
@@ -99,6 +103,14 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     } else {
         meta::load_collection_by(ctx, flavor, &database.id, &related_id).await?.1
     };
+    if collection.attributes.len() >= crate::attributes::MAX_ATTRIBUTES
+        || related.attributes.len() >= crate::attributes::MAX_ATTRIBUTES
+    {
+        return Err(flavor.limit_exceeded(&format!(
+            "The maximum number of attributes ({}) has been reached.",
+            crate::attributes::MAX_ATTRIBUTES
+        )));
+    }
     let taken = |c: &Collection, k: &str| c.attributes.iter().any(|a| a.key.eq_ignore_ascii_case(k));
     if taken(&collection, &key)
         || taken(&related, &two_way_key)
@@ -299,12 +311,22 @@ pub fn link_statements<'a>(
             let (Some(relation), Some(value)) = (attribute.relation(), data.get(&attribute.key)) else {
                 continue;
             };
+            // Below the deepest level Appwrite writes, values are ignored, links included.
+            if depth >= MAX_DEPTH {
+                continue;
+            }
             let (mine, theirs) = relation.columns();
             let table = relation.junction_table();
             batch.push(Statement::new(format!("DELETE FROM {table} WHERE {mine} = ?"), vec![id.into()]));
             let Some(items) = items(&attribute.key, &relation, value)? else { continue };
-            if depth >= MAX_DEPTH {
-                continue;
+            if items.len() > MAX_LINKS {
+                return Err(AppwriteError::new(
+                    ErrorType::RelationshipValueInvalid,
+                    format!(
+                        "Invalid relationship value for \"{}\": at most {MAX_LINKS} documents per write.",
+                        attribute.key
+                    ),
+                ));
             }
             let related = if relation.related == collection.id {
                 collection.clone()
@@ -312,18 +334,39 @@ pub fn link_statements<'a>(
                 meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1
             };
             let mut ids = Vec::with_capacity(items.len());
+            let mut by_id = Vec::new();
             for item in items {
-                let object = match item {
-                    Item::Id(related_id) => {
-                        ids.push(related_id);
-                        continue;
+                match item {
+                    Item::Id(related_id) => by_id.push(related_id),
+                    // `{$id}` alone is a link, like the bare id.
+                    Item::Object(object)
+                        if object.keys().all(|k| k == "$id")
+                            && object.get("$id").is_some_and(Json::is_string) =>
+                    {
+                        by_id.extend(object.get("$id").and_then(Json::as_str).map(str::to_string));
                     }
-                    Item::Object(object) => object,
-                };
-                batch.extend(
-                    nested_write(ctx, flavor, database, &related, object, permissions, depth + 1, &mut ids)
+                    Item::Object(object) => batch.extend(
+                        nested_write(
+                            ctx,
+                            flavor,
+                            database,
+                            &related,
+                            object,
+                            permissions,
+                            depth + 1,
+                            &mut ids,
+                        )
                         .await?,
-                );
+                    ),
+                }
+            }
+            // Linking by id reaches only documents the caller can read; taking a document from
+            // another's links (where it can have just one) takes update permission on it.
+            for doc in documents::load_readable(ctx, flavor, database, &related, &by_id).await? {
+                if relation.steals() && !documents::document_allows(ctx, &related, &doc, "update") {
+                    return Err(documents::unauthorized());
+                }
+                ids.push(doc.id);
             }
             if relation.to_many() {
                 // Only documents that exist are linked; a document already linked on a side that
@@ -424,7 +467,9 @@ async fn nested_write(
 
 /// The statements a delete of `ids` in `collection` needs first: each relationship's
 /// `onDelete` applied to what they link to (restrict refuses, cascade deletes the related
-/// documents too, setNull only unlinks), and their links removed.
+/// documents too, each checked against the caller's delete permission; setNull only
+/// unlinks), and their links removed. `visited` holds every document already being deleted,
+/// so cycles end.
 pub fn delete_statements<'a>(
     ctx: &'a Ctx<'a>,
     flavor: Flavor,
@@ -432,8 +477,12 @@ pub fn delete_statements<'a>(
     collection: &'a Collection,
     ids: &'a [String],
     depth: usize,
+    visited: &'a mut BTreeSet<(i64, String)>,
 ) -> Boxed<'a, Vec<Statement>> {
     Box::pin(async move {
+        for id in ids {
+            visited.insert((collection.seq, id.clone()));
+        }
         let mut batch = Vec::new();
         for relation in collection.attributes.iter().filter_map(Attribute::relation) {
             let (mine, theirs) = relation.columns();
@@ -444,34 +493,38 @@ pub fn delete_statements<'a>(
                     .ports
                     .sql
                     .query(Statement::new(
-                        format!("SELECT DISTINCT {theirs} FROM {table} WHERE {mine} IN (SELECT value FROM json_each(?))"),
+                        format!(
+                            "SELECT DISTINCT {theirs} FROM {table} WHERE {mine} IN (SELECT value FROM json_each(?)) LIMIT {MAX_LOADED}"
+                        ),
                         vec![list.clone().into()],
                     ))
                     .await
                     .map_err(AppwriteError::internal)?;
                 let linked: Vec<String> =
                     linked.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)).collect();
-                if !linked.is_empty() {
-                    if relation.on_delete == "restrict" {
-                        return Err(flavor.delete_restricted());
+                if !linked.is_empty() && relation.on_delete == "restrict" {
+                    return Err(flavor.delete_restricted());
+                }
+                if !linked.is_empty() && depth < MAX_DEPTH {
+                    let related = if relation.related == collection.id {
+                        collection.clone()
+                    } else {
+                        meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1
+                    };
+                    let fresh: Vec<String> =
+                        linked.into_iter().filter(|l| !visited.contains(&(related.seq, l.clone()))).collect();
+                    let docs = documents::load_many(ctx, flavor, database, &related, &fresh).await?;
+                    if docs.iter().any(|d| !documents::document_allows(ctx, &related, d, "delete")) {
+                        return Err(documents::unauthorized());
                     }
-                    if depth < MAX_DEPTH {
-                        let related = if relation.related == collection.id {
-                            collection.clone()
-                        } else {
-                            meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1
-                        };
-                        let linked: Vec<String> = linked.into_iter().filter(|l| !ids.contains(l)).collect();
+                    let doomed: Vec<String> = docs.into_iter().map(|d| d.id).collect();
+                    if !doomed.is_empty() {
                         batch.extend(
-                            delete_statements(ctx, flavor, database, &related, &linked, depth + 1).await?,
+                            delete_statements(ctx, flavor, database, &related, &doomed, depth + 1, visited)
+                                .await?,
                         );
-                        for related_id in &linked {
-                            batch.extend(documents::delete_statements(&related, related_id).into_iter().map(
-                                |s| {
-                                    // A related document already gone is no reason to fail.
-                                    Statement { expect_changes: None, ..s }
-                                },
-                            ));
+                        for related_id in &doomed {
+                            batch.extend(documents::delete_statements(&related, related_id));
                         }
                     }
                 }
@@ -568,7 +621,7 @@ pub fn populate<'a>(
                 .sql
                 .query(Statement::new(
                     format!(
-                        "SELECT {mine}, {theirs} FROM {} WHERE {mine} IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+                        "SELECT {mine}, {theirs} FROM {} WHERE {mine} IN (SELECT value FROM json_each(?)) ORDER BY rowid LIMIT {MAX_LOADED}",
                         relation.junction_table()
                     ),
                     vec![json!(ids).to_string().into()],

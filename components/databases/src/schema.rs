@@ -9,7 +9,7 @@ use serde_json::{json, Value as Json};
 
 use crate::flavor::Flavor;
 use crate::meta::{self, Database, COLLECTION_COLUMNS, DATABASE_COLUMNS};
-use crate::permissions;
+use edgewrite_core::permissions;
 
 static DATABASE_FIELDS: &[Field<'static>] = &[
     Field { attribute: "$id", column: "id", kind: FieldKind::Text },

@@ -13,8 +13,8 @@ use serde_json::{json, Value as Json};
 use crate::documents;
 use crate::flavor::Flavor;
 use crate::meta::{self, Collection};
-use crate::permissions::{self, Permission};
 use crate::relationships;
+use edgewrite_core::permissions::{self, Permission};
 
 const DEFAULT_TTL_S: i64 = 300;
 const MAX_OPERATIONS: usize = 100;
@@ -623,8 +623,18 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                 }
                 let database = meta::Database::placeholder(&database);
                 let ids = [document.clone()];
+                let mut visited = std::collections::BTreeSet::new();
                 batch.extend(
-                    relationships::delete_statements(ctx, flavor, &database, collection, &ids, 1).await?,
+                    relationships::delete_statements(
+                        ctx,
+                        flavor,
+                        &database,
+                        collection,
+                        &ids,
+                        1,
+                        &mut visited,
+                    )
+                    .await?,
                 );
                 batch.extend(documents::delete_statements(collection, &document));
             }

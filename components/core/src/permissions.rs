@@ -2,8 +2,8 @@
 //! `write("team:T/owner")` … parsed, checked against the caller's roles, and stored per
 //! document so list queries filter by them inside SQL.
 
-use edgewrite_core::identity::Caller;
-use edgewrite_core::{AppwriteError, ErrorType};
+use crate::identity::Caller;
+use crate::{AppwriteError, ErrorType};
 
 /// One permission: an action and a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
