@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
 use edgewrite_core::{Capability, Config, Method, ProjectStores, Runtime};
 use futures_util::StreamExt;
-use worker::{event, Context, Env, Headers, Request, Response};
+use worker::{event, Context, Env, Headers, Range, Request, Response};
 
 pub use project_object::ProjectDatabase;
 
@@ -141,11 +141,39 @@ async fn read_body(req: &mut Request, limit: usize) -> worker::Result<Option<Vec
 }
 
 fn from_core(resp: edgewrite_core::Response) -> worker::Result<Response> {
+    from_core_with(resp, None)
+}
+
+/// The worker response; a blob body streams from R2 one part at a time (each part at most a
+/// stored chunk), so memory holds one part whatever the file's size.
+fn from_core_with(resp: edgewrite_core::Response, env: Option<&Env>) -> worker::Result<Response> {
     let headers = Headers::new();
     for (name, value) in resp.headers.iter() {
         headers.append(name, value)?;
     }
     let builder = worker::ResponseBuilder::new().with_status(resp.status).with_headers(headers);
+    if let (Some(blob_body), Some(env)) = (resp.blob_body, env) {
+        let bucket = env.bucket(BLOBS_BINDING)?;
+        let prefix = format!("{}/", blob_body.project);
+        let parts = futures_util::stream::iter(blob_body.parts);
+        let stream = parts.then(move |(key, range)| {
+            let bucket = bucket.clone();
+            let key = format!("{prefix}{key}");
+            async move {
+                let object = bucket
+                    .get(key.clone())
+                    .range(Range::OffsetWithLength { offset: range.start, length: range.end - range.start })
+                    .execute()
+                    .await?
+                    .ok_or_else(|| worker::Error::RustError(format!("blob {key} is missing")))?;
+                match object.body() {
+                    Some(body) => body.bytes().await,
+                    None => Ok(Vec::new()),
+                }
+            }
+        });
+        return builder.from_stream(stream);
+    }
     Ok(if resp.body.is_empty() { builder.empty() } else { builder.fixed(resp.body) })
 }
 
@@ -167,7 +195,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),
     };
-    from_core(
+    from_core_with(
         edgewrite_core::serve(
             &core,
             &config,
@@ -176,5 +204,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             Some(&edgewrite_account::AccountAuthenticator),
         )
         .await,
+        Some(&env),
     )
 }

@@ -167,11 +167,30 @@ pub struct Response {
     pub status: u16,
     pub headers: Headers,
     pub body: Vec<u8>,
+    /// A body of stored blobs instead of `body`: adapters stream it from the project's blob
+    /// store part by part, so a file of any size never sits whole in memory.
+    pub blob_body: Option<BlobBody>,
+}
+
+/// Byte ranges of a project's blobs, sent one after another as a response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobBody {
+    pub project: String,
+    pub parts: Vec<(String, crate::ports::ByteRange)>,
+}
+
+impl BlobBody {
+    pub fn len(&self) -> u64 {
+        self.parts.iter().map(|(_, r)| r.end - r.start).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Response {
     pub fn new(status: u16) -> Self {
-        Self { status, headers: Headers::new(), body: Vec::new() }
+        Self { status, headers: Headers::new(), body: Vec::new(), blob_body: None }
     }
 
     /// A JSON response; every JSON body carries `Content-Type: application/json` (the SDKs only

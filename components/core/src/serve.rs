@@ -141,6 +141,32 @@ pub fn project_of(req: &Request) -> Option<String> {
 
 /// Serves one request. `config` is `Config::from_secrets(runtime.secrets())`, which the adapter
 /// has already read for the body limit.
+/// For adapters that do not stream: reads a response's [`crate::http::BlobBody`] into its
+/// `body`.
+pub async fn collect_blob_body(mut response: Response, runtime: &dyn Runtime) -> Response {
+    let Some(blob_body) = response.blob_body.take() else { return response };
+    let read = async {
+        let stores = runtime.open_project(&blob_body.project).await?;
+        let mut body = Vec::with_capacity(usize::try_from(blob_body.len()).unwrap_or(0));
+        for (key, range) in &blob_body.parts {
+            let bytes = stores
+                .blobs
+                .get(key, Some(*range))
+                .await?
+                .ok_or_else(|| StoreError::Unavailable(format!("blob {key} is missing")))?;
+            body.extend_from_slice(&bytes);
+        }
+        Ok::<_, StoreError>(body)
+    };
+    match read.await {
+        Ok(body) => {
+            response.body = body;
+            response
+        }
+        Err(e) => Response::error(&AppwriteError::internal(e)),
+    }
+}
+
 pub async fn serve(
     req: &Request,
     config: &Config,

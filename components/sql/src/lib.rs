@@ -276,6 +276,64 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    Migration {
+        version: 9,
+        name: "storage",
+        statements: &[
+            "CREATE TABLE buckets (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                permissions TEXT NOT NULL DEFAULT '[]',
+                file_security INTEGER NOT NULL DEFAULT 0,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                maximum_file_size INTEGER NOT NULL,
+                allowed_file_extensions TEXT NOT NULL DEFAULT '[]',
+                compression TEXT NOT NULL DEFAULT 'none',
+                encryption INTEGER NOT NULL DEFAULT 1,
+                antivirus INTEGER NOT NULL DEFAULT 1,
+                transformations INTEGER NOT NULL DEFAULT 1,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            // `blobs` names the file's chunks in the blob store (`<blobs>/<index>`): random per
+            // upload, so a file deleted and created again never meets the old chunks.
+            "CREATE TABLE files (
+                seq INTEGER PRIMARY KEY,
+                bucket_seq INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                permissions TEXT NOT NULL DEFAULT '[]',
+                mime_type TEXT NOT NULL DEFAULT '',
+                signature TEXT NOT NULL DEFAULT '',
+                size_original INTEGER NOT NULL,
+                size_actual INTEGER NOT NULL DEFAULT 0,
+                chunks_total INTEGER NOT NULL,
+                chunks_uploaded INTEGER NOT NULL DEFAULT 0,
+                compression TEXT NOT NULL DEFAULT 'none',
+                encrypted INTEGER NOT NULL DEFAULT 0,
+                blobs TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (bucket_seq, id)
+            )",
+            "CREATE TABLE file_chunks (
+                file_seq INTEGER NOT NULL,
+                idx INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                stored_size INTEGER NOT NULL,
+                md5 TEXT NOT NULL,
+                PRIMARY KEY (file_seq, idx)
+            )",
+            "CREATE TABLE file_perms (
+                file_seq INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                role TEXT NOT NULL,
+                PRIMARY KEY (file_seq, action, role)
+            )",
+            "CREATE INDEX file_perms_by_role ON file_perms (action, role, file_seq)",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

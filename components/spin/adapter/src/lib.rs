@@ -158,7 +158,8 @@ pub async fn serve_http(
         Ok(core) => core,
         Err(rejected) => return http::from_core(rejected),
     };
-    http::from_core(edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await)
+    let response = edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await;
+    http::from_core(edgewrite_core::serve::collect_blob_body(response, &runtime).await)
 }
 
 #[cfg(test)]
