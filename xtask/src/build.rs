@@ -11,8 +11,12 @@ use crate::tools::Tools;
 use crate::{repo_root, run, step};
 
 /// The Spin components, one per capability (crate name → artifact stem).
-pub const SPIN_COMPONENTS: &[&str] =
-    &["edgewrite_spin_health", "edgewrite_spin_account", "edgewrite_spin_databases"];
+pub const SPIN_COMPONENTS: &[&str] = &[
+    "edgewrite_spin_health",
+    "edgewrite_spin_account",
+    "edgewrite_spin_databases",
+    "edgewrite_spin_storage",
+];
 
 pub struct Artifact {
     pub name: String,

@@ -94,6 +94,7 @@ const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_account::ProjectKeys,
     &edgewrite_databases::Databases,
     &edgewrite_databases::TablesDb,
+    &edgewrite_storage::Storage,
     &edgewrite_conformance::TestRoutes,
 ];
 

@@ -247,7 +247,50 @@ static ROUTES: &[Route] = &[
         needs_project: true,
         name: "roles",
     },
+    Route {
+        method: Method::Get,
+        path: "/v1/__edgewrite/stored-file",
+        scope: Some("health.read"),
+        needs_project: true,
+        name: "stored-file",
+    },
 ];
+
+/// The bytes a file's chunks occupy in the blob store, as stored (compressed, encrypted):
+/// tests check that nothing of a file in an encrypting bucket is stored in the clear.
+async fn stored_file(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let bucket = ctx.params.required_text("bucketId", 36)?;
+    let file = ctx.params.required_text("fileId", 36)?;
+    let rows = ctx
+        .ports
+        .sql
+        .query(edgewrite_core::ports::Statement::new(
+            "SELECT f.blobs, c.idx FROM files f JOIN buckets b ON b.seq = f.bucket_seq
+             JOIN file_chunks c ON c.file_seq = f.seq WHERE b.id = ? AND f.id = ? ORDER BY c.idx",
+            vec![bucket.into(), file.into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let mut body = Vec::new();
+    for row in &rows.rows {
+        let (Some(blobs), Some(idx)) =
+            (row.first().and_then(|v| v.as_str()), row.get(1).and_then(|v| v.as_i64()))
+        else {
+            continue;
+        };
+        let stored = ctx
+            .ports
+            .blobs
+            .get(&format!("files/{blobs}/{idx}"), None)
+            .await
+            .map_err(AppwriteError::internal)?;
+        body.extend(stored.unwrap_or_default());
+    }
+    let mut response = Response::new(200);
+    response.headers.set("content-type", "application/octet-stream");
+    response.body = body;
+    Ok(response)
+}
 
 #[async_trait(?Send)]
 impl Capability for TestRoutes {
@@ -261,6 +304,9 @@ impl Capability for TestRoutes {
         }
         if route.name == "roles" {
             return Ok(Response::json(200, &json!({ "roles": ctx.caller.roles() })));
+        }
+        if route.name == "stored-file" {
+            return stored_file(ctx).await;
         }
         let results = run(&ctx.ports).await;
         let cases: Vec<_> = results

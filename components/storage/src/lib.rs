@@ -1,0 +1,68 @@
+//! Appwrite's Storage (`/v1/storage`, `appwrite-api.md` §1.4 and §7): buckets, files with the
+//! SDKs' chunked resumable upload, downloads and views with ranges. Metadata lives in the
+//! project's SQL; each 5 MiB chunk of a file is one blob in the project's blob store (R2 on
+//! Cloudflare, SQLite chunks on Spin), so uploads never assemble a file and downloads stream
+//! it chunk by chunk.
+
+mod buckets;
+mod codec;
+mod content;
+mod files;
+
+use async_trait::async_trait;
+use edgewrite_core::http::Method;
+use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
+
+pub use codec::TRANSFORM_LIMIT;
+
+const fn route(method: Method, path: &'static str, scope: &'static str, name: &'static str) -> Route {
+    Route { method, path, scope: Some(scope), needs_project: true, name }
+}
+
+/// Buckets and files.
+pub struct Storage;
+
+static ROUTES: &[Route] = &[
+    route(Method::Get, "/v1/storage/buckets", "buckets.read", "buckets.list"),
+    route(Method::Post, "/v1/storage/buckets", "buckets.write", "buckets.create"),
+    route(Method::Get, "/v1/storage/buckets/{bucketId}", "buckets.read", "buckets.get"),
+    route(Method::Put, "/v1/storage/buckets/{bucketId}", "buckets.write", "buckets.update"),
+    route(Method::Delete, "/v1/storage/buckets/{bucketId}", "buckets.write", "buckets.delete"),
+    route(Method::Get, "/v1/storage/buckets/{bucketId}/files", "files.read", "files.list"),
+    route(Method::Post, "/v1/storage/buckets/{bucketId}/files", "files.write", "files.create"),
+    route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}", "files.read", "files.get"),
+    route(Method::Put, "/v1/storage/buckets/{bucketId}/files/{fileId}", "files.write", "files.update"),
+    route(Method::Delete, "/v1/storage/buckets/{bucketId}/files/{fileId}", "files.write", "files.delete"),
+    route(
+        Method::Get,
+        "/v1/storage/buckets/{bucketId}/files/{fileId}/download",
+        "files.read",
+        "files.download",
+    ),
+    route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}/view", "files.read", "files.view"),
+];
+
+#[async_trait(?Send)]
+impl Capability for Storage {
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        match route.name {
+            "buckets.list" => buckets::list(ctx).await,
+            "buckets.create" => buckets::create(ctx).await,
+            "buckets.get" => buckets::get(ctx).await,
+            "buckets.update" => buckets::update(ctx).await,
+            "buckets.delete" => buckets::delete(ctx).await,
+            "files.list" => files::list(ctx).await,
+            "files.create" => files::create(ctx).await,
+            "files.get" => files::get(ctx).await,
+            "files.update" => files::update(ctx).await,
+            "files.delete" => files::delete(ctx).await,
+            "files.download" => content::serve(ctx, content::Disposition::Attachment).await,
+            "files.view" => content::serve(ctx, content::Disposition::Inline).await,
+            _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        }
+    }
+}
