@@ -226,3 +226,33 @@ test('storage: the web SDK uploads a File and its view URL serves it', async () 
   assert.equal(res.status, 200);
   assert.equal(sha(await res.arrayBuffer()), sha(bytes));
 });
+
+test('storage: file tokens let their holder read one private file, until deleted', async () => {
+  const s = storage();
+  const bucketId = uid('b');
+  await s.createBucket({ bucketId, name: 'private' });
+  const secretBytes = Buffer.from('for token holders only');
+  await s.createFile({ bucketId, fileId: 'doc', file: InputFile.fromBuffer(secretBytes, 'doc.txt') });
+  await s.createFile({ bucketId, fileId: 'other', file: InputFile.fromBuffer(Buffer.from('other'), 'other.txt') });
+  const url = (fileId, token) => `${endpoint}/storage/buckets/${bucketId}/files/${fileId}/view?project=${projectId}${token ? `&token=${encodeURIComponent(token)}` : ''}`;
+  assert.equal((await fetch(url('doc'))).status, 401, 'a guest cannot read a private file');
+
+  const tokens = new node.Tokens(adminClient());
+  const token = await tokens.createFileToken({ bucketId, fileId: 'doc' });
+  assert.equal(token.resourceId, `${bucketId}:doc`);
+  assert.equal(token.resourceType, 'files');
+  const held = await fetch(url('doc', token.secret));
+  assert.equal(held.status, 200);
+  assert.equal(await held.text(), secretBytes.toString());
+  assert.equal((await fetch(url('other', token.secret))).status, 401, 'only the file the token names');
+  assert.equal((await fetch(url('doc', token.secret.slice(0, -2) + 'xx'))).status, 401, 'a forged secret grants nothing');
+  const listed = await tokens.list({ bucketId, fileId: 'doc' });
+  assert.deepEqual(listed.tokens.map((t) => t.$id), [token.$id]);
+  assert.equal(listed.tokens[0].secret, token.secret);
+  const later = new Date(Date.now() + 3600_000).toISOString();
+  assert.equal((await tokens.update({ tokenId: token.$id, expire: later })).expire.slice(0, 16), later.slice(0, 16));
+  await rejectsWith(assert, tokens.update({ tokenId: token.$id, expire: '2000-01-01T00:00:00.000Z' }), 400, 'general_argument_invalid');
+  await tokens.delete({ tokenId: token.$id });
+  assert.equal((await fetch(url('doc', token.secret))).status, 401, 'a deleted token grants nothing');
+  await rejectsWith(assert, tokens.get({ tokenId: token.$id }), 404, 'token_not_found');
+});

@@ -334,6 +334,25 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX file_perms_by_role ON file_perms (action, role, file_seq)",
         ],
     },
+    Migration {
+        version: 10,
+        name: "file tokens",
+        statements: &[
+            // A token's secret is a JWT naming the token, signed with the project's storage key:
+            // it is derived when shown, never stored.
+            "CREATE TABLE file_tokens (
+                id TEXT PRIMARY KEY,
+                bucket_seq INTEGER NOT NULL,
+                file_seq INTEGER NOT NULL,
+                resource_id TEXT NOT NULL,
+                expire INTEGER,
+                accessed_at INTEGER,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX file_tokens_by_file ON file_tokens (file_seq)",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

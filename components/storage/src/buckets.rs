@@ -264,6 +264,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 "DELETE FROM file_chunks WHERE file_seq IN (SELECT seq FROM files WHERE bucket_seq = ?)",
                 seq(),
             ),
+            crate::tokens::forget_bucket(&bucket),
             Statement::new("DELETE FROM files WHERE bucket_seq = ?", seq()),
             Statement::new("DELETE FROM buckets WHERE seq = ?", seq()),
         ])

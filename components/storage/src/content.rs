@@ -79,7 +79,7 @@ async fn chunks(ctx: &Ctx<'_>, file: &File) -> Result<Vec<(i64, u64)>, AppwriteE
 
 /// `GET …/download` and `…/view`.
 pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, AppwriteError> {
-    let (bucket, file) = files::load_readable(ctx).await?;
+    let (bucket, file) = files::load_for_content(ctx).await?;
     if !file.complete() {
         return Err(files::not_found());
     }

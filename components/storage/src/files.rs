@@ -148,6 +148,24 @@ pub async fn load_readable(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteErro
     Ok((bucket, file))
 }
 
+/// The `{bucketId}` bucket and its `{fileId}` file for view, download and preview: readable by
+/// the caller, or through a valid `token` for exactly this file.
+pub async fn load_for_content(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteError> {
+    let bucket = buckets::load(ctx).await?;
+    let id = ctx.params.required_text("fileId", 36)?;
+    let file = load_file(ctx, &bucket, &id).await?.ok_or_else(not_found)?;
+    if crate::tokens::grants_read(ctx, &bucket, &file).await? {
+        return Ok((bucket, file));
+    }
+    if !bucket.allows(ctx, "read") && !bucket.file_security {
+        return Err(unauthorized());
+    }
+    if !file.allows(ctx, &bucket, "read") {
+        return Err(not_found());
+    }
+    Ok((bucket, file))
+}
+
 /// The project's key for encrypted buckets: a random key kept in the project's SQL, mixed with
 /// the deployment's `EDGEWRITE_ENCRYPTION_KEY` when set, so neither the blob store alone nor
 /// (with the secret) the database and blob store together reveal a file.
@@ -625,6 +643,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             Statement::new("SELECT idx FROM file_chunks WHERE file_seq = ?", seq()),
             Statement::new("DELETE FROM file_chunks WHERE file_seq = ?", seq()),
             Statement::new("DELETE FROM file_perms WHERE file_seq = ?", seq()),
+            crate::tokens::forget_file(file.seq),
             Statement::new("DELETE FROM files WHERE seq = ?", seq()).expect_changes(1),
         ])
         .await

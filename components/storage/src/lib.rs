@@ -1,4 +1,5 @@
-//! Appwrite's Storage (`/v1/storage`, `appwrite-api.md` §1.4 and §7): buckets, files with the
+//! Appwrite's Storage (`/v1/storage`, `/v1/tokens`; `appwrite-api.md` §1.4 and §7): buckets,
+//! file tokens, files with the
 //! SDKs' chunked resumable upload, downloads and views with ranges. Metadata lives in the
 //! project's SQL; each 5 MiB chunk of a file is one blob in the project's blob store (R2 on
 //! Cloudflare, SQLite chunks on Spin), so uploads never assemble a file and downloads stream
@@ -8,6 +9,7 @@ mod buckets;
 mod codec;
 mod content;
 mod files;
+mod tokens;
 
 use async_trait::async_trait;
 use edgewrite_core::http::Method;
@@ -40,6 +42,11 @@ static ROUTES: &[Route] = &[
         "files.download",
     ),
     route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}/view", "files.read", "files.view"),
+    route(Method::Get, "/v1/tokens/buckets/{bucketId}/files/{fileId}", "tokens.read", "tokens.list"),
+    route(Method::Post, "/v1/tokens/buckets/{bucketId}/files/{fileId}", "tokens.write", "tokens.create"),
+    route(Method::Get, "/v1/tokens/{tokenId}", "tokens.read", "tokens.get"),
+    route(Method::Patch, "/v1/tokens/{tokenId}", "tokens.write", "tokens.update"),
+    route(Method::Delete, "/v1/tokens/{tokenId}", "tokens.write", "tokens.delete"),
 ];
 
 #[async_trait(?Send)]
@@ -62,6 +69,11 @@ impl Capability for Storage {
             "files.delete" => files::delete(ctx).await,
             "files.download" => content::serve(ctx, content::Disposition::Attachment).await,
             "files.view" => content::serve(ctx, content::Disposition::Inline).await,
+            "tokens.list" => tokens::list(ctx).await,
+            "tokens.create" => tokens::create(ctx).await,
+            "tokens.get" => tokens::get(ctx).await,
+            "tokens.update" => tokens::update(ctx).await,
+            "tokens.delete" => tokens::delete(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
         }
     }
