@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
 import { InputFile } from 'node-appwrite/file';
 import { adminClient, endpoint, projectId, apiKey, node, web, raw, rejectsWith, assertAppwriteError, userClient } from './helpers.mjs';
 
@@ -255,4 +256,75 @@ test('storage: file tokens let their holder read one private file, until deleted
   await tokens.delete({ tokenId: token.$id });
   assert.equal((await fetch(url('doc', token.secret))).status, 401, 'a deleted token grants nothing');
   await rejectsWith(assert, tokens.get({ tokenId: token.$id }), 404, 'token_not_found');
+});
+
+/** A small RGBA PNG built by hand (no image library in the suite): a red-to-blue gradient. */
+function png(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; ihdr[9] = 6; // 8-bit RGBA
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 4);
+    for (let x = 0; x < width; x++) row.set([Math.round((255 * x) / width), 0, 255 - Math.round((255 * x) / width), 255], 1 + x * 4);
+    rows.push(row);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+test('storage: previews resize, crop and convert images, cached; transformations can be off', async () => {
+  const s = storage();
+  const bucketId = await bucket();
+  const image = png(400, 200);
+  const file = await s.createFile({ bucketId, fileId: 'grad', file: InputFile.fromBuffer(image, 'grad.png') });
+  assert.equal(file.mimeType, 'image/png');
+  const preview = (query) => fetch(`${endpoint}/storage/buckets/${bucketId}/files/grad/preview?project=${projectId}&${query}`);
+  const first = await preview('width=50&height=50&output=png&gravity=left');
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get('content-type'), 'image/png');
+  const bytes = Buffer.from(await first.arrayBuffer());
+  assert.deepEqual([bytes.readUInt32BE(16), bytes.readUInt32BE(20)], [50, 50], 'a 50×50 PNG');
+  assert.equal(first.headers.get('x-appwrite-cache'), 'miss');
+  const again = await preview('width=50&height=50&output=png&gravity=left');
+  assert.equal(again.headers.get('x-appwrite-cache'), 'hit');
+  assert.deepEqual(Buffer.from(await again.arrayBuffer()), bytes);
+  const webp = Buffer.from(await (await preview('width=100&output=webp&rotation=90&borderWidth=2&borderColor=00ff00')).arrayBuffer());
+  assert.equal(webp.subarray(8, 12).toString(), 'WEBP');
+  const jpg = await preview('height=20&quality=50&opacity=0.5&borderRadius=5&background=ffffff');
+  assert.equal(jpg.headers.get('content-type'), 'image/png', 'a PNG stays PNG unless asked');
+  const asJpeg = Buffer.from(await (await preview('width=30&output=jpg')).arrayBuffer());
+  assert.deepEqual([...asJpeg.subarray(0, 3)], [0xff, 0xd8, 0xff]);
+  assertAppwriteError(assert, await raw(`/storage/buckets/${bucketId}/files/grad/preview?width=5000`), 400, 'general_argument_invalid');
+  assertAppwriteError(assert, await raw(`/storage/buckets/${bucketId}/files/grad/preview?gravity=middle`), 400, 'general_argument_invalid');
+  // A file that is no image: a placeholder of the size asked for.
+  await s.createFile({ bucketId, fileId: 'notes', file: InputFile.fromBuffer(Buffer.from('just text'), 'notes.txt') });
+  const icon = Buffer.from(await (await fetch(`${endpoint}/storage/buckets/${bucketId}/files/notes/preview?project=${projectId}&width=64&height=32&output=png`)).arrayBuffer());
+  assert.deepEqual([icon.readUInt32BE(16), icon.readUInt32BE(20)], [64, 32]);
+  const off = await bucket({ transformations: false });
+  await s.createFile({ bucketId: off, fileId: 'grad', file: InputFile.fromBuffer(image, 'grad.png') });
+  assertAppwriteError(assert, await raw(`/storage/buckets/${off}/files/grad/preview?width=10`), 403, 'storage_bucket_transformations_disabled');
 });

@@ -129,6 +129,7 @@ error_types! {
     StorageInvalidRange = ("storage_invalid_range", 416, "Bad Range header on view/download."),
     StorageInvalidAppwriteId = ("storage_invalid_appwrite_id", 400, "Bad x-appwrite-id header."),
     StorageBucketTransformationsDisabled = ("storage_bucket_transformations_disabled", 403, "Preview requested but transformations off."),
+    StorageImageResolutionExceeded = ("storage_image_resolution_exceeded", 400, "Image too large to preview."),
     TokenNotFound = ("token_not_found", 404, "File token missing."),
     TokenExpired = ("token_expired", 401, "File token expired."),
     FunctionNotFound = ("function_not_found", 404, "Function missing."),

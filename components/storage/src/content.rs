@@ -87,9 +87,7 @@ pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, 
     let mut response = Response::new(200);
     let headers = &mut response.headers;
     // A file anyone may read can sit in shared caches; any other stays with its reader.
-    let public = edgewrite_core::permissions::allows(&bucket.permissions, "read", &["any".into()], &[])
-        || (bucket.file_security
-            && edgewrite_core::permissions::allows(&file.permissions, "read", &["any".into()], &[]));
+    let public = public(&bucket, &file);
     headers.set("cache-control", if public { "public, max-age=3888000" } else { "private, max-age=3888000" });
     headers.set("etag", &etag);
     headers.set("accept-ranges", "bytes");
@@ -167,6 +165,31 @@ pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, 
     }
     response.body = body;
     Ok(response)
+}
+
+/// A whole file, decoded (previews: files up to 20 MB).
+pub async fn read_all(ctx: &Ctx<'_>, file: &File) -> Result<Vec<u8>, AppwriteError> {
+    let key = if file.encrypted { Some(files::encryption_key(ctx).await?) } else { None };
+    let codec = Codec { compression: &file.compression, key: key.as_ref() };
+    let mut body = Vec::with_capacity(usize::try_from(file.size_original).unwrap_or(0));
+    for (idx, _) in chunks(ctx, file).await? {
+        let stored = ctx
+            .ports
+            .blobs
+            .get(&chunk_key(&file.blobs, idx), None)
+            .await
+            .map_err(AppwriteError::internal)?
+            .ok_or_else(|| AppwriteError::internal("a chunk of the file is missing"))?;
+        body.extend(codec.decode(&stored).map_err(AppwriteError::internal)?);
+    }
+    Ok(body)
+}
+
+/// Whether anyone may read the file: then caches may share it.
+pub fn public(bucket: &crate::buckets::Bucket, file: &File) -> bool {
+    edgewrite_core::permissions::allows(&bucket.permissions, "read", &["any".into()], &[])
+        || (bucket.file_security
+            && edgewrite_core::permissions::allows(&file.permissions, "read", &["any".into()], &[]))
 }
 
 #[cfg(test)]

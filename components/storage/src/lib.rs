@@ -9,6 +9,7 @@ mod buckets;
 mod codec;
 mod content;
 mod files;
+mod preview;
 mod tokens;
 
 use async_trait::async_trait;
@@ -42,6 +43,12 @@ static ROUTES: &[Route] = &[
         "files.download",
     ),
     route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}/view", "files.read", "files.view"),
+    route(
+        Method::Get,
+        "/v1/storage/buckets/{bucketId}/files/{fileId}/preview",
+        "files.read",
+        "files.preview",
+    ),
     route(Method::Get, "/v1/tokens/buckets/{bucketId}/files/{fileId}", "tokens.read", "tokens.list"),
     route(Method::Post, "/v1/tokens/buckets/{bucketId}/files/{fileId}", "tokens.write", "tokens.create"),
     route(Method::Get, "/v1/tokens/{tokenId}", "tokens.read", "tokens.get"),
@@ -69,6 +76,7 @@ impl Capability for Storage {
             "files.delete" => files::delete(ctx).await,
             "files.download" => content::serve(ctx, content::Disposition::Attachment).await,
             "files.view" => content::serve(ctx, content::Disposition::Inline).await,
+            "files.preview" => preview::serve(ctx).await,
             "tokens.list" => tokens::list(ctx).await,
             "tokens.create" => tokens::create(ctx).await,
             "tokens.get" => tokens::get(ctx).await,
