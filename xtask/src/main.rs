@@ -170,7 +170,8 @@ fn tap_counts(tap: &str) -> (u64, u64, u64) {
 
 fn test() -> Result<()> {
     let started = Instant::now();
-    let tools = tools::ensure(true)?;
+    let mut tools = tools::ensure(true)?;
+    tools.chromium = tools::chromium();
     step("cargo fmt --check");
     run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
     step("clippy (host crates, Worker, Spin components)");
@@ -266,7 +267,8 @@ impl Runtime<'_> {
 
 /// `cargo xtask e2e`: a quick loop while working on one area.
 fn e2e_only(args: &[String]) -> Result<()> {
-    let tools = tools::ensure(true)?;
+    let mut tools = tools::ensure(true)?;
+    tools.chromium = tools::chromium();
     let files: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
     let (passed, failed, _) = if args.iter().any(|a| a == "--spin") {
         build::spin()?;
@@ -350,6 +352,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         .env("EDGEWRITE_POLICIES_ON", "1")
         .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
         .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
+        .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
         .status()
         .context("running node --test")?;
     drop(server);

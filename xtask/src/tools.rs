@@ -25,6 +25,43 @@ pub struct Tools {
     /// The Node that runs the e2e suite and the load client: the machine's when it is 20 or
     /// newer (what the SDKs support), else the one wrangler uses.
     pub test_node: PathBuf,
+    /// Debian's Chromium, for the web SDK in a real browser (set by the e2e commands); `None`
+    /// when it could not be had (those tests then report themselves skipped).
+    pub chromium: Option<PathBuf>,
+}
+
+/// A Chromium on PATH, else Debian's package, installed when we are root with apt (the e2e
+/// commands call this; `dev`, `build` and `bench` need no browser).
+pub fn chromium() -> Option<PathBuf> {
+    let find = || {
+        ["chromium", "chromium-browser"].iter().find_map(|name| {
+            let out = Command::new("sh").args(["-c", &format!("command -v {name}")]).output().ok()?;
+            let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            (!path.is_empty()).then(|| PathBuf::from(path))
+        })
+    };
+    if let Some(path) = find() {
+        return Some(path);
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !root || Command::new("apt-get").arg("--version").output().is_err() {
+        return None;
+    }
+    step("installing Debian's chromium (for the browser tests)");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !apt(&["install", "-y", "-q", "chromium"])
+        && !(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "chromium"]))
+    {
+        eprintln!("    chromium could not be installed; the browser tests will be skipped");
+        return None;
+    }
+    find()
 }
 
 pub fn tools_dir() -> PathBuf {
@@ -117,7 +154,7 @@ pub fn ensure(spin: bool) -> Result<Tools> {
         Some((major, _)) if major >= 20 => PathBuf::from("node"),
         _ => wrangler_node.clone(),
     };
-    Ok(Tools { bin: dir.join("bin"), wrangler_node, test_node })
+    Ok(Tools { bin: dir.join("bin"), wrangler_node, test_node, chromium: None })
 }
 
 /// `npm ci` in `tests/` whenever the lockfile changed since the last install.

@@ -1,0 +1,86 @@
+// The web SDK in a real browser: Debian's Chromium (headless, loopback only) loads a page from
+// its own origin, which uploads files through `appwrite`'s Storage (CORS with credentials, the
+// chunked upload from a page), then views and previews them by the SDK's URL builders.
+// `cargo xtask test` finds or installs Chromium and passes it as EDGEWRITE_CHROMIUM; without
+// one these tests report themselves skipped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { adminClient, endpoint, projectId, node } from './helpers.mjs';
+
+const chromium = process.env.EDGEWRITE_CHROMIUM;
+const skip = chromium ? false : 'no Chromium (EDGEWRITE_CHROMIUM is not set)';
+
+/** Serves the page and the SDK bundle on a loopback port of its own. */
+async function pageServer() {
+  const sdk = await readFile(new URL('../node_modules/appwrite/dist/iife/sdk.js', import.meta.url));
+  const server = http.createServer((req, res) => {
+    if (req.url === '/sdk.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(sdk);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><meta charset="utf-8"><title>edgewrite</title><script src="/sdk.js"></script>');
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+test('browser: a page uploads with the web SDK, then views and previews its files', { skip }, async () => {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const bucketId = `web${Date.now().toString(36)}`;
+  await new node.Storage(adminClient()).createBucket({
+    bucketId, name: 'browser', permissions: ['read("any")', 'create("any")'], maximumFileSize: 20 * 1024 * 1024,
+  });
+  const { server, origin } = await pageServer();
+  const browser = await puppeteer.launch({
+    executablePath: chromium,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const result = await page.evaluate(async ({ endpoint, projectId, bucketId }) => {
+      const { Client, Storage, ID } = window.Appwrite;
+      const storage = new Storage(new Client().setEndpoint(endpoint).setProject(projectId));
+      const canvas = document.createElement('canvas');
+      canvas.width = 320;
+      canvas.height = 240;
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#3366ff';
+      g.fillRect(0, 0, 320, 240);
+      g.fillStyle = '#ffcc00';
+      g.fillRect(40, 40, 100, 100);
+      const png = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+      const made = await storage.createFile({ bucketId, fileId: ID.unique(), file: new File([png], 'canvas.png', { type: 'image/png' }) });
+      const viewed = new Uint8Array(await (await fetch(storage.getFileView({ bucketId, fileId: made.$id }))).arrayBuffer());
+      const original = new Uint8Array(await png.arrayBuffer());
+      const img = new Image();
+      img.src = storage.getFilePreview({ bucketId, fileId: made.$id, width: 64, height: 48, output: 'webp' });
+      await img.decode();
+      // Six MiB of noise: the SDK uploads it in two chunks from the page.
+      const big = new Uint8Array(6 * 1024 * 1024);
+      for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+      const large = await storage.createFile({ bucketId, fileId: ID.unique(), file: new File([big], 'noise.bin') });
+      const back = new Uint8Array(await (await fetch(storage.getFileDownload({ bucketId, fileId: large.$id }))).arrayBuffer());
+      return {
+        mimeType: made.mimeType,
+        same: viewed.length === original.length && viewed.every((b, i) => b === original[i]),
+        preview: [img.naturalWidth, img.naturalHeight],
+        chunks: [large.chunksUploaded, large.chunksTotal],
+        largeSame: back.length === big.length && back.every((b, i) => b === big[i]),
+      };
+    }, { endpoint, projectId, bucketId });
+    assert.equal(result.mimeType, 'image/png');
+    assert.ok(result.same, 'the viewed bytes are the uploaded canvas');
+    assert.deepEqual(result.preview, [64, 48]);
+    assert.deepEqual(result.chunks, [2, 2]);
+    assert.ok(result.largeSame, 'the chunked upload downloads byte for byte');
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
