@@ -55,9 +55,9 @@ pub fn chromium() -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !apt(&["install", "-y", "-q", "chromium"])
-        && !(apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "chromium"]))
-    {
+    let installed = apt(&["install", "-y", "-q", "chromium"])
+        || (apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "chromium"]));
+    if !installed {
         eprintln!("    chromium could not be installed; the browser tests will be skipped");
         return None;
     }
