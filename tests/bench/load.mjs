@@ -79,6 +79,61 @@ const docsPath = '/databases/bench/collections/items/documents';
 }
 let bulkCounter = 0;
 
+// Storage fixture: a bucket, a 1 MB and a 50 MB file (the 50 MB one uploaded as the SDKs do,
+// in 5 MiB chunks, 8 at a time after the first, and timed), and a 1200×800 PNG for previews.
+const MB = 1_000_000;
+const CHUNK = 5 * 1024 * 1024;
+const filesPath = '/storage/buckets/benchfiles/files';
+const oneMb = new Uint8Array(MB).map((_, i) => i % 251);
+const fiftyMb = new Uint8Array(50 * MB).map((_, i) => (i * 7) % 253);
+function fileForm(fileId, bytes, name) {
+  const form = new FormData();
+  form.append('fileId', fileId);
+  form.append('file', new Blob([bytes]), name);
+  return form;
+}
+async function chunkedUpload(fileId, bytes) {
+  const send = async (start) => {
+    const part = bytes.subarray(start, Math.min(bytes.length, start + CHUNK));
+    const headers = { ...admin, 'content-range': `bytes ${start}-${start + part.length - 1}/${bytes.length}` };
+    if (start > 0) headers['x-appwrite-id'] = fileId;
+    const res = await fetch(endpoint + filesPath, { method: 'POST', headers, body: fileForm(fileId, part, 'big.bin') });
+    if (res.status >= 400) throw new Error(`chunk at ${start}: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  await send(0);
+  const rest = [];
+  for (let start = CHUNK; start < bytes.length; start += CHUNK) rest.push(start);
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (rest.length) await send(rest.shift());
+  }));
+}
+const storageResults = [];
+{
+  await post('/storage/buckets', admin, { bucketId: 'benchfiles', name: 'bench', permissions: ['read("any")', 'create("any")'], maximumFileSize: 60 * MB }).catch(() => {});
+  const res = await fetch(endpoint + filesPath, { method: 'POST', headers: admin, body: fileForm('one-mb', oneMb, 'one.bin') });
+  if (res.status >= 400 && res.status !== 409) throw new Error(`uploading 1 MB: ${res.status} ${await res.text()}`);
+  const { png } = await import('../e2e/png.mjs');
+  const image = png(1200, 800);
+  const pic = await fetch(endpoint + filesPath, { method: 'POST', headers: admin, body: fileForm('picture', image, 'picture.png') });
+  if (pic.status >= 400 && pic.status !== 409) throw new Error(`uploading the PNG: ${pic.status} ${await pic.text()}`);
+  const times = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await chunkedUpload(`fifty-${process.pid}-${i}`, fiftyMb);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  const p50ms = times[1];
+  storageResults.push({
+    name: 'upload 50 MB file (10 chunks, 8 in flight)', path: filesPath, concurrency: 1, requests: 3,
+    p50_ms: +p50ms.toFixed(1), p99_ms: +times[2].toFixed(1), throughput_rps: +(1000 / p50ms).toFixed(2),
+    mb_per_s: +((50 * 1000) / p50ms).toFixed(1), errors: 0,
+  });
+  process.stderr.write(`  upload 50 MB: p50 ${p50ms.toFixed(0)} ms (${((50 * 1000) / p50ms).toFixed(1)} MB/s)\n`);
+}
+let previewWidth = 0;
+
 // The baseline touches no store: it measures the Worker's fixed cost.
 const BASELINE = 'health/version (no store)';
 const scenarios = [
@@ -125,6 +180,17 @@ const scenarios = [
     levels: [[1, 10]],
   },
   {
+    name: 'upload 1 MB file (one request)', path: filesPath, method: 'POST', headers: admin, bytes: MB,
+    body: () => fileForm('unique()', oneMb, 'one.bin'), levels: [[1, 30], [8, 60]],
+  },
+  { name: 'download 1 MB file', path: `${filesPath}/one-mb/download`, headers: guest, bytes: MB, levels: [[1, 100], [8, 200]] },
+  { name: 'download 50 MB file (streamed)', path: `${filesPath}/fifty-${process.pid}-0/download`, headers: guest, bytes: 50 * MB, levels: [[1, 5]] },
+  {
+    name: 'preview 1200×800 PNG → webp (cache miss)', headers: guest, levels: [[1, 20]],
+    path: () => `${filesPath}/picture/preview?width=${200 + (previewWidth++ % 400)}&output=webp`,
+  },
+  { name: 'preview (cache hit)', path: `${filesPath}/picture/preview?width=300&output=webp`, headers: guest, levels: [[1, 100], [8, 200]] },
+  {
     name: 'sign-up (Argon2id hash)', path: '/account', method: 'POST', headers: { ...admin, ...json },
     body: () => JSON.stringify({ userId: 'unique()', email: uniqueEmail(), password: PASSWORD }), levels: [[1, 40], [8, 80]],
   },
@@ -141,7 +207,7 @@ function percentile(sorted, p) {
 
 async function once({ path, headers, method = 'GET', body }) {
   const t0 = performance.now();
-  const res = await fetch(endpoint + path, { method, headers, body: body?.() });
+  const res = await fetch(endpoint + (typeof path === 'function' ? path() : path), { method, headers, body: body?.() });
   await res.arrayBuffer();
   return { ms: performance.now() - t0, ok: res.status < 400 };
 }
@@ -174,10 +240,13 @@ for (const s of scenarios) {
   for (let i = 0; i < 10; i++) await once(s); // warm-up (isolate, object, caches)
   for (const [concurrency, requests] of s.levels) {
     const r = await level(s, concurrency, requests);
-    results.push({ name: s.name, path: s.path, concurrency, requests, ...r });
+    if (s.bytes) r.mb_per_s = +((r.throughput_rps * s.bytes) / MB).toFixed(1);
+    const path = typeof s.path === 'function' ? s.path() : s.path;
+    results.push({ name: s.name, path, concurrency, requests, ...r });
     process.stderr.write(`  ${s.name} c=${concurrency}: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.throughput_rps} req/s, ${r.errors} errors\n`);
   }
 }
+results.push(...storageResults);
 for (const r of results) {
   const base = results.find((b) => b.name === BASELINE && b.concurrency === r.concurrency) ?? results.find((b) => b.name === BASELINE);
   r.p50_ratio_to_baseline = +(r.p50_ms / base.p50_ms).toFixed(2);
