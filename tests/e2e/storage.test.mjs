@@ -90,13 +90,14 @@ test('storage: view and download headers, ranges and conditional requests', asyn
   assert.equal(view.status, 200);
   assert.equal(view.text, data.toString());
   assert.equal(view.headers.get('content-type'), 'text/plain');
-  assert.equal(view.headers.get('content-disposition'), 'inline; filename="numbers.txt"');
+  assert.equal(view.headers.get('content-disposition'), `inline; filename="numbers.txt"; filename*=UTF-8''numbers.txt`);
   assert.equal(view.headers.get('x-content-type-options'), 'nosniff');
-  assert.equal(view.headers.get('cache-control'), 'public, max-age=3888000');
+  assert.equal(view.headers.get('cache-control'), 'public, max-age=300, must-revalidate');
   const etag = view.headers.get('etag');
-  assert.equal(etag, `"${file.signature}"`);
+  assert.ok(etag.startsWith(`"${file.signature}-`), etag);
   const download = await raw(`${path}/download`);
-  assert.equal(download.headers.get('content-disposition'), 'attachment; filename="numbers.txt"');
+  assert.equal(download.headers.get('content-disposition'), `attachment; filename="numbers.txt"; filename*=UTF-8''numbers.txt`);
+  assert.equal(download.headers.get('x-content-type-options'), 'nosniff');
   const part = await raw(`${path}/download`, { headers: { range: 'bytes=10-19' } });
   assert.equal(part.status, 206);
   assert.equal(part.text, '0123456789');
@@ -112,11 +113,18 @@ test('storage: view and download headers, ranges and conditional requests', asyn
   const page = await storage().createFile({ bucketId, fileId: 'page', file: InputFile.fromBuffer(Buffer.from('<script>alert(1)</script>'), 'page.html') });
   const shown = await raw(`/storage/buckets/${bucketId}/files/${page.$id}/view`);
   assert.equal(shown.headers.get('content-type'), 'text/plain');
-  assert.equal(shown.headers.get('content-security-policy'), 'script-src none;');
+  assert.equal(shown.headers.get('content-security-policy'), "script-src 'none'; object-src 'none'");
+  // Any name, however odd, makes a valid header.
+  const odd = await storage().createFile({ bucketId, fileId: 'odd', file: InputFile.fromBuffer(Buffer.from('x'), 'résumé "v2"\u0007.txt') });
+  const oddView = await raw(`/storage/buckets/${bucketId}/files/${odd.$id}/view`);
+  assert.equal(oddView.status, 200);
+  assert.match(oddView.headers.get('content-disposition'), /^inline; filename="r_sum_ [^"]*"; filename\*=UTF-8''r%C3%A9sum%C3%A9%20/);
+  assert.equal((await fetch(`${endpoint}${path}/view?project=${projectId}`, { method: 'HEAD' })).status, 200);
 });
 
 test('storage: a chunked upload resumes, takes chunks out of order and again, and refuses bad ranges', async () => {
-  const bucketId = await bucket();
+  // Signed-in users may upload here, but read nothing they did not upload.
+  const bucketId = await bucket({ permissions: ['create("users")'] });
   const size = 2 * CHUNK + 1234;
   const data = randomBytes(size);
   const fileId = uid('f');
@@ -148,6 +156,22 @@ test('storage: a chunked upload resumes, takes chunks out of order and again, an
     method: 'POST', key: true, body: form, headers: { 'content-range': `bytes 0-${CHUNK - 1}/${size}`, 'x-appwrite-id': '../../etc' },
   }), 400, 'storage_invalid_appwrite_id');
   assert.equal((await storage().getFile({ bucketId, fileId: other })).chunksUploaded, 1, 'refused chunks left the upload as it was');
+
+  // Another party may neither add to an upload in progress nor learn about a finished one.
+  const { client } = await userClient();
+  const chunkAs = (fileId, i, headers = {}) => {
+    const form = new FormData();
+    form.append('fileId', fileId);
+    form.append('file', new Blob([chunk(i)]), 'x.bin');
+    return fetch(`${endpoint}/storage/buckets/${bucketId}/files`, {
+      method: 'POST', body: form,
+      headers: { 'x-appwrite-project': projectId, 'x-appwrite-session': client.config.session, 'content-range': `bytes ${i * CHUNK}-${i * CHUNK + chunk(i).length - 1}/${size}`, 'x-appwrite-id': fileId, ...headers },
+    });
+  };
+  assert.equal((await chunkAs(other, 1)).status, 409, "someone else's upload");
+  assert.equal((await storage().getFile({ bucketId, fileId: other })).chunksUploaded, 1);
+  const finished = await chunkAs(fileId, 1);
+  assert.equal(finished.status, 409, 'a finished file is not shown to those who cannot read it');
 });
 
 test('storage: extension and size limits, and permissions by bucket and by file', async () => {
@@ -282,10 +306,14 @@ test('storage: previews resize, crop and convert images, cached; transformations
   assert.deepEqual([...asJpeg.subarray(0, 3)], [0xff, 0xd8, 0xff]);
   assertAppwriteError(assert, await raw(`/storage/buckets/${bucketId}/files/grad/preview?width=5000`), 400, 'general_argument_invalid');
   assertAppwriteError(assert, await raw(`/storage/buckets/${bucketId}/files/grad/preview?gravity=middle`), 400, 'general_argument_invalid');
+  // Work past the canvas cap is refused before anything is allocated.
+  assertAppwriteError(assert, await raw(`/storage/buckets/${bucketId}/files/grad/preview?width=4000&height=4000&borderWidth=100`, { key: true }), 400, 'storage_image_resolution_exceeded');
   // A file that is no image: a placeholder of the size asked for.
   await s.createFile({ bucketId, fileId: 'notes', file: InputFile.fromBuffer(Buffer.from('just text'), 'notes.txt') });
   const icon = Buffer.from(await (await fetch(`${endpoint}/storage/buckets/${bucketId}/files/notes/preview?project=${projectId}&width=64&height=32&output=png`)).arrayBuffer());
   assert.deepEqual([icon.readUInt32BE(16), icon.readUInt32BE(20)], [64, 32]);
+  const capped = Buffer.from(await (await fetch(`${endpoint}/storage/buckets/${bucketId}/files/notes/preview?project=${projectId}&width=4000&height=4000&output=png`)).arrayBuffer());
+  assert.deepEqual([capped.readUInt32BE(16), capped.readUInt32BE(20)], [512, 512], 'placeholders stay small');
   const off = await bucket({ transformations: false });
   await s.createFile({ bucketId: off, fileId: 'grad', file: InputFile.fromBuffer(image, 'grad.png') });
   assertAppwriteError(assert, await raw(`/storage/buckets/${off}/files/grad/preview?width=10`), 403, 'storage_bucket_transformations_disabled');

@@ -181,6 +181,7 @@ pub async fn serve(
     };
     if req.method == Method::Head {
         response.body.clear();
+        response.blob_body = None;
     }
     finish(req, config, &mut response);
     tracing::info!(

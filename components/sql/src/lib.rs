@@ -280,8 +280,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "storage",
         statements: &[
+            // AUTOINCREMENT: a deleted bucket's or file's seq is never handed to a new one, so a
+            // request still holding it cannot reach its successor.
             "CREATE TABLE buckets (
-                seq INTEGER PRIMARY KEY,
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 id TEXT NOT NULL UNIQUE,
                 name TEXT NOT NULL,
                 permissions TEXT NOT NULL DEFAULT '[]',
@@ -298,10 +300,12 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
             // `blobs` names the file's chunks in the blob store (`<blobs>/<index>`): random per
             // upload, so a file deleted and created again never meets the old chunks.
+            // `uploader` is who started the upload: only they may add its chunks.
             "CREATE TABLE files (
-                seq INTEGER PRIMARY KEY,
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 bucket_seq INTEGER NOT NULL,
                 id TEXT NOT NULL,
+                uploader TEXT NOT NULL DEFAULT '',
                 name TEXT NOT NULL,
                 permissions TEXT NOT NULL DEFAULT '[]',
                 mime_type TEXT NOT NULL DEFAULT '',

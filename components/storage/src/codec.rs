@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 
 /// Files up to this size are compressed and encrypted when their bucket asks for it.
@@ -25,8 +25,9 @@ impl Codec<'_> {
         self.compression == "none" && self.key.is_none()
     }
 
-    /// The stored form of `chunk`; `nonce` is 12 fresh random bytes.
-    pub fn encode(&self, chunk: &[u8], nonce: [u8; NONCE_LEN]) -> Result<Vec<u8>, String> {
+    /// The stored form of `chunk`; `nonce` is 12 fresh random bytes; `aad` names where it is
+    /// stored (its blob key), so a chunk moved elsewhere fails authentication.
+    pub fn encode(&self, chunk: &[u8], nonce: [u8; NONCE_LEN], aad: &str) -> Result<Vec<u8>, String> {
         let compressed = match self.compression {
             "gzip" => {
                 let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -39,7 +40,7 @@ impl Codec<'_> {
         let Some(key) = self.key else { return Ok(compressed) };
         let cipher = Aes256Gcm::new(key.into());
         let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), compressed.as_slice())
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: compressed.as_slice(), aad: aad.as_bytes() })
             .map_err(|_| "encryption failed".to_string())?;
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
@@ -47,8 +48,9 @@ impl Codec<'_> {
         Ok(out)
     }
 
-    /// The original bytes of a stored chunk; `Err` when it was tampered with or is corrupt.
-    pub fn decode(&self, stored: &[u8]) -> Result<Vec<u8>, String> {
+    /// The original bytes of a stored chunk; `Err` when it was tampered with, moved or is
+    /// corrupt.
+    pub fn decode(&self, stored: &[u8], aad: &str) -> Result<Vec<u8>, String> {
         let opened = match self.key {
             Some(key) => {
                 if stored.len() < NONCE_LEN {
@@ -56,7 +58,7 @@ impl Codec<'_> {
                 }
                 let (nonce, sealed) = stored.split_at(NONCE_LEN);
                 Aes256Gcm::new(key.into())
-                    .decrypt(Nonce::from_slice(nonce), sealed)
+                    .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: aad.as_bytes() })
                     .map_err(|_| "stored chunk failed authentication".to_string())?
             }
             None => stored.to_vec(),
@@ -93,8 +95,13 @@ mod tests {
         for compression in ["none", "gzip", "zstd"] {
             for key in [None, Some(&key)] {
                 let codec = Codec { compression, key };
-                let stored = codec.encode(&data, [1; 12]).unwrap();
-                assert_eq!(codec.decode(&stored).unwrap(), data, "{compression} {}", key.is_some());
+                let stored = codec.encode(&data, [1; 12], "files/a/0").unwrap();
+                assert_eq!(
+                    codec.decode(&stored, "files/a/0").unwrap(),
+                    data,
+                    "{compression} {}",
+                    key.is_some()
+                );
                 if compression != "none" {
                     assert!(stored.len() < data.len() / 10, "{compression} compresses");
                 }
@@ -103,7 +110,8 @@ mod tests {
                     let mut tampered = stored.clone();
                     let last = tampered.len() - 1;
                     tampered[last] ^= 1;
-                    assert!(codec.decode(&tampered).is_err(), "tampering is detected");
+                    assert!(codec.decode(&tampered, "files/a/0").is_err(), "tampering is detected");
+                    assert!(codec.decode(&stored, "files/b/0").is_err(), "a moved chunk is detected");
                 }
             }
         }

@@ -42,6 +42,24 @@ fn invalid_range() -> AppwriteError {
     AppwriteError::new(ErrorType::StorageInvalidRange, "The requested range is not satisfiable.")
 }
 
+/// `inline`/`attachment` with the file name: printable ASCII in `filename` (others become `_`),
+/// and the exact name percent-encoded in `filename*` (RFC 6266), so no name can break the header.
+fn content_disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 /// `Range: bytes=<start>-[<end>]` over a file of `size` bytes: the inclusive span, or 416.
 fn requested_range(header: &str, size: u64) -> Result<(u64, u64), AppwriteError> {
     let spec = header.trim().strip_prefix("bytes=").ok_or_else(invalid_range)?;
@@ -80,22 +98,28 @@ async fn chunks(ctx: &Ctx<'_>, file: &File) -> Result<Vec<(i64, u64)>, AppwriteE
 /// `GET …/download` and `…/view`.
 pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, AppwriteError> {
     let (bucket, file) = files::load_for_content(ctx).await?;
-    if !file.complete() {
+    if !file.finished() {
         return Err(files::not_found());
     }
-    let etag = format!("\"{}\"", file.signature);
+    // The upload's random blob prefix too: a file deleted and uploaded again under the same id
+    // never matches an old validator.
+    let etag = format!("\"{}-{}\"", file.signature, &file.blobs[..file.blobs.len().min(8)]);
     let mut response = Response::new(200);
     let headers = &mut response.headers;
     // A file anyone may read can sit in shared caches; any other stays with its reader.
     let public = public(&bucket, &file);
-    headers.set("cache-control", if public { "public, max-age=3888000" } else { "private, max-age=3888000" });
+    // Shared caches may keep a public file briefly and must revalidate (its permissions may
+    // change); anything else stays with its reader.
+    headers.set(
+        "cache-control",
+        if public { "public, max-age=300, must-revalidate" } else { "private, max-age=3888000" },
+    );
     headers.set("etag", &etag);
     headers.set("accept-ranges", "bytes");
-    let name = file.name.replace(['"', '\\', '\r', '\n'], "_");
-    match disposition {
+    let kind = match disposition {
         Disposition::Attachment => {
             headers.set("content-type", &file.mime_type);
-            headers.set("content-disposition", format!("attachment; filename=\"{name}\""));
+            "attachment"
         }
         Disposition::Inline => {
             let inline = if INLINE_SAFE.contains(&file.mime_type.as_str()) {
@@ -104,11 +128,12 @@ pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, 
                 "text/plain"
             };
             headers.set("content-type", inline);
-            headers.set("content-disposition", format!("inline; filename=\"{name}\""));
-            headers.set("x-content-type-options", "nosniff");
-            headers.set("content-security-policy", "script-src none;");
+            "inline"
         }
-    }
+    };
+    headers.set("content-disposition", content_disposition(kind, &file.name));
+    headers.set("x-content-type-options", "nosniff");
+    headers.set("content-security-policy", "script-src 'none'; object-src 'none'");
     if ctx.request.header("if-none-match").is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
         response.status = 304;
         return Ok(response);
@@ -155,7 +180,8 @@ pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, 
                 .await
                 .map_err(AppwriteError::internal)?
                 .ok_or_else(|| AppwriteError::internal("a chunk of the file is missing"))?;
-            let chunk = codec.decode(&stored).map_err(AppwriteError::internal)?;
+            let chunk =
+                codec.decode(&stored, &chunk_key(&file.blobs, idx)).map_err(AppwriteError::internal)?;
             let slice = chunk
                 .get((from - offset) as usize..(to - offset) as usize)
                 .ok_or_else(|| AppwriteError::internal("a chunk is shorter than recorded"))?;
@@ -180,7 +206,7 @@ pub async fn read_all(ctx: &Ctx<'_>, file: &File) -> Result<Vec<u8>, AppwriteErr
             .await
             .map_err(AppwriteError::internal)?
             .ok_or_else(|| AppwriteError::internal("a chunk of the file is missing"))?;
-        body.extend(codec.decode(&stored).map_err(AppwriteError::internal)?);
+        body.extend(codec.decode(&stored, &chunk_key(&file.blobs, idx)).map_err(AppwriteError::internal)?);
     }
     Ok(body)
 }
@@ -195,6 +221,17 @@ pub fn public(bucket: &crate::buckets::Bucket, file: &File) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dispositions_carry_any_name_safely() {
+        assert_eq!(
+            content_disposition("inline", "numbers.txt"),
+            "inline; filename=\"numbers.txt\"; filename*=UTF-8''numbers.txt"
+        );
+        let odd = content_disposition("attachment", "résumé \"final\"\r\n.pdf");
+        assert!(odd.is_ascii() && !odd.contains('\r') && !odd.contains('\n'));
+        assert!(odd.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22%0D%0A.pdf"));
+    }
 
     #[test]
     fn ranges_follow_appwrite() {

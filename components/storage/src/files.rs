@@ -28,7 +28,7 @@ pub fn chunk_key(blobs: &str, idx: i64) -> String {
 
 const COLUMNS: &str =
     "seq, bucket_seq, id, name, permissions, mime_type, signature, size_original, size_actual,
-    chunks_total, chunks_uploaded, compression, encrypted, blobs, created_at, updated_at";
+    chunks_total, chunks_uploaded, compression, encrypted, blobs, created_at, updated_at, uploader";
 
 #[derive(Debug, Clone)]
 pub struct File {
@@ -47,6 +47,7 @@ pub struct File {
     pub blobs: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub uploader: String,
 }
 
 impl File {
@@ -73,11 +74,19 @@ impl File {
             blobs: text(13),
             created_at: int(14),
             updated_at: int(15),
+            uploader: text(16),
         })
     }
 
+    /// Every chunk stored.
     pub fn complete(&self) -> bool {
         self.chunks_uploaded >= self.chunks_total
+    }
+
+    /// Complete, and its media type and signature recorded: readable. A completion whose
+    /// finishing step failed is finished by the next chunk sent.
+    pub fn finished(&self) -> bool {
+        self.complete() && !self.signature.is_empty()
     }
 
     pub fn to_json(&self, bucket: &Bucket) -> Json {
@@ -170,26 +179,31 @@ pub async fn load_for_content(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteE
 /// the deployment's `EDGEWRITE_ENCRYPTION_KEY` when set, so neither the blob store alone nor
 /// (with the secret) the database and blob store together reveal a file.
 pub async fn encryption_key(ctx: &Ctx<'_>) -> Result<[u8; 32], AppwriteError> {
-    let fresh = edgewrite_core::ids::random_hex(32, ctx.ports.random);
-    let out = ctx
-        .ports
-        .sql
-        .batch(vec![
-            Statement::new(
-                "INSERT OR IGNORE INTO _edgewrite_settings (key, value, updated_at) VALUES ('storage_key', ?, ?)",
-                vec![fresh.into(), Value::Integer(ctx.ports.clock.now_ms())],
-            ),
-            Statement::new("SELECT value FROM _edgewrite_settings WHERE key = 'storage_key'", vec![]),
-        ])
-        .await
-        .map_err(AppwriteError::internal)?;
-    let stored = out
-        .get(1)
-        .and_then(|r| r.rows.first())
-        .and_then(|r| r.first())
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| AppwriteError::internal("the storage key is missing"))?;
+    let read = || Statement::new("SELECT value FROM _edgewrite_settings WHERE key = 'storage_key'", vec![]);
+    let first = |rows: Option<&edgewrite_core::ports::Rows>| {
+        rows.and_then(|r| r.rows.first()).and_then(|r| r.first()).and_then(Value::as_str).map(str::to_string)
+    };
+    // Read first: only the project's first use writes.
+    let existing = ctx.ports.sql.query(read()).await.map_err(AppwriteError::internal)?;
+    let stored = match first(Some(&existing)) {
+        Some(key) => key,
+        None => {
+            let fresh = edgewrite_core::ids::random_hex(32, ctx.ports.random);
+            let out = ctx
+                .ports
+                .sql
+                .batch(vec![
+                    Statement::new(
+                        "INSERT OR IGNORE INTO _edgewrite_settings (key, value, updated_at) VALUES ('storage_key', ?, ?)",
+                        vec![fresh.into(), Value::Integer(ctx.ports.clock.now_ms())],
+                    ),
+                    read(),
+                ])
+                .await
+                .map_err(AppwriteError::internal)?;
+            first(out.get(1)).ok_or_else(|| AppwriteError::internal("the storage key is missing"))?
+        }
+    };
     let mut hash = Sha256::new();
     if let Some(secret) = ctx.ports.secrets.get("EDGEWRITE_ENCRYPTION_KEY").filter(|s| !s.is_empty()) {
         hash.update(secret.as_bytes());
@@ -197,6 +211,23 @@ pub async fn encryption_key(ctx: &Ctx<'_>) -> Result<[u8; 32], AppwriteError> {
     }
     hash.update(stored.as_bytes());
     Ok(hash.finalize().into())
+}
+
+/// Who an upload belongs to while it is in progress: only they may add chunks to it (guests
+/// are one party).
+fn uploader(ctx: &Ctx<'_>) -> String {
+    match &ctx.caller {
+        Caller::User(user) => format!("user:{}", user.user_id),
+        Caller::App { key_id, .. } => format!("app:{key_id}"),
+        Caller::Guest => String::new(),
+    }
+}
+
+fn already_exists() -> AppwriteError {
+    AppwriteError::new(
+        ErrorType::StorageFileAlreadyExists,
+        "A storage file with the requested ID already exists.",
+    )
 }
 
 /// `Content-Range: bytes <start>-<end>/<size>` (end inclusive).
@@ -334,24 +365,31 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     };
     let chunks_total = if chunked { size.div_ceil(CHUNK_SIZE).max(1) as i64 } else { 1 };
     let file = match load_file(ctx, &bucket, &id).await? {
-        Some(file) if file.complete() => {
-            // Appwrite's answer to a chunk of a finished upload: the file, unchanged.
-            return if chunked {
+        // Appwrite's answer to a chunk of a finished upload: the file, unchanged (to those who
+        // may read it).
+        Some(file) if file.finished() => {
+            return if chunked && file.allows(ctx, &bucket, "read") {
                 Ok(Response::json(200, &file.to_json(&bucket)))
             } else {
-                Err(AppwriteError::new(
-                    ErrorType::StorageFileAlreadyExists,
-                    "A storage file with the requested ID already exists.",
-                ))
+                Err(already_exists())
             };
         }
+        // Someone else's upload in progress, or a whole-file create meeting an existing id.
+        Some(file) if !chunked || file.uploader != uploader(ctx) => return Err(already_exists()),
         Some(file) => {
             if file.size_original as u64 != size || file.chunks_total != chunks_total {
                 return Err(invalid_range());
             }
             file
         }
-        None => start_upload(ctx, &bucket, &id, &name, size, chunks_total).await?,
+        None => {
+            let (file, created) = start_upload(ctx, &bucket, &id, &name, size, chunks_total).await?;
+            // A concurrent request took the id first.
+            if (!chunked && !created) || file.uploader != uploader(ctx) {
+                return Err(already_exists());
+            }
+            file
+        }
     };
     // The chunk's bytes first, then its row: a chunk counts only once it is stored.
     let codec_key;
@@ -366,7 +404,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     } else {
         let mut nonce = [0u8; 12];
         ctx.ports.random.fill(&mut nonce);
-        codec.encode(data, nonce).map_err(AppwriteError::internal)?
+        codec.encode(data, nonce, &chunk_key(&file.blobs, idx)).map_err(AppwriteError::internal)?
     };
     let stored_len = stored.len() as i64;
     ctx.ports.blobs.put(&chunk_key(&file.blobs, idx), stored).await.map_err(AppwriteError::internal)?;
@@ -384,8 +422,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                    chunks_uploaded = (SELECT count(*) FROM file_chunks WHERE file_seq = files.seq),
                    size_actual = (SELECT coalesce(sum(stored_size), 0) FROM file_chunks WHERE file_seq = files.seq),
                    updated_at = ?
-                 WHERE seq = ?",
-                vec![Value::Integer(now), Value::Integer(file.seq)],
+                 WHERE seq = ? AND blobs = ?",
+                vec![Value::Integer(now), Value::Integer(file.seq), file.blobs.clone().into()],
             )
             .expect_changes(1),
             Statement::new(format!("SELECT {COLUMNS} FROM files WHERE seq = ?"), vec![Value::Integer(file.seq)]),
@@ -398,7 +436,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         })?;
     let mut file =
         out.get(2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r)).ok_or_else(not_found)?;
-    if file.complete() && file.signature.is_empty() {
+    if file.complete() && !file.finished() {
         finish(ctx, &mut file, &codec, if idx == 0 { Some(data) } else { None }).await?;
     }
     Ok(Response::json(201, &file.to_json(&bucket)))
@@ -416,7 +454,7 @@ async fn start_upload(
     name: &str,
     size: u64,
     chunks_total: i64,
-) -> Result<File, AppwriteError> {
+) -> Result<(File, bool), AppwriteError> {
     let permissions = match ctx.params.string_array("permissions", 256, &ctx.config.limits)? {
         Some(list) => {
             let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
@@ -446,8 +484,8 @@ async fn start_upload(
         .batch(vec![
             Statement::new(
                 "INSERT OR IGNORE INTO files (bucket_seq, id, name, permissions, size_original, chunks_total, compression,
-                     encrypted, blobs, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     encrypted, blobs, created_at, updated_at, uploader)
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM buckets WHERE seq = ?)",
                 vec![
                     Value::Integer(bucket.seq),
                     id.into(),
@@ -460,6 +498,8 @@ async fn start_upload(
                     blobs.clone().into(),
                     Value::Integer(now),
                     Value::Integer(now),
+                    uploader(ctx).into(),
+                    Value::Integer(bucket.seq),
                 ],
             ),
             // Only the upload that created the row writes its permissions.
@@ -467,7 +507,7 @@ async fn start_upload(
                 "INSERT OR IGNORE INTO file_perms (file_seq, action, role)
                  SELECT f.seq, json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]')
                  FROM files f, json_each(?) p WHERE f.bucket_seq = ? AND f.id = ? AND f.blobs = ?",
-                vec![json!(pairs).to_string().into(), Value::Integer(bucket.seq), id.into(), blobs.into()],
+                vec![json!(pairs).to_string().into(), Value::Integer(bucket.seq), id.into(), blobs.clone().into()],
             ),
             Statement::new(
                 format!("SELECT {COLUMNS} FROM files WHERE bucket_seq = ? AND id = ?"),
@@ -476,12 +516,17 @@ async fn start_upload(
         ])
         .await
         .map_err(AppwriteError::internal)?;
-    let file =
-        out.get(2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r)).ok_or_else(not_found)?;
+    // No row: the bucket was deleted meanwhile.
+    let file = out
+        .get(2)
+        .and_then(|r| r.rows.first())
+        .and_then(|r| File::from_row(r))
+        .ok_or_else(buckets::not_found)?;
     if file.size_original as u64 != size || file.chunks_total != chunks_total {
         return Err(invalid_range());
     }
-    Ok(file)
+    let created = file.blobs == blobs;
+    Ok((file, created))
 }
 
 /// Completes an upload whose chunks are all stored: its media type (sniffed from the first
@@ -503,7 +548,8 @@ async fn finish(
                 .await
                 .map_err(AppwriteError::internal)?
                 .ok_or_else(|| AppwriteError::internal("the first chunk is missing"))?;
-            let mut data = codec.decode(&stored).map_err(AppwriteError::internal)?;
+            let mut data =
+                codec.decode(&stored, &chunk_key(&file.blobs, 0)).map_err(AppwriteError::internal)?;
             data.truncate(512);
             data
         }
@@ -525,8 +571,13 @@ async fn finish(
     ctx.ports
         .sql
         .query(Statement::new(
-            "UPDATE files SET mime_type = ?, signature = ? WHERE seq = ? AND signature = ''",
-            vec![mime_type.clone().into(), signature.clone().into(), Value::Integer(file.seq)],
+            "UPDATE files SET mime_type = ?, signature = ? WHERE seq = ? AND blobs = ? AND signature = ''",
+            vec![
+                mime_type.clone().into(),
+                signature.clone().into(),
+                Value::Integer(file.seq),
+                file.blobs.clone().into(),
+            ],
         ))
         .await
         .map_err(AppwriteError::internal)?;
@@ -612,12 +663,13 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     batch.insert(
         0,
         Statement::new(
-            "UPDATE files SET name = ?, permissions = ?, updated_at = ? WHERE seq = ?",
+            "UPDATE files SET name = ?, permissions = ?, updated_at = ? WHERE seq = ? AND blobs = ?",
             vec![
                 file.name.clone().into(),
                 json!(file.permissions).to_string().into(),
                 Value::Integer(file.updated_at),
                 Value::Integer(file.seq),
+                file.blobs.clone().into(),
             ],
         )
         .expect_changes(1),
@@ -644,7 +696,11 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             Statement::new("DELETE FROM file_chunks WHERE file_seq = ?", seq()),
             Statement::new("DELETE FROM file_perms WHERE file_seq = ?", seq()),
             crate::tokens::forget_file(file.seq),
-            Statement::new("DELETE FROM files WHERE seq = ?", seq()).expect_changes(1),
+            Statement::new(
+                "DELETE FROM files WHERE seq = ? AND blobs = ?",
+                vec![Value::Integer(file.seq), file.blobs.clone().into()],
+            )
+            .expect_changes(1),
         ])
         .await
         .map_err(|e| match e {

@@ -15,14 +15,20 @@ use crate::codec::TRANSFORM_LIMIT;
 use crate::content;
 use crate::files;
 
-/// Larger images (in pixels) are refused rather than decoded in a 128 MB isolate.
-const MAX_PIXELS: u64 = 40_000_000;
+/// Larger images (in pixels) are refused rather than decoded in a 128 MB isolate (12 MP of RGBA
+/// is 48 MB; the work on it needs a copy or two more).
+const MAX_PIXELS: u64 = 12_000_000;
+/// The largest canvas a preview's steps may make (scaling to cover, borders, rotation).
+const MAX_CANVAS: u64 = 16_000_000;
+/// The most one decoder may allocate.
+const MAX_DECODE_ALLOC: u64 = 64 * 1024 * 1024;
 const GRAVITIES: &[&str] =
     &["center", "top-left", "top", "top-right", "left", "right", "bottom-left", "bottom", "bottom-right"];
 const PREVIEWABLE: &[&str] = &["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp"];
 /// How long a cached preview lives in KV.
 const CACHE_SECS: u32 = 30 * 24 * 3600;
 
+#[derive(Clone)]
 struct Params {
     width: u32,
     height: u32,
@@ -101,7 +107,7 @@ fn params(ctx: &Ctx<'_>) -> Result<Params, AppwriteError> {
 /// `GET …/preview`
 pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (bucket, file) = files::load_for_content(ctx).await?;
-    if !file.complete() {
+    if !file.finished() {
         return Err(files::not_found());
     }
     let is_app = matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. });
@@ -125,11 +131,29 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     .to_string();
     let cache =
         if content::public(&bucket, &file) { "public, max-age=2592000" } else { "private, max-age=2592000" };
+    // Keyed by what shapes the result, so extra query parameters cannot bypass the cache.
     let cache_key = {
         let mut h = Sha256::new();
+        let p = &params;
         h.update(
-            format!("preview\0{}\0{}\0{}\0{}", bucket.id, file.id, file.signature, ctx.request.query)
-                .as_bytes(),
+            format!(
+                "preview\0{}\0{}\0{}\0{}\0{}x{}\0{}\0{}\0{}\0{:?}\0{}\0{}\0{}\0{:?}\0{output}",
+                bucket.id,
+                file.id,
+                file.signature,
+                file.blobs,
+                p.width,
+                p.height,
+                p.gravity,
+                p.quality,
+                p.border_width,
+                p.border_color.0,
+                p.border_radius,
+                p.opacity,
+                p.rotation,
+                p.background.map(|b| b.0),
+            )
+            .as_bytes(),
         );
         format!("preview:{}", h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>())
     };
@@ -146,18 +170,18 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     }
     let previewable =
         PREVIEWABLE.contains(&file.mime_type.as_str()) && file.size_original as u64 <= TRANSFORM_LIMIT;
-    let image = if previewable {
+    let encoded = if previewable {
         let bytes = content::read_all(ctx, &file).await?;
-        decode(&bytes)?
+        render(decode(&bytes)?, &params, &output)?
     } else {
-        // Not an image (or too big to decode here): a plain placeholder in Appwrite's grey.
-        let (w, h) = (
-            if params.width > 0 { params.width } else { 150 },
-            if params.height > 0 { params.height } else { 150 },
-        );
-        DynamicImage::ImageRgba8(RgbaImage::from_pixel(w, h, Rgba([0xec, 0xef, 0xf1, 255])))
+        // Not an image (or too big to decode here): a small placeholder in Appwrite's grey, of
+        // the size asked for up to 512 pixels a side.
+        let side = |v: u32| if v > 0 { v.min(512) } else { 150 };
+        let (w, h) = (side(params.width), side(params.height));
+        let placeholder =
+            DynamicImage::ImageRgba8(RgbaImage::from_pixel(w, h, Rgba([0xec, 0xef, 0xf1, 255])));
+        render(placeholder, &Params { width: 0, height: 0, ..params.clone() }, &output)?
     };
-    let encoded = render(image, &params, &output)?;
     if let Err(e) = ctx.ports.kv.put(&cache_key, encoded.clone(), Some(CACHE_SECS)).await {
         tracing::warn!(error = %e, "caching a preview");
     }
@@ -177,58 +201,82 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, AppwriteError> {
     let unsupported =
         || AppwriteError::new(ErrorType::StorageFileTypeUnsupported, "The image could not be decoded.");
     let reader =
-        image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| unsupported())?;
-    let (w, h) = reader.into_dimensions().map_err(|_| unsupported())?;
+        || image::ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| unsupported());
+    let (w, h) = reader()?.into_dimensions().map_err(|_| unsupported())?;
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(AppwriteError::new(
-            ErrorType::StorageImageResolutionExceeded,
-            format!("Images of more than {MAX_PIXELS} pixels cannot be previewed."),
-        ));
+        return Err(too_large());
     }
-    image::load_from_memory(bytes).map_err(|_| unsupported())
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    let mut reader = reader()?;
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => too_large(),
+        _ => unsupported(),
+    })
+}
+
+fn too_large() -> AppwriteError {
+    AppwriteError::new(
+        ErrorType::StorageImageResolutionExceeded,
+        format!("Images of more than {MAX_PIXELS} pixels, or previews of more than {MAX_CANVAS}, cannot be made here."),
+    )
+}
+
+/// Refuses a canvas past [`MAX_CANVAS`] before it is allocated.
+fn canvas(w: u32, h: u32) -> Result<(u32, u32), AppwriteError> {
+    if u64::from(w) * u64::from(h) > MAX_CANVAS {
+        return Err(too_large());
+    }
+    Ok((w, h))
 }
 
 /// Applies the parameters, in Appwrite's order: crop, border, radius, background, opacity,
 /// rotation; then encodes.
-fn render(image: DynamicImage, p: &Params, output: &str) -> Result<Vec<u8>, AppwriteError> {
-    let (w, h) = image.dimensions();
-    let mut img = match (p.width, p.height) {
-        (0, 0) => image,
-        (width, 0) => image.resize_exact(
-            width,
-            ((u64::from(h) * u64::from(width)) / u64::from(w).max(1)).max(1) as u32,
-            FilterType::Triangle,
-        ),
-        (0, height) => image.resize_exact(
-            ((u64::from(w) * u64::from(height)) / u64::from(h).max(1)).max(1) as u32,
-            height,
-            FilterType::Triangle,
-        ),
-        (width, height) => {
-            // Cover the box, then cut it out at the gravity.
-            let scale = f64::max(f64::from(width) / f64::from(w), f64::from(height) / f64::from(h));
-            let (sw, sh) = (
-                ((f64::from(w) * scale).ceil() as u32).max(width),
-                ((f64::from(h) * scale).ceil() as u32).max(height),
-            );
-            let scaled = image.resize_exact(sw, sh, FilterType::Triangle);
-            let (dx, dy) = (sw - width, sh - height);
-            let x = match p.gravity.as_str() {
-                "top-left" | "left" | "bottom-left" => 0,
-                "top-right" | "right" | "bottom-right" => dx,
-                _ => dx / 2,
-            };
-            let y = match p.gravity.as_str() {
-                "top-left" | "top" | "top-right" => 0,
-                "bottom-left" | "bottom" | "bottom-right" => dy,
-                _ => dy / 2,
-            };
-            scaled.crop_imm(x, y, width, height)
+fn render(decoded: DynamicImage, p: &Params, output: &str) -> Result<Vec<u8>, AppwriteError> {
+    let (w, h) = decoded.dimensions();
+    // The decoded image is dropped as soon as the first copy exists.
+    let mut img = {
+        let image = decoded;
+        match (p.width, p.height) {
+            (0, 0) => image,
+            (width, 0) => image.resize_exact(
+                width,
+                ((u64::from(h) * u64::from(width)) / u64::from(w).max(1)).max(1) as u32,
+                FilterType::Triangle,
+            ),
+            (0, height) => image.resize_exact(
+                ((u64::from(w) * u64::from(height)) / u64::from(h).max(1)).max(1) as u32,
+                height,
+                FilterType::Triangle,
+            ),
+            (width, height) => {
+                // Cover the box, then cut it out at the gravity.
+                let scale = f64::max(f64::from(width) / f64::from(w), f64::from(height) / f64::from(h));
+                let (sw, sh) = canvas(
+                    ((f64::from(w) * scale).ceil() as u32).max(width),
+                    ((f64::from(h) * scale).ceil() as u32).max(height),
+                )?;
+                let scaled = image.resize_exact(sw, sh, FilterType::Triangle);
+                let (dx, dy) = (sw - width, sh - height);
+                let x = match p.gravity.as_str() {
+                    "top-left" | "left" | "bottom-left" => 0,
+                    "top-right" | "right" | "bottom-right" => dx,
+                    _ => dx / 2,
+                };
+                let y = match p.gravity.as_str() {
+                    "top-left" | "top" | "top-right" => 0,
+                    "bottom-left" | "bottom" | "bottom-right" => dy,
+                    _ => dy / 2,
+                };
+                scaled.crop_imm(x, y, width, height)
+            }
         }
-    }
-    .to_rgba8();
+        .to_rgba8()
+    };
     if p.border_width > 0 {
         let b = p.border_width;
+        canvas(img.width() + 2 * b, img.height() + 2 * b)?;
         let mut framed = RgbaImage::from_pixel(img.width() + 2 * b, img.height() + 2 * b, p.border_color);
         image::imageops::overlay(&mut framed, &img, i64::from(b), i64::from(b));
         img = framed;
@@ -248,6 +296,9 @@ fn render(image: DynamicImage, p: &Params, output: &str) -> Result<Vec<u8>, Appw
     }
     let rotation = (p.rotation % 360 + 360) % 360;
     if rotation != 0 {
+        let (sin, cos) = (rotation as f64).to_radians().sin_cos();
+        let (w, h) = (f64::from(img.width()), f64::from(img.height()));
+        canvas((w * cos.abs() + h * sin.abs()).ceil() as u32, (w * sin.abs() + h * cos.abs()).ceil() as u32)?;
         img = rotate(&img, rotation as f64, p.background.unwrap_or(Rgba([0, 0, 0, 0])));
     }
     encode(DynamicImage::ImageRgba8(img), output, p.quality)

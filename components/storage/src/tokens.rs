@@ -143,11 +143,12 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         bucket_seq: bucket.seq,
         file_seq: file.seq,
     };
+    // Only while the file is still the one loaded (its upload's random `blobs` names it).
     ctx.ports
         .sql
-        .query(Statement::new(
+        .batch(vec![Statement::new(
             "INSERT INTO file_tokens (id, bucket_seq, file_seq, resource_id, expire, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?, ?, ?, ?, ?, ?, ? FROM files WHERE seq = ? AND blobs = ?",
             vec![
                 token.id.clone().into(),
                 Value::Integer(bucket.seq),
@@ -156,10 +157,16 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 expire.map_or(Value::Null, Value::Integer),
                 Value::Integer(now),
                 Value::Integer(now),
+                Value::Integer(file.seq),
+                file.blobs.clone().into(),
             ],
-        ))
+        )
+        .expect_changes(1)])
         .await
-        .map_err(AppwriteError::internal)?;
+        .map_err(|e| match e {
+            StoreError::GuardFailed { .. } => files::not_found(),
+            other => AppwriteError::internal(other),
+        })?;
     Ok(Response::json(201, &token.to_json(&signing_key(ctx).await?)))
 }
 
@@ -245,7 +252,11 @@ pub async fn grants_read(ctx: &Ctx<'_>, bucket: &Bucket, file: &File) -> Result<
         .map_err(AppwriteError::internal)?;
     let Some(token) = rows.rows.first().and_then(|r| Token::from_row(r)) else { return Ok(false) };
     let now = ctx.ports.clock.now_ms();
-    if token.bucket_seq != bucket.seq || token.file_seq != file.seq || token.expire.is_some_and(|e| e <= now)
+    let named = format!("{}:{}", bucket.id, file.id);
+    if token.bucket_seq != bucket.seq
+        || token.file_seq != file.seq
+        || token.resource_id != named
+        || token.expire.is_some_and(|e| e <= now)
     {
         return Ok(false);
     }
