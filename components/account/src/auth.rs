@@ -127,7 +127,7 @@ impl Authenticator for AccountAuthenticator {
             ));
         }
         let claims = peek_claims(token).ok_or_else(jwt_invalid)?;
-        let mut batch = Vec::from(jwt::secret_statements(ports));
+        let mut batch = vec![jwt::secret_read_statement()];
         // A JWT minted by `POST /users/{id}/jwts` without a session stands for the user alone.
         let user_statement = if claims.session_id.is_empty() {
             Statement::new(
@@ -146,18 +146,18 @@ impl Authenticator for AccountAuthenticator {
         batch.push(user_statement);
         batch.push(crate::teams::caller_memberships_statement("?", vec![claims.user_id.clone().into()]));
         let out = ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
-        let secret = jwt::secret_from(out.get(1))?;
+        let secret = jwt::secret_from(out.first()).map_err(|_| jwt_invalid())?;
         if jwt::decode(token, &secret, now / 1000).is_none() {
             return Err(jwt_invalid());
         }
-        let row = out.get(2).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
+        let row = out.get(1).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
         let (user, pending) = if claims.session_id.is_empty() {
             User::from_row(row).map(|u| (u, false))
         } else {
             session_and_user(row).map(|(_, u, pending)| (u, pending))
         }
         .ok_or_else(jwt_invalid)?;
-        caller(&claims.session_id, &user, true, pending, out.get(3)).map(Some)
+        caller(&claims.session_id, &user, true, pending, out.get(2)).map(Some)
     }
 
     async fn api_key(&self, key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {

@@ -66,7 +66,14 @@ pub fn secret_statements(ports: &Ports<'_>) -> [Statement; 2] {
     ]
 }
 
-/// The secret from the result of the second of [`secret_statements`].
+/// The statement reading the project's JWT secret without creating it: verifying a token
+/// needs no write (a project without a secret has minted no token).
+pub fn secret_read_statement() -> Statement {
+    Statement::new("SELECT value FROM _edgewrite_settings WHERE key = 'jwt_secret'", vec![])
+}
+
+/// The secret from the result of the second of [`secret_statements`] (or of
+/// [`secret_read_statement`]).
 pub fn secret_from(rows: Option<&Rows>) -> Result<Vec<u8>, AppwriteError> {
     rows.and_then(|r| r.get(0, "value"))
         .and_then(Value::as_str)
