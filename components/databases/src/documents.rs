@@ -729,7 +729,11 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let mut batch =
         relationships::delete_statements(ctx, flavor, &database, &collection, &ids, 1, &mut visited).await?;
     batch.extend(delete_statements(&collection, &id));
-    ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        // The restrict guards of `relationships::delete_statements`: a link made meanwhile.
+        StoreError::GuardFailed { expected: 0, .. } => flavor.delete_restricted(),
+        other => write_error(flavor)(other),
+    })?;
     announce(ctx, &database, &collection, &doc, "delete").await;
     Ok(Response::no_content())
 }

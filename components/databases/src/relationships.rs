@@ -502,8 +502,21 @@ pub fn delete_statements<'a>(
                     .map_err(AppwriteError::internal)?;
                 let linked: Vec<String> =
                     linked.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)).collect();
-                if !linked.is_empty() && relation.on_delete == "restrict" {
-                    return Err(flavor.delete_restricted());
+                if relation.on_delete == "restrict" {
+                    if !linked.is_empty() {
+                        return Err(flavor.delete_restricted());
+                    }
+                    // Checked again inside the delete's batch: a link made since fails it (a
+                    // guard expecting no change; delete batches have no other such guard).
+                    batch.push(
+                        Statement::new(
+                            format!(
+                                "UPDATE {table} SET {mine} = {mine} WHERE {mine} IN (SELECT value FROM json_each(?))"
+                            ),
+                            vec![list.clone().into()],
+                        )
+                        .expect_changes(0),
+                    );
                 }
                 if !linked.is_empty() && depth < MAX_DEPTH {
                     let related = if relation.related == collection.id {
