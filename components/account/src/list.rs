@@ -5,18 +5,6 @@ use edgewrite_core::ports::Value;
 use edgewrite_core::query::{self, ListOptions, Page, Schema};
 use edgewrite_core::{AppwriteError, Ctx};
 
-/// The list parameters of the request.
-pub fn options(ctx: &Ctx<'_>) -> Result<ListOptions, AppwriteError> {
-    Ok(ListOptions {
-        queries: ctx
-            .params
-            .string_array("queries", query::MAX_QUERY_CHARS, &ctx.config.limits)?
-            .unwrap_or_default(),
-        search: ctx.params.text("search", 256)?,
-        total: ctx.params.boolean("total")?.unwrap_or(true),
-    })
-}
-
 /// Selects `columns` from `schema.table` under the request's list parameters, restricted to
 /// `scope` (an SQL condition with its parameters) when given.
 pub async fn page(
@@ -25,7 +13,8 @@ pub async fn page(
     columns: &str,
     scope: Option<(&str, Vec<Value>)>,
 ) -> Result<Page, AppwriteError> {
-    query::plan(&options(ctx)?, schema, &ctx.config.limits)?.fetch(ctx.ports.sql, columns, scope).await
+    let options = ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
+    query::plan(&options, schema, &ctx.config.limits)?.fetch(ctx.ports.sql, columns, scope).await
 }
 
 /// `items` without repeats, first occurrences kept in order.

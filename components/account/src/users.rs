@@ -633,7 +633,7 @@ pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// `GET /users/identities`: OAuth identities of every user. No OAuth provider is wired up yet,
 /// so there are none.
 pub async fn list_identities(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    list::options(ctx)?;
+    edgewrite_core::query::ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
     Ok(Response::json(200, &json!({"total": 0, "identities": []})))
 }
 

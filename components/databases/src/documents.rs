@@ -163,17 +163,32 @@ pub(crate) async fn load_readable(
     if !all && !collection.document_security {
         return Err(unauthorized());
     }
+    let scope = (!all).then(|| (permitted(collection, "read"), roles_param(ctx)));
+    documents_by_id(ctx, flavor, database, collection, ids, scope).await
+}
+
+/// The documents among `ids`, in insertion order, within `scope` (a condition with its one
+/// parameter) when given.
+async fn documents_by_id(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    ids: &[String],
+    scope: Option<(String, Value)>,
+) -> Result<Vec<Document>, AppwriteError> {
     let mut sql = format!(
         "SELECT {} FROM {} WHERE _id IN (SELECT value FROM json_each(?))",
         columns(collection),
         collection.read_source()
     );
     let mut params = vec![Value::from(json!(ids).to_string())];
-    if !all {
+    if let Some((condition, param)) = scope {
         sql.push_str(" AND ");
-        sql.push_str(&permitted(collection, "read"));
-        params.push(roles_param(ctx));
+        sql.push_str(&condition);
+        params.push(param);
     }
+    sql.push_str(" ORDER BY _seq");
     let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
     Ok(rows.rows.iter().filter_map(|r| document(flavor, database, collection, r)).collect())
 }
@@ -275,6 +290,19 @@ async fn select_page(
         })
         .collect();
     crate::schema::page_with(ctx, &schema, &columns(collection), scope, queries).await
+}
+
+/// `$permissions` inside a document given as JSON (nested and staged documents): parsed and,
+/// for clients, limited to roles they hold; `None` when absent or not a list.
+pub(crate) fn embedded_permissions(
+    ctx: &Ctx<'_>,
+    value: Option<Json>,
+) -> Result<Option<Vec<Permission>>, AppwriteError> {
+    let Some(Json::Array(list)) = value else { return Ok(None) };
+    let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
+    let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
+    permissions::check_grantable(&ctx.caller, &parsed)?;
+    Ok(Some(parsed))
 }
 
 /// The `permissions` parameter of a document: read, update, delete, write.
@@ -919,20 +947,7 @@ pub(crate) async fn load_many(
     collection: &Collection,
     ids: &[String],
 ) -> Result<Vec<Document>, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            format!(
-                "SELECT {} FROM {} WHERE _id IN (SELECT value FROM json_each(?)) ORDER BY _seq",
-                columns(collection),
-                collection.read_source()
-            ),
-            vec![json!(ids).to_string().into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(rows.rows.iter().filter_map(|r| document(flavor, database, collection, r)).collect())
+    documents_by_id(ctx, flavor, database, collection, ids, None).await
 }
 
 /// `POST …/documents` with `documents[]`: all created, or none.

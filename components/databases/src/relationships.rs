@@ -409,15 +409,7 @@ async fn nested_write(
         Some(id) if edgewrite_core::ids::is_valid_custom_id(id) => id.to_string(),
         Some(_) => return Err(AppwriteError::invalid_param("$id", edgewrite_core::ids::CUSTOM_ID_RULE)),
     };
-    let own_permissions = match object.remove("$permissions") {
-        Some(Json::Array(list)) => {
-            let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
-            let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
-            permissions::check_grantable(&ctx.caller, &parsed)?;
-            Some(parsed)
-        }
-        _ => None,
-    };
+    let own_permissions = documents::embedded_permissions(ctx, object.remove("$permissions"))?;
     object.retain(|k, _| !k.starts_with('$'));
     ids.push(related_id.clone());
     let existing = documents::load_document(ctx, flavor, database, related, &related_id, false).await?;

@@ -51,11 +51,7 @@ pub(crate) async fn page_with(
     scope: Option<(&str, Vec<Value>)>,
     queries: Vec<String>,
 ) -> Result<(i64, Vec<Vec<Value>>), AppwriteError> {
-    let options = ListOptions {
-        queries,
-        search: ctx.params.text("search", 256)?,
-        total: ctx.params.boolean("total")?.unwrap_or(true),
-    };
+    let options = ListOptions { queries, ..ListOptions::from_params(&ctx.params, &ctx.config.limits)? };
     let page =
         query::plan(&options, schema, &ctx.config.limits)?.fetch(ctx.ports.sql, columns, scope).await?;
     Ok((page.total, page.rows))

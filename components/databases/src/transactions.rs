@@ -517,16 +517,9 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
             continue;
         }
         let mut data = raw.as_object().cloned().unwrap_or_default();
-        let perms: Option<Vec<Permission>> = match data.remove("$permissions") {
-            Some(Json::Array(list)) => {
-                let list: Vec<String> = list.iter().filter_map(|p| p.as_str().map(str::to_string)).collect();
-                let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
-                // Operations added with `createOperations` were not checked when staged.
-                permissions::check_grantable(&ctx.caller, &parsed)?;
-                Some(parsed)
-            }
-            _ => None,
-        };
+        // Operations added with `createOperations` were not checked when staged.
+        let perms: Option<Vec<Permission>> =
+            documents::embedded_permissions(ctx, data.remove("$permissions"))?;
         let doc_key = (database.clone(), collection_id.clone(), document.clone());
         // A document written earlier in this transaction is the caller's own doing.
         let existing = if written.contains(&doc_key) {

@@ -308,14 +308,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         search: Some("id || ' ' || name"),
         fulltext: &[],
     };
-    let options = ListOptions {
-        queries: ctx
-            .params
-            .string_array("queries", query::MAX_QUERY_CHARS, &ctx.config.limits)?
-            .unwrap_or_default(),
-        search: ctx.params.text("search", 256)?,
-        total: ctx.params.boolean("total")?.unwrap_or(true),
-    };
+    let options = ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
     let columns = COLUMNS.replace("buckets.seq", "edgewrite_t.seq");
     let page =
         query::plan(&options, &schema, &ctx.config.limits)?.fetch(ctx.ports.sql, &columns, None).await?;

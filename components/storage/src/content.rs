@@ -166,22 +166,35 @@ pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, 
         response.blob_body = Some(BlobBody { project, parts });
         return Ok(response);
     }
+    response.body = decoded(ctx, &file, &chunks, start, end).await?;
+    Ok(response)
+}
+
+/// Bytes `start..end` of a compressed or encrypted file, decoded chunk by chunk (such files
+/// are at most 20 MB).
+async fn decoded(
+    ctx: &Ctx<'_>,
+    file: &File,
+    chunks: &[(i64, u64)],
+    start: u64,
+    end: u64,
+) -> Result<Vec<u8>, AppwriteError> {
     let key = if file.encrypted { Some(files::encryption_key(ctx).await?) } else { None };
     let codec = Codec { compression: &file.compression, key: key.as_ref() };
-    let mut body = Vec::with_capacity((end - start) as usize);
+    let mut body = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
     let mut offset = 0u64;
-    for (idx, len) in chunks {
+    for &(idx, len) in chunks {
         let (from, to) = (start.max(offset), end.min(offset + len));
         if from < to {
+            let blob = chunk_key(&file.blobs, idx);
             let stored = ctx
                 .ports
                 .blobs
-                .get(&chunk_key(&file.blobs, idx), None)
+                .get(&blob, None)
                 .await
                 .map_err(AppwriteError::internal)?
                 .ok_or_else(|| AppwriteError::internal("a chunk of the file is missing"))?;
-            let chunk =
-                codec.decode(&stored, &chunk_key(&file.blobs, idx)).map_err(AppwriteError::internal)?;
+            let chunk = codec.decode(&stored, &blob).map_err(AppwriteError::internal)?;
             let slice = chunk
                 .get((from - offset) as usize..(to - offset) as usize)
                 .ok_or_else(|| AppwriteError::internal("a chunk is shorter than recorded"))?;
@@ -189,26 +202,13 @@ pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, 
         }
         offset += len;
     }
-    response.body = body;
-    Ok(response)
+    Ok(body)
 }
 
 /// A whole file, decoded (previews: files up to 20 MB).
 pub async fn read_all(ctx: &Ctx<'_>, file: &File) -> Result<Vec<u8>, AppwriteError> {
-    let key = if file.encrypted { Some(files::encryption_key(ctx).await?) } else { None };
-    let codec = Codec { compression: &file.compression, key: key.as_ref() };
-    let mut body = Vec::with_capacity(usize::try_from(file.size_original).unwrap_or(0));
-    for (idx, _) in chunks(ctx, file).await? {
-        let stored = ctx
-            .ports
-            .blobs
-            .get(&chunk_key(&file.blobs, idx), None)
-            .await
-            .map_err(AppwriteError::internal)?
-            .ok_or_else(|| AppwriteError::internal("a chunk of the file is missing"))?;
-        body.extend(codec.decode(&stored, &chunk_key(&file.blobs, idx)).map_err(AppwriteError::internal)?);
-    }
-    Ok(body)
+    let chunks = chunks(ctx, file).await?;
+    decoded(ctx, file, &chunks, 0, file.size_original as u64).await
 }
 
 /// Whether anyone may read the file: then caches may share it.

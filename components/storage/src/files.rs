@@ -615,14 +615,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let table = format!("(SELECT rowid, * FROM files WHERE bucket_seq = {})", bucket.seq);
     let schema =
         Schema { table: &table, id_column: "id", fields: FIELDS, search: Some("name"), fulltext: &[] };
-    let options = ListOptions {
-        queries: ctx
-            .params
-            .string_array("queries", query::MAX_QUERY_CHARS, &ctx.config.limits)?
-            .unwrap_or_default(),
-        search: ctx.params.text("search", 256)?,
-        total: ctx.params.boolean("total")?.unwrap_or(true),
-    };
+    let options = ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
     let scope_sql =
         "EXISTS (SELECT 1 FROM file_perms p WHERE p.file_seq = edgewrite_t.seq AND p.action = 'read'
                      AND p.role IN (SELECT value FROM json_each(?)))";

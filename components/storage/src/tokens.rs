@@ -188,15 +188,19 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &json!({"total": tokens.len(), "tokens": tokens})))
 }
 
-async fn load(ctx: &Ctx<'_>) -> Result<Token, AppwriteError> {
-    let id = ctx.params.required_text("tokenId", 36)?;
+async fn token_by_id(ctx: &Ctx<'_>, id: String) -> Result<Option<Token>, AppwriteError> {
     let rows = ctx
         .ports
         .sql
         .query(Statement::new(format!("SELECT {COLUMNS} FROM file_tokens WHERE id = ?"), vec![id.into()]))
         .await
         .map_err(AppwriteError::internal)?;
-    rows.rows.first().and_then(|r| Token::from_row(r)).ok_or_else(not_found)
+    Ok(rows.rows.first().and_then(|r| Token::from_row(r)))
+}
+
+/// The `{tokenId}` token.
+async fn load(ctx: &Ctx<'_>) -> Result<Token, AppwriteError> {
+    token_by_id(ctx, ctx.params.required_text("tokenId", 36)?).await?.ok_or_else(not_found)
 }
 
 /// `GET /tokens/{tokenId}`
@@ -244,13 +248,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 pub async fn grants_read(ctx: &Ctx<'_>, bucket: &Bucket, file: &File) -> Result<bool, AppwriteError> {
     let Some(secret) = ctx.params.text("token", 4096)?.filter(|t| !t.is_empty()) else { return Ok(false) };
     let Some(id) = verified_token_id(&signing_key(ctx).await?, &secret) else { return Ok(false) };
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(format!("SELECT {COLUMNS} FROM file_tokens WHERE id = ?"), vec![id.into()]))
-        .await
-        .map_err(AppwriteError::internal)?;
-    let Some(token) = rows.rows.first().and_then(|r| Token::from_row(r)) else { return Ok(false) };
+    let Some(token) = token_by_id(ctx, id).await? else { return Ok(false) };
     let now = ctx.ports.clock.now_ms();
     let named = format!("{}:{}", bucket.id, file.id);
     if token.bucket_seq != bucket.seq

@@ -30,6 +30,20 @@ pub struct ListOptions {
     pub total: bool,
 }
 
+impl ListOptions {
+    /// A list request's `queries`, `search` and `total` parameters.
+    pub fn from_params(
+        params: &crate::params::Params,
+        limits: &crate::limits::Limits,
+    ) -> Result<ListOptions, AppwriteError> {
+        Ok(ListOptions {
+            queries: params.string_array("queries", super::MAX_QUERY_CHARS, limits)?.unwrap_or_default(),
+            search: params.text("search", 256)?,
+            total: params.boolean("total")?.unwrap_or(true),
+        })
+    }
+}
+
 /// A validated list request, ready to render as SQL for a caller-chosen column list and scope.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
