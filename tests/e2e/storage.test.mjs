@@ -70,6 +70,12 @@ test('storage: node SDK uploads of 1 KB, 6 MB and 40 MB download byte for byte',
     assert.equal(got.name, `blob-${size}.bin`);
     const downloaded = await s.getFileDownload({ bucketId, fileId });
     assert.equal(sha(downloaded), sha(data), `${size} bytes round-trip`);
+    // Streamed or not, the length is known up front.
+    const head = await fetch(`${endpoint}/storage/buckets/${bucketId}/files/${fileId}/download`, {
+      headers: { 'x-appwrite-project': projectId, 'x-appwrite-key': apiKey },
+    });
+    assert.equal(head.headers.get('content-length'), String(size));
+    await head.body.cancel();
   }
   const text = await s.createFile({ bucketId, fileId: node.ID.unique(), file: InputFile.fromBuffer(Buffer.from('hello, storage'), 'hello.txt') });
   assert.equal(text.mimeType, 'text/plain');

@@ -155,6 +155,7 @@ fn from_core_with(resp: edgewrite_core::Response, env: Option<&Env>) -> worker::
     let builder = worker::ResponseBuilder::new().with_status(resp.status).with_headers(headers);
     if let (Some(blob_body), Some(env)) = (resp.blob_body, env) {
         let bucket = env.bucket(BLOBS_BINDING)?;
+        let length = blob_body.len();
         let prefix = format!("{}/", blob_body.project);
         let parts = futures_util::stream::iter(blob_body.parts);
         let stream = parts.then(move |(key, range)| {
@@ -173,7 +174,10 @@ fn from_core_with(resp: edgewrite_core::Response, env: Option<&Env>) -> worker::
                 }
             }
         });
-        return builder.from_stream(stream);
+        // A fixed-length stream: the response carries its Content-Length.
+        let fixed: worker::worker_sys::FixedLengthStream =
+            worker::FixedLengthStream::wrap(stream, length).into();
+        return Ok(builder.stream(fixed.readable()));
     }
     Ok(if resp.body.is_empty() { builder.empty() } else { builder.fixed(resp.body) })
 }

@@ -428,18 +428,39 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             .expect_changes(1),
             Statement::new(format!("SELECT {COLUMNS} FROM files WHERE seq = ?"), vec![Value::Integer(file.seq)]),
         ])
-        .await
-        .map_err(|e| match e {
-            // The file was deleted while this chunk was on its way.
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            // The chunk does not count: its blob goes too, unless it replaced a counted one.
+            if !chunk_counted(ctx, &file, idx).await {
+                let _ = ctx.ports.blobs.delete(&chunk_key(&file.blobs, idx)).await;
+            }
+            return Err(match e {
+                // The file was deleted while this chunk was on its way.
+                StoreError::GuardFailed { .. } => not_found(),
+                other => AppwriteError::internal(other),
+            });
+        }
+    };
     let mut file =
         out.get(2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r)).ok_or_else(not_found)?;
     if file.complete() && !file.finished() {
         finish(ctx, &mut file, &codec, if idx == 0 { Some(data) } else { None }).await?;
     }
     Ok(Response::json(201, &file.to_json(&bucket)))
+}
+
+/// Whether chunk `idx` of the upload is recorded (a re-sent chunk whose SQL failed still is).
+async fn chunk_counted(ctx: &Ctx<'_>, file: &File, idx: i64) -> bool {
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "SELECT 1 FROM file_chunks c JOIN files f ON f.seq = c.file_seq WHERE f.seq = ? AND f.blobs = ? AND c.idx = ?",
+            vec![Value::Integer(file.seq), file.blobs.clone().into(), Value::Integer(idx)],
+        ))
+        .await
+        .map_or(true, |rows| !rows.rows.is_empty())
 }
 
 fn hex(bytes: &[u8]) -> String {
