@@ -16,11 +16,11 @@ use worker::{event, Context, Env, Headers, Range, Request, Response};
 pub use project_object::ProjectDatabase;
 
 /// Binding names, as declared in `wrangler.toml`.
-const DATABASE_BINDING: &str = "PROJECT_DATABASE";
+pub(crate) const DATABASE_BINDING: &str = "PROJECT_DATABASE";
 const BLOBS_BINDING: &str = "BLOBS";
 const CACHE_BINDING: &str = "CACHE";
 
-struct EnvSecrets<'a>(&'a Env);
+pub(crate) struct EnvSecrets<'a>(pub(crate) &'a Env);
 
 impl Secrets for EnvSecrets<'_> {
     fn get(&self, name: &str) -> Option<String> {
@@ -28,7 +28,7 @@ impl Secrets for EnvSecrets<'_> {
     }
 }
 
-struct WorkerClock;
+pub(crate) struct WorkerClock;
 
 impl Clock for WorkerClock {
     fn now_ms(&self) -> i64 {
@@ -36,7 +36,7 @@ impl Clock for WorkerClock {
     }
 }
 
-struct CryptoRandom;
+pub(crate) struct CryptoRandom;
 
 impl Random for CryptoRandom {
     fn fill(&self, buf: &mut [u8]) {
@@ -75,13 +75,18 @@ impl Runtime for CloudflareRuntime<'_> {
             .durable_object(DATABASE_BINDING)
             .and_then(|ns| ns.get_by_name(project))
             .map_err(binding_error(DATABASE_BINDING))?;
+        let events_stub = self
+            .env
+            .durable_object(DATABASE_BINDING)
+            .and_then(|ns| ns.get_by_name(project))
+            .map_err(binding_error(DATABASE_BINDING))?;
         let bucket = self.env.bucket(BLOBS_BINDING).map_err(binding_error(BLOBS_BINDING))?;
         let kv = self.env.kv(CACHE_BINDING).map_err(binding_error(CACHE_BINDING))?;
         Ok(ProjectStores {
             sql: Box::new(stores::DurableSql { stub }),
             blobs: Box::new(stores::R2Blobs { bucket, prefix: format!("{project}/") }),
             kv: Box::new(stores::KvCache { store: kv, prefix: format!("{project}:") }),
-            events: Box::new(edgewrite_core::ports::NoSubscribers),
+            events: Box::new(stores::ProjectEvents { stub: events_stub }),
         })
     }
 }
@@ -95,6 +100,7 @@ const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_databases::Databases,
     &edgewrite_databases::TablesDb,
     &edgewrite_storage::Storage,
+    &edgewrite_realtime::Realtime,
     &edgewrite_conformance::TestRoutes,
 ];
 
@@ -200,15 +206,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),
     };
-    from_core_with(
-        edgewrite_core::serve(
-            &core,
-            &config,
-            &runtime,
-            CAPABILITIES,
-            Some(&edgewrite_account::AccountAuthenticator),
-        )
-        .await,
-        Some(&env),
+    let response = edgewrite_core::serve(
+        &core,
+        &config,
+        &runtime,
+        CAPABILITIES,
+        Some(&edgewrite_account::AccountAuthenticator),
     )
+    .await;
+    // A realtime handshake: the project's object takes the socket.
+    if response.status == 200 && response.headers.get(edgewrite_realtime::HANDSHAKE_HEADER).is_some() {
+        return project_object::open_socket(&env, &response.body).await;
+    }
+    from_core_with(response, Some(&env))
 }

@@ -1,30 +1,66 @@
-//! `ProjectDatabase`: one Durable Object per project, used as that project's SQL server. The
-//! stateless Worker sends it batches; it runs each batch in one `transactionSync` (all or
-//! nothing) against its SQLite storage, after applying the system migrations once per instance.
+//! `ProjectDatabase`: one Durable Object per project, used as that project's SQL server and
+//! realtime hub. The stateless Worker sends it batches; it runs each batch in one
+//! `transactionSync` (all or nothing) against its SQLite storage, after applying the system
+//! migrations once per instance. It also holds the project's realtime WebSockets with the
+//! hibernation API (each connection's state is the socket's attachment, so it survives the
+//! object being evicted) and fans out the events the Worker publishes after its writes.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use async_trait::async_trait;
+use edgewrite_core::identity::{Authenticator, Credentials, SessionCredential};
+use edgewrite_core::ports::{Blobs, ByteRange, Event, Kv, Ports};
 use edgewrite_core::ports::{Rows, Sql, Statement, StoreError, Value};
+use edgewrite_realtime::{Action, Connection};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State};
+use worker::{
+    durable_object, DurableObject, Env, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+};
 
 use crate::wire::{BatchReply, WireRows, WireStatement};
 
 #[durable_object]
 pub struct ProjectDatabase {
     state: State,
+    env: Env,
     migrated: Cell<bool>,
 }
 
+/// Header carrying a new realtime connection (JSON) from the Worker's handshake to the object.
+const CONNECTION_HEADER: &str = "x-edgewrite-connection";
+
+/// The Worker's side of a realtime handshake: the project's object accepts the socket, and
+/// its `101` goes back to the client.
+pub(crate) async fn open_socket(env: &Env, connection: &[u8]) -> worker::Result<Response> {
+    let connection: Connection =
+        serde_json::from_slice(connection).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let stub = env.durable_object(crate::DATABASE_BINDING)?.get_by_name(&connection.project)?;
+    let headers = worker::Headers::new();
+    headers.set("upgrade", "websocket")?;
+    headers.set(CONNECTION_HEADER, &serde_json::to_string(&connection).unwrap_or_default())?;
+    let mut init = RequestInit::new();
+    init.with_headers(headers);
+    stub.fetch_with_request(Request::new_with_init("https://project-database/realtime", &init)?).await
+}
+
 impl DurableObject for ProjectDatabase {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state, migrated: Cell::new(false) }
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env, migrated: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        match req.path().as_str() {
+            "/realtime" => return self.accept(&req),
+            "/publish" => {
+                let event: Event = req.json().await?;
+                self.fan_out(&event);
+                return Response::empty();
+            }
+            _ => {}
+        }
         let local = LocalSql { state: &self.state };
         if !self.migrated.get() {
             if let Err(e) = edgewrite_sql::migrate(&local, worker::Date::now().as_millis() as i64).await {
@@ -42,6 +78,136 @@ impl DurableObject for ProjectDatabase {
             Err(e) => BatchReply::Err(e.into()),
         };
         Response::from_json(&reply)
+    }
+
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> worker::Result<()> {
+        let Ok(Some(mut connection)) = ws.deserialize_attachment::<Connection>() else { return Ok(()) };
+        let WebSocketIncomingMessage::String(text) = message else {
+            ws.send_with_str(
+                r#"{"type":"error","data":{"code":1003,"message":"Message format is not valid."}}"#,
+            )?;
+            return Ok(());
+        };
+        match connection.handle(&text, worker::Date::now().as_millis() as i64) {
+            Action::Send(frames) => {
+                for frame in frames {
+                    ws.send_with_str(frame)?;
+                }
+            }
+            Action::Authenticate(session) => match self.verify_session(&session).await {
+                Some(caller) => ws.send_with_str(connection.authenticated(&caller))?,
+                None => ws.send_with_str(edgewrite_realtime::invalid_session())?,
+            },
+            Action::Close(frame, code) => {
+                ws.send_with_str(frame)?;
+                ws.close(Some(code), Some("policy"))?;
+            }
+        }
+        ws.serialize_attachment(&connection)
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _clean: bool,
+    ) -> worker::Result<()> {
+        // Answer the close; the runtime forgets the socket and its attachment.
+        let code =
+            u16::try_from(code).ok().filter(|c| *c == 1000 || (3000..5000).contains(c)).unwrap_or(1000);
+        let _ = ws.close(Some(code), Some(reason));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, error: worker::Error) -> worker::Result<()> {
+        tracing::debug!(error = %error, "a realtime socket failed");
+        let _ = ws.close(Some(1011), Some("error"));
+        Ok(())
+    }
+}
+
+impl ProjectDatabase {
+    /// A new realtime connection: accepted for hibernation, greeted with `connected`.
+    fn accept(&self, req: &Request) -> worker::Result<Response> {
+        let header = req.headers().get(CONNECTION_HEADER)?.unwrap_or_default();
+        let connection: Connection =
+            serde_json::from_str(&header).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let pair = WebSocketPair::new()?;
+        self.state.accept_web_socket(&pair.server);
+        pair.server.serialize_attachment(&connection)?;
+        pair.server.send_with_str(connection.connected_frame())?;
+        Response::from_websocket(pair.client)
+    }
+
+    /// Sends `event` to every connection that subscribed to one of its channels and may read it.
+    fn fan_out(&self, event: &Event) {
+        let timestamp = edgewrite_core::time::iso_from_ms(worker::Date::now().as_millis() as i64);
+        for socket in self.state.get_websockets() {
+            let Ok(Some(connection)) = socket.deserialize_attachment::<Connection>() else { continue };
+            if let Some(frame) = connection.deliver(event, &timestamp) {
+                if let Err(e) = socket.send_with_str(frame) {
+                    tracing::debug!(error = %e, "a realtime socket refused an event");
+                }
+            }
+        }
+    }
+
+    /// The user a session (the cookie's base64 value) belongs to, checked against the project's
+    /// sessions in this object's own database.
+    async fn verify_session(&self, session: &str) -> Option<edgewrite_core::identity::Caller> {
+        let credential = SessionCredential::decode(session)?;
+        let credentials = Credentials { session: Some(credential), jwt: None, api_key: None };
+        let sql = LocalSql { state: &self.state };
+        let secrets = crate::EnvSecrets(&self.env);
+        let ports = Ports {
+            sql: &sql,
+            blobs: &NoFiles,
+            kv: &NoFiles,
+            clock: &crate::WorkerClock,
+            random: &crate::CryptoRandom,
+            events: &edgewrite_core::ports::NoSubscribers,
+            secrets: &secrets,
+            outbound: &edgewrite_core::ports::NoOutbound,
+        };
+        edgewrite_account::AccountAuthenticator.session(&credentials, &ports).await.ok().flatten()
+    }
+}
+
+/// The blob and cache ports of the object's session check, which needs neither.
+struct NoFiles;
+
+fn not_here() -> StoreError {
+    StoreError::Unavailable("not available inside the project object".into())
+}
+
+#[async_trait(?Send)]
+impl Blobs for NoFiles {
+    async fn put(&self, _: &str, _: Vec<u8>) -> Result<(), StoreError> {
+        Err(not_here())
+    }
+    async fn get(&self, _: &str, _: Option<ByteRange>) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(not_here())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Err(not_here())
+    }
+}
+
+#[async_trait(?Send)]
+impl Kv for NoFiles {
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(not_here())
+    }
+    async fn put(&self, _: &str, _: Vec<u8>, _: Option<u32>) -> Result<(), StoreError> {
+        Err(not_here())
+    }
+    async fn delete(&self, _: &str) -> Result<(), StoreError> {
+        Err(not_here())
     }
 }
 

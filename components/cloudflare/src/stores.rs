@@ -120,3 +120,22 @@ impl Kv for KvCache {
         self.store.delete(&format!("{}{key}", self.prefix)).await.map_err(kv_error)
     }
 }
+
+/// Realtime events go to the project's object, which holds the project's sockets and fans each
+/// event out to the connections that may read it.
+pub struct ProjectEvents {
+    pub stub: Stub,
+}
+
+#[async_trait(?Send)]
+impl edgewrite_core::ports::Events for ProjectEvents {
+    async fn publish(&self, event: edgewrite_core::ports::Event) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let req = Request::new_with_init("https://project-database/publish", &init)
+            .map_err(unavailable("request"))?;
+        self.stub.fetch_with_request(req).await.map_err(unavailable("durable object"))?;
+        Ok(())
+    }
+}

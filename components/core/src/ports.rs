@@ -209,7 +209,7 @@ pub trait Random {
 }
 
 /// A realtime event, published after the write that caused it committed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub names: Vec<String>,
     pub channels: Vec<String>,

@@ -158,7 +158,11 @@ pub async fn serve_http(
         Ok(core) => core,
         Err(rejected) => return http::from_core(rejected),
     };
-    let response = edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await;
+    let mut response = edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await;
+    // Spin takes no inbound WebSockets (nor passes `Upgrade` on): realtime is a clear error.
+    if core.path == "/v1/realtime" || response.headers.get(edgewrite_realtime::HANDSHAKE_HEADER).is_some() {
+        response = edgewrite_core::Response::error(&edgewrite_realtime::unsupported());
+    }
     http::from_core(edgewrite_core::serve::collect_blob_body(response, &runtime).await)
 }
 

@@ -1,0 +1,403 @@
+//! Appwrite's realtime protocol (`appwrite-api.md` §9), runtime-free: a connection's state
+//! (who it is, its subscriptions), the client frames it answers, and which events it receives.
+//!
+//! `GET /v1/realtime` runs through the usual pipeline (project, origin, credentials) and
+//! answers a *handshake*: a response marked with [`HANDSHAKE_HEADER`] whose body is the new
+//! [`Connection`]. An adapter that holds WebSockets (Cloudflare: the project's Durable Object,
+//! with the hibernation API) turns it into the upgrade and keeps the connection as the socket's
+//! attachment; one that cannot (Spin) answers [`unsupported`].
+
+use async_trait::async_trait;
+use edgewrite_core::http::Method;
+use edgewrite_core::identity::Caller;
+use edgewrite_core::ports::Event;
+use edgewrite_core::query::{self, Query, QueryMethod};
+use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+/// Marks a handshake response: the adapter upgrades the request instead of sending it.
+pub const HANDSHAKE_HEADER: &str = "x-edgewrite-realtime-handshake";
+/// Most subscriptions one connection holds.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// Most channels one subscription lists.
+pub const MAX_CHANNELS: usize = 100;
+/// Most frames a connection may send per minute (Appwrite's limit); past it, error 1013.
+pub const MAX_FRAMES_PER_MINUTE: u32 = 32;
+
+/// `GET /v1/realtime`.
+pub struct Realtime;
+
+static ROUTES: &[Route] = &[Route {
+    method: Method::Get,
+    path: "/v1/realtime",
+    scope: None,
+    needs_project: true,
+    name: "realtime.connect",
+}];
+
+#[async_trait(?Send)]
+impl Capability for Realtime {
+    fn routes(&self) -> &'static [Route] {
+        ROUTES
+    }
+
+    async fn handle(&self, _route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        let upgrade = ctx.request.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket"));
+        if !upgrade {
+            return Err(AppwriteError::new(
+                ErrorType::GeneralArgumentInvalid,
+                "Realtime needs a WebSocket upgrade (Upgrade: websocket).",
+            ));
+        }
+        // An API key never holds a realtime connection, as in Appwrite.
+        if matches!(ctx.caller, Caller::App { .. }) {
+            return Err(AppwriteError::new(
+                ErrorType::GeneralUnauthorizedScope,
+                "Realtime connections are for users and guests, not API keys.",
+            ));
+        }
+        let connection = Connection::for_caller(ctx.project.unwrap_or_default(), &ctx.caller);
+        let mut response = Response::json(200, &connection);
+        response.headers.set(HANDSHAKE_HEADER, "1");
+        Ok(response)
+    }
+}
+
+/// The answer of a runtime without inbound WebSockets.
+pub fn unsupported() -> AppwriteError {
+    AppwriteError::new(
+        ErrorType::GeneralNotImplemented,
+        "Realtime needs inbound WebSockets, which this runtime (Spin) does not accept: connect to a Cloudflare deployment for realtime.",
+    )
+}
+
+/// One subscription: client-chosen id, channels (`account` already made `account.<userId>`)
+/// and the queries its events' payloads must match.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub channels: Vec<String>,
+    pub queries: Vec<String>,
+}
+
+/// A connection's state: kept as the socket's attachment, so it survives hibernation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Connection {
+    pub project: String,
+    pub user_id: Option<String>,
+    pub roles: Vec<String>,
+    pub subscriptions: Vec<Subscription>,
+    /// The minute (unix ms / 60000) `frames` counts for.
+    pub minute: i64,
+    pub frames: u32,
+}
+
+/// What the adapter does after a client frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send these frames.
+    Send(Vec<String>),
+    /// Verify this session (the cookie's base64 value), then call
+    /// [`Connection::authenticated`] or send [`invalid_session`].
+    Authenticate(String),
+    /// Send this error frame, then close with the code.
+    Close(String, u16),
+}
+
+fn error_frame(code: u16, message: &str) -> String {
+    json!({"type": "error", "data": {"code": code, "message": message}}).to_string()
+}
+
+/// The error frame for a session that did not verify.
+pub fn invalid_session() -> String {
+    error_frame(1003, "Session is not valid.")
+}
+
+/// Realtime accepts these query methods (Appwrite's list).
+fn allowed(method: QueryMethod) -> bool {
+    use QueryMethod as M;
+    matches!(
+        method,
+        M::Equal
+            | M::NotEqual
+            | M::LessThan
+            | M::LessThanEqual
+            | M::GreaterThan
+            | M::GreaterThanEqual
+            | M::IsNull
+            | M::IsNotNull
+            | M::And
+            | M::Or
+            | M::Select
+    )
+}
+
+fn check_query(q: &Query) -> bool {
+    allowed(q.method) && q.queries.iter().all(check_query)
+}
+
+/// Orders two JSON scalars of the same kind (numbers, strings, booleans).
+fn compare(a: &Json, b: &Json) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Json::String(x), Json::String(y)) => Some(x.cmp(y)),
+        (Json::Bool(x), Json::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+/// Whether `payload` satisfies a (checked) query.
+fn matches(q: &Query, payload: &Json) -> bool {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    use QueryMethod as M;
+    let value = payload.get(&q.attribute).unwrap_or(&Json::Null);
+    let any =
+        |ok: &dyn Fn(Option<std::cmp::Ordering>) -> bool| q.values.iter().any(|v| ok(compare(value, v)));
+    match q.method {
+        M::Equal => q.values.iter().any(|v| v == value),
+        M::NotEqual => q.values.iter().all(|v| v != value),
+        M::LessThan => any(&|o| o == Some(Less)),
+        M::LessThanEqual => any(&|o| matches!(o, Some(Less | Equal))),
+        M::GreaterThan => any(&|o| o == Some(Greater)),
+        M::GreaterThanEqual => any(&|o| matches!(o, Some(Greater | Equal))),
+        M::IsNull => value.is_null(),
+        M::IsNotNull => !value.is_null(),
+        M::And => q.queries.iter().all(|q| matches(q, payload)),
+        M::Or => q.queries.iter().any(|q| matches(q, payload)),
+        // `select` shapes nothing here: every subscriber gets the whole payload.
+        _ => true,
+    }
+}
+
+impl Connection {
+    /// A new connection of `caller` in `project`.
+    pub fn for_caller(project: &str, caller: &Caller) -> Connection {
+        Connection {
+            project: project.to_string(),
+            user_id: caller.user().map(|u| u.user_id.clone()),
+            roles: caller.roles(),
+            ..Connection::default()
+        }
+    }
+
+    fn user_json(&self) -> Json {
+        self.user_id.as_ref().map_or(Json::Null, |id| json!({"$id": id}))
+    }
+
+    /// The first frame: who the connection is (the web SDK sends its session when `user` is
+    /// null).
+    pub fn connected_frame(&self) -> String {
+        json!({"type": "connected", "data": {"channels": [], "subscriptions": [], "user": self.user_json()}})
+            .to_string()
+    }
+
+    /// The channel as this connection means it: `account` is the user's own account channel.
+    fn own_channel(&self, channel: &str) -> Option<String> {
+        match (channel, &self.user_id) {
+            ("account", Some(id)) => Some(format!("account.{id}")),
+            ("account", None) => None,
+            (other, _) => Some(other.to_string()),
+        }
+    }
+
+    /// Answers one client frame at `now_ms`.
+    pub fn handle(&mut self, text: &str, now_ms: i64) -> Action {
+        let minute = now_ms / 60_000;
+        if minute != self.minute {
+            self.minute = minute;
+            self.frames = 0;
+        }
+        self.frames += 1;
+        if self.frames > MAX_FRAMES_PER_MINUTE {
+            return Action::Close(error_frame(1013, "Too many messages."), 1013);
+        }
+        let invalid = |message: &str| Action::Send(vec![error_frame(1003, message)]);
+        let Ok(frame) = serde_json::from_str::<Json>(text) else {
+            return invalid("Message format is not valid.");
+        };
+        let data = frame.get("data").cloned().unwrap_or(Json::Null);
+        match frame.get("type").and_then(Json::as_str) {
+            Some("ping") => Action::Send(vec![json!({"type": "pong"}).to_string()]),
+            Some("authentication") => match data.get("session").and_then(Json::as_str) {
+                Some(session) if !session.is_empty() => Action::Authenticate(session.to_string()),
+                _ => invalid("Payload is not valid."),
+            },
+            Some("subscribe") => match self.subscribe(&data) {
+                Ok(frame) => Action::Send(vec![frame]),
+                Err(message) => invalid(&message),
+            },
+            Some("unsubscribe") => {
+                let Some(items) = data.as_array() else { return invalid("Payload is not valid.") };
+                let mut answers = Vec::new();
+                for item in items {
+                    let id = item.get("subscriptionId").and_then(Json::as_str).unwrap_or_default();
+                    let before = self.subscriptions.len();
+                    self.subscriptions.retain(|s| s.id != id);
+                    answers.push(json!({"subscriptionId": id, "removed": self.subscriptions.len() < before}));
+                }
+                Action::Send(vec![json!({"type": "response", "data": {"to": "unsubscribe", "success": true, "subscriptions": answers}})
+                    .to_string()])
+            }
+            _ => invalid("Message type is not valid."),
+        }
+    }
+
+    fn subscribe(&mut self, data: &Json) -> Result<String, String> {
+        let items = data.as_array().ok_or("Payload is not valid.")?;
+        let mut added = Vec::new();
+        for item in items {
+            let id =
+                item.get("subscriptionId").and_then(Json::as_str).filter(|i| !i.is_empty() && i.len() <= 64);
+            let id = id.ok_or("Each subscription needs a subscriptionId.")?.to_string();
+            let channels: Vec<String> = item
+                .get("channels")
+                .and_then(Json::as_array)
+                .ok_or("Each subscription needs channels.")?
+                .iter()
+                .filter_map(Json::as_str)
+                .take(MAX_CHANNELS)
+                .filter_map(|c| self.own_channel(c))
+                .collect();
+            let queries: Vec<String> = item
+                .get("queries")
+                .and_then(Json::as_array)
+                .map(|q| q.iter().filter_map(|q| q.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            for raw in &queries {
+                let parsed = query::parse(raw).map_err(|e| format!("Invalid query: {}", e.message))?;
+                if !check_query(&parsed) {
+                    return Err(format!(
+                        "Query method \"{}\" is not supported in realtime.",
+                        parsed.method.as_str()
+                    ));
+                }
+            }
+            // The same id again replaces that subscription.
+            self.subscriptions.retain(|s| s.id != id);
+            if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                return Err(format!("A connection holds at most {MAX_SUBSCRIPTIONS} subscriptions."));
+            }
+            let subscription = Subscription { id, channels, queries };
+            added.push(json!({"subscriptionId": subscription.id, "channels": subscription.channels, "queries": subscription.queries}));
+            self.subscriptions.push(subscription);
+        }
+        Ok(json!({"type": "response", "data": {"to": "subscribe", "success": true, "subscriptions": added}})
+            .to_string())
+    }
+
+    /// The connection now acts for `caller` (a verified session): its roles change, and an
+    /// `account` subscription made as a guest stays empty. Returns the response frame.
+    pub fn authenticated(&mut self, caller: &Caller) -> String {
+        self.user_id = caller.user().map(|u| u.user_id.clone());
+        self.roles = caller.roles();
+        json!({"type": "response", "data": {"to": "authentication", "success": true, "user": self.user_json()}})
+            .to_string()
+    }
+
+    /// The event frame for this connection, if any of its subscriptions takes `event` and it
+    /// may read it.
+    pub fn deliver(&self, event: &Event, timestamp: &str) -> Option<String> {
+        if !event.roles.iter().any(|r| self.roles.contains(r)) {
+            return None;
+        }
+        let ids: Vec<&str> = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.channels.iter().any(|c| event.channels.contains(c)))
+            .filter(|s| {
+                s.queries.iter().all(|raw| query::parse(raw).is_ok_and(|q| matches(&q, &event.payload)))
+            })
+            .map(|s| s.id.as_str())
+            .collect();
+        if ids.is_empty() {
+            return None;
+        }
+        Some(
+            json!({"type": "event", "data": {
+                "events": event.names,
+                "channels": event.channels,
+                "timestamp": timestamp,
+                "payload": event.payload,
+                "subscriptions": ids,
+            }})
+            .to_string(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(channels: &[&str], roles: &[&str], payload: Json) -> Event {
+        Event {
+            names: vec!["databases.db.collections.c.documents.d.create".into()],
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            payload,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    fn guest() -> Connection {
+        Connection::for_caller("p", &Caller::Guest)
+    }
+
+    fn subscribe(c: &mut Connection, id: &str, channels: &[&str], queries: &[&str]) -> Action {
+        let frame = json!({"type": "subscribe", "data": [{"subscriptionId": id, "channels": channels, "queries": queries}]});
+        c.handle(&frame.to_string(), 0)
+    }
+
+    #[test]
+    fn delivers_by_channel_role_and_query() {
+        let mut c = guest();
+        assert!(matches!(subscribe(&mut c, "s1", &["documents"], &[]), Action::Send(_)));
+        let eq = r#"{"method":"greaterThan","attribute":"n","values":[5]}"#;
+        assert!(matches!(
+            subscribe(&mut c, "s2", &["databases.db.collections.c.documents"], &[eq]),
+            Action::Send(_)
+        ));
+        let small = event(&["documents", "databases.db.collections.c.documents"], &["any"], json!({"n": 1}));
+        let frame: Json = serde_json::from_str(&c.deliver(&small, "t").unwrap()).unwrap();
+        assert_eq!(frame["data"]["subscriptions"], json!(["s1"]));
+        let big = event(&["documents", "databases.db.collections.c.documents"], &["any"], json!({"n": 9}));
+        let frame: Json = serde_json::from_str(&c.deliver(&big, "t").unwrap()).unwrap();
+        assert_eq!(frame["data"]["subscriptions"], json!(["s1", "s2"]));
+        let private = event(&["documents"], &["user:u1"], json!({}));
+        assert_eq!(c.deliver(&private, "t"), None, "a guest never sees what it may not read");
+    }
+
+    #[test]
+    fn bad_frames_get_errors_and_the_connection_goes_on() {
+        let mut c = guest();
+        for bad in ["not json", r#"{"type":"teleport"}"#, r#"{"type":"subscribe","data":{}}"#] {
+            let Action::Send(frames) = c.handle(bad, 0) else { panic!("{bad}") };
+            assert!(frames[0].contains("\"code\":1003"), "{bad}");
+        }
+        let search = r#"{"method":"search","attribute":"n","values":["x"]}"#;
+        let Action::Send(frames) = subscribe(&mut c, "s", &["documents"], &[search]) else { panic!() };
+        assert!(frames[0].contains("1003"));
+        assert_eq!(c.handle(r#"{"type":"ping"}"#, 0), Action::Send(vec![r#"{"type":"pong"}"#.into()]));
+    }
+
+    #[test]
+    fn frames_past_the_limit_close_the_connection() {
+        let mut c = guest();
+        for _ in 0..MAX_FRAMES_PER_MINUTE {
+            assert!(matches!(c.handle(r#"{"type":"ping"}"#, 1000), Action::Send(_)));
+        }
+        assert!(matches!(c.handle(r#"{"type":"ping"}"#, 1000), Action::Close(_, 1013)));
+        assert!(matches!(c.handle(r#"{"type":"ping"}"#, 61_000), Action::Send(_)), "a new minute");
+    }
+
+    #[test]
+    fn the_account_channel_is_the_users_own() {
+        let mut c = guest();
+        subscribe(&mut c, "a", &["account"], &[]);
+        assert_eq!(c.subscriptions[0].channels, Vec::<String>::new());
+        c.user_id = Some("u1".into());
+        subscribe(&mut c, "a", &["account"], &[]);
+        assert_eq!(c.subscriptions[0].channels, vec!["account.u1".to_string()]);
+        assert_eq!(c.subscriptions.len(), 1, "the same id replaces the subscription");
+    }
+}
