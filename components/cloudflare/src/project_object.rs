@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use async_trait::async_trait;
 use edgewrite_core::identity::{Authenticator, Credentials, SessionCredential};
-use edgewrite_core::ports::{Blobs, ByteRange, Event, Kv, Ports};
+use edgewrite_core::ports::{Event, Ports};
 use edgewrite_core::ports::{Rows, Sql, Statement, StoreError, Value};
 use edgewrite_realtime::{Action, Connection};
 use wasm_bindgen::closure::Closure;
@@ -166,8 +166,8 @@ impl ProjectDatabase {
         let secrets = crate::EnvSecrets(&self.env);
         let ports = Ports {
             sql: &sql,
-            blobs: &NoFiles,
-            kv: &NoFiles,
+            blobs: &edgewrite_core::serve::NoProject,
+            kv: &edgewrite_core::serve::NoProject,
             clock: &crate::WorkerClock,
             random: &crate::CryptoRandom,
             events: &edgewrite_core::ports::NoSubscribers,
@@ -175,39 +175,6 @@ impl ProjectDatabase {
             outbound: &edgewrite_core::ports::NoOutbound,
         };
         edgewrite_account::AccountAuthenticator.session(&credentials, &ports).await.ok().flatten()
-    }
-}
-
-/// The blob and cache ports of the object's session check, which needs neither.
-struct NoFiles;
-
-fn not_here() -> StoreError {
-    StoreError::Unavailable("not available inside the project object".into())
-}
-
-#[async_trait(?Send)]
-impl Blobs for NoFiles {
-    async fn put(&self, _: &str, _: Vec<u8>) -> Result<(), StoreError> {
-        Err(not_here())
-    }
-    async fn get(&self, _: &str, _: Option<ByteRange>) -> Result<Option<Vec<u8>>, StoreError> {
-        Err(not_here())
-    }
-    async fn delete(&self, _: &str) -> Result<(), StoreError> {
-        Err(not_here())
-    }
-}
-
-#[async_trait(?Send)]
-impl Kv for NoFiles {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Err(not_here())
-    }
-    async fn put(&self, _: &str, _: Vec<u8>, _: Option<u32>) -> Result<(), StoreError> {
-        Err(not_here())
-    }
-    async fn delete(&self, _: &str) -> Result<(), StoreError> {
-        Err(not_here())
     }
 }
 

@@ -37,11 +37,12 @@ pub trait Runtime {
 const MFA_EXEMPT_ROUTES: &[&str] =
     &["sessions.delete", "mfa.factors", "mfa.challenge.create", "mfa.challenge.update"];
 
-/// Stand-in stores for routes that need no project.
-struct NoProject;
+/// Stand-in stores for routes that need no project (and for work that needs only some stores,
+/// such as a realtime session check inside the project's object): every call is refused.
+pub struct NoProject;
 
 fn no_project() -> StoreError {
-    StoreError::Unavailable("this route has no project".into())
+    StoreError::Unavailable("this store is not available here".into())
 }
 
 #[async_trait(?Send)]
