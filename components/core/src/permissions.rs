@@ -94,6 +94,18 @@ pub fn allows(permissions: &[String], action: &str, roles: &[String], write_mean
     expand(&parsed, write_means).iter().any(|(a, r)| a == action && roles.contains(r))
 }
 
+/// What a signed-in creator gets on what it makes when it names no permissions: read, update
+/// and delete for itself. Guests and API keys get none.
+pub fn creator_defaults(caller: &Caller) -> Vec<Permission> {
+    match caller.user() {
+        Some(user) => ["read", "update", "delete"]
+            .iter()
+            .map(|a| Permission { action: a.to_string(), role: format!("user:{}", user.user_id) })
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
 /// A client may only hand out permissions to roles it holds itself (API keys may grant any).
 pub fn check_grantable(caller: &Caller, permissions: &[Permission]) -> Result<(), AppwriteError> {
     if matches!(caller, Caller::App { .. }) {

@@ -60,6 +60,13 @@ pub(crate) struct Document {
     pub(crate) json: Json,
 }
 
+impl Document {
+    /// Its stored permissions, parsed (what nested documents inherit).
+    pub(crate) fn parsed_permissions(&self) -> Vec<Permission> {
+        permissions::parse(&self.permissions, &["read", "update", "delete", "write"]).unwrap_or_default()
+    }
+}
+
 fn document(flavor: Flavor, database: &Database, collection: &Collection, row: &[Value]) -> Option<Document> {
     let id = row.get(1)?.as_str()?.to_string();
     let permissions: Vec<String> =
@@ -431,14 +438,7 @@ fn permission_rows(collection: &Collection, id: &str, permissions: &[Permission]
 /// A new document's permissions: those given or, without them, read, update and delete for a
 /// signed-in creator.
 pub(crate) fn creation_permissions(ctx: &Ctx<'_>, permissions: Option<Vec<Permission>>) -> Vec<Permission> {
-    match (permissions, ctx.caller.user()) {
-        (Some(p), _) => p,
-        (None, Some(user)) => ["read", "update", "delete"]
-            .iter()
-            .map(|a| Permission { action: a.to_string(), role: format!("user:{}", user.user_id) })
-            .collect(),
-        (None, None) => Vec::new(),
-    }
+    permissions.unwrap_or_else(|| permissions::creator_defaults(&ctx.caller))
 }
 
 /// The statements inserting a document (after the create permission was checked).
@@ -690,12 +690,7 @@ async fn update_document(
         return Err(unauthorized());
     }
     let mut batch = update_statements(ctx, flavor, collection, &doc.id, data, permissions.as_deref())?;
-    let inherited = match &permissions {
-        Some(p) => p.clone(),
-        None => {
-            permissions::parse(&doc.permissions, &["read", "update", "delete", "write"]).unwrap_or_default()
-        }
-    };
+    let inherited = permissions.clone().unwrap_or_else(|| doc.parsed_permissions());
     batch.extend(
         relationships::link_statements(ctx, flavor, database, collection, &doc.id, data, &inherited, 1)
             .await?,

@@ -21,7 +21,7 @@ use crate::attributes::valid_key;
 use crate::documents;
 use crate::flavor::Flavor;
 use crate::meta::{self, junction_table, Attribute, Collection, Database, Relation};
-use edgewrite_core::permissions::{self, Permission};
+use edgewrite_core::permissions::Permission;
 
 /// How deep related documents load and nested writes reach: the document and two levels.
 pub const MAX_DEPTH: usize = 3;
@@ -166,6 +166,20 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
         updated_at: now,
     };
     Ok(Response::json(202, &attribute.to_json(flavor)))
+}
+
+/// The collection on the other side of `relation` (the same one, for a self-relationship).
+async fn related_collection(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    relation: &Relation,
+) -> Result<Collection, AppwriteError> {
+    if relation.related == collection.id {
+        return Ok(collection.clone());
+    }
+    Ok(meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1)
 }
 
 /// The attribute on the other side of `relation`.
@@ -328,11 +342,7 @@ pub fn link_statements<'a>(
                     ),
                 ));
             }
-            let related = if relation.related == collection.id {
-                collection.clone()
-            } else {
-                meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1
-            };
+            let related = related_collection(ctx, flavor, database, collection, &relation).await?;
             let mut ids = Vec::with_capacity(items.len());
             let mut by_id = Vec::new();
             for item in items {
@@ -430,10 +440,7 @@ async fn nested_write(
                 &object,
                 own_permissions.as_deref(),
             )?);
-            own_permissions.unwrap_or_else(|| {
-                permissions::parse(&doc.permissions, &["read", "update", "delete", "write"])
-                    .unwrap_or_default()
-            })
+            own_permissions.unwrap_or_else(|| doc.parsed_permissions())
         }
         None => {
             if !documents::collection_allows(ctx, related, "create") {
@@ -511,11 +518,7 @@ pub fn delete_statements<'a>(
                     );
                 }
                 if !linked.is_empty() && depth < MAX_DEPTH {
-                    let related = if relation.related == collection.id {
-                        collection.clone()
-                    } else {
-                        meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1
-                    };
+                    let related = related_collection(ctx, flavor, database, collection, &relation).await?;
                     let fresh: Vec<String> =
                         linked.into_iter().filter(|l| !visited.contains(&(related.seq, l.clone()))).collect();
                     let docs = documents::load_many(ctx, flavor, database, &related, &fresh).await?;
@@ -638,11 +641,7 @@ pub fn populate<'a>(
                 .iter()
                 .filter_map(|r| Some((r.first()?.as_str()?.to_string(), r.get(1)?.as_str()?.to_string())))
                 .collect();
-            let related = if relation.related == collection.id {
-                collection.clone()
-            } else {
-                meta::load_collection_by(ctx, flavor, &database.id, &relation.related).await?.1
-            };
+            let related = related_collection(ctx, flavor, database, collection, &relation).await?;
             let wanted: Vec<String> = pairs.iter().map(|(_, t)| t.clone()).collect();
             let found = documents::load_readable(ctx, flavor, database, &related, &wanted).await?;
             let selection = Selection::parse(&related, Some(sub.clone()))?;

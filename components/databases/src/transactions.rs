@@ -572,12 +572,9 @@ pub async fn update(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
                     &data,
                     perms.as_deref(),
                 )?);
-                let inherited = perms.clone().unwrap_or_else(|| {
-                    existing.as_ref().map_or_else(Vec::new, |d| {
-                        permissions::parse(&d.permissions, &["read", "update", "delete", "write"])
-                            .unwrap_or_default()
-                    })
-                });
+                let inherited = perms
+                    .clone()
+                    .unwrap_or_else(|| existing.as_ref().map_or_else(Vec::new, |d| d.parsed_permissions()));
                 let database = meta::Database::placeholder(&database);
                 batch.extend(
                     relationships::link_statements(

@@ -5,7 +5,7 @@
 //! finished file.
 
 use edgewrite_core::identity::Caller;
-use edgewrite_core::permissions::{self, Permission};
+use edgewrite_core::permissions;
 use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::query::{self, Field, FieldKind, ListOptions, Schema};
 use edgewrite_core::time::iso_from_ms;
@@ -482,14 +482,7 @@ async fn start_upload(
             permissions::check_grantable(&ctx.caller, &parsed)?;
             parsed
         }
-        // A signed-in uploader may read, update and delete its file.
-        None => match &ctx.caller {
-            Caller::User(user) => ["read", "update", "delete"]
-                .iter()
-                .map(|a| Permission { action: a.to_string(), role: format!("user:{}", user.user_id) })
-                .collect(),
-            _ => Vec::new(),
-        },
+        None => permissions::creator_defaults(&ctx.caller),
     };
     // Files up to 20 MB take the bucket's compression and encryption; larger ones stream as
     // they are.
