@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { InputFile } from 'node-appwrite/file';
 import { adminClient, endpoint, projectId, node, web, runtime, userClient, installFallbackStorage } from './helpers.mjs';
 
 globalThis.WebSocket ??= WebSocket;
@@ -103,5 +104,187 @@ test('realtime: malformed frames get error frames and the connection stays usabl
   // Appwrite's 32 frames a minute: past them, error 1013 and the socket closes.
   const closed = new Promise((resolve) => socket.once('close', (code) => resolve(code)));
   for (let i = 0; i < 40; i++) socket.send(JSON.stringify({ type: 'ping' }));
+  assert.equal(await closed, 1013);
+});
+
+const webClient = ({ session, jwt } = {}) => {
+  const client = new web.Client().setEndpoint(endpoint).setProject(projectId);
+  if (session) client.setSession(session);
+  if (jwt) client.setJWT(jwt);
+  return client;
+};
+const settle = (ms = 500) => new Promise((resolve) => setTimeout(resolve, ms));
+const leaf = (e) => e.events[0];
+
+test('realtime: the account channel carries the user\'s own updates and sessions only, with a JWT too', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const alice = await userClient();
+  const bob = await userClient();
+  const jwt = (await new node.Account(alice.client).createJWT()).jwt;
+  const seen = { alice: collector(), bob: collector(), aliceJwt: collector() };
+  const realtimes = [
+    ['alice', new web.Realtime(webClient({ session: alice.session.secret }))],
+    ['bob', new web.Realtime(webClient({ session: bob.session.secret }))],
+    ['aliceJwt', new web.Realtime(webClient({ jwt }))],
+  ];
+  try {
+    for (const [who, realtime] of realtimes) await realtime.subscribe('account', (e) => seen[who].push(e));
+    await settle();
+    await new node.Account(alice.client).updatePrefs({ prefs: { theme: 'dark' } });
+    await new node.Account(alice.client).updateName({ name: 'Alice Liddell' });
+    await new node.Account(bob.client).updateName({ name: 'Bob' });
+    const got = await seen.alice.until(2);
+    assert.deepEqual(got.map(leaf), [`users.${alice.user.$id}.update.prefs`, `users.${alice.user.$id}.update.name`]);
+    assert.equal(got[0].payload.prefs.theme, 'dark');
+    assert.equal(got[1].payload.name, 'Alice Liddell');
+    assert.ok(got[0].channels.includes(`account.${alice.user.$id}`));
+    assert.deepEqual((await seen.aliceJwt.until(2)).map(leaf), got.map(leaf), 'a JWT connection (?jwt=) is the same user');
+    const bobs = await seen.bob.until(1);
+    assert.deepEqual(bobs.map(leaf), [`users.${bob.user.$id}.update.name`]);
+    // A new session is announced to the user's sockets, without its secret.
+    await new node.Account(new node.Client().setEndpoint(endpoint).setProject(projectId))
+      .createEmailPasswordSession({ email: alice.email, password: alice.password });
+    const [, , created] = await seen.alice.until(3);
+    assert.match(leaf(created), new RegExp(`^users\\.${alice.user.$id}\\.sessions\\.[^.]+\\.create$`));
+    assert.equal(created.payload.secret, '');
+    await settle(300);
+    assert.equal(seen.bob.events.length, 1, "bob never sees alice's account");
+  } finally {
+    for (const [, realtime] of realtimes) realtime.disconnect();
+  }
+});
+
+test('realtime: file events reach those who may read the file', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const storage = new node.Storage(adminClient());
+  const bucket = uid('rtb');
+  await storage.createBucket({ bucketId: bucket, name: bucket, permissions: ['create("users")'], fileSecurity: true });
+  const alice = await userClient();
+  const bob = await userClient();
+  const seen = { alice: collector(), bob: collector() };
+  const realtimes = [
+    ['alice', new web.Realtime(webClient({ session: alice.session.secret }))],
+    ['bob', new web.Realtime(webClient({ session: bob.session.secret }))],
+  ];
+  try {
+    for (const [who, realtime] of realtimes) await realtime.subscribe([`buckets.${bucket}.files`, 'files'], (e) => seen[who].push(e));
+    await settle();
+    const file = InputFile.fromBuffer(Buffer.from('hello realtime'), 'note.txt');
+    await storage.createFile({ bucketId: bucket, fileId: 'f1', file, permissions: [`read("user:${alice.user.$id}")`] });
+    await storage.updateFile({ bucketId: bucket, fileId: 'f1', name: 'renamed.txt' });
+    await storage.deleteFile({ bucketId: bucket, fileId: 'f1' });
+    const got = await seen.alice.until(3);
+    assert.deepEqual(got.map(leaf), ['create', 'update', 'delete'].map((a) => `buckets.${bucket}.files.f1.${a}`));
+    assert.equal(got[0].payload.sizeOriginal, 14);
+    assert.equal(got[1].payload.name, 'renamed.txt');
+    assert.ok(got[0].channels.includes('files') && got[0].channels.includes(`buckets.${bucket}.files.f1`));
+    await settle(300);
+    assert.equal(seen.bob.events.length, 0, 'bob may not read the file');
+  } finally {
+    for (const [, realtime] of realtimes) realtime.disconnect();
+  }
+});
+
+test('realtime: team and membership events reach the members; a removed member, a logged-out session and a deleted user stop receiving', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const teams = new node.Teams(adminClient());
+  const users = new node.Users(adminClient());
+  const admin = new node.Databases(adminClient());
+  const team = uid('rtt');
+  await teams.create({ teamId: team, name: 'Crew' });
+  const [alice, bob, carol] = [await userClient(), await userClient(), await userClient()];
+  const db = uid('rtd');
+  await admin.create({ databaseId: db, name: db });
+  await admin.createCollection({ databaseId: db, collectionId: 'c', name: 'c', permissions: [`read("team:${team}")`, `read("user:${alice.user.$id}")`, `read("user:${bob.user.$id}")`] });
+  await admin.createStringAttribute({ databaseId: db, collectionId: 'c', key: 't', size: 16, required: false });
+  const channel = `databases.${db}.collections.c.documents`;
+  const seen = { alice: collector(), bob: collector(), carol: collector(), carolDocs: collector() };
+  const carolRealtime = new web.Realtime(webClient({ session: carol.session.secret }));
+  const realtimes = [
+    new web.Realtime(webClient({ session: alice.session.secret })),
+    new web.Realtime(webClient({ session: bob.session.secret })),
+    carolRealtime,
+  ];
+  try {
+    await realtimes[0].subscribe(channel, (e) => seen.alice.push(e));
+    await realtimes[1].subscribe(channel, (e) => seen.bob.push(e));
+    await carolRealtime.subscribe(['teams', 'memberships'], (e) => seen.carol.push(e));
+    await carolRealtime.subscribe(channel, (e) => seen.carolDocs.push(e));
+    await settle();
+    const membership = await teams.createMembership({ teamId: team, roles: ['crew'], userId: carol.user.$id });
+    await teams.updateName({ teamId: team, name: 'Crew 2' });
+    const got = await seen.carol.until(2);
+    assert.deepEqual(got.map(leaf), [`teams.${team}.memberships.${membership.$id}.create`, `teams.${team}.update`]);
+    assert.equal(got[1].payload.name, 'Crew 2');
+    await admin.createDocument({ databaseId: db, collectionId: 'c', documentId: 'd1', data: { t: 'one' } });
+    assert.deepEqual((await seen.carolDocs.until(1)).map((e) => e.payload.$id), ['d1'], 'a member reads through team:T');
+    // Alice logs out, Bob is deleted, Carol leaves the team: their sockets stay open but hear nothing more.
+    await new web.Account(webClient({ session: alice.session.secret })).deleteSession({ sessionId: 'current' });
+    await users.delete({ userId: bob.user.$id });
+    await teams.deleteMembership({ teamId: team, membershipId: membership.$id });
+    await admin.createDocument({ databaseId: db, collectionId: 'c', documentId: 'd2', data: { t: 'two' } });
+    await settle(800);
+    assert.deepEqual(seen.alice.events.map((e) => e.payload.$id), ['d1']);
+    assert.deepEqual(seen.bob.events.map((e) => e.payload.$id), ['d1']);
+    assert.deepEqual(seen.carolDocs.events.map((e) => e.payload.$id), ['d1']);
+  } finally {
+    for (const realtime of realtimes) realtime.disconnect();
+  }
+});
+
+test('realtime: a subscription survives the project object being evicted (hibernation)', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const admin = new node.Databases(adminClient());
+  const db = uid('rth');
+  await admin.create({ databaseId: db, name: db });
+  await admin.createCollection({ databaseId: db, collectionId: 'c', name: 'c', permissions: ['read("any")'] });
+  await admin.createStringAttribute({ databaseId: db, collectionId: 'c', key: 't', size: 16, required: false });
+  const object = async () => (await fetch(`${endpoint}/__edgewrite/realtime-object?project=${projectId}`)).json();
+  const seen = collector();
+  const realtime = new web.Realtime(webClient());
+  try {
+    await realtime.subscribe(`databases.${db}.collections.c.documents`, (e) => seen.push(e));
+    await settle();
+    const before = await object();
+    // workerd evicts an object whose only work is hibernatable sockets after 10 s idle; the web
+    // SDK's heartbeat (every 20 s) does not come in between.
+    await settle(13_000);
+    await admin.createDocument({ databaseId: db, collectionId: 'c', documentId: 'after', data: { t: 'woke' } });
+    const got = await seen.until(1);
+    const after = await object();
+    assert.notEqual(after.instance, before.instance, 'the object was evicted and constructed again');
+    assert.ok(after.sockets >= 1, 'the socket stayed connected');
+    assert.deepEqual(got.map((e) => e.payload.t), ['woke']);
+  } finally {
+    realtime.disconnect();
+  }
+});
+
+test('realtime: a connection\'s subscriptions are bounded (100 per connection, 12 KiB of state, 32 frames a minute)', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const socket = new WebSocket(wsUrl);
+  const next = () => new Promise((resolve) => socket.once('message', (m) => resolve(JSON.parse(m.toString()))));
+  await next();
+  const many = Array.from({ length: 1000 }, (_, i) => ({ subscriptionId: `m${i}`, channels: ['files'] }));
+  socket.send(JSON.stringify({ type: 'subscribe', data: many }));
+  const refused = await next();
+  assert.equal(refused.data.code, 1003);
+  assert.match(refused.data.message, /at most 100 subscriptions/);
+  const channels = Array.from({ length: 100 }, (_, i) => `databases.somedatabase.collections.somecollection.documents.d${i}`);
+  let accepted = 0;
+  let answer;
+  for (let i = 0; i < 5; i++) {
+    socket.send(JSON.stringify({ type: 'subscribe', data: [{ subscriptionId: `big${i}`, channels }] }));
+    answer = await next();
+    if (answer.type === 'error') break;
+    accepted++;
+  }
+  assert.equal(answer.type, 'error');
+  assert.match(answer.data.message, /12 KiB/);
+  assert.ok(accepted >= 1);
+  // What was accepted is still held: unsubscribing finds every one.
+  socket.send(JSON.stringify({ type: 'unsubscribe', data: Array.from({ length: accepted }, (_, i) => ({ subscriptionId: `big${i}` })) }));
+  const removed = await next();
+  assert.ok(removed.data.subscriptions.every((s) => s.removed), JSON.stringify(removed));
+  // A thousand subscribe frames: the 33rd of the minute closes the socket with 1013.
+  const closed = new Promise((resolve) => socket.once('close', (code) => resolve(code)));
+  for (let i = 0; i < 1000 && socket.readyState === WebSocket.OPEN; i++) {
+    socket.send(JSON.stringify({ type: 'subscribe', data: [{ subscriptionId: `f${i}`, channels: ['files'] }] }));
+  }
   assert.equal(await closed, 1013);
 });

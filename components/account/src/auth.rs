@@ -81,6 +81,40 @@ fn peek_claims(token: &str) -> Option<jwt::Claims> {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 
+/// The caller a live connection stands for, read again by its session id (no secret): `None`
+/// once the session ended or expired, or the user was deleted or blocked. Realtime connections
+/// use it when a write changed who the user is. A session-less JWT (`session_id` empty) stands
+/// for the user alone.
+pub async fn reload_caller(
+    ports: &Ports<'_>,
+    user_id: &str,
+    session_id: &str,
+    via_jwt: bool,
+) -> Option<Caller> {
+    let now = ports.clock.now_ms();
+    let user_statement = if session_id.is_empty() {
+        Statement::new(format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"), vec![user_id.into()])
+    } else {
+        Statement::new(
+            format!(
+                "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = ? AND s.user_id = ? AND s.expire > ?",
+                joined_columns()
+            ),
+            vec![session_id.into(), user_id.into(), Value::Integer(now)],
+        )
+    };
+    let memberships = crate::teams::caller_memberships_statement("?", vec![user_id.into()]);
+    let out = ports.sql.batch(vec![user_statement, memberships]).await.ok()?;
+    let row = out.first()?.rows.first()?;
+    let (user, pending) = if session_id.is_empty() {
+        (User::from_row(row)?, false)
+    } else {
+        session_and_user(row).map(|(_, u, pending)| (u, pending))?
+    };
+    caller(session_id, &user, via_jwt, pending, out.get(1)).ok()
+}
+
 #[async_trait(?Send)]
 impl Authenticator for AccountAuthenticator {
     async fn session(

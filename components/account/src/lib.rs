@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod events;
 mod imported;
 mod jwt;
 mod keys;
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use edgewrite_core::http::Method;
 use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
 
-pub use auth::AccountAuthenticator;
+pub use auth::{reload_caller, AccountAuthenticator};
 
 /// The account capability.
 pub struct Account;
@@ -89,7 +90,7 @@ impl Capability for Account {
     }
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-        match route.name {
+        let response = match route.name {
             "account.create" => account::create(ctx).await,
             "account.get" => account::get(ctx).await,
             "account.name" => account::update_name(ctx).await,
@@ -130,7 +131,11 @@ impl Capability for Account {
             "identities.list" => account::list_identities(ctx).await,
             "identities.delete" => account::delete_identity(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        };
+        if let Ok(response) = &response {
+            events::announce(route, ctx, response).await;
         }
+        response
     }
 }
 
@@ -204,7 +209,7 @@ impl Capability for Users {
             let scope = if route.method == Method::Get { "users.read" } else { "users.write" };
             ctx.caller.require_scope(scope, ctx.project.unwrap_or(""), &ctx.request.host)?;
         }
-        match route.name {
+        let response = match route.name {
             "identities.list" => users::list_identities(ctx).await,
             "identities.delete" => users::delete_identity(ctx).await,
             "users.list" => users::list(ctx).await,
@@ -247,7 +252,11 @@ impl Capability for Users {
             "targets.update" => targets::update(ctx).await,
             "targets.delete" => targets::delete(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        };
+        if let Ok(response) = &response {
+            events::announce(route, ctx, response).await;
         }
+        response
     }
 }
 
@@ -293,7 +302,7 @@ impl Capability for Teams {
     }
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-        match route.name {
+        let response = match route.name {
             "teams.list" => teams::list(ctx).await,
             "teams.create" => teams::create(ctx).await,
             "teams.get" => teams::get(ctx).await,
@@ -308,7 +317,11 @@ impl Capability for Teams {
             "memberships.delete" => teams::delete_membership(ctx).await,
             "memberships.status" => teams::update_membership_status(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        };
+        if let Ok(response) = &response {
+            events::announce(route, ctx, response).await;
         }
+        response
     }
 }
 

@@ -202,6 +202,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
     let runtime = CloudflareRuntime { env: &env, secrets: EnvSecrets(&env) };
     let config = Config::from_secrets(&runtime.secrets);
+    if config.test_routes && req.path() == project_object::INSTANCE_HOOK {
+        return project_object::instance(&req, &env).await;
+    }
     let core = match to_core(req, &config).await {
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),

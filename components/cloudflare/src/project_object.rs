@@ -27,6 +27,8 @@ pub struct ProjectDatabase {
     state: State,
     env: Env,
     migrated: Cell<bool>,
+    /// Random per instance: the test hook tells tests whether the object was evicted.
+    instance: String,
 }
 
 /// Header carrying a new realtime connection (JSON) from the Worker's handshake to the object.
@@ -46,9 +48,24 @@ pub(crate) async fn open_socket(env: &Env, connection: &[u8]) -> worker::Result<
     stub.fetch_with_request(Request::new_with_init("https://project-database/realtime", &init)?).await
 }
 
+/// Test hook (mounted with `EDGEWRITE_TEST_ROUTES=1`): `GET …?project=P` answers the project
+/// object's instance id and socket count, so a test can tell that the object was evicted
+/// (hibernated) while its sockets stayed connected.
+pub(crate) const INSTANCE_HOOK: &str = "/v1/__edgewrite/realtime-object";
+
+pub(crate) async fn instance(req: &Request, env: &Env) -> worker::Result<Response> {
+    let url = req.url()?;
+    let Some((_, project)) = url.query_pairs().find(|(k, _)| k == "project") else {
+        return Response::error("project is required", 400);
+    };
+    let stub = env.durable_object(crate::DATABASE_BINDING)?.get_by_name(&project)?;
+    stub.fetch_with_str("https://project-database/instance").await
+}
+
 impl DurableObject for ProjectDatabase {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, migrated: Cell::new(false) }
+        let instance = edgewrite_core::ids::random_hex(8, &crate::CryptoRandom);
+        Self { state, env, migrated: Cell::new(false), instance }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -56,8 +73,15 @@ impl DurableObject for ProjectDatabase {
             "/realtime" => return self.accept(&req),
             "/publish" => {
                 let event: Event = req.json().await?;
+                self.refresh(&event.refresh_roles).await;
                 self.fan_out(&event);
                 return Response::empty();
+            }
+            "/instance" => {
+                return Response::from_json(&serde_json::json!({
+                    "instance": self.instance,
+                    "sockets": self.state.get_websockets().len(),
+                }));
             }
             _ => {}
         }
@@ -85,7 +109,7 @@ impl DurableObject for ProjectDatabase {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
-        let Ok(Some(mut connection)) = ws.deserialize_attachment::<Connection>() else { return Ok(()) };
+        let Some(mut connection) = attachment(&ws) else { return Ok(()) };
         let WebSocketIncomingMessage::String(text) = message else {
             ws.send_with_str(
                 r#"{"type":"error","data":{"code":1003,"message":"Message format is not valid."}}"#,
@@ -107,7 +131,7 @@ impl DurableObject for ProjectDatabase {
                 ws.close(Some(code), Some("policy"))?;
             }
         }
-        ws.serialize_attachment(&connection)
+        ws.serialize_attachment(connection.to_attachment())
     }
 
     async fn websocket_close(
@@ -139,7 +163,7 @@ impl ProjectDatabase {
             serde_json::from_str(&header).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(&connection)?;
+        pair.server.serialize_attachment(connection.to_attachment())?;
         pair.server.send_with_str(connection.connected_frame())?;
         Response::from_websocket(pair.client)
     }
@@ -148,11 +172,37 @@ impl ProjectDatabase {
     fn fan_out(&self, event: &Event) {
         let timestamp = edgewrite_core::time::iso_from_ms(worker::Date::now().as_millis() as i64);
         for socket in self.state.get_websockets() {
-            let Ok(Some(connection)) = socket.deserialize_attachment::<Connection>() else { continue };
+            let Some(connection) = attachment(&socket) else { continue };
             if let Some(frame) = connection.deliver(event, &timestamp) {
                 if let Err(e) = socket.send_with_str(frame) {
                     tracing::debug!(error = %e, "a realtime socket refused an event");
                 }
+            }
+        }
+    }
+
+    /// Re-checks the connections holding any of `roles`, whose sessions or memberships a write
+    /// changed: each goes on as its user is now, or as a guest once its session is gone.
+    async fn refresh(&self, roles: &[String]) {
+        if roles.is_empty() {
+            return;
+        }
+        for socket in self.state.get_websockets() {
+            let Some(mut connection) = attachment(&socket) else { continue };
+            if !connection.roles.iter().any(|r| roles.contains(r)) {
+                continue;
+            }
+            let Some(user_id) = connection.user_id.clone() else { continue };
+            let session_id = connection.session_id.clone().unwrap_or_default();
+            let stores = self.stores();
+            let caller =
+                edgewrite_account::reload_caller(&stores.ports(), &user_id, &session_id, connection.via_jwt)
+                    .await;
+            connection.refresh(caller.as_ref());
+            if let Err(e) = socket.serialize_attachment(connection.to_attachment()) {
+                // A connection whose new state can't be kept must not keep its old roles.
+                tracing::warn!(error = %e, "closing a realtime connection whose state could not be kept");
+                let _ = socket.close(Some(1011), Some("state"));
             }
         }
     }
@@ -162,20 +212,40 @@ impl ProjectDatabase {
     async fn verify_session(&self, session: &str) -> Option<edgewrite_core::identity::Caller> {
         let credential = SessionCredential::decode(session)?;
         let credentials = Credentials { session: Some(credential), jwt: None, api_key: None };
-        let sql = LocalSql { state: &self.state };
-        let secrets = crate::EnvSecrets(&self.env);
-        let ports = Ports {
-            sql: &sql,
+        let stores = self.stores();
+        edgewrite_account::AccountAuthenticator.session(&credentials, &stores.ports()).await.ok().flatten()
+    }
+
+    fn stores(&self) -> ObjectStores<'_> {
+        ObjectStores { sql: LocalSql { state: &self.state }, secrets: crate::EnvSecrets(&self.env) }
+    }
+}
+
+/// What the object's own code (session checks) reads: its database and the secrets; no blobs,
+/// KV or events here.
+struct ObjectStores<'a> {
+    sql: LocalSql<'a>,
+    secrets: crate::EnvSecrets<'a>,
+}
+
+impl ObjectStores<'_> {
+    fn ports(&self) -> Ports<'_> {
+        Ports {
+            sql: &self.sql,
             blobs: &edgewrite_core::serve::NoProject,
             kv: &edgewrite_core::serve::NoProject,
             clock: &crate::WorkerClock,
             random: &crate::CryptoRandom,
             events: &edgewrite_core::ports::NoSubscribers,
-            secrets: &secrets,
+            secrets: &self.secrets,
             outbound: &edgewrite_core::ports::NoOutbound,
-        };
-        edgewrite_account::AccountAuthenticator.session(&credentials, &ports).await.ok().flatten()
+        }
     }
+}
+
+/// The connection a socket's attachment holds.
+fn attachment(socket: &WebSocket) -> Option<Connection> {
+    socket.deserialize_attachment::<String>().ok().flatten().and_then(|a| Connection::from_attachment(&a))
 }
 
 /// The object's own SQLite, behind the `Sql` port (used for migrations and batches).

@@ -196,6 +196,14 @@ pub fn session_cookie_name(project: &str) -> String {
     format!("a_session_{project}")
 }
 
+/// One decoded query parameter.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| percent_decode(&v.replace('+', " "))).flatten()
+    })
+}
+
 impl Credentials {
     pub fn from_request(req: &Request, project: &str) -> Credentials {
         let cookie_name = session_cookie_name(project);
@@ -223,9 +231,17 @@ impl Credentials {
             .or_else(|| req.header("x-appwrite-session").and_then(SessionCredential::decode))
             .or_else(|| from_fallback().and_then(|v| SessionCredential::decode(&v)));
         let non_empty = |h: &str| req.header(h).map(str::trim).filter(|v| !v.is_empty());
+        // Browsers can't set headers on a WebSocket handshake: the web SDK passes its JWT as
+        // `?jwt=` on the realtime URL.
+        let realtime_jwt = || {
+            (req.path == "/v1/realtime")
+                .then(|| query_param(&req.query, "jwt"))
+                .flatten()
+                .filter(|j| !j.is_empty())
+        };
         Credentials {
             session,
-            jwt: non_empty("x-appwrite-jwt").map(str::to_string),
+            jwt: non_empty("x-appwrite-jwt").map(str::to_string).or_else(realtime_jwt),
             api_key: non_empty("x-appwrite-key").map(str::to_string),
         }
     }

@@ -6,6 +6,7 @@ pub mod abuse;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod ids;

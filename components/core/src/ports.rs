@@ -216,6 +216,11 @@ pub struct Event {
     pub payload: serde_json::Value,
     /// Roles allowed to see the event.
     pub roles: Vec<String>,
+    /// Roles (`user:U`, `team:T`, `member:M`) whose holders this write may have changed (a
+    /// session ended, a user blocked, a membership gone): connections holding any of them
+    /// re-check who they are before the event is delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refresh_roles: Vec<String>,
 }
 
 /// Where realtime events go.

@@ -24,6 +24,10 @@ pub const MAX_SUBSCRIPTIONS: usize = 100;
 pub const MAX_CHANNELS: usize = 100;
 /// Most frames a connection may send per minute (Appwrite's limit); past it, error 1013.
 pub const MAX_FRAMES_PER_MINUTE: u32 = 32;
+/// Most bytes a connection's state (its roles and subscriptions, as JSON) may take: it lives in
+/// the socket's attachment, which Cloudflare caps at 16 KiB. A subscribe frame that would pass
+/// it is refused with error 1003 and changes nothing.
+pub const MAX_STATE_BYTES: usize = 12 * 1024;
 
 /// `GET /v1/realtime`.
 pub struct Realtime;
@@ -86,6 +90,12 @@ pub struct Subscription {
 pub struct Connection {
     pub project: String,
     pub user_id: Option<String>,
+    /// The session the user is connected with (empty for a session-less JWT), so a write that
+    /// ends it or changes the user's roles can re-check the connection.
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub via_jwt: bool,
     pub roles: Vec<String>,
     pub subscriptions: Vec<Subscription>,
     /// The minute (unix ms / 60000) `frames` counts for.
@@ -173,12 +183,34 @@ fn matches(q: &Query, payload: &Json) -> bool {
 impl Connection {
     /// A new connection of `caller` in `project`.
     pub fn for_caller(project: &str, caller: &Caller) -> Connection {
-        Connection {
-            project: project.to_string(),
-            user_id: caller.user().map(|u| u.user_id.clone()),
-            roles: caller.roles(),
-            ..Connection::default()
-        }
+        let mut connection = Connection { project: project.to_string(), ..Connection::default() };
+        connection.act_for(caller);
+        connection
+    }
+
+    fn act_for(&mut self, caller: &Caller) {
+        let user = caller.user();
+        self.user_id = user.map(|u| u.user_id.clone());
+        self.session_id = user.map(|u| u.session_id.clone());
+        self.via_jwt = user.is_some_and(|u| u.via_jwt);
+        self.roles = caller.roles();
+    }
+
+    /// The state as the socket's attachment (a JSON string, within [`MAX_STATE_BYTES`] once
+    /// subscribe frames have been checked).
+    pub fn to_attachment(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_attachment(attachment: &str) -> Option<Connection> {
+        serde_json::from_str(attachment).ok()
+    }
+
+    /// A write changed who this connection's user is: `caller` is the user as they are now, or
+    /// `None` when the session ended or the user was deleted or blocked, and the connection
+    /// goes on as a guest.
+    pub fn refresh(&mut self, caller: Option<&Caller>) {
+        self.act_for(caller.unwrap_or(&Caller::Guest));
     }
 
     fn user_json(&self) -> Json {
@@ -244,6 +276,22 @@ impl Connection {
     }
 
     fn subscribe(&mut self, data: &Json) -> Result<String, String> {
+        let before = self.subscriptions.clone();
+        let answer = self.add_subscriptions(data);
+        if answer.is_ok() && self.to_attachment().len() > MAX_STATE_BYTES {
+            self.subscriptions = before;
+            return Err(format!(
+                "A connection's subscriptions may take at most {} KiB; unsubscribe first.",
+                MAX_STATE_BYTES / 1024
+            ));
+        }
+        if answer.is_err() {
+            self.subscriptions = before;
+        }
+        answer
+    }
+
+    fn add_subscriptions(&mut self, data: &Json) -> Result<String, String> {
         let items = data.as_array().ok_or("Payload is not valid.")?;
         let mut added = Vec::new();
         for item in items {
@@ -289,8 +337,7 @@ impl Connection {
     /// The connection now acts for `caller` (a verified session): its roles change, and an
     /// `account` subscription made as a guest stays empty. Returns the response frame.
     pub fn authenticated(&mut self, caller: &Caller) -> String {
-        self.user_id = caller.user().map(|u| u.user_id.clone());
-        self.roles = caller.roles();
+        self.act_for(caller);
         json!({"type": "response", "data": {"to": "authentication", "success": true, "user": self.user_json()}})
             .to_string()
     }
@@ -331,12 +378,12 @@ mod tests {
     use super::*;
 
     fn event(channels: &[&str], roles: &[&str], payload: Json) -> Event {
-        Event {
-            names: vec!["databases.db.collections.c.documents.d.create".into()],
-            channels: channels.iter().map(|c| c.to_string()).collect(),
+        Event::new(
+            vec!["databases.db.collections.c.documents.d.create".into()],
+            channels.iter().map(|c| c.to_string()).collect(),
             payload,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        }
+            roles.iter().map(|r| r.to_string()).collect(),
+        )
     }
 
     fn guest() -> Connection {
@@ -388,6 +435,47 @@ mod tests {
         }
         assert!(matches!(c.handle(r#"{"type":"ping"}"#, 1000), Action::Close(_, 1013)));
         assert!(matches!(c.handle(r#"{"type":"ping"}"#, 61_000), Action::Send(_)), "a new minute");
+    }
+
+    #[test]
+    fn subscriptions_stay_within_the_state_budget_and_a_refused_frame_changes_nothing() {
+        let mut c = guest();
+        let channels: Vec<String> =
+            (0..100).map(|i| format!("databases.db.collections.c.documents.doc{i:04}")).collect();
+        let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+        let mut accepted = 0;
+        for i in 0..10 {
+            let Action::Send(frames) = subscribe(&mut c, &format!("s{i}"), &channels, &[]) else { panic!() };
+            if frames[0].contains("\"error\"") {
+                assert!(frames[0].contains("1003") && frames[0].contains("KiB"), "{}", frames[0]);
+                break;
+            }
+            accepted += 1;
+        }
+        assert!((1..10).contains(&accepted));
+        assert_eq!(c.subscriptions.len(), accepted);
+        assert!(c.to_attachment().len() <= MAX_STATE_BYTES);
+        let many: Vec<Json> =
+            (0..1000).map(|i| json!({"subscriptionId": format!("m{i}"), "channels": ["files"]})).collect();
+        let Action::Send(frames) = c.handle(&json!({"type": "subscribe", "data": many}).to_string(), 0)
+        else {
+            panic!()
+        };
+        assert!(frames[0].contains("1003"));
+        assert_eq!(c.subscriptions.len(), accepted, "a refused frame adds nothing");
+    }
+
+    #[test]
+    fn a_refreshed_connection_without_a_caller_is_a_guest() {
+        let mut c = guest();
+        c.user_id = Some("u1".into());
+        c.roles = vec!["any".into(), "user:u1".into()];
+        subscribe(&mut c, "a", &["account"], &[]);
+        c.refresh(None);
+        assert_eq!(c.user_id, None);
+        assert_eq!(c.roles, vec!["any".to_string(), "guests".to_string()]);
+        let own = event(&["account.u1"], &["user:u1"], json!({}));
+        assert_eq!(c.deliver(&own, "t"), None);
     }
 
     #[test]

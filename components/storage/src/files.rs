@@ -447,6 +447,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         out.get(2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r)).ok_or_else(not_found)?;
     if file.complete() && !file.finished() {
         finish(ctx, &mut file, &codec, if idx == 0 { Some(data) } else { None }).await?;
+        announce(ctx, &bucket, &file, "create").await;
     }
     Ok(Response::json(201, &file.to_json(&bucket)))
 }
@@ -600,6 +601,21 @@ async fn finish(
     Ok(())
 }
 
+/// The realtime event of `action` on a finished file: seen by those who may read it.
+async fn announce(ctx: &Ctx<'_>, bucket: &Bucket, file: &File, action: &str) {
+    use edgewrite_core::events::{channels, container_read_roles, names, publish};
+    let (b, f) = (bucket.id.as_str(), file.id.as_str());
+    let bases = ["files".to_string(), format!("buckets.{b}.files"), format!("buckets.{b}.files.{f}")];
+    let roles = container_read_roles(&bucket.permissions, bucket.file_security, &file.permissions);
+    let event = edgewrite_core::ports::Event::new(
+        names(&[("buckets", b), ("files", f)], action),
+        channels(&bases, action),
+        file.to_json(bucket),
+        roles,
+    );
+    publish(ctx, event).await;
+}
+
 /// `GET …/files/{fileId}`
 pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (bucket, file) = load_readable(ctx).await?;
@@ -685,6 +701,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         StoreError::GuardFailed { .. } => not_found(),
         other => AppwriteError::internal(other),
     })?;
+    announce(ctx, &bucket, &file, "update").await;
     Ok(Response::json(200, &file.to_json(&bucket)))
 }
 
@@ -723,6 +740,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             tracing::warn!(error = %e, file = %file.id, "deleting a chunk of a deleted file");
         }
     }
+    announce(ctx, &bucket, &file, "delete").await;
     Ok(Response::no_content())
 }
 
