@@ -288,3 +288,25 @@ test('realtime: a connection\'s subscriptions are bounded (100 per connection, 1
   }
   assert.equal(await closed, 1013);
 });
+
+test('realtime: concurrent writes to one document arrive in commit order, each with the state its write left', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const admin = new node.Databases(adminClient());
+  const db = uid('rto');
+  await admin.create({ databaseId: db, name: db });
+  await admin.createCollection({ databaseId: db, collectionId: 'c', name: 'c', permissions: ['read("any")'] });
+  await admin.createIntegerAttribute({ databaseId: db, collectionId: 'c', key: 'n', required: false, xdefault: 0 });
+  await admin.createDocument({ databaseId: db, collectionId: 'c', documentId: 'counter', data: { n: 0 } });
+  const seen = collector();
+  const realtime = new web.Realtime(webClient());
+  try {
+    await realtime.subscribe(`databases.${db}.collections.c.documents.counter`, (e) => seen.push(e));
+    await settle();
+    const writes = 30;
+    await Promise.all(Array.from({ length: writes }, () =>
+      admin.incrementDocumentAttribute({ databaseId: db, collectionId: 'c', documentId: 'counter', attribute: 'n', value: 1 })));
+    const got = await seen.until(writes);
+    assert.deepEqual(got.map((e) => e.payload.n), Array.from({ length: writes }, (_, i) => i + 1));
+  } finally {
+    realtime.disconnect();
+  }
+});

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use edgewrite_core::identity::{Authenticator, Credentials, SessionCredential};
 use edgewrite_core::ports::{Event, Ports};
 use edgewrite_core::ports::{Rows, Sql, Statement, StoreError, Value};
-use edgewrite_realtime::{Action, Connection};
+use edgewrite_realtime::{Action, Connection, Sequencer};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{
@@ -20,7 +20,7 @@ use worker::{
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::wire::{BatchReply, WireRows, WireStatement};
+use crate::wire::{Announcement, BatchReply, WireRows, WireStatement};
 
 #[durable_object]
 pub struct ProjectDatabase {
@@ -29,7 +29,12 @@ pub struct ProjectDatabase {
     migrated: Cell<bool>,
     /// Random per instance: the test hook tells tests whether the object was evicted.
     instance: String,
+    sequencer: RefCell<Sequencer>,
 }
+
+/// How long the events of a write wait for those of the writes committed before it, whose
+/// announcements are still on their way (see [`Sequencer`]).
+const GAP_WAIT_MS: i64 = 1_000;
 
 /// Header carrying a new realtime connection (JSON) from the Worker's handshake to the object.
 const CONNECTION_HEADER: &str = "x-edgewrite-connection";
@@ -65,16 +70,15 @@ pub(crate) async fn instance(req: &Request, env: &Env) -> worker::Result<Respons
 impl DurableObject for ProjectDatabase {
     fn new(state: State, env: Env) -> Self {
         let instance = edgewrite_core::ids::random_hex(8, &crate::CryptoRandom);
-        Self { state, env, migrated: Cell::new(false), instance }
+        Self { state, env, migrated: Cell::new(false), instance, sequencer: RefCell::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         match req.path().as_str() {
             "/realtime" => return self.accept(&req),
             "/publish" => {
-                let event: Event = req.json().await?;
-                self.refresh(&event.refresh_roles).await;
-                self.fan_out(&event);
+                let announcement: Announcement = req.json().await?;
+                self.announce(announcement).await;
                 return Response::empty();
             }
             "/instance" => {
@@ -92,6 +96,16 @@ impl DurableObject for ProjectDatabase {
                 return Response::from_json(&BatchReply::Err(e.into()));
             }
             self.migrated.set(true);
+            if !self.sequencer.borrow().started() {
+                let current = local
+                    .query(Statement::new("SELECT n FROM commit_seq WHERE id = 1", vec![]))
+                    .await
+                    .ok()
+                    .and_then(|r| r.rows.first()?.first()?.as_i64());
+                if let Some(current) = current {
+                    self.sequencer.borrow_mut().start(current);
+                }
+            }
         }
         let wire: Vec<WireStatement> = req.json().await?;
         let reply = match wire.into_iter().map(WireStatement::into_statement).collect::<Result<Vec<_>, _>>() {
@@ -166,6 +180,33 @@ impl ProjectDatabase {
         pair.server.serialize_attachment(connection.to_attachment())?;
         pair.server.send_with_str(connection.connected_frame())?;
         Response::from_websocket(pair.client)
+    }
+
+    /// Delivers a write's events once those of every write committed before it are out (or
+    /// given up on after [`GAP_WAIT_MS`]).
+    async fn announce(&self, announcement: Announcement) {
+        let Announcement { seq, events } = announcement;
+        let due = self.sequencer.borrow_mut().offer(seq, events);
+        self.deliver(due).await;
+        let Some(seq) = seq else { return };
+        let deadline = worker::Date::now().as_millis() as i64 + GAP_WAIT_MS;
+        // Another announcement delivers this one when the gap before it closes.
+        while !self.sequencer.borrow().delivered(seq) {
+            if worker::Date::now().as_millis() as i64 >= deadline {
+                tracing::warn!(seq, "realtime: earlier writes never announced; delivering past them");
+                let due = self.sequencer.borrow_mut().skip_gap();
+                self.deliver(due).await;
+                continue;
+            }
+            worker::Delay::from(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn deliver(&self, events: Vec<Event>) {
+        for event in events {
+            self.refresh(&event.refresh_roles).await;
+            self.fan_out(&event);
+        }
     }
 
     /// Sends `event` to every connection that subscribed to one of its channels and may read it.

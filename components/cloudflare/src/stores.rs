@@ -129,8 +129,13 @@ pub struct ProjectEvents {
 
 #[async_trait(?Send)]
 impl edgewrite_core::ports::Events for ProjectEvents {
-    async fn publish(&self, event: edgewrite_core::ports::Event) -> Result<(), StoreError> {
-        let body = serde_json::to_string(&event).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    async fn publish(
+        &self,
+        seq: Option<i64>,
+        events: Vec<edgewrite_core::ports::Event>,
+    ) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&crate::wire::Announcement { seq, events })
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         let req = Request::new_with_init("https://project-database/publish", &init)

@@ -154,3 +154,10 @@ pub enum BatchReply {
     Ok(Vec<WireRows>),
     Err(WireError),
 }
+
+/// The events of one committed write, on their way from the Worker to the project's object.
+#[derive(Serialize, Deserialize)]
+pub struct Announcement {
+    pub seq: Option<i64>,
+    pub events: Vec<edgewrite_core::ports::Event>,
+}

@@ -5,7 +5,7 @@
 
 use serde_json::Value as Json;
 
-use crate::ports::Event;
+use crate::ports::{Event, Rows, Statement};
 use crate::Ctx;
 
 /// `service.id.sub.id…` names for `segments`, every id also as `*`, for the full path with and
@@ -98,10 +98,32 @@ pub fn account_event(user_id: &str, sub: Option<(&str, &str)>, action: &str, pay
     Event::new(names(&segments, action), channels, payload, vec![format!("user:{user_id}")])
 }
 
-/// Publishes, logging rather than failing: the write already happened.
+/// Appended last to a write's batch when the write will announce events: bumps the project's
+/// commit sequence inside the same transaction and answers the new number ([`sequence_of`]).
+/// Only a write that then publishes may take a number: the realtime hub waits (briefly) for
+/// every number in turn.
+pub fn sequence_statement() -> Statement {
+    Statement::new("UPDATE commit_seq SET n = n + 1 WHERE id = 1 RETURNING n", vec![])
+}
+
+/// The commit sequence number a batch ending in [`sequence_statement`] took.
+pub fn sequence_of(out: &[Rows]) -> Option<i64> {
+    out.last()?.rows.first()?.first()?.as_i64()
+}
+
+/// Publishes one event of a write that took no sequence number, logging rather than failing:
+/// the write already happened.
 pub async fn publish(ctx: &Ctx<'_>, event: Event) {
-    if let Err(error) = ctx.ports.events.publish(event).await {
-        tracing::warn!(%error, "publishing a realtime event");
+    publish_all(ctx, None, vec![event]).await;
+}
+
+/// Publishes the events of one write, with the sequence number it took (if any).
+pub async fn publish_all(ctx: &Ctx<'_>, seq: Option<i64>, events: Vec<Event>) {
+    if events.is_empty() && seq.is_none() {
+        return;
+    }
+    if let Err(error) = ctx.ports.events.publish(seq, events).await {
+        tracing::warn!(%error, "publishing realtime events");
     }
 }
 

@@ -226,7 +226,10 @@ pub struct Event {
 /// Where realtime events go.
 #[async_trait(?Send)]
 pub trait Events {
-    async fn publish(&self, event: Event) -> Result<(), StoreError>;
+    /// The events of one committed write, in order. `seq` is the commit sequence number the
+    /// write took ([`crate::events::sequence_statement`]): writes' events are delivered in
+    /// that order, and a write that took one publishes even when it has no events.
+    async fn publish(&self, seq: Option<i64>, events: Vec<Event>) -> Result<(), StoreError>;
 }
 
 /// Events with nowhere to go: no subscriber can exist (Spin has no inbound WebSockets; on
@@ -236,8 +239,8 @@ pub struct NoSubscribers;
 
 #[async_trait(?Send)]
 impl Events for NoSubscribers {
-    async fn publish(&self, event: Event) -> Result<(), StoreError> {
-        tracing::debug!(events = ?event.names, "event dropped: no realtime subscribers");
+    async fn publish(&self, _seq: Option<i64>, events: Vec<Event>) -> Result<(), StoreError> {
+        tracing::debug!(events = events.len(), "events dropped: no realtime subscribers");
         Ok(())
     }
 }

@@ -77,7 +77,7 @@ impl Kv for NoProject {
 }
 #[async_trait(?Send)]
 impl Events for NoProject {
-    async fn publish(&self, _: crate::ports::Event) -> Result<(), StoreError> {
+    async fn publish(&self, _: Option<i64>, _: Vec<crate::ports::Event>) -> Result<(), StoreError> {
         Err(no_project())
     }
 }

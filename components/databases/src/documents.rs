@@ -4,7 +4,7 @@
 //! full and `total` counts only what the caller may read.
 
 use edgewrite_core::identity::Caller;
-use edgewrite_core::ports::{Statement, StoreError, Value};
+use edgewrite_core::ports::{Rows, Statement, StoreError, Value};
 use edgewrite_core::query::{Field, FieldKind, Schema};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
@@ -107,15 +107,20 @@ pub(crate) async fn load_document(
     id: &str,
     read_filter: bool,
 ) -> Result<Option<Document>, AppwriteError> {
-    let mut sql = format!("SELECT {} FROM {} WHERE _id = ?", columns(collection), collection.read_source());
-    let mut params = vec![Value::from(id)];
+    let mut statement = document_statement(collection, id);
     if read_filter {
-        sql.push_str(" AND ");
-        sql.push_str(&permitted(collection, "read"));
-        params.push(roles_param(ctx));
+        statement.sql.push_str(" AND ");
+        statement.sql.push_str(&permitted(collection, "read"));
+        statement.params.push(roles_param(ctx));
     }
-    let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
+    let rows = ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
     Ok(rows.rows.first().and_then(|r| document(flavor, database, collection, r)))
+}
+
+/// Reads document `id` as [`document`] takes it.
+fn document_statement(collection: &Collection, id: &str) -> Statement {
+    let sql = format!("SELECT {} FROM {} WHERE _id = ?", columns(collection), collection.read_source());
+    Statement::new(sql, vec![Value::from(id)])
 }
 
 /// `GET …/documents/{documentId}`
@@ -184,6 +189,25 @@ async fn documents_by_id(
     ids: &[String],
     scope: Option<(String, Value)>,
 ) -> Result<Vec<Document>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(documents_statement_scoped(collection, ids, scope))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(read_documents(flavor, database, collection, &rows))
+}
+
+/// Reads documents `ids`, in creation order, as [`document`] takes them.
+fn documents_statement(collection: &Collection, ids: &[String]) -> Statement {
+    documents_statement_scoped(collection, ids, None)
+}
+
+fn documents_statement_scoped(
+    collection: &Collection,
+    ids: &[String],
+    scope: Option<(String, Value)>,
+) -> Statement {
     let mut sql = format!(
         "SELECT {} FROM {} WHERE _id IN (SELECT value FROM json_each(?))",
         columns(collection),
@@ -196,8 +220,7 @@ async fn documents_by_id(
         params.push(param);
     }
     sql.push_str(" ORDER BY _seq");
-    let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
-    Ok(rows.rows.iter().filter_map(|r| document(flavor, database, collection, r)).collect())
+    Statement::new(sql, params)
 }
 
 /// The values of the request's `select` queries (`None`: there are none). Elsewhere than in
@@ -494,24 +517,66 @@ async fn create_document(
     batch.extend(
         relationships::link_statements(ctx, flavor, database, collection, &id, data, &permissions, 1).await?,
     );
-    ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
-    let doc = load_document(ctx, flavor, database, collection, &id, false)
-        .await?
-        .ok_or_else(|| flavor.document_not_found())?;
-    announce(ctx, database, collection, &doc, "create").await;
+    let read = document_statement(collection, &id);
+    let (_, rows, seq) = commit(ctx, batch, Some(read)).await.map_err(write_error(flavor))?;
+    let docs = read_documents(flavor, database, collection, &rows);
+    announce(ctx, seq, database, collection, &docs, "create").await;
+    let doc = docs.into_iter().next().ok_or_else(|| flavor.document_not_found())?;
     Ok(Response::json(201, &doc.json))
 }
 
-async fn announce(ctx: &Ctx<'_>, database: &Database, collection: &Collection, doc: &Document, action: &str) {
-    let event = crate::events::document_event(
-        &database.id,
-        collection,
-        &doc.id,
-        action,
-        &doc.permissions,
-        doc.json.clone(),
-    );
-    crate::events::publish(ctx, event).await;
+/// Runs a write's batch, then `read` (what the write's events carry, read inside the same
+/// transaction so no later write shows through), then the commit sequence statement. Answers
+/// the batch's rows, `read`'s rows and the number the write took for its realtime events (which
+/// must then be announced).
+async fn commit(
+    ctx: &Ctx<'_>,
+    mut batch: Vec<Statement>,
+    read: Option<Statement>,
+) -> Result<(Vec<Rows>, Rows, Option<i64>), StoreError> {
+    let has_read = read.is_some();
+    batch.extend(read);
+    batch.push(edgewrite_core::events::sequence_statement());
+    let mut out = ctx.ports.sql.batch(batch).await?;
+    let seq = edgewrite_core::events::sequence_of(&out);
+    out.pop();
+    let read = if has_read { out.pop().unwrap_or_default() } else { Rows::default() };
+    Ok((out, read, seq))
+}
+
+/// The documents a [`commit`]'s read found, in order.
+fn read_documents(
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    rows: &Rows,
+) -> Vec<Document> {
+    rows.rows.iter().filter_map(|r| document(flavor, database, collection, r)).collect()
+}
+
+/// The realtime events of `action` on `docs`, written by the commit that took `seq`.
+async fn announce<'d>(
+    ctx: &Ctx<'_>,
+    seq: Option<i64>,
+    database: &Database,
+    collection: &Collection,
+    docs: impl IntoIterator<Item = &'d Document>,
+    action: &str,
+) {
+    let events = docs
+        .into_iter()
+        .map(|doc| {
+            crate::events::document_event(
+                &database.id,
+                collection,
+                &doc.id,
+                action,
+                &doc.permissions,
+                doc.json.clone(),
+            )
+        })
+        .collect();
+    edgewrite_core::events::publish_all(ctx, seq, events).await;
 }
 
 /// `POST …/documents`
@@ -695,11 +760,11 @@ async fn update_document(
         relationships::link_statements(ctx, flavor, database, collection, &doc.id, data, &inherited, 1)
             .await?,
     );
-    ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
-    let doc = load_document(ctx, flavor, database, collection, &doc.id, false)
-        .await?
-        .ok_or_else(|| flavor.document_not_found())?;
-    announce(ctx, database, collection, &doc, "update").await;
+    let read = document_statement(collection, &doc.id);
+    let (_, rows, seq) = commit(ctx, batch, Some(read)).await.map_err(write_error(flavor))?;
+    let docs = read_documents(flavor, database, collection, &rows);
+    announce(ctx, seq, database, collection, &docs, "update").await;
+    let doc = docs.into_iter().next().ok_or_else(|| flavor.document_not_found())?;
     Ok(Response::json(200, &doc.json))
 }
 
@@ -752,12 +817,12 @@ pub async fn delete(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     let mut batch =
         relationships::delete_statements(ctx, flavor, &database, &collection, &ids, 1, &mut visited).await?;
     batch.extend(delete_statements(&collection, &id));
-    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+    let (_, _, seq) = commit(ctx, batch, None).await.map_err(|e| match e {
         // The restrict guards of `relationships::delete_statements`: a link made meanwhile.
         StoreError::GuardFailed { expected: 0, .. } => flavor.delete_restricted(),
         other => write_error(flavor)(other),
     })?;
-    announce(ctx, &database, &collection, &doc, "delete").await;
+    announce(ctx, seq, &database, &collection, [&doc], "delete").await;
     Ok(Response::no_content())
 }
 
@@ -778,17 +843,20 @@ pub async fn step(ctx: &Ctx<'_>, flavor: Flavor, up: bool) -> Result<Response, A
     if !document_allows(ctx, &collection, &doc, "update") {
         return Err(unauthorized());
     }
-    let changed = ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
-    let doc = load_document(ctx, flavor, &database, &collection, &id, false)
-        .await?
-        .ok_or_else(|| flavor.document_not_found())?;
-    if changed.changes == 0 {
+    let read = document_statement(&collection, &id);
+    let (out, rows, seq) = commit(ctx, vec![statement], Some(read)).await.map_err(AppwriteError::internal)?;
+    let changed = out.first().map_or(0, |r| r.changes);
+    // A refused step changed nothing: its (empty) announcement still goes, so later events
+    // don't wait for its sequence number.
+    let docs = if changed > 0 { read_documents(flavor, &database, &collection, &rows) } else { Vec::new() };
+    announce(ctx, seq, &database, &collection, &docs, "update").await;
+    if changed == 0 {
         return Err(flavor.limit_exceeded(&format!(
             "Attribute \"{key}\" would go past its {} of {bound}",
             if up { "maximum" } else { "minimum" }
         )));
     }
-    announce(ctx, &database, &collection, &doc, "update").await;
+    let doc = docs.into_iter().next().ok_or_else(|| flavor.document_not_found())?;
     Ok(Response::json(200, &doc.json))
 }
 
@@ -963,11 +1031,10 @@ pub async fn create_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
         batch.extend(insert_statements(ctx, flavor, &collection, id, data, permissions.clone())?);
         ids.push(id.clone());
     }
-    ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
-    let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
-    for doc in &docs {
-        announce(ctx, &database, &collection, doc, "create").await;
-    }
+    let read = documents_statement(&collection, &ids);
+    let (_, rows, seq) = commit(ctx, batch, Some(read)).await.map_err(write_error(flavor))?;
+    let docs = read_documents(flavor, &database, &collection, &rows);
+    announce(ctx, seq, &database, &collection, &docs, "create").await;
     Ok(list_response(flavor, 201, &docs))
 }
 
@@ -1032,15 +1099,17 @@ pub async fn update_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     let data = ctx.params.object("data")?.unwrap_or_default();
     let values = values(flavor, &collection, &data, false, ctx.ports.clock.now_ms())?;
     let ids = matching_ids(ctx, &collection).await?;
-    if !values.is_empty() && !ids.is_empty() {
+    let docs = if !values.is_empty() && !ids.is_empty() {
         let targets = Targets::Ids(json!(ids).to_string());
         let batch = bulk_update_statements(&collection, values, ctx.ports.clock.now_ms(), &targets);
-        ctx.ports.sql.batch(batch).await.map_err(write_error(flavor))?;
-    }
-    let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
-    for doc in &docs {
-        announce(ctx, &database, &collection, doc, "update").await;
-    }
+        let read = documents_statement(&collection, &ids);
+        let (_, rows, seq) = commit(ctx, batch, Some(read)).await.map_err(write_error(flavor))?;
+        let docs = read_documents(flavor, &database, &collection, &rows);
+        announce(ctx, seq, &database, &collection, &docs, "update").await;
+        docs
+    } else {
+        load_many(ctx, flavor, &database, &collection, &ids).await?
+    };
     Ok(list_response(flavor, 200, &docs))
 }
 
@@ -1051,10 +1120,10 @@ pub async fn delete_many(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, Appw
     relationships::refuse_bulk(&collection)?;
     let ids = matching_ids(ctx, &collection).await?;
     let docs = load_many(ctx, flavor, &database, &collection, &ids).await?;
-    let batch = bulk_delete_statements(&collection, &Targets::Ids(json!(ids).to_string()));
-    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
-    for doc in &docs {
-        announce(ctx, &database, &collection, doc, "delete").await;
+    if !docs.is_empty() {
+        let batch = bulk_delete_statements(&collection, &Targets::Ids(json!(ids).to_string()));
+        let (_, _, seq) = commit(ctx, batch, None).await.map_err(AppwriteError::internal)?;
+        announce(ctx, seq, &database, &collection, &docs, "delete").await;
     }
     Ok(list_response(flavor, 200, &docs))
 }

@@ -8,8 +8,6 @@ use serde_json::Value as Json;
 
 use crate::meta::Collection;
 
-pub use edgewrite_core::events::publish;
-
 /// The event of `action` (`create`, `update`, `upsert`, `delete`) on document `id`.
 pub fn document_event(
     database_id: &str,

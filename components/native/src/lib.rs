@@ -193,8 +193,8 @@ pub struct RecordedEvents(pub Rc<RefCell<Vec<Event>>>);
 
 #[async_trait(?Send)]
 impl Events for RecordedEvents {
-    async fn publish(&self, event: Event) -> Result<(), StoreError> {
-        self.0.borrow_mut().push(event);
+    async fn publish(&self, _seq: Option<i64>, events: Vec<Event>) -> Result<(), StoreError> {
+        self.0.borrow_mut().extend(events);
         Ok(())
     }
 }

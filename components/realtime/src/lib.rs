@@ -29,6 +29,68 @@ pub const MAX_FRAMES_PER_MINUTE: u32 = 32;
 /// it is refused with error 1003 and changes nothing.
 pub const MAX_STATE_BYTES: usize = 12 * 1024;
 
+/// Puts announced writes back in commit order: each write's events carry the commit sequence
+/// number its batch took (`edgewrite_core::events::sequence_statement`), and go out after
+/// those of every earlier number. A number whose announcement never comes (its Worker failed
+/// after committing) is given up on by [`Sequencer::skip_gap`]; events without a number, or
+/// whose number was given up on, go out as they come.
+#[derive(Debug, Default)]
+pub struct Sequencer {
+    /// The last number delivered (or known to need nothing); `None` until [`Sequencer::start`].
+    delivered: Option<i64>,
+    held: std::collections::BTreeMap<i64, Vec<Event>>,
+}
+
+impl Sequencer {
+    pub fn started(&self) -> bool {
+        self.delivered.is_some()
+    }
+
+    /// Numbers up to `current` (the sequence as committed now) need nothing.
+    pub fn start(&mut self, current: i64) {
+        self.delivered.get_or_insert(current);
+    }
+
+    /// Takes the events of the write that took `seq`; answers the events now due, in order.
+    pub fn offer(&mut self, seq: Option<i64>, events: Vec<Event>) -> Vec<Event> {
+        match (seq, self.delivered) {
+            (Some(seq), Some(last)) if seq > last => {
+                self.held.insert(seq, events);
+                self.due()
+            }
+            // A sequencer that never saw the sequence starts from the first number it sees.
+            (Some(seq), None) => {
+                self.delivered = Some(seq);
+                events
+            }
+            _ => events,
+        }
+    }
+
+    /// Whether the write that took `seq` has gone out.
+    pub fn delivered(&self, seq: i64) -> bool {
+        self.delivered.is_some_and(|last| seq <= last)
+    }
+
+    /// Gives up on the numbers missing before the first held one; answers what is then due.
+    pub fn skip_gap(&mut self) -> Vec<Event> {
+        if let Some(first) = self.held.keys().next().copied() {
+            self.delivered = Some(first - 1);
+        }
+        self.due()
+    }
+
+    fn due(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some(last) = self.delivered {
+            let Some(events) = self.held.remove(&(last + 1)) else { break };
+            self.delivered = Some(last + 1);
+            out.extend(events);
+        }
+        out
+    }
+}
+
 /// `GET /v1/realtime`.
 pub struct Realtime;
 
@@ -463,6 +525,31 @@ mod tests {
         };
         assert!(frames[0].contains("1003"));
         assert_eq!(c.subscriptions.len(), accepted, "a refused frame adds nothing");
+    }
+
+    fn named(name: &str) -> Event {
+        Event::new(vec![name.into()], vec![], Json::Null, vec![])
+    }
+
+    fn names_of(events: &[Event]) -> Vec<&str> {
+        events.iter().map(|e| e.names[0].as_str()).collect()
+    }
+
+    #[test]
+    fn the_sequencer_delivers_in_commit_order_and_gives_up_on_gaps() {
+        let mut s = Sequencer::default();
+        s.start(10);
+        assert!(s.offer(Some(12), vec![named("b")]).is_empty(), "11 is not out yet");
+        assert!(!s.delivered(12));
+        assert_eq!(names_of(&s.offer(Some(11), vec![named("a1"), named("a2")])), ["a1", "a2", "b"]);
+        assert!(s.delivered(12));
+        assert_eq!(names_of(&s.offer(Some(13), vec![])), Vec::<&str>::new(), "an empty write counts");
+        assert_eq!(names_of(&s.offer(Some(14), vec![named("c")])), ["c"]);
+        // 15 never comes.
+        assert!(s.offer(Some(16), vec![named("e")]).is_empty());
+        assert_eq!(names_of(&s.skip_gap()), ["e"]);
+        assert_eq!(names_of(&s.offer(Some(15), vec![named("late")])), ["late"], "late, but not lost");
+        assert_eq!(names_of(&s.offer(None, vec![named("unnumbered")])), ["unnumbered"]);
     }
 
     #[test]

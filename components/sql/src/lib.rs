@@ -357,6 +357,16 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX file_tokens_by_file ON file_tokens (file_seq)",
         ],
     },
+    Migration {
+        version: 11,
+        name: "commit sequence",
+        statements: &[
+            // Bumped inside every write that announces realtime events, so the project's object
+            // can deliver them in the order their writes committed.
+            "CREATE TABLE commit_seq (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)",
+            "INSERT INTO commit_seq (id, n) VALUES (1, 0)",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

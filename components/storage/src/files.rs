@@ -446,8 +446,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let mut file =
         out.get(2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r)).ok_or_else(not_found)?;
     if file.complete() && !file.finished() {
-        finish(ctx, &mut file, &codec, if idx == 0 { Some(data) } else { None }).await?;
-        announce(ctx, &bucket, &file, "create").await;
+        let seq = finish(ctx, &mut file, &codec, if idx == 0 { Some(data) } else { None }).await?;
+        announce(ctx, seq, &bucket, &file, "create").await;
     }
     Ok(Response::json(201, &file.to_json(&bucket)))
 }
@@ -552,7 +552,7 @@ async fn finish(
     file: &mut File,
     codec: &Codec<'_>,
     first: Option<&Vec<u8>>,
-) -> Result<(), AppwriteError> {
+) -> Result<Option<i64>, AppwriteError> {
     let head = match first {
         Some(data) => data[..data.len().min(512)].to_vec(),
         None => {
@@ -583,27 +583,31 @@ async fn finish(
     let signature =
         if md5s.len() == 1 { md5s[0].clone() } else { hex(&Md5::digest(md5s.concat().as_bytes())) };
     let mime_type = media_type(&head, &file.name);
-    ctx.ports
+    let out = ctx
+        .ports
         .sql
-        .query(Statement::new(
-            "UPDATE files SET mime_type = ?, signature = ? WHERE seq = ? AND blobs = ? AND signature = ''",
-            vec![
-                mime_type.clone().into(),
-                signature.clone().into(),
-                Value::Integer(file.seq),
-                file.blobs.clone().into(),
-            ],
-        ))
+        .batch(vec![
+            Statement::new(
+                "UPDATE files SET mime_type = ?, signature = ? WHERE seq = ? AND blobs = ? AND signature = ''",
+                vec![
+                    mime_type.clone().into(),
+                    signature.clone().into(),
+                    Value::Integer(file.seq),
+                    file.blobs.clone().into(),
+                ],
+            ),
+            edgewrite_core::events::sequence_statement(),
+        ])
         .await
         .map_err(AppwriteError::internal)?;
     file.mime_type = mime_type;
     file.signature = signature;
-    Ok(())
+    Ok(edgewrite_core::events::sequence_of(&out))
 }
 
 /// The realtime event of `action` on a finished file: seen by those who may read it.
-async fn announce(ctx: &Ctx<'_>, bucket: &Bucket, file: &File, action: &str) {
-    use edgewrite_core::events::{channels, container_read_roles, names, publish};
+async fn announce(ctx: &Ctx<'_>, seq: Option<i64>, bucket: &Bucket, file: &File, action: &str) {
+    use edgewrite_core::events::{channels, container_read_roles, names, publish_all};
     let (b, f) = (bucket.id.as_str(), file.id.as_str());
     let bases = ["files".to_string(), format!("buckets.{b}.files"), format!("buckets.{b}.files.{f}")];
     let roles = container_read_roles(&bucket.permissions, bucket.file_security, &file.permissions);
@@ -613,7 +617,7 @@ async fn announce(ctx: &Ctx<'_>, bucket: &Bucket, file: &File, action: &str) {
         file.to_json(bucket),
         roles,
     );
-    publish(ctx, event).await;
+    publish_all(ctx, seq, vec![event]).await;
 }
 
 /// `GET …/files/{fileId}`
@@ -697,11 +701,12 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         )
         .expect_changes(1),
     );
-    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+    batch.push(edgewrite_core::events::sequence_statement());
+    let out = ctx.ports.sql.batch(batch).await.map_err(|e| match e {
         StoreError::GuardFailed { .. } => not_found(),
         other => AppwriteError::internal(other),
     })?;
-    announce(ctx, &bucket, &file, "update").await;
+    announce(ctx, edgewrite_core::events::sequence_of(&out), &bucket, &file, "update").await;
     Ok(Response::json(200, &file.to_json(&bucket)))
 }
 
@@ -725,6 +730,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 vec![Value::Integer(file.seq), file.blobs.clone().into()],
             )
             .expect_changes(1),
+            edgewrite_core::events::sequence_statement(),
         ])
         .await
         .map_err(|e| match e {
@@ -740,7 +746,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             tracing::warn!(error = %e, file = %file.id, "deleting a chunk of a deleted file");
         }
     }
-    announce(ctx, &bucket, &file, "delete").await;
+    announce(ctx, edgewrite_core::events::sequence_of(&out), &bucket, &file, "delete").await;
     Ok(Response::no_content())
 }
 
