@@ -166,6 +166,16 @@ const storageResults = [];
     }
   }
 }
+// Realtime fan-out (workerd: Spin takes no inbound WebSockets): 100 and 1,000 subscribers.
+if ((process.env.EDGEWRITE_RUNTIME ?? 'workerd') === 'workerd') {
+  const { fanout } = await import('./fanout.mjs');
+  for (const subscribers of [100, 1000]) {
+    for (const r of await fanout({ endpoint, project, admin, subscribers })) {
+      storageResults.push(r);
+      process.stderr.write(`  ${r.name}: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.errors} lost\n`);
+    }
+  }
+}
 let previewWidth = 0;
 
 // The baseline touches no store: it measures the Worker's fixed cost.

@@ -310,3 +310,26 @@ test('realtime: concurrent writes to one document arrive in commit order, each w
     realtime.disconnect();
   }
 });
+
+test('realtime: one client address gets 128 connection attempts a minute, then 429', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+  const attempt = () => new Promise((resolve) => {
+    const socket = new WebSocket(wsUrl, { headers: { 'cf-connecting-ip': ip } });
+    socket.once('message', () => { socket.terminate(); resolve(101); });
+    socket.once('unexpected-response', (_, res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+    });
+    socket.once('error', () => {});
+  });
+  // The limiter counts fixed minutes: keep all 129 attempts inside one.
+  const second = (Date.now() / 1000) % 60;
+  if (second > 50) await settle((61 - second) * 1000);
+  const answers = [];
+  for (let i = 0; i < 129; i += 43) answers.push(...await Promise.all(Array.from({ length: Math.min(43, 129 - i) }, attempt)));
+  assert.equal(answers.filter((a) => a === 101).length, 128);
+  const refused = answers.find((a) => a !== 101);
+  assert.equal(refused.status, 429);
+  assert.equal(refused.body.type, 'general_rate_limit_exceeded');
+});

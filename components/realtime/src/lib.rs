@@ -24,6 +24,8 @@ pub const MAX_SUBSCRIPTIONS: usize = 100;
 pub const MAX_CHANNELS: usize = 100;
 /// Most frames a connection may send per minute (Appwrite's limit); past it, error 1013.
 pub const MAX_FRAMES_PER_MINUTE: u32 = 32;
+/// Most connection attempts per client IP per minute (Appwrite's limit); past it, 429.
+pub const MAX_CONNECTIONS_PER_MINUTE: u32 = 128;
 /// Most bytes a connection's state (its roles and subscriptions, as JSON) may take: it lives in
 /// the socket's attachment, which Cloudflare caps at 16 KiB. A subscribe frame that would pass
 /// it is refused with error 1003 and changes nothing.
@@ -123,6 +125,13 @@ impl Capability for Realtime {
                 "Realtime connections are for users and guests, not API keys.",
             ));
         }
+        let attempts = edgewrite_core::abuse::Limit { max: MAX_CONNECTIONS_PER_MINUTE, window_secs: 60 };
+        edgewrite_core::abuse::check(
+            ctx,
+            &format!("url:/v1/realtime,ip:{}", ctx.request.client_ip),
+            attempts,
+        )
+        .await?;
         let connection = Connection::for_caller(ctx.project.unwrap_or_default(), &ctx.caller);
         let mut response = Response::json(200, &connection);
         response.headers.set(HANDSHAKE_HEADER, "1");
