@@ -332,6 +332,37 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         ]),
     }
     let server = runtime.start(tools, port, &run_dir.join("state"), &vars, &run_dir.join("server.log"))?;
+    // A second instance in front of a legacy backend (the gradual-migration proxy), which
+    // tests/e2e/proxy.test.mjs starts on `legacy_port`.
+    let legacy_port = server::free_port()?.to_string();
+    let upstream_secret = generate_key()?;
+    let wants_proxy = files.is_empty() || files.iter().any(|f| f.contains("proxy"));
+    let proxy = if wants_proxy {
+        let upstream = format!("http://127.0.0.1:{legacy_port}");
+        let mut proxy_vars = vars.clone();
+        proxy_vars.extend([
+            ("EDGEWRITE_UPSTREAM", upstream.as_str()),
+            // Spin: the components' allowed_outbound_hosts.
+            ("EDGEWRITE_UPSTREAM_ORIGIN", upstream.as_str()),
+            ("EDGEWRITE_UPSTREAM_ROUTES", "/v1/functions/*,/v1/storage/buckets/legacy/*"),
+            ("EDGEWRITE_UPSTREAM_SECRET", upstream_secret.as_str()),
+            ("EDGEWRITE_UPSTREAM_TIMEOUT_MS", "1500"),
+        ]);
+        let proxy_port = server::free_port()?;
+        step(&format!(
+            "starting a second {} in front of a legacy backend on 127.0.0.1:{proxy_port}",
+            runtime.name()
+        ));
+        Some(runtime.start(
+            tools,
+            proxy_port,
+            &run_dir.join("proxy-state"),
+            &proxy_vars,
+            &run_dir.join("proxy.log"),
+        )?)
+    } else {
+        None
+    };
     step(&format!("end-to-end suite (official SDKs against {})", runtime.name()));
     let tap = run_dir.join("e2e.tap");
     let status = Command::new(&tools.test_node)
@@ -352,10 +383,14 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         .env("EDGEWRITE_POLICIES_ON", "1")
         .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
         .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
+        .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
+        .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
+        .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)
         .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
         .status()
         .context("running node --test")?;
     drop(server);
+    drop(proxy);
     let counts = tap_counts(&std::fs::read_to_string(&tap).unwrap_or_default());
     if !status.success() && counts.1 == 0 {
         bail!("node --test failed before reporting results ({status}); see {}", run_dir.display());

@@ -5,6 +5,7 @@
 mod outbound;
 mod project_object;
 mod stores;
+mod upstream;
 mod wire;
 
 use async_trait::async_trait;
@@ -104,10 +105,8 @@ const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_conformance::TestRoutes,
 ];
 
-async fn to_core(
-    mut req: Request,
-    config: &Config,
-) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
+/// The request without its body, and whether its method is one edgewrite knows.
+fn head_of(req: &Request) -> Result<(edgewrite_core::Request, bool), edgewrite_core::Response> {
     let url = req.url().map(|u| u.to_string()).unwrap_or_default();
     // The raw method: `worker::Method` maps unknown methods to GET.
     let method = Method::parse(&req.inner().method());
@@ -115,7 +114,15 @@ async fn to_core(
         .map_err(|e| edgewrite_core::Response::error(&e))?;
     core.headers = req.headers().entries().collect();
     core.client_ip = core.headers.get("cf-connecting-ip").unwrap_or_default().to_string();
-    let Some(limit) = edgewrite_core::serve::body_limit(&core, method.is_some(), config)? else {
+    Ok((core, method.is_some()))
+}
+
+async fn to_core(
+    mut req: Request,
+    config: &Config,
+) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
+    let (mut core, method_known) = head_of(&req)?;
+    let Some(limit) = edgewrite_core::serve::body_limit(&core, method_known, config)? else {
         return Ok(core);
     };
     match read_body(&mut req, limit).await {
@@ -204,6 +211,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let config = Config::from_secrets(&runtime.secrets);
     if config.test_routes && req.path() == project_object::INSTANCE_HOOK {
         return project_object::instance(&req, &env).await;
+    }
+    if let Some(upstream) = &config.upstream {
+        if let Ok((head, true)) = head_of(&req) {
+            if upstream.forwards(CAPABILITIES, head.method, &head.path) {
+                return upstream::forward(req, head, &runtime, &config, upstream).await;
+            }
+        }
     }
     let core = match to_core(req, &config).await {
         Ok(core) => core,

@@ -8,6 +8,10 @@ use crate::ports::Secrets;
 /// these up front.
 pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_PROJECTS",
+    "EDGEWRITE_UPSTREAM",
+    "EDGEWRITE_UPSTREAM_ROUTES",
+    "EDGEWRITE_UPSTREAM_SECRET",
+    "EDGEWRITE_UPSTREAM_TIMEOUT_MS",
     "EDGEWRITE_API_KEY",
     "EDGEWRITE_ALLOWED_ORIGINS",
     "EDGEWRITE_MAX_BODY_BYTES",
@@ -114,6 +118,8 @@ pub struct Config {
     /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
     pub session_limit: u32,
     pub password: PasswordPolicy,
+    /// The legacy backend of a gradual migration (`EDGEWRITE_UPSTREAM…`), if any.
+    pub upstream: Option<crate::upstream::Upstream>,
 }
 
 impl Config {
@@ -175,6 +181,7 @@ impl Config {
                     .and_then(|v| parse_argon2(&v))
                     .unwrap_or(PasswordPolicy::default().argon2),
             },
+            upstream: crate::upstream::Upstream::from_secrets(secrets),
         }
     }
 

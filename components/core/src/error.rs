@@ -59,6 +59,8 @@ error_types! {
     GeneralCursorNotFound = ("general_cursor_not_found", 400, "CursorAfter/cursorBefore id does not exist."),
     GeneralServerError = ("general_server_error", 500, "Server Error"),
     GeneralProtocolUnsupported = ("general_protocol_unsupported", 426, "Non-GET over http when https is forced."),
+    GeneralUpstreamFailed = ("general_upstream_failed", 502, "The upstream (legacy) server could not be reached."),
+    GeneralUpstreamTimeout = ("general_upstream_timeout", 504, "The upstream (legacy) server did not answer in time."),
     GeneralNotImplemented = ("general_not_implemented", 405, "This method was not fully implemented yet. If you believe this is a mistake, please upgrade your Appwrite server version."),
     GeneralInvalidEmail = ("general_invalid_email", 400, "Email could not be parsed."),
     GeneralInvalidPhone = ("general_invalid_phone", 400, "Phone number invalid."),

@@ -20,6 +20,7 @@ pub mod query;
 pub mod router;
 pub mod serve;
 pub mod time;
+pub mod upstream;
 
 pub use config::Config;
 pub use error::{AppwriteError, ErrorType};

@@ -260,17 +260,7 @@ async fn dispatch(
     };
     let params = Params::from_request(req, path_params, &config.limits)?;
 
-    let none = NoProject;
-    let ports = Ports {
-        sql: stores.as_ref().map_or(&none as &dyn Sql, |s| s.sql.as_ref()),
-        blobs: stores.as_ref().map_or(&none as &dyn Blobs, |s| s.blobs.as_ref()),
-        kv: stores.as_ref().map_or(&none as &dyn Kv, |s| s.kv.as_ref()),
-        events: stores.as_ref().map_or(&none as &dyn Events, |s| s.events.as_ref()),
-        clock: runtime.clock(),
-        random: runtime.random(),
-        secrets: runtime.secrets(),
-        outbound: runtime.outbound(),
-    };
+    let ports = ports_of(stores.as_ref(), runtime);
 
     let caller = resolve_caller(req, config, project, &ports, auth).await;
     if let (Some(origin), false) = (foreign_origin, matches!(caller, Ok(Caller::App { .. }))) {
@@ -292,6 +282,49 @@ async fn dispatch(
     }
     let ctx = Ctx { request: req, params, caller, config, project, ports };
     capability.handle(route, &ctx).await
+}
+
+/// The ports over a project's stores (or none), and the runtime's own.
+fn ports_of<'a>(stores: Option<&'a ProjectStores>, runtime: &'a dyn Runtime) -> Ports<'a> {
+    static NONE: NoProject = NoProject;
+    Ports {
+        sql: stores.map_or(&NONE as &dyn Sql, |s| s.sql.as_ref()),
+        blobs: stores.map_or(&NONE as &dyn Blobs, |s| s.blobs.as_ref()),
+        kv: stores.map_or(&NONE as &dyn Kv, |s| s.kv.as_ref()),
+        events: stores.map_or(&NONE as &dyn Events, |s| s.events.as_ref()),
+        clock: runtime.clock(),
+        random: runtime.random(),
+        secrets: runtime.secrets(),
+        outbound: runtime.outbound(),
+    }
+}
+
+/// Who a request forwarded to the upstream comes from, verified as on a served route: its
+/// project (one this deployment serves) and caller. Credentials that fail verification, or a
+/// session still owing a second factor, make a guest: the upstream is told only what edgewrite
+/// could prove.
+pub async fn identify(
+    req: &Request,
+    config: &Config,
+    runtime: &dyn Runtime,
+    auth: Option<&dyn Authenticator>,
+) -> (Option<String>, Caller) {
+    let Some(project) = project_of(req).filter(|p| config.serves_project(p)) else {
+        return (None, Caller::Guest);
+    };
+    let stores = match runtime.open_project(&project).await {
+        Ok(stores) => stores,
+        Err(error) => {
+            tracing::warn!(%error, "opening the project to identify a forwarded request");
+            return (Some(project), Caller::Guest);
+        }
+    };
+    let ports = ports_of(Some(&stores), runtime);
+    let caller = match resolve_caller(req, config, Some(&project), &ports, auth).await {
+        Ok(caller) if !caller.user().is_some_and(|u| u.mfa_pending) => caller,
+        _ => Caller::Guest,
+    };
+    (Some(project), caller)
 }
 
 async fn resolve_caller(

@@ -23,6 +23,7 @@ mod http;
 mod kv;
 mod outbound;
 mod sql;
+mod upstream;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -158,6 +159,11 @@ pub async fn serve_http(
         Ok(core) => core,
         Err(rejected) => return http::from_core(rejected),
     };
+    if let Some(upstream) = &config.upstream {
+        if upstream.forwards(capabilities, core.method, &core.path) {
+            return http::from_core(upstream::forward(&core, &config, &runtime, auth, upstream).await);
+        }
+    }
     let mut response = edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await;
     // Spin takes no inbound WebSockets (nor passes `Upgrade` on): realtime is a clear error.
     if core.path == "/v1/realtime" || response.headers.get(edgewrite_realtime::HANDSHAKE_HEADER).is_some() {
