@@ -86,3 +86,10 @@ pub fn spin_host() -> Result<PathBuf> {
     run(Command::new("cargo").args(["build", "--quiet", "-p", "edgewrite-spin-test-host"]))?;
     Ok(target_dir().join("debug/edgewrite-spin-test-host"))
 }
+
+/// Builds the `edgewrite` migration CLI (debug) and returns the binary's path.
+pub fn cli() -> Result<PathBuf> {
+    step("building the edgewrite CLI (components/cli)");
+    run(Command::new("cargo").args(["build", "--quiet", "-p", "edgewrite-cli"]))?;
+    Ok(target_dir().join("debug/edgewrite"))
+}

@@ -298,7 +298,9 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     let sink_port = sink_origin.rsplit(':').next().unwrap_or_default().to_string();
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
     let mut vars = vec![
-        ("EDGEWRITE_PROJECTS", "test,other"),
+        // `other` and the migration's `migrated` and `restored` stay empty but for
+        // tests/e2e/migration.test.mjs.
+        ("EDGEWRITE_PROJECTS", "test,other,migrated,restored"),
         ("EDGEWRITE_API_KEY", key.as_str()),
         ("EDGEWRITE_TEST_ROUTES", "1"),
         // The optional password policies, on, so the suite covers them.
@@ -336,7 +338,8 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     // tests/e2e/proxy.test.mjs starts on `legacy_port`.
     let legacy_port = server::free_port()?.to_string();
     let upstream_secret = generate_key()?;
-    let wants_proxy = files.is_empty() || files.iter().any(|f| f.contains("proxy"));
+    let wants_proxy =
+        files.is_empty() || files.iter().any(|f| f.contains("proxy") || f.contains("migration"));
     let proxy = if wants_proxy {
         let upstream = format!("http://127.0.0.1:{legacy_port}");
         let mut proxy_vars = vars.clone();
@@ -363,6 +366,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     } else {
         None
     };
+    let cli = if wants_proxy { Some(build::cli()?) } else { None };
     step(&format!("end-to-end suite (official SDKs against {})", runtime.name()));
     let tap = run_dir.join("e2e.tap");
     let status = Command::new(&tools.test_node)
@@ -386,6 +390,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
         .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
         .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)
+        .env("EDGEWRITE_CLI", cli.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
         .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
         .status()
         .context("running node --test")?;

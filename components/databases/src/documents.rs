@@ -465,6 +465,27 @@ pub(crate) fn creation_permissions(ctx: &Ctx<'_>, permissions: Option<Vec<Permis
 }
 
 /// The statements inserting a document (after the create permission was checked).
+/// The `$createdAt` and `$updatedAt` a server (API key) gives in `data`, as Appwrite allows so
+/// that migrated documents keep their history; others' are ignored.
+fn kept_times(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    data: &Map<String, Json>,
+) -> Result<(Option<i64>, Option<i64>), AppwriteError> {
+    if !matches!(ctx.caller, Caller::App { .. }) {
+        return Ok((None, None));
+    }
+    let time = |key: &str| -> Result<Option<i64>, AppwriteError> {
+        match data.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => v.as_str().and_then(edgewrite_core::time::ms_from_iso).map(Some).ok_or_else(|| {
+                flavor.invalid_structure(&format!("\"{key}\" must be an ISO 8601 date and time"))
+            }),
+        }
+    };
+    Ok((time("$createdAt")?, time("$updatedAt")?))
+}
+
 pub(crate) fn insert_statements(
     ctx: &Ctx<'_>,
     flavor: Flavor,
@@ -476,9 +497,15 @@ pub(crate) fn insert_statements(
     let now = ctx.ports.clock.now_ms();
     let values = values(flavor, collection, data, true, now)?;
     let permissions = creation_permissions(ctx, permissions);
+    let (created, updated) = kept_times(ctx, flavor, data)?;
+    let (created, updated) = (created.unwrap_or(now), updated.or(created).unwrap_or(now));
     let mut cols = vec!["_id".to_string(), "_created_at".into(), "_updated_at".into(), "_permissions".into()];
-    let mut row =
-        vec![json!(id), json!(now), json!(now), json!(json!(permissions::render(&permissions)).to_string())];
+    let mut row = vec![
+        json!(id),
+        json!(created),
+        json!(updated),
+        json!(json!(permissions::render(&permissions)).to_string()),
+    ];
     for (i, v) in values {
         if let Assign::Set(v) = v {
             cols.push(collection.attributes[i].column());
@@ -648,7 +675,8 @@ pub(crate) fn update_statements(
     data: &Map<String, Json>,
     permissions: Option<&[Permission]>,
 ) -> Result<Vec<Statement>, AppwriteError> {
-    let now = ctx.ports.clock.now_ms();
+    let (created, updated) = kept_times(ctx, flavor, data)?;
+    let now = updated.unwrap_or_else(|| ctx.ports.clock.now_ms());
     let values = values(flavor, collection, data, false, now)?;
     let (sets, row) = set_clause(collection, values, now, permissions);
     let mut batch = vec![Statement::new(
@@ -656,6 +684,12 @@ pub(crate) fn update_statements(
         vec![row.into(), id.into()],
     )
     .expect_changes(1)];
+    if let Some(created) = created {
+        batch.push(Statement::new(
+            format!("UPDATE {} SET _created_at = ? WHERE _id = ?", collection.docs_table()),
+            vec![Value::Integer(created), id.into()],
+        ));
+    }
     if let Some(p) = permissions {
         batch.extend(permission_rows(collection, id, p));
     }

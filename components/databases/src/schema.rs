@@ -368,11 +368,20 @@ pub async fn list_collections(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response,
         search: Some("id || ' ' || name"),
         fulltext: &[],
     };
-    let (total, rows) = page(
+    // Collections' seqs are random (they name tables): creation order, as in Appwrite, is
+    // their creation time, unless the caller orders them.
+    let mut queries = queries_param(ctx)?;
+    let ordered =
+        queries.iter().any(|q| query::parse(q).is_ok_and(|q| q.method.as_str().starts_with("order")));
+    if !ordered {
+        queries.push(json!({"method": "orderAsc", "attribute": "$createdAt"}).to_string());
+    }
+    let (total, rows) = page_with(
         ctx,
         &schema,
         COLLECTION_COLUMNS,
         Some(("database_seq = ?", vec![Value::Integer(database.seq)])),
+        queries,
     )
     .await?;
     let mut page: Vec<meta::Collection> =

@@ -1,0 +1,258 @@
+//! The dump format (version 1): a directory holding `manifest.json`, one JSON Lines file per
+//! resource kind, each line one record (`records.rs`, keys sorted), and the files' bytes:
+//!
+//! ```text
+//! manifest.json                  {"format":"edgewrite-dump","version":1,"counts":{…}}
+//! users.jsonl teams.jsonl memberships.jsonl databases.jsonl collections.jsonl
+//! documents/<databaseId>/<collectionId>.jsonl
+//! buckets.jsonl files.jsonl      (each file record with its "sha256")
+//! blobs/<bucketId>/<fileId>      the file's bytes
+//! functions.jsonl variables.jsonl
+//! ```
+//!
+//! Records are written in the source's order (creation order), and an import creates them in
+//! that order, so exporting the imported project gives the same bytes again.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+
+use crate::migrate::{Outcome, Sink, Source, Summary, KINDS};
+use crate::remote::{hex, CHUNK};
+
+pub const FORMAT: &str = "edgewrite-dump";
+pub const VERSION: u64 = 1;
+
+/// Ids become file names: refuse any that could leave the dump's directory.
+fn safe(id: &str) -> Result<&str> {
+    let ok = !id.is_empty()
+        && id.len() <= 255
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !id.starts_with('.');
+    ok.then_some(id).ok_or_else(|| anyhow!("id {id:?} cannot name a file in a dump"))
+}
+
+/// A dump as a migration's source.
+pub struct DumpSource {
+    dir: PathBuf,
+}
+
+impl DumpSource {
+    pub fn open(dir: &Path) -> Result<DumpSource> {
+        let manifest: Json = serde_json::from_slice(
+            &fs::read(dir.join("manifest.json"))
+                .with_context(|| format!("reading {}/manifest.json", dir.display()))?,
+        )
+        .context("manifest.json is not JSON")?;
+        if manifest["format"] != FORMAT {
+            return Err(anyhow!("{} is not an edgewrite dump", dir.display()));
+        }
+        if manifest["version"].as_u64() != Some(VERSION) {
+            return Err(anyhow!(
+                "dump version {} is not supported (this edgewrite reads {VERSION})",
+                manifest["version"]
+            ));
+        }
+        Ok(DumpSource { dir: dir.to_path_buf() })
+    }
+
+    /// The records of `file` that `keep` keeps, a page at a time.
+    fn lines(
+        &self,
+        file: &Path,
+        keep: &dyn Fn(&Json) -> bool,
+        each: &mut dyn FnMut(Vec<Json>) -> Result<()>,
+    ) -> Result<()> {
+        let path = self.dir.join(file);
+        let Ok(handle) = File::open(&path) else { return Ok(()) };
+        let mut page = Vec::new();
+        for (n, line) in BufReader::new(handle).lines().enumerate() {
+            let line = line.with_context(|| format!("reading {}", path.display()))?;
+            let record: Json = serde_json::from_str(&line)
+                .with_context(|| format!("{} line {} is not JSON", path.display(), n + 1))?;
+            if keep(&record) {
+                page.push(record);
+            }
+            if page.len() == crate::api::PAGE {
+                each(std::mem::take(&mut page))?;
+            }
+        }
+        if !page.is_empty() {
+            each(page)?;
+        }
+        Ok(())
+    }
+}
+
+fn all(_: &Json) -> bool {
+    true
+}
+
+impl Source for DumpSource {
+    fn describe(&self) -> String {
+        format!("dump {}", self.dir.display())
+    }
+    fn users(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("users.jsonl"), &all, each)
+    }
+    fn teams(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("teams.jsonl"), &all, each)
+    }
+    fn memberships(&self, team: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("memberships.jsonl"), &|m| m["teamId"] == team, each)
+    }
+    fn databases(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("databases.jsonl"), &all, each)
+    }
+    fn collections(&self, database: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("collections.jsonl"), &|c| c["databaseId"] == database, each)
+    }
+    fn documents(
+        &self,
+        database: &str,
+        collection: &str,
+        each: &mut dyn FnMut(Vec<Json>) -> Result<()>,
+    ) -> Result<()> {
+        let file = Path::new("documents").join(safe(database)?).join(format!("{}.jsonl", safe(collection)?));
+        self.lines(&file, &all, each)
+    }
+    fn buckets(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("buckets.jsonl"), &all, each)
+    }
+    fn files(&self, bucket: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("files.jsonl"), &|f| f["bucketId"] == bucket, each)
+    }
+    fn file_range(&self, bucket: &str, file: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        let path = self.dir.join("blobs").join(safe(bucket)?).join(safe(file)?);
+        let mut handle = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        handle.seek(SeekFrom::Start(start))?;
+        let mut bytes = vec![0; (end - start) as usize];
+        handle.read_exact(&mut bytes).with_context(|| format!("reading {}", path.display()))?;
+        Ok(bytes)
+    }
+    fn functions(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("functions.jsonl"), &all, each)
+    }
+    fn variables(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("variables.jsonl"), &|v| v["functionId"] == function, each)
+    }
+}
+
+/// A dump being written. With `dry_run` it only counts.
+pub struct DumpSink {
+    dir: PathBuf,
+    dry_run: bool,
+    open: std::collections::BTreeMap<PathBuf, BufWriter<File>>,
+}
+
+impl DumpSink {
+    /// A dump in `dir`, which must be empty or absent.
+    pub fn create(dir: &Path, dry_run: bool) -> Result<DumpSink> {
+        if !dry_run {
+            if dir.exists() && fs::read_dir(dir)?.next().is_some() {
+                return Err(anyhow!("{} is not empty: a dump goes into an empty directory", dir.display()));
+            }
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        Ok(DumpSink { dir: dir.to_path_buf(), dry_run, open: Default::default() })
+    }
+
+    fn append(&mut self, file: PathBuf, record: &Json) -> Result<Outcome> {
+        if self.dry_run {
+            return Ok(Outcome::Written);
+        }
+        if !self.open.contains_key(&file) {
+            let path = self.dir.join(&file);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            let handle = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+            self.open.insert(file.clone(), BufWriter::new(handle));
+        }
+        let writer = self.open.get_mut(&file).expect("opened above");
+        serde_json::to_writer(&mut *writer, record)?;
+        writer.write_all(b"\n")?;
+        Ok(Outcome::Written)
+    }
+}
+
+impl Sink for DumpSink {
+    fn user(&mut self, user: &Json) -> Result<Outcome> {
+        self.append("users.jsonl".into(), user)
+    }
+    fn team(&mut self, team: &Json) -> Result<Outcome> {
+        self.append("teams.jsonl".into(), team)
+    }
+    fn membership(&mut self, membership: &Json) -> Result<Outcome> {
+        self.append("memberships.jsonl".into(), membership)
+    }
+    fn database(&mut self, database: &Json) -> Result<Outcome> {
+        self.append("databases.jsonl".into(), database)
+    }
+    fn collection(&mut self, collection: &Json) -> Result<Outcome> {
+        self.append("collections.jsonl".into(), collection)
+    }
+    fn relationships(&mut self, _collection: &Json) -> Result<()> {
+        Ok(())
+    }
+    fn documents(&mut self, database: &str, collection: &str, documents: &[Json]) -> Result<usize> {
+        let file = Path::new("documents").join(safe(database)?).join(format!("{}.jsonl", safe(collection)?));
+        for document in documents {
+            self.append(file.clone(), document)?;
+        }
+        Ok(documents.len())
+    }
+    fn bucket(&mut self, bucket: &Json) -> Result<Outcome> {
+        self.append("buckets.jsonl".into(), bucket)
+    }
+    fn file(&mut self, file: &Json, source: &dyn Source) -> Result<Outcome> {
+        let bucket = file["bucketId"].as_str().unwrap_or_default();
+        let id = file["$id"].as_str().unwrap_or_default();
+        let size = file["sizeOriginal"].as_u64().unwrap_or_default();
+        if self.dry_run {
+            return Ok(Outcome::Written);
+        }
+        let path = self.dir.join("blobs").join(safe(bucket)?).join(safe(id)?);
+        fs::create_dir_all(path.parent().expect("a blob has a directory"))?;
+        let mut out =
+            BufWriter::new(File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+        let mut hasher = Sha256::new();
+        let mut start = 0;
+        while start < size {
+            let end = (start + CHUNK).min(size);
+            let chunk = source.file_range(bucket, id, start, end)?;
+            hasher.update(&chunk);
+            out.write_all(&chunk)?;
+            start = end;
+        }
+        out.flush()?;
+        let mut record = file.clone();
+        record["sha256"] = json!(hex(&hasher.finalize()));
+        self.append("files.jsonl".into(), &record)
+    }
+    fn function(&mut self, function: &Json, variables: &[Json]) -> Result<Outcome> {
+        for variable in variables {
+            self.append("variables.jsonl".into(), variable)?;
+        }
+        self.append("functions.jsonl".into(), function)
+    }
+    fn finish(&mut self, summary: &Summary) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        for writer in self.open.values_mut() {
+            writer.flush()?;
+        }
+        let counts: serde_json::Map<String, Json> = KINDS
+            .iter()
+            .map(|k| (k.to_string(), json!(summary.kinds.get(k).map_or(0, |t| t.written))))
+            .collect();
+        let manifest = json!({"format": FORMAT, "version": VERSION, "counts": counts});
+        fs::write(self.dir.join("manifest.json"), format!("{}\n", serde_json::to_string_pretty(&manifest)?))?;
+        Ok(())
+    }
+}

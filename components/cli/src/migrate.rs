@@ -1,0 +1,276 @@
+//! A migration: every resource kind read from a [`Source`] (a running Appwrite or edgewrite, or
+//! a dump) and written to a [`Sink`] (a running edgewrite or Appwrite, or a dump), in an order
+//! that creates what others refer to first. Writes are idempotent (existing resources are
+//! compared and brought level; documents are upserted), so a re-run after an interruption
+//! continues where the last one stopped and never duplicates.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::Value as Json;
+
+/// What a migration reads.
+pub trait Source {
+    fn describe(&self) -> String;
+    fn users(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn teams(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn memberships(&self, team: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn databases(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn collections(&self, database: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn documents(
+        &self,
+        database: &str,
+        collection: &str,
+        each: &mut dyn FnMut(Vec<Json>) -> Result<()>,
+    ) -> Result<()>;
+    fn buckets(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn files(&self, bucket: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    /// Bytes `start..end` of a file.
+    fn file_range(&self, bucket: &str, file: &str, start: u64, end: u64) -> Result<Vec<u8>>;
+    fn functions(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn variables(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+}
+
+/// What became of one resource at the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Written,
+    /// Already there, as it is at the source.
+    Skipped,
+    /// The sink cannot hold it (the reason): a loss.
+    Unsupported(String),
+}
+
+/// What a migration writes.
+pub trait Sink {
+    fn user(&mut self, user: &Json) -> Result<Outcome>;
+    fn team(&mut self, team: &Json) -> Result<Outcome>;
+    fn membership(&mut self, membership: &Json) -> Result<Outcome>;
+    fn database(&mut self, database: &Json) -> Result<Outcome>;
+    /// A collection with its attributes and indexes, relationships apart.
+    fn collection(&mut self, collection: &Json) -> Result<Outcome>;
+    /// A collection's relationship attributes, once every collection exists.
+    fn relationships(&mut self, collection: &Json) -> Result<()>;
+    /// One page of a collection's documents; answers how many were written.
+    fn documents(&mut self, database: &str, collection: &str, documents: &[Json]) -> Result<usize>;
+    fn bucket(&mut self, bucket: &Json) -> Result<Outcome>;
+    /// A file, its bytes read from `source` in chunks.
+    fn file(&mut self, file: &Json, source: &dyn Source) -> Result<Outcome>;
+    fn function(&mut self, function: &Json, variables: &[Json]) -> Result<Outcome>;
+    fn finish(&mut self, summary: &Summary) -> Result<()>;
+}
+
+/// The kinds, in the order a migration moves them.
+pub const KINDS: &[&str] = &[
+    "users",
+    "teams",
+    "memberships",
+    "databases",
+    "collections",
+    "documents",
+    "buckets",
+    "files",
+    "functions",
+];
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    pub read: u64,
+    pub written: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub unsupported: u64,
+}
+
+/// Counts per kind, and what went wrong.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub kinds: BTreeMap<&'static str, Tally>,
+    pub problems: Vec<String>,
+}
+
+impl Summary {
+    /// Whether anything was lost (failed, or not supported by the sink).
+    pub fn lost(&self) -> u64 {
+        self.kinds.values().map(|t| t.failed + t.unsupported).sum()
+    }
+
+    pub fn print(&self) {
+        eprintln!(
+            "{:<12} {:>8} {:>8} {:>8} {:>8} {:>12}",
+            "kind", "read", "written", "skipped", "failed", "unsupported"
+        );
+        for kind in KINDS {
+            let t = self.kinds.get(kind).copied().unwrap_or_default();
+            eprintln!(
+                "{kind:<12} {:>8} {:>8} {:>8} {:>8} {:>12}",
+                t.read, t.written, t.skipped, t.failed, t.unsupported
+            );
+        }
+        for problem in self.problems.iter().take(50) {
+            eprintln!("  ! {problem}");
+        }
+        if self.problems.len() > 50 {
+            eprintln!("  … and {} more", self.problems.len() - 50);
+        }
+    }
+}
+
+/// The run's counters and progress bars.
+struct Run {
+    summary: Summary,
+    progress: MultiProgress,
+    bars: BTreeMap<&'static str, ProgressBar>,
+    /// Testing aid: stop (exit 3) after this many writes, as an interruption would.
+    stop_after: Option<u64>,
+    writes: u64,
+}
+
+impl Run {
+    fn bar(&mut self, kind: &'static str) -> &ProgressBar {
+        let progress = &self.progress;
+        self.bars.entry(kind).or_insert_with(|| {
+            let bar = progress.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:<12} {msg}").expect("a valid template"),
+            );
+            bar.set_prefix(kind);
+            bar
+        })
+    }
+
+    fn count(&mut self, kind: &'static str, what: &str, result: Result<Outcome>, n: u64) {
+        let tally = self.summary.kinds.entry(kind).or_default();
+        tally.read += n;
+        match result {
+            Ok(Outcome::Written) => {
+                tally.written += n;
+                self.writes += n;
+            }
+            Ok(Outcome::Skipped) => tally.skipped += n,
+            Ok(Outcome::Unsupported(reason)) => {
+                tally.unsupported += n;
+                self.summary.problems.push(format!("{kind} {what}: not carried: {reason}"));
+            }
+            Err(e) => {
+                tally.failed += n;
+                self.summary.problems.push(format!("{kind} {what}: {e:#}"));
+            }
+        }
+        let t = *tally;
+        self.bar(kind).set_message(format!(
+            "{} read, {} written, {} skipped, {} failed, {} unsupported",
+            t.read, t.written, t.skipped, t.failed, t.unsupported
+        ));
+        if self.stop_after.is_some_and(|limit| self.writes >= limit) {
+            eprintln!("edgewrite: stopping after {} writes (EDGEWRITE_MIGRATE_STOP_AFTER)", self.writes);
+            std::process::exit(3);
+        }
+    }
+}
+
+fn id(record: &Json) -> String {
+    record["$id"].as_str().unwrap_or_default().to_string()
+}
+
+fn collect(list: impl FnOnce(&mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>) -> Result<Vec<Json>> {
+    let mut all = Vec::new();
+    list(&mut |page| {
+        all.extend(page);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Moves everything from `source` to `sink`.
+pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
+    let stop_after = std::env::var("EDGEWRITE_MIGRATE_STOP_AFTER").ok().and_then(|v| v.parse().ok());
+    let mut run = Run {
+        summary: Summary::default(),
+        progress: MultiProgress::new(),
+        bars: BTreeMap::new(),
+        stop_after,
+        writes: 0,
+    };
+
+    source.users(&mut |page| {
+        for user in page {
+            let result = sink.user(&user);
+            run.count("users", &id(&user), result, 1);
+        }
+        Ok(())
+    })?;
+
+    for team in collect(|each| source.teams(each))? {
+        let result = sink.team(&team);
+        run.count("teams", &id(&team), result, 1);
+        source.memberships(&id(&team), &mut |page| {
+            for membership in page {
+                let what = format!("{} in {}", membership["userId"].as_str().unwrap_or_default(), id(&team));
+                let result = sink.membership(&membership);
+                run.count("memberships", &what, result, 1);
+            }
+            Ok(())
+        })?;
+    }
+
+    for database in collect(|each| source.databases(each))? {
+        let db = id(&database);
+        let result = sink.database(&database);
+        run.count("databases", &db, result, 1);
+        let collections = collect(|each| source.collections(&db, each))?;
+        for collection in &collections {
+            let result = sink.collection(collection);
+            run.count("collections", &format!("{db}/{}", id(collection)), result, 1);
+        }
+        for collection in &collections {
+            if let Err(e) = sink.relationships(collection) {
+                run.summary
+                    .problems
+                    .push(format!("collections {db}/{}: relationships: {e:#}", id(collection)));
+                run.summary.kinds.entry("collections").or_default().failed += 1;
+            }
+        }
+        for collection in &collections {
+            let c = id(collection);
+            source.documents(&db, &c, &mut |page| {
+                let n = page.len() as u64;
+                let result = sink.documents(&db, &c, &page).map(|written| {
+                    if written == page.len() {
+                        Outcome::Written
+                    } else {
+                        Outcome::Skipped
+                    }
+                });
+                run.count("documents", &format!("{db}/{c} ({n} from {})", id(&page[0])), result, n);
+                Ok(())
+            })?;
+        }
+    }
+
+    for bucket in collect(|each| source.buckets(each))? {
+        let b = id(&bucket);
+        let result = sink.bucket(&bucket);
+        run.count("buckets", &b, result, 1);
+        source.files(&b, &mut |page| {
+            for file in page {
+                let result = sink.file(&file, source);
+                run.count("files", &format!("{b}/{}", id(&file)), result, 1);
+            }
+            Ok(())
+        })?;
+    }
+
+    for function in collect(|each| source.functions(each))? {
+        let variables = collect(|each| source.variables(&id(&function), each))?;
+        let result = sink.function(&function, &variables);
+        run.count("functions", &id(&function), result, 1);
+    }
+
+    for bar in run.bars.values() {
+        bar.finish();
+    }
+    sink.finish(&run.summary)?;
+    Ok(run.summary)
+}

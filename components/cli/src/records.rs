@@ -1,0 +1,286 @@
+//! What a migration carries of each resource: the API's models, reduced to what the Appwrite
+//! REST API lets a server write back. These records are also the lines of a dump, so two dumps
+//! of projects with the same content are byte for byte the same (keys sorted, no server-made
+//! ids or times apart from documents', which the API lets a server keep).
+
+use serde_json::{json, Map, Value as Json};
+
+fn pick(model: &Json, keys: &[&str]) -> Json {
+    let mut out = Map::new();
+    for key in keys {
+        if let Some(value) = model.get(*key) {
+            out.insert((*key).to_string(), value.clone());
+        }
+    }
+    Json::Object(out)
+}
+
+pub fn user(model: &Json) -> Json {
+    pick(
+        model,
+        &[
+            "$id",
+            "name",
+            "email",
+            "phone",
+            "emailVerification",
+            "phoneVerification",
+            "status",
+            "labels",
+            "prefs",
+            "password",
+            "hash",
+            "hashOptions",
+        ],
+    )
+}
+
+pub fn team(model: &Json) -> Json {
+    pick(model, &["$id", "name", "prefs"])
+}
+
+/// A membership by team and user (its own id is the target's to make).
+pub fn membership(model: &Json) -> Json {
+    pick(model, &["teamId", "userId", "roles", "confirm"])
+}
+
+pub fn database(model: &Json) -> Json {
+    pick(model, &["$id", "name", "enabled"])
+}
+
+fn attribute(model: &Json) -> Json {
+    pick(
+        model,
+        &[
+            "key",
+            "type",
+            "required",
+            "array",
+            "size",
+            "default",
+            "min",
+            "max",
+            "format",
+            "elements",
+            "relatedCollection",
+            "relationType",
+            "twoWay",
+            "twoWayKey",
+            "onDelete",
+            "side",
+        ],
+    )
+}
+
+fn index(model: &Json) -> Json {
+    pick(model, &["key", "type", "attributes", "orders"])
+}
+
+pub fn collection(database_id: &str, model: &Json) -> Json {
+    let mut record = pick(model, &["$id", "name", "$permissions", "documentSecurity", "enabled"]);
+    record["databaseId"] = json!(database_id);
+    record["attributes"] =
+        Json::Array(model["attributes"].as_array().into_iter().flatten().map(attribute).collect());
+    record["indexes"] = Json::Array(model["indexes"].as_array().into_iter().flatten().map(index).collect());
+    record
+}
+
+/// A document as a server writes it back: its attributes plus `$id`, `$permissions`,
+/// `$createdAt` and `$updatedAt`.
+pub fn document(model: &Json) -> Json {
+    let mut out = Map::new();
+    for (key, value) in model.as_object().into_iter().flatten() {
+        let system = key.starts_with('$');
+        if !system || matches!(key.as_str(), "$id" | "$permissions" | "$createdAt" | "$updatedAt") {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    Json::Object(out)
+}
+
+pub fn bucket(model: &Json) -> Json {
+    pick(
+        model,
+        &[
+            "$id",
+            "name",
+            "$permissions",
+            "fileSecurity",
+            "enabled",
+            "maximumFileSize",
+            "allowedFileExtensions",
+            "compression",
+            "encryption",
+            "antivirus",
+            "transformations",
+        ],
+    )
+}
+
+pub fn file(bucket_id: &str, model: &Json) -> Json {
+    let mut record = pick(model, &["$id", "name", "$permissions", "mimeType", "sizeOriginal"]);
+    record["bucketId"] = json!(bucket_id);
+    record
+}
+
+pub fn function(model: &Json) -> Json {
+    pick(
+        model,
+        &[
+            "$id",
+            "name",
+            "runtime",
+            "execute",
+            "events",
+            "schedule",
+            "timeout",
+            "enabled",
+            "logging",
+            "entrypoint",
+            "commands",
+            "scopes",
+            "specification",
+        ],
+    )
+}
+
+pub fn variable(function_id: &str, model: &Json) -> Json {
+    let mut record = pick(model, &["key", "value", "secret"]);
+    record["functionId"] = json!(function_id);
+    record
+}
+
+/// The route and body that create `user` with its password hash, as Appwrite's import routes
+/// take it (`POST /users/{hash}`); a user without a password is created without one.
+pub fn user_create(user: &Json) -> Result<(String, Json), String> {
+    let id = &user["$id"];
+    let mut body = json!({"userId": id, "email": user["email"], "name": user["name"]});
+    if user["email"].as_str().is_none_or(str::is_empty) {
+        body.as_object_mut().map(|b| b.remove("email"));
+    }
+    let hash = user["password"].as_str().unwrap_or_default();
+    if hash.is_empty() {
+        if let Some(phone) = user["phone"].as_str().filter(|p| !p.is_empty()) {
+            body["phone"] = json!(phone);
+        }
+        return Ok(("/users".into(), body));
+    }
+    body["password"] = json!(hash);
+    let options = &user["hashOptions"];
+    let route = match user["hash"].as_str().unwrap_or_default() {
+        "argon2" => "argon2",
+        "bcrypt" => "bcrypt",
+        "md5" => "md5",
+        "phpass" => "phpass",
+        "sha" => {
+            if let Some(version) = options["version"].as_str() {
+                body["passwordVersion"] = json!(version);
+            }
+            "sha"
+        }
+        "scryptMod" | "scrypt-modified" => {
+            body["passwordSalt"] = options["salt"].clone();
+            body["passwordSaltSeparator"] = options["saltSeparator"].clone();
+            body["passwordSignerKey"] = options["signerKey"].clone();
+            "scrypt-modified"
+        }
+        "scrypt" => {
+            let salt = options["salt"].as_str().ok_or("its scrypt salt is not readable through the API")?;
+            body["passwordSalt"] = json!(salt);
+            body["passwordCpu"] = options["costCpu"].clone();
+            body["passwordMemory"] = options["costMemory"].clone();
+            body["passwordParallel"] = options["costParallel"].clone();
+            body["passwordLength"] = options["length"].clone();
+            "scrypt"
+        }
+        other => return Err(format!("its password hash ({other}) has no import route")),
+    };
+    Ok((format!("/users/{route}"), body))
+}
+
+/// The route and body that create `attribute` in `collection_path`; `None` for a kind the
+/// target creates itself (the child side of a two-way relationship).
+pub fn attribute_create(collection_path: &str, a: &Json) -> Option<(String, Json)> {
+    let mut body = json!({"key": a["key"], "required": a["required"]});
+    let not_null = |k: &str| !a[k].is_null();
+    if a["array"].as_bool() == Some(true) {
+        body["array"] = json!(true);
+    }
+    if not_null("default") && a["required"].as_bool() != Some(true) {
+        body["default"] = a["default"].clone();
+    }
+    let kind = match (a["type"].as_str().unwrap_or_default(), a["format"].as_str().unwrap_or_default()) {
+        ("string", "email") => "email",
+        ("string", "url") => "url",
+        ("string", "ip") => "ip",
+        ("string", "enum") => {
+            body["elements"] = a["elements"].clone();
+            "enum"
+        }
+        ("string", _) => {
+            body["size"] = a["size"].clone();
+            "string"
+        }
+        ("integer", _) | ("double", _) => {
+            for k in ["min", "max"] {
+                if not_null(k) {
+                    body[k] = a[k].clone();
+                }
+            }
+            if a["type"] == "integer" {
+                "integer"
+            } else {
+                "float"
+            }
+        }
+        ("boolean", _) => "boolean",
+        ("datetime", _) => "datetime",
+        ("relationship", _) => {
+            if a["side"] == "child" {
+                return None;
+            }
+            body = json!({
+                "relatedCollectionId": a["relatedCollection"],
+                "type": a["relationType"],
+                "twoWay": a["twoWay"],
+                "key": a["key"],
+                "twoWayKey": a["twoWayKey"],
+                "onDelete": a["onDelete"],
+            });
+            "relationship"
+        }
+        (other, _) => {
+            body["size"] = json!(255);
+            return Some((format!("{collection_path}/attributes/{other}"), body));
+        }
+    };
+    Some((format!("{collection_path}/attributes/{kind}"), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_created_through_their_hash_routes() {
+        let user = json!({"$id": "u1", "email": "a@b.c", "name": "A", "password": "$2y$10$abc", "hash": "bcrypt", "hashOptions": {}});
+        assert_eq!(user_create(&user).unwrap().0, "/users/bcrypt");
+        let sha = json!({"$id": "u2", "email": "", "password": "ab", "hash": "sha", "hashOptions": {"version": "sha256"}});
+        let (route, body) = user_create(&sha).unwrap();
+        assert_eq!((route.as_str(), &body["passwordVersion"]), ("/users/sha", &json!("sha256")));
+        assert!(body.get("email").is_none(), "an empty email is left out");
+        let plain = json!({"$id": "u3", "email": "c@d.e", "password": "", "hash": "argon2"});
+        assert_eq!(user_create(&plain).unwrap().0, "/users");
+        let scrypt = json!({"$id": "u4", "password": "x", "hash": "scrypt", "hashOptions": {}});
+        assert!(user_create(&scrypt).is_err());
+    }
+
+    #[test]
+    fn documents_keep_their_ids_permissions_and_times_only() {
+        let doc = json!({"$id": "d", "$sequence": 4, "$collectionId": "c", "$databaseId": "db", "$permissions": [], "$createdAt": "t", "$updatedAt": "u", "n": 1});
+        assert_eq!(
+            document(&doc),
+            json!({"$id": "d", "$permissions": [], "$createdAt": "t", "$updatedAt": "u", "n": 1})
+        );
+    }
+}

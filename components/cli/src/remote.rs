@@ -1,0 +1,530 @@
+//! A running Appwrite or edgewrite as a migration's source (read through its REST API with a
+//! server key) or sink (written through it, bringing existing resources level).
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Result};
+use serde_json::{json, Value as Json};
+use sha2::{Digest, Sha256};
+
+use crate::api::{is_conflict, is_not_found, Api};
+use crate::migrate::{Outcome, Sink, Source, Summary};
+use crate::records;
+
+/// Files move in the SDKs' 5 MiB chunks: never held whole.
+pub const CHUNK: u64 = 5 * 1024 * 1024;
+
+pub struct Remote {
+    pub api: Api,
+}
+
+impl Remote {
+    /// A list whose route the server may not have (edgewrite without Functions): empty.
+    fn each_optional(
+        &self,
+        path: &str,
+        field: &str,
+        map: &dyn Fn(&Json) -> Json,
+        each: &mut dyn FnMut(Vec<Json>) -> Result<()>,
+    ) -> Result<()> {
+        match self.api.each(path, field, &mut |page| each(page.iter().map(map).collect())) {
+            Err(e) if is_not_found(&e) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+impl Source for Remote {
+    fn describe(&self) -> String {
+        self.api.describe()
+    }
+
+    fn users(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api.each("/users", "users", &mut |page| each(page.iter().map(records::user).collect()))
+    }
+
+    fn teams(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api.each("/teams", "teams", &mut |page| each(page.iter().map(records::team).collect()))
+    }
+
+    fn memberships(&self, team: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api.each(&format!("/teams/{team}/memberships"), "memberships", &mut |page| {
+            each(page.iter().map(records::membership).collect())
+        })
+    }
+
+    fn databases(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api
+            .each("/databases", "databases", &mut |page| each(page.iter().map(records::database).collect()))
+    }
+
+    fn collections(&self, database: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api.each(&format!("/databases/{database}/collections"), "collections", &mut |page| {
+            each(page.iter().map(|c| records::collection(database, c)).collect())
+        })
+    }
+
+    fn documents(
+        &self,
+        database: &str,
+        collection: &str,
+        each: &mut dyn FnMut(Vec<Json>) -> Result<()>,
+    ) -> Result<()> {
+        self.api.each(
+            &format!("/databases/{database}/collections/{collection}/documents"),
+            "documents",
+            &mut |page| each(page.iter().map(records::document).collect()),
+        )
+    }
+
+    fn buckets(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api
+            .each("/storage/buckets", "buckets", &mut |page| each(page.iter().map(records::bucket).collect()))
+    }
+
+    fn files(&self, bucket: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.api.each(&format!("/storage/buckets/{bucket}/files"), "files", &mut |page| {
+            // Uploads still in progress at the source are not files yet.
+            let done = page.iter().filter(|f| f["chunksUploaded"] == f["chunksTotal"]);
+            each(done.map(|f| records::file(bucket, f)).collect())
+        })
+    }
+
+    fn file_range(&self, bucket: &str, file: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        self.api.file_range(bucket, file, start, end)
+    }
+
+    fn functions(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.each_optional("/functions", "functions", &records::function, each)
+    }
+
+    fn variables(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        let map = |v: &Json| records::variable(function, v);
+        // Variables are listed without pages.
+        match self.api.get(&format!("/functions/{function}/variables")) {
+            Ok(list) => each(list["variables"].as_array().into_iter().flatten().map(map).collect()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A running edgewrite (or Appwrite) as the sink. With `dry_run` it reads the target and
+/// reports what it would write, but writes nothing.
+pub struct RemoteSink {
+    pub api: Api,
+    pub dry_run: bool,
+    /// The target's memberships of each team seen so far (by user id: membership id, roles).
+    memberships: HashMap<String, HashMap<String, (String, Json)>>,
+}
+
+impl RemoteSink {
+    pub fn new(api: Api, dry_run: bool) -> RemoteSink {
+        RemoteSink { api, dry_run, memberships: HashMap::new() }
+    }
+
+    /// The resource at `path`, or `None` when the target has none.
+    fn existing(&self, path: &str) -> Result<Option<Json>> {
+        match self.api.get(path) {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends a write unless this is a dry run.
+    fn write(&self, method: &str, path: &str, body: &Json) -> Result<Json> {
+        if self.dry_run {
+            return Ok(Json::Null);
+        }
+        self.api.call(method, path, Some(body))
+    }
+
+    /// Creates at `path` with `body`, or (already there) answers `false`.
+    fn create(&self, path: &str, body: &Json) -> Result<bool> {
+        match self.write("POST", path, body) {
+            Ok(_) => Ok(true),
+            Err(e) if is_conflict(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits (Appwrite builds attributes and indexes in the background) until the collection's
+    /// attributes and indexes are available.
+    fn wait_available(&self, path: &str) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        for _ in 0..120 {
+            let collection = self.api.get(path)?;
+            let pending = ["attributes", "indexes"]
+                .iter()
+                .any(|k| collection[*k].as_array().into_iter().flatten().any(|a| a["status"] != "available"));
+            if !pending {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        Err(anyhow!("{path}: attributes or indexes still not available after 60 s"))
+    }
+
+    /// The SHA-256 of the target's copy of a file, read back chunk by chunk.
+    fn stored_sha256(&self, bucket: &str, file: &str, size: u64) -> Result<String> {
+        let mut hasher = Sha256::new();
+        let mut start = 0;
+        while start < size {
+            let end = (start + CHUNK).min(size);
+            hasher.update(self.api.file_range(bucket, file, start, end)?);
+            start = end;
+        }
+        Ok(hex(&hasher.finalize()))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn differs(target: &Json, record: &Json, key: &str) -> bool {
+    record.get(key).is_some_and(|v| target.get(key) != Some(v))
+}
+
+impl Sink for RemoteSink {
+    fn user(&mut self, user: &Json) -> Result<Outcome> {
+        let id = user["$id"].as_str().unwrap_or_default();
+        let path = format!("/users/{id}");
+        let mut written = false;
+        let target = match self.existing(&path)? {
+            Some(target) => target,
+            None => {
+                let (route, body) = match records::user_create(user) {
+                    Ok(create) => create,
+                    Err(reason) => return Ok(Outcome::Unsupported(reason)),
+                };
+                written = self.create(&route, &body)?;
+                if self.dry_run {
+                    return Ok(Outcome::Written);
+                }
+                self.api.get(&path)?
+            }
+        };
+        let updates: [(&str, &str, &str, &str); 8] = [
+            ("name", "PATCH", "name", "name"),
+            ("email", "PATCH", "email", "email"),
+            ("phone", "PATCH", "phone", "number"),
+            ("prefs", "PATCH", "prefs", "prefs"),
+            ("labels", "PUT", "labels", "labels"),
+            ("status", "PATCH", "status", "status"),
+            ("emailVerification", "PATCH", "verification", "emailVerification"),
+            ("phoneVerification", "PATCH", "verification/phone", "phoneVerification"),
+        ];
+        for (field, method, route, param) in updates {
+            let empty_contact =
+                matches!(field, "email" | "phone") && user[field].as_str().is_none_or(str::is_empty);
+            if differs(&target, user, field) && !empty_contact {
+                self.write(method, &format!("{path}/{route}"), &json!({ param: user[field] }))?;
+                written = true;
+            }
+        }
+        Ok(if written { Outcome::Written } else { Outcome::Skipped })
+    }
+
+    fn team(&mut self, team: &Json) -> Result<Outcome> {
+        let id = team["$id"].as_str().unwrap_or_default();
+        let path = format!("/teams/{id}");
+        let mut written = false;
+        let target = match self.existing(&path)? {
+            Some(target) => target,
+            None => {
+                written = self.create("/teams", &json!({"teamId": id, "name": team["name"]}))?;
+                json!({"name": team["name"], "prefs": {}})
+            }
+        };
+        if differs(&target, team, "name") {
+            self.write("PUT", &path, &json!({"name": team["name"]}))?;
+            written = true;
+        }
+        let prefs = if target.get("prefs").is_some() {
+            target["prefs"].clone()
+        } else {
+            self.api.get(&format!("{path}/prefs"))?
+        };
+        if team
+            .get("prefs")
+            .is_some_and(|p| *p != prefs && !(p.as_object().is_some_and(|o| o.is_empty()) && prefs.is_null()))
+        {
+            self.write("PUT", &format!("{path}/prefs"), &json!({"prefs": team["prefs"]}))?;
+            written = true;
+        }
+        Ok(if written { Outcome::Written } else { Outcome::Skipped })
+    }
+
+    fn membership(&mut self, membership: &Json) -> Result<Outcome> {
+        let team = membership["teamId"].as_str().unwrap_or_default().to_string();
+        let user = membership["userId"].as_str().unwrap_or_default().to_string();
+        if !self.memberships.contains_key(&team) {
+            let mut known = HashMap::new();
+            let listed = self.api.each(&format!("/teams/{team}/memberships"), "memberships", &mut |page| {
+                for m in page {
+                    let (u, id) =
+                        (m["userId"].as_str().unwrap_or_default(), m["$id"].as_str().unwrap_or_default());
+                    known.insert(u.to_string(), (id.to_string(), m["roles"].clone()));
+                }
+                Ok(())
+            });
+            match listed {
+                Err(e) if !(self.dry_run && is_not_found(&e)) => return Err(e),
+                _ => {}
+            }
+            self.memberships.insert(team.clone(), known);
+        }
+        let roles = membership["roles"].clone();
+        match self.memberships[&team].get(&user).cloned() {
+            Some((_, existing)) if existing == roles => Ok(Outcome::Skipped),
+            Some((id, _)) => {
+                self.write("PATCH", &format!("/teams/{team}/memberships/{id}"), &json!({"roles": roles}))?;
+                Ok(Outcome::Written)
+            }
+            None => {
+                let created = self.write(
+                    "POST",
+                    &format!("/teams/{team}/memberships"),
+                    &json!({"userId": user, "roles": roles}),
+                )?;
+                let id = created["$id"].as_str().unwrap_or_default().to_string();
+                self.memberships.entry(team).or_default().insert(user, (id, roles));
+                Ok(Outcome::Written)
+            }
+        }
+    }
+
+    fn database(&mut self, database: &Json) -> Result<Outcome> {
+        let id = database["$id"].as_str().unwrap_or_default();
+        if self.existing(&format!("/databases/{id}"))?.is_some() {
+            return Ok(Outcome::Skipped);
+        }
+        let body = json!({"databaseId": id, "name": database["name"], "enabled": database["enabled"]});
+        Ok(if self.create("/databases", &body)? { Outcome::Written } else { Outcome::Skipped })
+    }
+
+    fn collection(&mut self, collection: &Json) -> Result<Outcome> {
+        let (db, id) = (
+            collection["databaseId"].as_str().unwrap_or_default(),
+            collection["$id"].as_str().unwrap_or_default(),
+        );
+        let path = format!("/databases/{db}/collections/{id}");
+        let settings = json!({
+            "name": collection["name"],
+            "permissions": collection["$permissions"],
+            "documentSecurity": collection["documentSecurity"],
+            "enabled": collection["enabled"],
+        });
+        let mut written = false;
+        let target = match self.existing(&path)? {
+            Some(target) => {
+                if ["name", "$permissions", "documentSecurity", "enabled"]
+                    .iter()
+                    .any(|k| differs(&target, collection, k))
+                {
+                    self.write("PUT", &path, &settings)?;
+                    written = true;
+                }
+                target
+            }
+            None => {
+                let mut body = settings.clone();
+                body["collectionId"] = json!(id);
+                written = self.create(&format!("/databases/{db}/collections"), &body)?;
+                json!({"attributes": [], "indexes": []})
+            }
+        };
+        let has =
+            |list: &str, key: &Json| target[list].as_array().into_iter().flatten().any(|a| a["key"] == *key);
+        for attribute in collection["attributes"].as_array().into_iter().flatten() {
+            if attribute["type"] == "relationship" || has("attributes", &attribute["key"]) {
+                continue;
+            }
+            if let Some((route, body)) = records::attribute_create(&path, attribute) {
+                written |= self.create(&route, &body)?;
+            }
+        }
+        self.wait_available(&path)?;
+        for index in collection["indexes"].as_array().into_iter().flatten() {
+            if !has("indexes", &index["key"]) {
+                written |= self.create(&format!("{path}/indexes"), index)?;
+            }
+        }
+        self.wait_available(&path)?;
+        Ok(if written { Outcome::Written } else { Outcome::Skipped })
+    }
+
+    fn relationships(&mut self, collection: &Json) -> Result<()> {
+        let (db, id) = (
+            collection["databaseId"].as_str().unwrap_or_default(),
+            collection["$id"].as_str().unwrap_or_default(),
+        );
+        let path = format!("/databases/{db}/collections/{id}");
+        let relationships: Vec<&Json> = collection["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["type"] == "relationship")
+            .collect();
+        if relationships.is_empty() || self.dry_run {
+            return Ok(());
+        }
+        let target = self.api.get(&path)?;
+        for attribute in relationships {
+            let exists =
+                target["attributes"].as_array().into_iter().flatten().any(|a| a["key"] == attribute["key"]);
+            if let (false, Some((route, body))) = (exists, records::attribute_create(&path, attribute)) {
+                self.create(&route, &body)?;
+            }
+        }
+        self.wait_available(&path)
+    }
+
+    fn documents(&mut self, database: &str, collection: &str, documents: &[Json]) -> Result<usize> {
+        if self.dry_run {
+            return Ok(documents.len());
+        }
+        // Upserts: a re-run writes the same documents again, never twice.
+        let path = format!("/databases/{database}/collections/{collection}/documents");
+        match self.api.call("PUT", &path, Some(&json!({"documents": documents}))) {
+            Ok(_) => Ok(documents.len()),
+            // A collection with relationships takes no bulk writes: one at a time.
+            Err(e)
+                if e.downcast_ref::<crate::api::ApiError>()
+                    .is_some_and(|e| e.status == 400 || e.status == 404) =>
+            {
+                for document in documents {
+                    let mut data = document.clone();
+                    let id = data["$id"].as_str().unwrap_or_default().to_string();
+                    let permissions = data.as_object_mut().and_then(|d| d.remove("$permissions"));
+                    data.as_object_mut().map(|d| d.remove("$id"));
+                    self.api.call(
+                        "PUT",
+                        &format!("{path}/{id}"),
+                        Some(&json!({"data": data, "permissions": permissions})),
+                    )?;
+                }
+                Ok(documents.len())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn bucket(&mut self, bucket: &Json) -> Result<Outcome> {
+        let id = bucket["$id"].as_str().unwrap_or_default();
+        let path = format!("/storage/buckets/{id}");
+        let mut body = bucket.clone();
+        if let Some(map) = body.as_object_mut() {
+            map.remove("$id");
+            if let Some(p) = map.remove("$permissions") {
+                map.insert("permissions".into(), p);
+            }
+        }
+        match self.existing(&path)? {
+            Some(target) => {
+                let keys = [
+                    "name",
+                    "$permissions",
+                    "fileSecurity",
+                    "enabled",
+                    "maximumFileSize",
+                    "allowedFileExtensions",
+                    "compression",
+                    "encryption",
+                    "antivirus",
+                    "transformations",
+                ];
+                if keys.iter().any(|k| differs(&target, bucket, k)) {
+                    self.write("PUT", &path, &body)?;
+                    return Ok(Outcome::Written);
+                }
+                Ok(Outcome::Skipped)
+            }
+            None => {
+                body["bucketId"] = json!(id);
+                Ok(if self.create("/storage/buckets", &body)? { Outcome::Written } else { Outcome::Skipped })
+            }
+        }
+    }
+
+    fn file(&mut self, file: &Json, source: &dyn Source) -> Result<Outcome> {
+        let bucket = file["bucketId"].as_str().unwrap_or_default();
+        let id = file["$id"].as_str().unwrap_or_default();
+        let size = file["sizeOriginal"].as_u64().unwrap_or_default();
+        let path = format!("/storage/buckets/{bucket}/files/{id}");
+        if let Some(target) = self.existing(&path)? {
+            let finished = target["chunksUploaded"] == target["chunksTotal"];
+            if finished && target["sizeOriginal"].as_u64() == Some(size) {
+                return Ok(Outcome::Skipped);
+            }
+            if finished {
+                return Err(anyhow!(
+                    "the target holds a different file with this id ({} bytes)",
+                    target["sizeOriginal"]
+                ));
+            }
+        }
+        if self.dry_run {
+            return Ok(Outcome::Written);
+        }
+        // Streamed chunk by chunk, hashed on the way; then read back from the target and
+        // compared, so a file is only counted when its bytes arrived intact.
+        let mut hasher = Sha256::new();
+        let mut start = 0;
+        loop {
+            let end = (start + CHUNK).min(size);
+            let chunk = source.file_range(bucket, id, start, end)?;
+            hasher.update(&chunk);
+            self.api.upload_chunk(bucket, file, &chunk, start, size)?;
+            start = end;
+            if start >= size {
+                break;
+            }
+        }
+        let sent = hex(&hasher.finalize());
+        let stored = self.stored_sha256(bucket, id, size)?;
+        if let Some(expected) = file["sha256"].as_str().filter(|e| *e != sent) {
+            return Err(anyhow!("the source's bytes do not match its recorded SHA-256 {expected}"));
+        }
+        if stored != sent {
+            return Err(anyhow!("the target's copy differs (SHA-256 {stored}, sent {sent})"));
+        }
+        Ok(Outcome::Written)
+    }
+
+    fn function(&mut self, function: &Json, variables: &[Json]) -> Result<Outcome> {
+        let id = function["$id"].as_str().unwrap_or_default();
+        let mut body = function.clone();
+        if let Some(map) = body.as_object_mut() {
+            map.remove("$id");
+        }
+        body["functionId"] = json!(id);
+        match self.create("/functions", &body) {
+            Err(e) if is_not_found(&e) => {
+                return Ok(Outcome::Unsupported("the target has no Functions API".into()));
+            }
+            other => other?,
+        };
+        let mut secret_lost = false;
+        for variable in variables {
+            secret_lost |= variable["secret"] == true && variable["value"].as_str().is_none_or(str::is_empty);
+            let body =
+                json!({"key": variable["key"], "value": variable["value"], "secret": variable["secret"]});
+            self.create(&format!("/functions/{id}/variables"), &body)?;
+        }
+        if secret_lost {
+            return Ok(Outcome::Unsupported(
+                "secret variables' values are not readable through the API".into(),
+            ));
+        }
+        Ok(Outcome::Written)
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> Result<()> {
+        Ok(())
+    }
+}
