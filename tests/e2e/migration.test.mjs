@@ -78,6 +78,7 @@ async function populateA() {
   const alice = await users.create({ userId: 'alice', email: 'alice@migrate.test', password: PASSWORD, name: 'Alice' });
   await users.updatePrefs({ userId: 'alice', prefs: { theme: 'dark' } });
   await users.updateLabels({ userId: 'alice', labels: ['admin'] });
+  await users.createTarget({ userId: 'alice', targetId: 'alice-device', providerType: 'push', identifier: 'device-token-1', name: 'phone' });
   const bob = await users.create({ userId: 'bob', email: 'bob@migrate.test', password: PASSWORD, name: 'Bob' });
   const carol = await users.createBcryptUser({
     userId: 'carol', email: 'carol@migrate.test', name: 'Carol',
@@ -166,6 +167,7 @@ test('migration: import appwrite A → B, interrupted and re-run, arrives whole'
     const session = await new node.Account(guest).createEmailPasswordSession({ email, password: PASSWORD });
     assert.ok(session.secret || session.$id, `${email} logs in on B`);
   }
+  assert.deepEqual(aliceB.targets.filter((t) => t.providerType === 'push').map((t) => [t.$id, t.identifier]), [['alice-device', 'device-token-1']]);
   const crew = await new node.Teams(client(B)).listMemberships({ teamId: 'crew' });
   assert.deepEqual(crew.memberships.map((m) => [m.userId, m.roles]).sort(), [['alice', ['owner']], ['bob', ['member']]]);
   assert.deepEqual(JSON.parse(JSON.stringify(await new node.Teams(client(B)).getPrefs({ teamId: 'crew' }))), { color: 'teal' });

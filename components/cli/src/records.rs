@@ -16,7 +16,7 @@ fn pick(model: &Json, keys: &[&str]) -> Json {
 }
 
 pub fn user(model: &Json) -> Json {
-    pick(
+    let mut record = pick(
         model,
         &[
             "$id",
@@ -32,7 +32,18 @@ pub fn user(model: &Json) -> Json {
             "hash",
             "hashOptions",
         ],
-    )
+    );
+    // The email and phone targets follow the user's email and phone; push targets move as
+    // they are (without their messaging provider, which does not move).
+    let push: Vec<Json> = model["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["providerType"] == "push")
+        .map(|t| pick(t, &["$id", "providerType", "identifier", "name"]))
+        .collect();
+    record["targets"] = Json::Array(push);
+    record
 }
 
 pub fn team(model: &Json) -> Json {

@@ -226,6 +226,13 @@ impl Sink for RemoteSink {
                 written = true;
             }
         }
+        for t in user["targets"].as_array().into_iter().flatten() {
+            let known = target["targets"].as_array().into_iter().flatten().any(|k| k["$id"] == t["$id"]);
+            if !known {
+                let body = json!({"targetId": t["$id"], "providerType": t["providerType"], "identifier": t["identifier"], "name": t["name"]});
+                written |= self.create(&format!("{path}/targets"), &body)?;
+            }
+        }
         Ok(if written { Outcome::Written } else { Outcome::Skipped })
     }
 
