@@ -203,6 +203,9 @@ test('migration: export → import into an empty project → export gives the sa
     const exported = await edgewrite(['export', '--from', A.endpoint, '--project', A.project, '--key', apiKey, '--to', first]);
     assert.equal(exported.status, 0, exported.stderr);
     const manifest = JSON.parse(readFileSync(join(first, 'manifest.json'), 'utf8'));
+    for (const path of ['', 'manifest.json', 'users.jsonl', 'blobs/media/large']) {
+      assert.equal(statSync(join(first, path)).mode & 0o077, 0, `${path || 'the dump'} is its owner's only (it holds password hashes)`);
+    }
     assert.deepEqual([manifest.format, manifest.version, manifest.counts.documents, manifest.counts.files], ['edgewrite-dump', 1, 1000, 3]);
     const imported = await edgewrite(['import', 'dir', first, '--to', C.endpoint, '--to-project', C.project, '--to-key', apiKey]);
     assert.equal(imported.status, 0, imported.stderr);

@@ -113,6 +113,13 @@ test('proxy: served routes never reach the legacy backend; configured patterns d
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).type, 'storage_bucket_not_found', 'a served route answers itself');
   assert.equal(seen.length, before, 'nothing served reached the legacy backend');
+  // Odd spellings of served routes are never forwarded (a lenient legacy backend would serve
+  // them from its stale data): edgewrite answers them itself.
+  for (const odd of ['/v1//account', '/v1/%61ccount', '/V1/account', '/v1/functions/../account']) {
+    const r = await send(`${proxy.replace(/\/v1$/, '')}${odd}`, { headers: { 'x-appwrite-project': projectId } });
+    assert.notEqual(r.status, 207, odd);
+  }
+  assert.equal(seen.length, before, 'no odd spelling reached the legacy backend');
   const files = await new node.Storage(admin).listFiles({ bucketId: 'legacy' });
   assert.deepEqual(files.files.map((f) => f.$id), ['from-legacy'], 'EDGEWRITE_UPSTREAM_ROUTES moves one bucket at a time');
   assert.equal(verifyIdentity(last().headers['x-edgewrite-identity']).kind, 'key');

@@ -146,6 +146,11 @@ test('realtime: the account channel carries the user\'s own updates and sessions
     const [, , created] = await seen.alice.until(3);
     assert.match(leaf(created), new RegExp(`^users\\.${alice.user.$id}\\.sessions\\.[^.]+\\.create$`));
     assert.equal(created.payload.secret, '');
+    // A server's update answers the user with the password hash: the event never carries it.
+    await new node.Users(adminClient()).updateName({ userId: alice.user.$id, name: 'Alice by the server' });
+    const [, , , byServer] = await seen.alice.until(4);
+    assert.equal(byServer.payload.name, 'Alice by the server');
+    for (const key of ['password', 'hash', 'hashOptions']) assert.equal(byServer.payload[key], undefined, key);
     await settle(300);
     assert.equal(seen.bob.events.length, 1, "bob never sees alice's account");
   } finally {

@@ -112,7 +112,10 @@ pub async fn reload_caller(
     } else {
         session_and_user(row).map(|(_, u, pending)| (u, pending))?
     };
-    caller(session_id, &user, via_jwt, pending, out.get(1)).ok()
+    // A session still owing its second factor is nobody yet.
+    caller(session_id, &user, via_jwt, pending, out.get(1))
+        .ok()
+        .filter(|c| !c.user().is_some_and(|u| u.mfa_pending))
 }
 
 #[async_trait(?Send)]

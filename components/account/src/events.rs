@@ -15,9 +15,15 @@ pub async fn announce(route: &Route, ctx: &Ctx<'_>, response: &Response) {
         return;
     }
     let mut payload: Json = serde_json::from_slice(&response.body).unwrap_or_else(|_| json!({}));
-    // A session's or token's secret is for the caller that asked, never for other sockets.
+    // A session's or token's secret is for the caller that asked, never for other sockets; a
+    // user's password hash and its options (server answers carry them) go to no socket.
     if let Some(secret) = payload.get_mut("secret") {
         *secret = json!("");
+    }
+    if let Some(model) = payload.as_object_mut() {
+        for key in ["password", "hash", "hashOptions"] {
+            model.remove(key);
+        }
     }
     if let Some(event) = event_for(route.name, ctx, payload) {
         publish(ctx, event).await;
@@ -65,7 +71,10 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
         "users.verification" | "users.verification.phone" => user_update("verification", true),
         "mfa.update" | "users.mfa" => user_update("mfa", true),
         "sessions.email" | "sessions.anonymous" | "sessions.token" | "users.sessions.create" => {
-            Some(account_event(&of_payload?, Some(("sessions", &own_id?)), "create", payload))
+            let user = of_payload?;
+            let event = account_event(&user, Some(("sessions", &own_id?)), "create", payload);
+            // A new session may have pushed the oldest past the session limit.
+            Some(event.refreshing(format!("user:{user}")))
         }
         "sessions.delete" | "users.sessions.delete" => {
             let user = subject?;

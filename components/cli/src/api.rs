@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value as Json};
+use sha2::Digest;
 
 /// One Appwrite (or edgewrite) project, reached with a server API key.
 pub struct Api {
@@ -133,6 +134,9 @@ impl Api {
 
     /// Bytes `start..end` of a file.
     pub fn file_range(&self, bucket: &str, file: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
         let path = format!("/storage/buckets/{bucket}/files/{file}/download");
         let response = Self::answer(
             self.request("GET", &path).set("range", &format!("bytes={start}-{}", end - 1)).call(),
@@ -159,7 +163,13 @@ impl Api {
     ) -> Result<Json> {
         let id = file["$id"].as_str().unwrap_or_default();
         let name = file["name"].as_str().unwrap_or("file");
-        let boundary = "edgewrite-migration-boundary-7b1e0c";
+        // A boundary the chunk cannot contain by chance.
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let seed = sha2::Sha256::digest(format!("{id}:{start}:{nanos}").as_bytes());
+        let boundary =
+            format!("edgewrite-{}", seed.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
+        let boundary = boundary.as_str();
         let mut body = Vec::with_capacity(chunk.len() + 1024);
         let mut field = |name: &str, value: &str| {
             body.extend(

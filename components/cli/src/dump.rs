@@ -39,6 +39,8 @@ fn safe(id: &str) -> Result<&str> {
 /// A dump as a migration's source.
 pub struct DumpSource {
     dir: PathBuf,
+    /// The manifest's count of each kind: an import that reads fewer found a damaged dump.
+    pub counts: Json,
 }
 
 impl DumpSource {
@@ -57,7 +59,7 @@ impl DumpSource {
                 manifest["version"]
             ));
         }
-        Ok(DumpSource { dir: dir.to_path_buf() })
+        Ok(DumpSource { dir: dir.to_path_buf(), counts: manifest["counts"].clone() })
     }
 
     /// The records of `file` that `keep` keeps, a page at a time.
@@ -142,6 +144,38 @@ impl Source for DumpSource {
     }
 }
 
+/// A dump holds password hashes and file bytes: readable by its owner only.
+fn private(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+fn create_private(path: &Path) -> Result<File> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    private(path, 0o600)?;
+    Ok(file)
+}
+
+/// Creates `dir` (under the dump's `root`) and the directories between, owner-only.
+fn create_private_dirs(root: &Path, dir: &Path) -> Result<()> {
+    let mut at = root.to_path_buf();
+    for part in dir.strip_prefix(root).unwrap_or(dir).components() {
+        at.push(part);
+        if !at.exists() {
+            fs::create_dir(&at).with_context(|| format!("creating {}", at.display()))?;
+            private(&at, 0o700)?;
+        }
+    }
+    Ok(())
+}
+
 /// A dump being written. With `dry_run` it only counts.
 pub struct DumpSink {
     dir: PathBuf,
@@ -157,6 +191,7 @@ impl DumpSink {
                 return Err(anyhow!("{} is not empty: a dump goes into an empty directory", dir.display()));
             }
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            private(dir, 0o700)?;
         }
         Ok(DumpSink { dir: dir.to_path_buf(), dry_run, open: Default::default() })
     }
@@ -168,10 +203,9 @@ impl DumpSink {
         if !self.open.contains_key(&file) {
             let path = self.dir.join(&file);
             if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
+                create_private_dirs(&self.dir, parent)?;
             }
-            let handle = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-            self.open.insert(file.clone(), BufWriter::new(handle));
+            self.open.insert(file.clone(), BufWriter::new(create_private(&path)?));
         }
         let writer = self.open.get_mut(&file).expect("opened above");
         serde_json::to_writer(&mut *writer, record)?;
@@ -217,9 +251,8 @@ impl Sink for DumpSink {
             return Ok(Outcome::Written);
         }
         let path = self.dir.join("blobs").join(safe(bucket)?).join(safe(id)?);
-        fs::create_dir_all(path.parent().expect("a blob has a directory"))?;
-        let mut out =
-            BufWriter::new(File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+        create_private_dirs(&self.dir, path.parent().expect("a blob has a directory"))?;
+        let mut out = BufWriter::new(create_private(&path)?);
         let mut hasher = Sha256::new();
         let mut start = 0;
         while start < size {
@@ -252,7 +285,8 @@ impl Sink for DumpSink {
             .map(|k| (k.to_string(), json!(summary.kinds.get(k).map_or(0, |t| t.written))))
             .collect();
         let manifest = json!({"format": FORMAT, "version": VERSION, "counts": counts});
-        fs::write(self.dir.join("manifest.json"), format!("{}\n", serde_json::to_string_pretty(&manifest)?))?;
+        let mut out = create_private(&self.dir.join("manifest.json"))?;
+        out.write_all(format!("{}\n", serde_json::to_string_pretty(&manifest)?).as_bytes())?;
         Ok(())
     }
 }

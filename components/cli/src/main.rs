@@ -114,9 +114,26 @@ impl TargetArgs {
     }
 }
 
-fn run(source: &dyn Source, sink: &mut dyn Sink, what: &str) -> Result<ExitCode> {
+/// Moves `source` into `sink`; `expected` (a dump's manifest counts) must match what was read.
+fn run(
+    source: &dyn Source,
+    sink: &mut dyn Sink,
+    what: &str,
+    expected: Option<&serde_json::Value>,
+) -> Result<ExitCode> {
     eprintln!("edgewrite: {what}");
-    let summary = migrate::run(source, sink)?;
+    let mut summary = migrate::run(source, sink)?;
+    for (kind, count) in expected.and_then(|e| e.as_object()).into_iter().flatten() {
+        let Some(kind) = migrate::KINDS.iter().find(|k| **k == kind.as_str()) else { continue };
+        let tally = summary.kinds.entry(kind).or_default();
+        let want = count.as_u64().unwrap_or_default();
+        if tally.read != want {
+            tally.failed += want.saturating_sub(tally.read).max(1);
+            summary
+                .problems
+                .push(format!("{kind}: the dump's manifest counts {want}, its files hold {}", tally.read));
+        }
+    }
     summary.print();
     let lost = summary.lost();
     if lost > 0 {
@@ -138,7 +155,7 @@ fn main() -> ExitCode {
                 source.describe(),
                 sink.api.describe()
             );
-            run(&source, &mut sink, &what)
+            run(&source, &mut sink, &what, None)
         }
         Command::Import { from: ImportFrom::Dir { dir, target, dry_run } } => dump::DumpSource::open(&dir)
             .and_then(|source| {
@@ -149,7 +166,7 @@ fn main() -> ExitCode {
                     source.describe(),
                     sink.api.describe()
                 );
-                run(&source, &mut sink, &what)
+                run(&source, &mut sink, &what, Some(&source.counts))
             }),
         Command::Export { source, dir, dry_run } => {
             dump::DumpSink::create(&dir, dry_run).and_then(|mut sink| {
@@ -160,7 +177,7 @@ fn main() -> ExitCode {
                     source.describe(),
                     dir.display()
                 );
-                run(&source, &mut sink, &what)
+                run(&source, &mut sink, &what, None)
             })
         }
     };

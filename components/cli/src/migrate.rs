@@ -255,7 +255,11 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
         run.count("buckets", &b, result, 1);
         source.files(&b, &mut |page| {
             for file in page {
-                let result = sink.file(&file, source);
+                let result = if file["incomplete"] == true {
+                    Ok(Outcome::Unsupported("its upload is still in progress at the source".into()))
+                } else {
+                    sink.file(&file, source)
+                };
                 run.count("files", &format!("{b}/{}", id(&file)), result, 1);
             }
             Ok(())

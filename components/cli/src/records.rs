@@ -28,6 +28,7 @@ pub fn user(model: &Json) -> Json {
             "status",
             "labels",
             "prefs",
+            "mfa",
             "password",
             "hash",
             "hashOptions",

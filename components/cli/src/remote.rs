@@ -84,9 +84,18 @@ impl Source for Remote {
 
     fn files(&self, bucket: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
         self.api.each(&format!("/storage/buckets/{bucket}/files"), "files", &mut |page| {
-            // Uploads still in progress at the source are not files yet.
-            let done = page.iter().filter(|f| f["chunksUploaded"] == f["chunksTotal"]);
-            each(done.map(|f| records::file(bucket, f)).collect())
+            each(
+                page.iter()
+                    .map(|f| {
+                        let mut record = records::file(bucket, f);
+                        // An upload still in progress at the source is not a file yet.
+                        if f["chunksUploaded"] != f["chunksTotal"] {
+                            record["incomplete"] = json!(true);
+                        }
+                        record
+                    })
+                    .collect(),
+            )
         })
     }
 
@@ -208,7 +217,7 @@ impl Sink for RemoteSink {
                 self.api.get(&path)?
             }
         };
-        let updates: [(&str, &str, &str, &str); 8] = [
+        let updates: [(&str, &str, &str, &str); 9] = [
             ("name", "PATCH", "name", "name"),
             ("email", "PATCH", "email", "email"),
             ("phone", "PATCH", "phone", "number"),
@@ -217,6 +226,7 @@ impl Sink for RemoteSink {
             ("status", "PATCH", "status", "status"),
             ("emailVerification", "PATCH", "verification", "emailVerification"),
             ("phoneVerification", "PATCH", "verification/phone", "phoneVerification"),
+            ("mfa", "PATCH", "mfa", "mfa"),
         ];
         for (field, method, route, param) in updates {
             let empty_contact =
@@ -267,6 +277,10 @@ impl Sink for RemoteSink {
     }
 
     fn membership(&mut self, membership: &Json) -> Result<Outcome> {
+        // A server adds members confirmed: a pending invitation would become an accepted one.
+        if membership["confirm"] == false {
+            return Ok(Outcome::Unsupported("a pending invitation: invite the user again".into()));
+        }
         let team = membership["teamId"].as_str().unwrap_or_default().to_string();
         let user = membership["userId"].as_str().unwrap_or_default().to_string();
         if !self.memberships.contains_key(&team) {
@@ -307,7 +321,12 @@ impl Sink for RemoteSink {
 
     fn database(&mut self, database: &Json) -> Result<Outcome> {
         let id = database["$id"].as_str().unwrap_or_default();
-        if self.existing(&format!("/databases/{id}"))?.is_some() {
+        if let Some(target) = self.existing(&format!("/databases/{id}"))? {
+            if differs(&target, database, "name") || differs(&target, database, "enabled") {
+                let body = json!({"name": database["name"], "enabled": database["enabled"]});
+                self.write("PUT", &format!("/databases/{id}"), &body)?;
+                return Ok(Outcome::Written);
+            }
             return Ok(Outcome::Skipped);
         }
         let body = json!({"databaseId": id, "name": database["name"], "enabled": database["enabled"]});
@@ -466,6 +485,11 @@ impl Sink for RemoteSink {
         if let Some(target) = self.existing(&path)? {
             let finished = target["chunksUploaded"] == target["chunksTotal"];
             if finished && target["sizeOriginal"].as_u64() == Some(size) {
+                if differs(&target, file, "name") || differs(&target, file, "$permissions") {
+                    let body = json!({"name": file["name"], "permissions": file["$permissions"]});
+                    self.write("PUT", &path, &body)?;
+                    return Ok(Outcome::Written);
+                }
                 return Ok(Outcome::Skipped);
             }
             if finished {

@@ -32,10 +32,6 @@ pub struct ProjectDatabase {
     sequencer: RefCell<Sequencer>,
 }
 
-/// How long the events of a write wait for those of the writes committed before it, whose
-/// announcements are still on their way (see [`Sequencer`]).
-const GAP_WAIT_MS: i64 = 1_000;
-
 /// Header carrying a new realtime connection (JSON) from the Worker's handshake to the object.
 const CONNECTION_HEADER: &str = "x-edgewrite-connection";
 
@@ -130,22 +126,42 @@ impl DurableObject for ProjectDatabase {
             )?;
             return Ok(());
         };
-        match connection.handle(&text, worker::Date::now().as_millis() as i64) {
-            Action::Send(frames) => {
-                for frame in frames {
-                    ws.send_with_str(frame)?;
-                }
-            }
+        let (frames, close) = match connection.handle(&text, worker::Date::now().as_millis() as i64) {
+            Action::Send(frames) => (frames, None),
             Action::Authenticate(session) => match self.verify_session(&session).await {
-                Some(caller) => ws.send_with_str(connection.authenticated(&caller))?,
-                None => ws.send_with_str(edgewrite_realtime::invalid_session())?,
+                Some(caller) => (vec![connection.authenticated(&caller)], None),
+                None => (vec![edgewrite_realtime::invalid_session()], None),
             },
-            Action::Close(frame, code) => {
-                ws.send_with_str(frame)?;
-                ws.close(Some(code), Some("policy"))?;
-            }
+            Action::Close(frame, code) => (vec![frame], Some(code)),
+        };
+        // The state is kept before anything is confirmed: a state the platform refuses to keep
+        // (past its size limit) must not be answered as a success.
+        if let Err(e) = ws.serialize_attachment(connection.to_attachment()) {
+            tracing::warn!(error = %e, "closing a realtime connection whose state could not be kept");
+            ws.close(Some(1011), Some("state too large"))?;
+            return Ok(());
         }
-        ws.serialize_attachment(connection.to_attachment())
+        for frame in frames {
+            ws.send_with_str(frame)?;
+        }
+        if let Some(code) = close {
+            ws.close(Some(code), Some("policy"))?;
+        }
+        Ok(())
+    }
+
+    /// Earlier writes never announced (their Worker failed after committing): deliver past them.
+    async fn alarm(&self) -> worker::Result<Response> {
+        let due = self.sequencer.borrow_mut().expire(worker::Date::now().as_millis() as i64);
+        if !due.is_empty() {
+            tracing::warn!(
+                events = due.len(),
+                "realtime: earlier writes never announced; delivering past them"
+            );
+        }
+        self.deliver(due).await;
+        self.schedule_gap_alarm().await;
+        Response::empty()
     }
 
     async fn websocket_close(
@@ -182,23 +198,22 @@ impl ProjectDatabase {
         Response::from_websocket(pair.client)
     }
 
-    /// Delivers a write's events once those of every write committed before it are out (or
-    /// given up on after [`GAP_WAIT_MS`]).
+    /// Delivers a write's events once those of every write committed before it are out. The
+    /// Worker is answered at once; announcements held for an earlier one are given up on by
+    /// the alarm ([`edgewrite_realtime::GAP_WAIT_MS`]).
     async fn announce(&self, announcement: Announcement) {
         let Announcement { seq, events } = announcement;
-        let due = self.sequencer.borrow_mut().offer(seq, events);
+        let now = worker::Date::now().as_millis() as i64;
+        let due = self.sequencer.borrow_mut().offer(seq, events, now);
         self.deliver(due).await;
-        let Some(seq) = seq else { return };
-        let deadline = worker::Date::now().as_millis() as i64 + GAP_WAIT_MS;
-        // Another announcement delivers this one when the gap before it closes.
-        while !self.sequencer.borrow().delivered(seq) {
-            if worker::Date::now().as_millis() as i64 >= deadline {
-                tracing::warn!(seq, "realtime: earlier writes never announced; delivering past them");
-                let due = self.sequencer.borrow_mut().skip_gap();
-                self.deliver(due).await;
-                continue;
-            }
-            worker::Delay::from(std::time::Duration::from_millis(5)).await;
+        self.schedule_gap_alarm().await;
+    }
+
+    async fn schedule_gap_alarm(&self) {
+        let Some(deadline) = self.sequencer.borrow().deadline() else { return };
+        let offset = (deadline - worker::Date::now().as_millis() as i64).max(1);
+        if let Err(e) = self.state.storage().set_alarm(offset).await {
+            tracing::warn!(error = %e, "setting the realtime gap alarm");
         }
     }
 
@@ -254,7 +269,9 @@ impl ProjectDatabase {
         let credential = SessionCredential::decode(session)?;
         let credentials = Credentials { session: Some(credential), jwt: None, api_key: None };
         let stores = self.stores();
-        edgewrite_account::AccountAuthenticator.session(&credentials, &stores.ports()).await.ok().flatten()
+        let caller = edgewrite_account::AccountAuthenticator.session(&credentials, &stores.ports()).await;
+        // A session still owing its second factor is nobody yet.
+        caller.ok().flatten().filter(|c| !c.user().is_some_and(|u| u.mfa_pending))
     }
 
     fn stores(&self) -> ObjectStores<'_> {

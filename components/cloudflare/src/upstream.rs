@@ -22,13 +22,14 @@ pub(crate) async fn forward(
     upstream: &Upstream,
 ) -> worker::Result<Response> {
     let fail = |err| from_core(edgewrite_core::serve::reject(&head, config, &err));
-    let (project, caller) = edgewrite_core::serve::identify(
-        &head,
-        config,
-        runtime,
-        Some(&edgewrite_account::AccountAuthenticator),
-    )
-    .await;
+    // Who is calling matters only when it is signed for the legacy backend.
+    let (project, caller) = match upstream.secret {
+        Some(_) => {
+            let auth: &dyn edgewrite_core::identity::Authenticator = &edgewrite_account::AccountAuthenticator;
+            edgewrite_core::serve::identify(&head, config, runtime, Some(auth)).await
+        }
+        None => (None, edgewrite_core::identity::Caller::Guest),
+    };
     let headers = Headers::new();
     for (name, value) in upstream::forward_headers(&head.headers, &head.client_ip, &head.host, &head.scheme) {
         // A header the platform refuses to forward is dropped, not fatal.

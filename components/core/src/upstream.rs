@@ -64,10 +64,16 @@ impl Upstream {
         Some(Upstream { url, routes, secret, timeout_ms })
     }
 
-    /// Whether a request for `path` goes to the legacy backend.
+    /// Whether a request for `path` goes to the legacy backend: a path matching a configured
+    /// pattern, or one no route of edgewrite's matches, even spelled as a lenient server would
+    /// read it (decoded, lower-case). Paths with empty, `.` or `..` segments never go: a legacy
+    /// backend that normalises them could be reached, with a signed identity, at a route
+    /// edgewrite serves.
     pub fn forwards(&self, capabilities: &[&dyn Capability], method: Method, path: &str) -> bool {
+        let Some(lenient) = lenient(path) else { return false };
         self.routes.iter().any(|pattern| matches(pattern, path))
-            || matches!(router::find(capabilities, method, path), Match::NotFound)
+            || (matches!(router::find(capabilities, method, path), Match::NotFound)
+                && matches!(router::find(capabilities, method, &lenient), Match::NotFound))
     }
 
     /// The legacy backend's URL for `path` and `query` (both as the client sent them).
@@ -78,6 +84,32 @@ impl Upstream {
             format!("{}{path}?{query}", self.url)
         }
     }
+}
+
+/// `path` as a lenient server reads it (percent-decoded, lower-case), or `None` for spellings
+/// only a trick needs: segments such a server would collapse or climb (`//`, `/./`, `/../`), a
+/// backslash, unreserved characters percent-encoded (`%61`), or Appwrite's API namespace and
+/// service names (`/v1/account`) in anything but lower case. The last ones matter on Spin,
+/// where a component knows only its own routes.
+fn lenient(path: &str) -> Option<String> {
+    let encodes_unreserved = path.split('%').skip(1).any(|rest| {
+        rest.get(..2)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    });
+    let decoded = crate::http::percent_decode(path)?;
+    let body = decoded.strip_prefix('/')?;
+    let body = body.strip_suffix('/').unwrap_or(body);
+    let mut segments = body.split('/');
+    let odd_segment = !body.is_empty() && body.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    let api = segments.next().is_some_and(|s| s.eq_ignore_ascii_case("v1"));
+    let odd_case = api
+        && (!body.starts_with("v1")
+            || segments.next().is_some_and(|s| s.bytes().any(|b| b.is_ascii_uppercase())));
+    if encodes_unreserved || odd_segment || odd_case || decoded.contains('\\') {
+        return None;
+    }
+    Some(decoded.to_lowercase())
 }
 
 fn matches(pattern: &str, path: &str) -> bool {
@@ -102,6 +134,10 @@ const HOP_BY_HOP: &[&str] = &[
     "content-length",
 ];
 
+/// Headers through which a client could claim an address.
+const CLIENT_ADDRESS: &[&str] =
+    &["forwarded", "x-real-ip", "true-client-ip", "x-client-ip", "cf-connecting-ip"];
+
 /// The headers that go to the legacy backend: the client's, minus hop-by-hop ones (and those
 /// its `Connection` header names) and any identity header of its own, plus `X-Forwarded-*`
 /// and, with a secret, the signed identity.
@@ -122,7 +158,8 @@ pub fn forward_headers(
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
         .filter(|(k, _)| !HOP_BY_HOP.contains(&k.as_str()) && !named.contains(k) && k != IDENTITY_HEADER)
-        .filter(|(k, _)| !k.starts_with("x-forwarded-"))
+        // Who the client is comes from edgewrite alone.
+        .filter(|(k, _)| !k.starts_with("x-forwarded-") && !CLIENT_ADDRESS.contains(&k.as_str()))
         .collect();
     if !client_ip.is_empty() {
         out.push(("x-forwarded-for".into(), client_ip.to_string()));
@@ -190,6 +227,25 @@ mod tests {
     }
 
     #[test]
+    fn odd_spellings_of_paths_are_recognised() {
+        assert_eq!(lenient("/v1/account/Sessions/").as_deref(), Some("/v1/account/sessions/"));
+        assert_eq!(lenient("/api/getUser%20x").as_deref(), Some("/api/getuser x"));
+        assert_eq!(lenient("/"), Some("/".into()));
+        for odd in [
+            "/v1//account",
+            "/v1/functions/../account",
+            "/v1/./x",
+            "/v1/%2e%2e/x",
+            "/v1\\x",
+            "/v1/%61ccount",
+            "/V1/account",
+            "/v1/ACCOUNT",
+        ] {
+            assert_eq!(lenient(odd), None, "{odd}");
+        }
+    }
+
+    #[test]
     fn hop_by_hop_and_forged_identity_headers_never_pass() {
         let mut h = Headers::new();
         h.set("Connection", "keep-alive, X-Secret-Hop");
@@ -197,11 +253,15 @@ mod tests {
         h.set("Transfer-Encoding", "chunked");
         h.set("X-Edgewrite-Identity", "forged");
         h.set("x-forwarded-for", "6.6.6.6");
+        h.set("X-Real-IP", "6.6.6.6");
+        h.set("Forwarded", "for=6.6.6.6");
         h.set("Authorization", "Bearer legacy");
         h.set("content-type", "application/json");
         let out = forward_headers(&h, "203.0.113.9", "app.example", "https");
         let names: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
-        for gone in ["connection", "x-secret-hop", "transfer-encoding", IDENTITY_HEADER] {
+        for gone in
+            ["connection", "x-secret-hop", "transfer-encoding", IDENTITY_HEADER, "x-real-ip", "forwarded"]
+        {
             assert!(!names.contains(&gone), "{gone}");
         }
         assert!(out.contains(&("authorization".into(), "Bearer legacy".into())));

@@ -33,15 +33,20 @@ pub const MAX_STATE_BYTES: usize = 12 * 1024;
 
 /// Puts announced writes back in commit order: each write's events carry the commit sequence
 /// number its batch took (`edgewrite_core::events::sequence_statement`), and go out after
-/// those of every earlier number. A number whose announcement never comes (its Worker failed
-/// after committing) is given up on by [`Sequencer::skip_gap`]; events without a number, or
-/// whose number was given up on, go out as they come.
+/// those of every earlier number. A number whose announcement has not come [`GAP_WAIT_MS`]
+/// after a later one arrived (its Worker failed after committing) is given up on by
+/// [`Sequencer::expire`]; events without a number, or whose number was given up on, go out as
+/// they come.
 #[derive(Debug, Default)]
 pub struct Sequencer {
     /// The last number delivered (or known to need nothing); `None` until [`Sequencer::start`].
     delivered: Option<i64>,
-    held: std::collections::BTreeMap<i64, Vec<Event>>,
+    /// Announcements waiting for earlier numbers, with the time (unix ms) each arrived.
+    held: std::collections::BTreeMap<i64, (i64, Vec<Event>)>,
 }
+
+/// How long announcements wait for an earlier number before it is given up on.
+pub const GAP_WAIT_MS: i64 = 1_000;
 
 impl Sequencer {
     pub fn started(&self) -> bool {
@@ -53,11 +58,12 @@ impl Sequencer {
         self.delivered.get_or_insert(current);
     }
 
-    /// Takes the events of the write that took `seq`; answers the events now due, in order.
-    pub fn offer(&mut self, seq: Option<i64>, events: Vec<Event>) -> Vec<Event> {
+    /// Takes the events of the write that took `seq`, arriving at `now_ms`; answers the events
+    /// now due, in order.
+    pub fn offer(&mut self, seq: Option<i64>, events: Vec<Event>, now_ms: i64) -> Vec<Event> {
         match (seq, self.delivered) {
             (Some(seq), Some(last)) if seq > last => {
-                self.held.insert(seq, events);
+                self.held.insert(seq, (now_ms, events));
                 self.due()
             }
             // A sequencer that never saw the sequence starts from the first number it sees.
@@ -69,23 +75,29 @@ impl Sequencer {
         }
     }
 
-    /// Whether the write that took `seq` has gone out.
-    pub fn delivered(&self, seq: i64) -> bool {
-        self.delivered.is_some_and(|last| seq <= last)
+    /// When [`Sequencer::expire`] next has something to do (unix ms), if anything waits.
+    pub fn deadline(&self) -> Option<i64> {
+        self.held.values().map(|(arrived, _)| arrived + GAP_WAIT_MS).min()
     }
 
-    /// Gives up on the numbers missing before the first held one; answers what is then due.
-    pub fn skip_gap(&mut self) -> Vec<Event> {
-        if let Some(first) = self.held.keys().next().copied() {
+    /// Gives up on the numbers missing before announcements that waited [`GAP_WAIT_MS`] by
+    /// `now_ms`; answers what is then due.
+    pub fn expire(&mut self, now_ms: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some((&first, &(arrived, _))) = self.held.iter().next() {
+            if arrived + GAP_WAIT_MS > now_ms {
+                break;
+            }
             self.delivered = Some(first - 1);
+            out.extend(self.due());
         }
-        self.due()
+        out
     }
 
     fn due(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
         while let Some(last) = self.delivered {
-            let Some(events) = self.held.remove(&(last + 1)) else { break };
+            let Some((_, events)) = self.held.remove(&(last + 1)) else { break };
             self.delivered = Some(last + 1);
             out.extend(events);
         }
@@ -251,6 +263,16 @@ fn matches(q: &Query, payload: &Json) -> bool {
     }
 }
 
+/// The bytes a JavaScript engine takes for `s`: one per character when every character fits
+/// in Latin-1, else two per UTF-16 unit.
+fn stored_size(s: &str) -> usize {
+    if s.chars().all(|c| u32::from(c) <= 0xff) {
+        s.chars().count()
+    } else {
+        s.encode_utf16().count() * 2
+    }
+}
+
 impl Connection {
     /// A new connection of `caller` in `project`.
     pub fn for_caller(project: &str, caller: &Caller) -> Connection {
@@ -349,7 +371,7 @@ impl Connection {
     fn subscribe(&mut self, data: &Json) -> Result<String, String> {
         let before = self.subscriptions.clone();
         let answer = self.add_subscriptions(data);
-        if answer.is_ok() && self.to_attachment().len() > MAX_STATE_BYTES {
+        if answer.is_ok() && stored_size(&self.to_attachment()) > MAX_STATE_BYTES {
             self.subscriptions = before;
             return Err(format!(
                 "A connection's subscriptions may take at most {} KiB; unsubscribe first.",
@@ -525,7 +547,9 @@ mod tests {
         }
         assert!((1..10).contains(&accepted));
         assert_eq!(c.subscriptions.len(), accepted);
-        assert!(c.to_attachment().len() <= MAX_STATE_BYTES);
+        assert!(stored_size(&c.to_attachment()) <= MAX_STATE_BYTES);
+        assert_eq!(stored_size("é"), 1, "Latin-1 takes a byte per character");
+        assert_eq!(stored_size("é😀"), 6, "beyond it, two per UTF-16 unit");
         let many: Vec<Json> =
             (0..1000).map(|i| json!({"subscriptionId": format!("m{i}"), "channels": ["files"]})).collect();
         let Action::Send(frames) = c.handle(&json!({"type": "subscribe", "data": many}).to_string(), 0)
@@ -548,17 +572,18 @@ mod tests {
     fn the_sequencer_delivers_in_commit_order_and_gives_up_on_gaps() {
         let mut s = Sequencer::default();
         s.start(10);
-        assert!(s.offer(Some(12), vec![named("b")]).is_empty(), "11 is not out yet");
-        assert!(!s.delivered(12));
-        assert_eq!(names_of(&s.offer(Some(11), vec![named("a1"), named("a2")])), ["a1", "a2", "b"]);
-        assert!(s.delivered(12));
-        assert_eq!(names_of(&s.offer(Some(13), vec![])), Vec::<&str>::new(), "an empty write counts");
-        assert_eq!(names_of(&s.offer(Some(14), vec![named("c")])), ["c"]);
+        assert!(s.offer(Some(12), vec![named("b")], 0).is_empty(), "11 is not out yet");
+        assert_eq!(s.deadline(), Some(GAP_WAIT_MS));
+        assert_eq!(names_of(&s.offer(Some(11), vec![named("a1"), named("a2")], 5)), ["a1", "a2", "b"]);
+        assert_eq!(s.deadline(), None);
+        assert_eq!(names_of(&s.offer(Some(13), vec![], 6)), Vec::<&str>::new(), "an empty write counts");
+        assert_eq!(names_of(&s.offer(Some(14), vec![named("c")], 7)), ["c"]);
         // 15 never comes.
-        assert!(s.offer(Some(16), vec![named("e")]).is_empty());
-        assert_eq!(names_of(&s.skip_gap()), ["e"]);
-        assert_eq!(names_of(&s.offer(Some(15), vec![named("late")])), ["late"], "late, but not lost");
-        assert_eq!(names_of(&s.offer(None, vec![named("unnumbered")])), ["unnumbered"]);
+        assert!(s.offer(Some(16), vec![named("e")], 100).is_empty());
+        assert!(s.expire(100 + GAP_WAIT_MS - 1).is_empty(), "not yet");
+        assert_eq!(names_of(&s.expire(100 + GAP_WAIT_MS)), ["e"]);
+        assert_eq!(names_of(&s.offer(Some(15), vec![named("late")], 2000)), ["late"], "late, but not lost");
+        assert_eq!(names_of(&s.offer(None, vec![named("unnumbered")], 2000)), ["unnumbered"]);
     }
 
     #[test]

@@ -737,6 +737,8 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             StoreError::GuardFailed { .. } => not_found(),
             other => AppwriteError::internal(other),
         })?;
+    // Announced before the bytes go, so later writes' events need not wait for the cleanup.
+    announce(ctx, edgewrite_core::events::sequence_of(&out), &bucket, &file, "delete").await;
     for idx in out
         .first()
         .map(|r| r.rows.iter().filter_map(|r| r.first()?.as_i64()).collect::<Vec<_>>())
@@ -746,7 +748,6 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             tracing::warn!(error = %e, file = %file.id, "deleting a chunk of a deleted file");
         }
     }
-    announce(ctx, edgewrite_core::events::sequence_of(&out), &bucket, &file, "delete").await;
     Ok(Response::no_content())
 }
 

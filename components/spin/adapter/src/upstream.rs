@@ -26,7 +26,11 @@ pub async fn forward(
     upstream: &Upstream,
 ) -> Response {
     let fail = |err| edgewrite_core::serve::reject(req, config, &err);
-    let (project, caller) = edgewrite_core::serve::identify(req, config, runtime, auth).await;
+    // Who is calling matters only when it is signed for the legacy backend.
+    let (project, caller) = match upstream.secret {
+        Some(_) => edgewrite_core::serve::identify(req, config, runtime, auth).await,
+        None => (None, edgewrite_core::identity::Caller::Guest),
+    };
     let mut builder =
         ::http::Request::builder().method(req.method.as_str()).uri(upstream.target(&req.path, &req.query));
     for (name, value) in upstream::forward_headers(&req.headers, &req.client_ip, &req.host, &req.scheme) {
