@@ -143,29 +143,24 @@ fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+fn importing(dry_run: bool, source: &dyn Source, sink: &remote::RemoteSink) -> String {
+    let dry = if dry_run { "(dry run) " } else { "" };
+    format!("{dry}importing {} into {}", source.describe(), sink.api.describe())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Import { from: ImportFrom::Appwrite { source, target, dry_run } } => {
             let source = remote::Remote { api: source.api() };
             let mut sink = remote::RemoteSink::new(target.api(), dry_run);
-            let what = format!(
-                "{}importing {} into {}",
-                if dry_run { "(dry run) " } else { "" },
-                source.describe(),
-                sink.api.describe()
-            );
+            let what = importing(dry_run, &source, &sink);
             run(&source, &mut sink, &what, None)
         }
         Command::Import { from: ImportFrom::Dir { dir, target, dry_run } } => dump::DumpSource::open(&dir)
             .and_then(|source| {
                 let mut sink = remote::RemoteSink::new(target.api(), dry_run);
-                let what = format!(
-                    "{}importing {} into {}",
-                    if dry_run { "(dry run) " } else { "" },
-                    source.describe(),
-                    sink.api.describe()
-                );
+                let what = importing(dry_run, &source, &sink);
                 run(&source, &mut sink, &what, Some(&source.counts))
             }),
         Command::Export { source, dir, dry_run } => {

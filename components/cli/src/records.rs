@@ -110,23 +110,24 @@ pub fn document(model: &Json) -> Json {
     Json::Object(out)
 }
 
+/// A bucket's settings, as the model names them.
+pub const BUCKET_SETTINGS: &[&str] = &[
+    "name",
+    "$permissions",
+    "fileSecurity",
+    "enabled",
+    "maximumFileSize",
+    "allowedFileExtensions",
+    "compression",
+    "encryption",
+    "antivirus",
+    "transformations",
+];
+
 pub fn bucket(model: &Json) -> Json {
-    pick(
-        model,
-        &[
-            "$id",
-            "name",
-            "$permissions",
-            "fileSecurity",
-            "enabled",
-            "maximumFileSize",
-            "allowedFileExtensions",
-            "compression",
-            "encryption",
-            "antivirus",
-            "transformations",
-        ],
-    )
+    let mut record = pick(model, BUCKET_SETTINGS);
+    record["$id"] = model["$id"].clone();
+    record
 }
 
 pub fn file(bucket_id: &str, model: &Json) -> Json {

@@ -452,19 +452,7 @@ impl Sink for RemoteSink {
         }
         match self.existing(&path)? {
             Some(target) => {
-                let keys = [
-                    "name",
-                    "$permissions",
-                    "fileSecurity",
-                    "enabled",
-                    "maximumFileSize",
-                    "allowedFileExtensions",
-                    "compression",
-                    "encryption",
-                    "antivirus",
-                    "transformations",
-                ];
-                if keys.iter().any(|k| differs(&target, bucket, k)) {
+                if records::BUCKET_SETTINGS.iter().any(|k| differs(&target, bucket, k)) {
                     self.write("PUT", &path, &body)?;
                     return Ok(Outcome::Written);
                 }
