@@ -158,6 +158,22 @@ test('realtime: the account channel carries the user\'s own updates and sessions
   }
 });
 
+test('realtime: the connected and authentication frames carry the Account model', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const alice = await userClient();
+  const withSession = new WebSocket(wsUrl, { headers: { 'x-appwrite-session': alice.session.secret } });
+  const first = await new Promise((resolve) => withSession.once('message', (m) => resolve(JSON.parse(m.toString()))));
+  withSession.close();
+  assert.equal(first.type, 'connected');
+  assert.deepEqual([first.data.user.$id, first.data.user.email, first.data.user.password], [alice.user.$id, alice.email, undefined]);
+  const guest = new WebSocket(wsUrl);
+  const next = () => new Promise((resolve) => guest.once('message', (m) => resolve(JSON.parse(m.toString()))));
+  assert.equal((await next()).data.user, null);
+  guest.send(JSON.stringify({ type: 'authentication', data: { session: alice.session.secret } }));
+  const answer = await next();
+  guest.close();
+  assert.deepEqual([answer.data.to, answer.data.success, answer.data.user.email], ['authentication', true, alice.email]);
+});
+
 test('realtime: file events reach those who may read the file', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
   const storage = new node.Storage(adminClient());
   const bucket = uid('rtb');

@@ -293,8 +293,8 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     let key = generate_key()?;
     let port = server::free_port()?;
     // The suite's stand-ins for the mail and SMS providers (tests/e2e/sinks.mjs) listen here.
-    let smtp_port = server::free_port()?.to_string();
-    let sink_origin = format!("http://127.0.0.1:{}", server::free_port()?);
+    let smtp_port = server::port_for_later()?.to_string();
+    let sink_origin = format!("http://127.0.0.1:{}", server::port_for_later()?);
     let sink_port = sink_origin.rsplit(':').next().unwrap_or_default().to_string();
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
     let mut vars = vec![
@@ -336,7 +336,12 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     let server = runtime.start(tools, port, &run_dir.join("state"), &vars, &run_dir.join("server.log"))?;
     // A second instance in front of a legacy backend (the gradual-migration proxy), which
     // tests/e2e/proxy.test.mjs starts on `legacy_port`.
-    let legacy_port = server::free_port()?.to_string();
+    let legacy_port = loop {
+        let port = server::port_for_later()?.to_string();
+        if port != smtp_port && port != sink_port {
+            break port;
+        }
+    };
     let upstream_secret = generate_key()?;
     let wants_proxy =
         files.is_empty() || files.iter().any(|f| f.contains("proxy") || f.contains("migration"));

@@ -25,6 +25,21 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A free port for a listener that starts later (the suite's stand-ins), chosen below Linux's
+/// ephemeral range (32768–60999): the servers started meanwhile take ephemeral ports for
+/// themselves (workerd, its inspector), and one of them could otherwise take this one first.
+pub fn port_for_later() -> Result<u16> {
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+    for _ in 0..200 {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let port = 20_000 + (seed >> 8) as u16 % 10_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    free_port()
+}
+
 /// Minimal HTTP GET over loopback (no client library needed): the status code.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream =

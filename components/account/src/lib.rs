@@ -25,6 +25,18 @@ use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route}
 
 pub use auth::{reload_caller, AccountAuthenticator};
 
+/// The Account model of `user_id` (as `GET /account` answers it), for the realtime frames that
+/// name the connection's user; `None` if there is no such user.
+pub async fn account_model(
+    ports: &edgewrite_core::ports::Ports<'_>,
+    user_id: &str,
+) -> Option<serde_json::Value> {
+    let rows = ports.sql.query(store::select_user(user_id)).await.ok()?;
+    let user = store::User::first(&rows)?;
+    let mut targets = targets::of_users(ports.sql, &[&user.id]).await.ok()?;
+    Some(user.to_json_with(&targets.remove(&user.id).unwrap_or_default(), false))
+}
+
 /// The account capability.
 pub struct Account;
 

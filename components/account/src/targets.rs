@@ -75,7 +75,7 @@ impl Target {
 
 /// The targets of each of `user_ids`, oldest first.
 pub async fn of_users(
-    ctx: &Ctx<'_>,
+    sql: &dyn edgewrite_core::ports::Sql,
     user_ids: &[&str],
 ) -> Result<HashMap<String, Vec<Target>>, AppwriteError> {
     let mut by_user: HashMap<String, Vec<Target>> = HashMap::new();
@@ -83,9 +83,7 @@ pub async fn of_users(
         return Ok(by_user);
     }
     // One JSON parameter, not one per id: Durable Object SQLite binds at most 100 parameters.
-    let rows = ctx
-        .ports
-        .sql
+    let rows = sql
         .query(Statement::new(
             format!(
                 "SELECT {COLUMNS} FROM targets WHERE user_id IN (SELECT value FROM json_each(?))

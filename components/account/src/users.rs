@@ -60,7 +60,7 @@ pub(crate) async fn load(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError>
 
 /// The User model with its targets; `server` adds the hash fields only API keys see.
 pub async fn user_json(ctx: &Ctx<'_>, user: &User, server: bool) -> Result<Json, AppwriteError> {
-    let mut targets = targets::of_users(ctx, &[&user.id]).await?;
+    let mut targets = targets::of_users(ctx.ports.sql, &[&user.id]).await?;
     Ok(user.to_json_with(&targets.remove(&user.id).unwrap_or_default(), server))
 }
 
@@ -74,7 +74,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let page = list::page(ctx, &SCHEMA, USER_COLUMNS, None).await?;
     let users: Vec<User> = page.rows.iter().filter_map(|r| User::from_row(r)).collect();
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
-    let mut targets = targets::of_users(ctx, &ids).await?;
+    let mut targets = targets::of_users(ctx.ports.sql, &ids).await?;
     let users: Vec<Json> =
         users.iter().map(|u| u.to_json_with(&targets.remove(&u.id).unwrap_or_default(), true)).collect();
     Ok(Response::json(200, &json!({"total": page.total, "users": users})))

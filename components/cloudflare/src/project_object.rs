@@ -71,7 +71,7 @@ impl DurableObject for ProjectDatabase {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         match req.path().as_str() {
-            "/realtime" => return self.accept(&req),
+            "/realtime" => return self.accept(&req).await,
             "/publish" => {
                 let announcement: Announcement = req.json().await?;
                 self.announce(announcement).await;
@@ -129,7 +129,11 @@ impl DurableObject for ProjectDatabase {
         let (frames, close) = match connection.handle(&text, worker::Date::now().as_millis() as i64) {
             Action::Send(frames) => (frames, None),
             Action::Authenticate(session) => match self.verify_session(&session).await {
-                Some(caller) => (vec![connection.authenticated(&caller)], None),
+                Some(caller) => {
+                    let user = caller.user().map(|u| u.user_id.clone()).unwrap_or_default();
+                    let account = edgewrite_account::account_model(&self.stores().ports(), &user).await;
+                    (vec![connection.authenticated(&caller, account.as_ref())], None)
+                }
                 None => (vec![edgewrite_realtime::invalid_session()], None),
             },
             Action::Close(frame, code) => (vec![frame], Some(code)),
@@ -187,14 +191,18 @@ impl DurableObject for ProjectDatabase {
 
 impl ProjectDatabase {
     /// A new realtime connection: accepted for hibernation, greeted with `connected`.
-    fn accept(&self, req: &Request) -> worker::Result<Response> {
+    async fn accept(&self, req: &Request) -> worker::Result<Response> {
         let header = req.headers().get(CONNECTION_HEADER)?.unwrap_or_default();
         let connection: Connection =
             serde_json::from_str(&header).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(connection.to_attachment())?;
-        pair.server.send_with_str(connection.connected_frame())?;
+        let account = match &connection.user_id {
+            Some(user) => edgewrite_account::account_model(&self.stores().ports(), user).await,
+            None => None,
+        };
+        pair.server.send_with_str(connection.connected_frame(account.as_ref()))?;
         Response::from_websocket(pair.client)
     }
 

@@ -306,14 +306,19 @@ impl Connection {
         self.act_for(caller.unwrap_or(&Caller::Guest));
     }
 
-    fn user_json(&self) -> Json {
-        self.user_id.as_ref().map_or(Json::Null, |id| json!({"$id": id}))
+    /// The user as the frames show it: its Account model when the adapter could load it.
+    fn user_json(&self, account: Option<&Json>) -> Json {
+        match (&self.user_id, account) {
+            (Some(_), Some(account)) => account.clone(),
+            (Some(id), None) => json!({"$id": id}),
+            (None, _) => Json::Null,
+        }
     }
 
-    /// The first frame: who the connection is (the web SDK sends its session when `user` is
-    /// null).
-    pub fn connected_frame(&self) -> String {
-        json!({"type": "connected", "data": {"channels": [], "subscriptions": [], "user": self.user_json()}})
+    /// The first frame: who the connection is, with the user's Account model (the web SDK
+    /// sends its session when `user` is null).
+    pub fn connected_frame(&self, account: Option<&Json>) -> String {
+        json!({"type": "connected", "data": {"channels": [], "subscriptions": [], "user": self.user_json(account)}})
             .to_string()
     }
 
@@ -427,11 +432,12 @@ impl Connection {
             .to_string())
     }
 
-    /// The connection now acts for `caller` (a verified session): its roles change, and an
-    /// `account` subscription made as a guest stays empty. Returns the response frame.
-    pub fn authenticated(&mut self, caller: &Caller) -> String {
+    /// The connection now acts for `caller` (a verified session), whose Account model is
+    /// `account`: its roles change, and an `account` subscription made as a guest stays empty.
+    /// Returns the response frame.
+    pub fn authenticated(&mut self, caller: &Caller, account: Option<&Json>) -> String {
         self.act_for(caller);
-        json!({"type": "response", "data": {"to": "authentication", "success": true, "user": self.user_json()}})
+        json!({"type": "response", "data": {"to": "authentication", "success": true, "user": self.user_json(account)}})
             .to_string()
     }
 
