@@ -22,7 +22,7 @@ use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
 use crate::migrate::{Outcome, Sink, Source, Summary, KINDS};
-use crate::remote::{hex, CHUNK};
+use crate::remote::{chunks, hex};
 
 pub const FORMAT: &str = "edgewrite-dump";
 pub const VERSION: u64 = 1;
@@ -254,13 +254,10 @@ impl Sink for DumpSink {
         create_private_dirs(&self.dir, path.parent().expect("a blob has a directory"))?;
         let mut out = BufWriter::new(create_private(&path)?);
         let mut hasher = Sha256::new();
-        let mut start = 0;
-        while start < size {
-            let end = (start + CHUNK).min(size);
+        for (start, end) in chunks(size) {
             let chunk = source.file_range(bucket, id, start, end)?;
             hasher.update(&chunk);
             out.write_all(&chunk)?;
-            start = end;
         }
         out.flush()?;
         let mut record = file.clone();

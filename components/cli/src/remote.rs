@@ -14,6 +14,12 @@ use crate::records;
 /// Files move in the SDKs' 5 MiB chunks: never held whole.
 pub const CHUNK: u64 = 5 * 1024 * 1024;
 
+/// The `start..end` ranges of a file of `size` bytes, [`CHUNK`] at a time (one empty range for
+/// an empty file, which is still uploaded once).
+pub fn chunks(size: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0..size.div_ceil(CHUNK).max(1)).map(move |i| (i * CHUNK, ((i + 1) * CHUNK).min(size)))
+}
+
 pub struct Remote {
     pub api: Api,
 }
@@ -180,11 +186,8 @@ impl RemoteSink {
     /// The SHA-256 of the target's copy of a file, read back chunk by chunk.
     fn stored_sha256(&self, bucket: &str, file: &str, size: u64) -> Result<String> {
         let mut hasher = Sha256::new();
-        let mut start = 0;
-        while start < size {
-            let end = (start + CHUNK).min(size);
+        for (start, end) in chunks(size) {
             hasher.update(self.api.file_range(bucket, file, start, end)?);
-            start = end;
         }
         Ok(hex(&hasher.finalize()))
     }
@@ -493,16 +496,10 @@ impl Sink for RemoteSink {
         // Streamed chunk by chunk, hashed on the way; then read back from the target and
         // compared, so a file is only counted when its bytes arrived intact.
         let mut hasher = Sha256::new();
-        let mut start = 0;
-        loop {
-            let end = (start + CHUNK).min(size);
+        for (start, end) in chunks(size) {
             let chunk = source.file_range(bucket, id, start, end)?;
             hasher.update(&chunk);
             self.api.upload_chunk(bucket, file, &chunk, start, size)?;
-            start = end;
-            if start >= size {
-                break;
-            }
         }
         let sent = hex(&hasher.finalize());
         let stored = self.stored_sha256(bucket, id, size)?;
@@ -545,5 +542,17 @@ impl Sink for RemoteSink {
 
     fn finish(&mut self, _summary: &Summary) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_a_file_once_and_an_empty_one_with_one_range() {
+        assert_eq!(chunks(0).collect::<Vec<_>>(), vec![(0, 0)]);
+        assert_eq!(chunks(CHUNK).collect::<Vec<_>>(), vec![(0, CHUNK)]);
+        assert_eq!(chunks(CHUNK + 1).collect::<Vec<_>>(), vec![(0, CHUNK), (CHUNK, CHUNK + 1)]);
     }
 }
