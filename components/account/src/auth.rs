@@ -113,9 +113,7 @@ pub async fn reload_caller(
         session_and_user(row).map(|(_, u, pending)| (u, pending))?
     };
     // A session still owing its second factor is nobody yet.
-    caller(session_id, &user, via_jwt, pending, out.get(1))
-        .ok()
-        .filter(|c| !c.user().is_some_and(|u| u.mfa_pending))
+    caller(session_id, &user, via_jwt, pending, out.get(1)).ok().filter(|c| !c.owes_second_factor())
 }
 
 #[async_trait(?Send)]

@@ -279,7 +279,7 @@ impl ProjectDatabase {
         let stores = self.stores();
         let caller = edgewrite_account::AccountAuthenticator.session(&credentials, &stores.ports()).await;
         // A session still owing its second factor is nobody yet.
-        caller.ok().flatten().filter(|c| !c.user().is_some_and(|u| u.mfa_pending))
+        caller.ok().flatten().filter(|c| !c.owes_second_factor())
     }
 
     fn stores(&self) -> ObjectStores<'_> {

@@ -196,12 +196,9 @@ pub fn session_cookie_name(project: &str) -> String {
     format!("a_session_{project}")
 }
 
-/// One decoded query parameter.
+/// One decoded query parameter (read as `serve::project_of` reads `project`).
 fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| percent_decode(&v.replace('+', " "))).flatten()
-    })
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 impl Credentials {
@@ -343,6 +340,12 @@ impl Caller {
             Caller::App { .. } => {}
         }
         roles
+    }
+
+    /// A user whose session still owes its second factor: nobody yet, but for the routes that
+    /// complete the challenge.
+    pub fn owes_second_factor(&self) -> bool {
+        self.user().is_some_and(|u| u.mfa_pending)
     }
 
     pub fn user(&self) -> Option<&UserCaller> {

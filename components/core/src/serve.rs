@@ -267,7 +267,7 @@ async fn dispatch(
         return Err(unknown_origin(origin));
     }
     let caller = caller?;
-    if caller.user().is_some_and(|u| u.mfa_pending) && !MFA_EXEMPT_ROUTES.contains(&route.name) {
+    if caller.owes_second_factor() && !MFA_EXEMPT_ROUTES.contains(&route.name) {
         return Err(AppwriteError::new(
             ErrorType::UserMoreFactorsRequired,
             "More factors are required to complete the sign in process.",
@@ -321,7 +321,7 @@ pub async fn identify(
     };
     let ports = ports_of(Some(&stores), runtime);
     let caller = match resolve_caller(req, config, Some(&project), &ports, auth).await {
-        Ok(caller) if !caller.user().is_some_and(|u| u.mfa_pending) => caller,
+        Ok(caller) if !caller.owes_second_factor() => caller,
         _ => Caller::Guest,
     };
     (Some(project), caller)
