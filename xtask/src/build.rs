@@ -93,3 +93,14 @@ pub fn cli() -> Result<PathBuf> {
     run(Command::new("cargo").args(["build", "--quiet", "-p", "edgewrite-cli"]))?;
     Ok(target_dir().join("debug/edgewrite"))
 }
+
+/// Builds the example functions (`examples/functions`, release, wasm32-wasip1) and returns the
+/// directory holding their `.wasm` files.
+pub fn function_examples() -> Result<PathBuf> {
+    step("building the example functions (examples/functions, release, wasm32-wasip1)");
+    run(Command::new("cargo")
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(repo_root().join("examples/functions/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir()))?;
+    Ok(target_dir().join("wasm32-wasip1/release"))
+}

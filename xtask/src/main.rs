@@ -372,6 +372,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         None
     };
     let cli = if wants_proxy { Some(build::cli()?) } else { None };
+    let examples = build::function_examples()?;
     step(&format!("end-to-end suite (official SDKs against {})", runtime.name()));
     let tap = run_dir.join("e2e.tap");
     let status = Command::new(&tools.test_node)
@@ -396,6 +397,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
         .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)
         .env("EDGEWRITE_CLI", cli.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
+        .env("EDGEWRITE_FUNCTION_EXAMPLES", &examples)
         .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
         .status()
         .context("running node --test")?;

@@ -74,6 +74,8 @@ impl Server {
                 "--show-interactive-dev-session=false",
                 "--log-level",
                 "warn",
+                // `GET /__scheduled` runs the Cron Trigger now (the suite's schedule tests).
+                "--test-scheduled",
             ])
             .current_dir(&root)
             .envs([

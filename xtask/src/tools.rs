@@ -133,8 +133,12 @@ fn wrangler_node(dir: &Path) -> Result<PathBuf> {
 pub fn ensure(spin: bool) -> Result<Tools> {
     let dir = tools_dir();
     std::fs::create_dir_all(&dir)?;
-    let targets: &[&str] =
-        if spin { &["wasm32-unknown-unknown", "wasm32-wasip2"] } else { &["wasm32-unknown-unknown"] };
+    // wasm32-wasip1: the example functions the suite deploys.
+    let targets: &[&str] = if spin {
+        &["wasm32-unknown-unknown", "wasm32-wasip2", "wasm32-wasip1"]
+    } else {
+        &["wasm32-unknown-unknown", "wasm32-wasip1"]
+    };
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     let installed = installed.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     let missing: Vec<&str> =

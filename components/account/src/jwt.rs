@@ -26,6 +26,17 @@ fn mac(secret: &[u8]) -> Hmac<Sha256> {
 }
 
 pub fn encode(claims: &Claims, secret: &[u8]) -> String {
+    sign(claims, secret)
+}
+
+/// The claims of a token signed with `secret` and not expired at `now_s`.
+pub fn decode(token: &str, secret: &[u8], now_s: i64) -> Option<Claims> {
+    let claims: Claims = verify(token, secret)?;
+    (claims.exp > now_s).then_some(claims)
+}
+
+/// Any claims as an HS256 JWT signed with `secret`.
+pub fn sign<T: Serialize>(claims: &T, secret: &[u8]) -> String {
     let header = URL_SAFE_NO_PAD.encode(HEADER);
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
     let signing_input = format!("{header}.{payload}");
@@ -34,8 +45,8 @@ pub fn encode(claims: &Claims, secret: &[u8]) -> String {
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()))
 }
 
-/// The claims of a token signed with `secret` and not expired at `now_s`.
-pub fn decode(token: &str, secret: &[u8], now_s: i64) -> Option<Claims> {
+/// The claims of an HS256 JWT whose signature `secret` made (expiry is the caller's check).
+pub fn verify<T: serde::de::DeserializeOwned>(token: &str, secret: &[u8]) -> Option<T> {
     let mut parts = token.split('.');
     let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
@@ -49,8 +60,7 @@ pub fn decode(token: &str, secret: &[u8], now_s: i64) -> Option<Claims> {
     let mut m = mac(secret);
     m.update(format!("{}.{payload}", token.split('.').next()?).as_bytes());
     m.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-    let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    (claims.exp > now_s).then_some(claims)
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 
 /// The two statements that read the project's JWT secret, creating it on first use; put them in

@@ -75,7 +75,66 @@ impl ApiKey {
 }
 
 /// The application a stored key stands for; `None` for an unknown key.
+/// What a function execution's `dynamic_…` key carries: Appwrite hands each execution a
+/// short-lived key with the function's scopes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct DynamicClaims {
+    #[serde(rename = "functionId")]
+    function_id: String,
+    #[serde(rename = "executionId")]
+    execution_id: String,
+    scopes: Vec<String>,
+    exp: i64,
+}
+
+const DYNAMIC_PREFIX: &str = "dynamic_";
+
+/// A `dynamic_…` key for one execution of `function_id`, holding `scopes` until `expire_ms`:
+/// a JWT signed with the project's JWT secret, so nothing is stored and it cannot outlive
+/// its expiry.
+pub async fn mint_dynamic(
+    ports: &Ports<'_>,
+    function_id: &str,
+    execution_id: &str,
+    scopes: &[String],
+    expire_ms: i64,
+) -> Result<String, AppwriteError> {
+    let out = ports
+        .sql
+        .batch(crate::jwt::secret_statements(ports).to_vec())
+        .await
+        .map_err(AppwriteError::internal)?;
+    let secret = crate::jwt::secret_from(out.get(1))?;
+    let claims = DynamicClaims {
+        function_id: function_id.into(),
+        execution_id: execution_id.into(),
+        scopes: scopes.to_vec(),
+        exp: expire_ms.div_euclid(1000),
+    };
+    Ok(format!("{DYNAMIC_PREFIX}{}", crate::jwt::sign(&claims, &secret)))
+}
+
+async fn authenticate_dynamic(token: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {
+    let rows = ports.sql.query(crate::jwt::secret_read_statement()).await.map_err(AppwriteError::internal)?;
+    let Ok(secret) = crate::jwt::secret_from(Some(&rows)) else { return Ok(None) };
+    let Some(claims) = crate::jwt::verify::<DynamicClaims>(token, &secret) else { return Ok(None) };
+    let now = ports.clock.now_ms();
+    if claims.exp * 1000 <= now {
+        return Err(ErrorType::ProjectKeyExpired.into());
+    }
+    // Only scopes a key may hold, whatever the token says.
+    let scopes = claims.scopes.into_iter().filter(|s| API_KEY_SCOPES.contains(&s.as_str())).collect();
+    Ok(Some(Caller::App {
+        key_id: format!("dynamic:{}", claims.function_id),
+        scopes,
+        expire: Some(claims.exp * 1000),
+    }))
+}
+
 pub async fn authenticate(key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {
+    if let Some(token) = key.strip_prefix(DYNAMIC_PREFIX) {
+        return authenticate_dynamic(token, ports).await;
+    }
     let rows = ports
         .sql
         .query(Statement::new(

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
 use edgewrite_core::{Capability, Config, Method, ProjectStores, Runtime};
 use futures_util::StreamExt;
-use worker::{event, Context, Env, Headers, Range, Request, Response};
+use worker::{event, Context, Env, Headers, MessageExt, Range, Request, Response};
 
 pub use project_object::ProjectDatabase;
 
@@ -20,6 +20,7 @@ pub use project_object::ProjectDatabase;
 pub(crate) const DATABASE_BINDING: &str = "PROJECT_DATABASE";
 const BLOBS_BINDING: &str = "BLOBS";
 const CACHE_BINDING: &str = "CACHE";
+const JOBS_BINDING: &str = "JOBS";
 
 pub(crate) struct EnvSecrets<'a>(pub(crate) &'a Env);
 
@@ -49,6 +50,33 @@ impl Random for CryptoRandom {
 struct CloudflareRuntime<'a> {
     env: &'a Env,
     secrets: EnvSecrets<'a>,
+    jobs: QueueJobs<'a>,
+}
+
+impl<'a> CloudflareRuntime<'a> {
+    fn new(env: &'a Env) -> Self {
+        CloudflareRuntime { env, secrets: EnvSecrets(env), jobs: QueueJobs(env) }
+    }
+}
+
+/// Jobs go to the Cloudflare Queue bound as `JOBS`, whose consumer is this Worker's `queue`
+/// handler. Without the binding, work runs at once.
+struct QueueJobs<'a>(&'a Env);
+
+/// Cloudflare Queues delay a message by at most 12 hours.
+const MAX_QUEUE_DELAY_SECS: u32 = 12 * 3600;
+
+#[async_trait(?Send)]
+impl edgewrite_core::ports::Jobs for QueueJobs<'_> {
+    async fn enqueue(&self, job: edgewrite_core::ports::Job, delay_secs: u32) -> Result<bool, StoreError> {
+        let Ok(queue) = self.0.queue(JOBS_BINDING) else { return Ok(false) };
+        // As JSON text: serde-wasm-bindgen would turn the payload's objects into JS Maps.
+        let text = serde_json::to_string(&job).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let message =
+            worker::MessageBuilder::new(text).delay_seconds(delay_secs.min(MAX_QUEUE_DELAY_SECS)).build();
+        queue.send(message).await.map_err(binding_error(JOBS_BINDING))?;
+        Ok(true)
+    }
 }
 
 fn binding_error(binding: &str) -> impl Fn(worker::Error) -> StoreError + '_ {
@@ -68,6 +96,9 @@ impl Runtime for CloudflareRuntime<'_> {
     }
     fn outbound(&self) -> &dyn edgewrite_core::ports::Outbound {
         &outbound::WorkerOutbound
+    }
+    fn jobs(&self) -> &dyn edgewrite_core::ports::Jobs {
+        &self.jobs
     }
 
     async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {
@@ -101,6 +132,7 @@ const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_databases::Databases,
     &edgewrite_databases::TablesDb,
     &edgewrite_storage::Storage,
+    &edgewrite_functions::Functions,
     &edgewrite_realtime::Realtime,
     &edgewrite_conformance::TestRoutes,
 ];
@@ -207,7 +239,7 @@ fn console_sink(level: tracing::Level, line: &str) {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
-    let runtime = CloudflareRuntime { env: &env, secrets: EnvSecrets(&env) };
+    let runtime = CloudflareRuntime::new(&env);
     let config = Config::from_secrets(&runtime.secrets);
     if config.test_routes && req.path() == project_object::INSTANCE_HOOK {
         return project_object::instance(&req, &env).await;
@@ -236,4 +268,85 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         return project_object::open_socket(&env, &response.body).await;
     }
     from_core_with(response, Some(&env))
+}
+
+/// The API's public URL, for work that runs without a request (schedules): the
+/// `EDGEWRITE_PUBLIC_ENDPOINT` variable, else a placeholder only the deployment itself answers.
+fn public_endpoint(secrets: &EnvSecrets<'_>) -> String {
+    secrets
+        .get("EDGEWRITE_PUBLIC_ENDPOINT")
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "https://edgewrite.invalid/v1".into())
+}
+
+/// The queue's consumer: each message is one job. A job that fails is retried by the queue
+/// (with its backoff); one that succeeds, or names something gone, is acknowledged.
+#[event(queue)]
+async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
+    let runtime = CloudflareRuntime::new(&env);
+    let config = Config::from_secrets(&runtime.secrets);
+    for message in batch.messages()? {
+        let Ok(job) = serde_json::from_str::<edgewrite_core::ports::Job>(message.body()) else {
+            tracing::warn!("a queued job is not a job; dropped");
+            message.ack();
+            continue;
+        };
+        let job = &job;
+        let endpoint = job
+            .payload
+            .get("endpoint")
+            .and_then(|e| e.as_str())
+            .map_or_else(|| public_endpoint(&runtime.secrets), str::to_string);
+        let result = edgewrite_core::serve::run_job(
+            job,
+            &endpoint,
+            &config,
+            &runtime,
+            CAPABILITIES,
+            Some(&edgewrite_account::AccountAuthenticator),
+        )
+        .await;
+        match result {
+            Ok(()) => message.ack(),
+            Err(error) if error.status() >= 500 => {
+                tracing::warn!(kind = %job.kind, project = %job.project, error = %error.message, "job failed; the queue retries it");
+                message.retry();
+            }
+            Err(error) => {
+                tracing::warn!(kind = %job.kind, project = %job.project, error = %error.message, "job dropped");
+                message.ack();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Cron Trigger (every minute): a `tick` job for every project, which starts the functions
+/// whose `schedule` fires this minute and executions whose `scheduledAt` has come.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
+    let runtime = CloudflareRuntime::new(&env);
+    let config = Config::from_secrets(&runtime.secrets);
+    let endpoint = public_endpoint(&runtime.secrets);
+    for project in &config.projects {
+        let job = edgewrite_core::ports::Job {
+            project: project.clone(),
+            kind: "tick".into(),
+            payload: serde_json::json!({}),
+        };
+        if let Err(error) = edgewrite_core::serve::run_job(
+            &job,
+            &endpoint,
+            &config,
+            &runtime,
+            CAPABILITIES,
+            Some(&edgewrite_account::AccountAuthenticator),
+        )
+        .await
+        {
+            tracing::warn!(%project, error = %error.message, "schedule tick failed");
+        }
+    }
 }

@@ -305,6 +305,7 @@ impl ObjectStores<'_> {
             events: &edgewrite_core::ports::NoSubscribers,
             secrets: &self.secrets,
             outbound: &edgewrite_core::ports::NoOutbound,
+            jobs: &edgewrite_core::ports::NoJobs,
         }
     }
 }

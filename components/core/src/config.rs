@@ -43,6 +43,10 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_SMS_ACCOUNT",
     "EDGEWRITE_SMS_TOKEN",
     "EDGEWRITE_SMS_API_URL",
+    "EDGEWRITE_FUNCTIONS_MEMORY_MB",
+    "EDGEWRITE_FUNCTIONS_FUEL_PER_SECOND",
+    "EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS",
+    "EDGEWRITE_PUBLIC_ENDPOINT",
 ];
 
 /// Password rules and hashing parameters (Appwrite's project `auths` settings, per deployment).

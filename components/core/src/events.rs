@@ -122,6 +122,9 @@ pub async fn publish_all(ctx: &Ctx<'_>, seq: Option<i64>, events: Vec<Event>) {
     if events.is_empty() && seq.is_none() {
         return;
     }
+    if !events.is_empty() {
+        ctx.api.committed(ctx, &events).await;
+    }
     if let Err(error) = ctx.ports.events.publish(seq, events).await {
         tracing::warn!(%error, "publishing realtime events");
     }

@@ -20,6 +20,7 @@ pub mod query;
 pub mod router;
 pub mod serve;
 pub mod time;
+pub mod upload;
 pub mod upstream;
 
 pub use config::Config;

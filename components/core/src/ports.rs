@@ -313,6 +313,34 @@ impl Outbound for NoOutbound {
     }
 }
 
+/// Work to do outside the request that asked for it: an asynchronous function execution, a
+/// schedule's tick.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Job {
+    pub project: String,
+    /// Which capability's work it is (`functions.execution` …), see `Capability::run_job`.
+    pub kind: String,
+    pub payload: serde_json::Value,
+}
+
+/// Where jobs wait to run (Cloudflare Queues).
+#[async_trait(?Send)]
+pub trait Jobs {
+    /// Queues `job` to run after `delay_secs`. `Ok(false)`: this runtime has no queue, and the
+    /// caller must do the work itself, now.
+    async fn enqueue(&self, job: Job, delay_secs: u32) -> Result<bool, StoreError>;
+}
+
+/// A runtime without a queue: every job runs where it was asked for.
+pub struct NoJobs;
+
+#[async_trait(?Send)]
+impl Jobs for NoJobs {
+    async fn enqueue(&self, _job: Job, _delay_secs: u32) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
 /// Deployment configuration and secrets (wrangler vars/secrets, Spin variables, env).
 pub trait Secrets {
     fn get(&self, name: &str) -> Option<String>;
@@ -329,6 +357,7 @@ pub struct Ports<'a> {
     pub events: &'a dyn Events,
     pub secrets: &'a dyn Secrets,
     pub outbound: &'a dyn Outbound,
+    pub jobs: &'a dyn Jobs,
 }
 
 /// [`Clock`] and [`Random`] for runtimes whose std has a wall clock and an OS random source.

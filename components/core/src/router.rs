@@ -7,7 +7,7 @@ use crate::error::AppwriteError;
 use crate::http::{percent_decode, Method, Request, Response};
 use crate::identity::Caller;
 use crate::params::Params;
-use crate::ports::Ports;
+use crate::ports::{Event, Ports};
 
 /// One endpoint of a capability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,39 @@ pub struct Ctx<'a> {
     /// The project id, when the route needs one.
     pub project: Option<&'a str>,
     pub ports: Ports<'a>,
+    /// The deployment's own API, for work that calls it from inside a request (a function's
+    /// `fetch` to its project).
+    pub api: &'a dyn LocalApi,
+}
+
+/// The deployment's pipeline, called without the network: the same routing, limits and
+/// authentication as a request from outside.
+#[async_trait(?Send)]
+pub trait LocalApi {
+    /// Serves `request` as if it had arrived from outside.
+    async fn call(&self, request: Request) -> Response;
+    /// How many calls deep this request is (0 for one from outside): lets a capability refuse
+    /// to recurse without end.
+    fn depth(&self) -> u8;
+    /// Tells every capability that a write committed with `events`.
+    async fn committed(&self, ctx: &Ctx<'_>, events: &[Event]);
+}
+
+/// No API to call: for contexts built outside the pipeline.
+pub struct NoLocalApi;
+
+#[async_trait(?Send)]
+impl LocalApi for NoLocalApi {
+    async fn call(&self, _request: Request) -> Response {
+        Response::error(&AppwriteError::new(
+            crate::error::ErrorType::GeneralServiceDisabled,
+            "The API cannot be called from here.",
+        ))
+    }
+    fn depth(&self) -> u8 {
+        u8::MAX
+    }
+    async fn committed(&self, _ctx: &Ctx<'_>, _events: &[Event]) {}
 }
 
 /// An Appwrite endpoint group (account, databases, health …).
@@ -39,6 +72,15 @@ pub struct Ctx<'a> {
 pub trait Capability {
     fn routes(&self) -> &'static [Route];
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError>;
+
+    /// Runs a queued job of `kind` (its payload is `ctx.params`); `Ok(false)` when the job is
+    /// not this capability's.
+    async fn run_job(&self, _kind: &str, _ctx: &Ctx<'_>) -> Result<bool, AppwriteError> {
+        Ok(false)
+    }
+
+    /// Called after a write committed and published `events` (a function's `events` trigger).
+    async fn committed(&self, _ctx: &Ctx<'_>, _events: &[Event]) {}
 }
 
 /// Outcome of matching a path against every route.

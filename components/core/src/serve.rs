@@ -9,8 +9,10 @@ use crate::error::{AppwriteError, ErrorType};
 use crate::http::{Method, Request, Response};
 use crate::identity::{verify_bootstrap_key, Authenticator, Caller, Credentials};
 use crate::params::Params;
-use crate::ports::{Blobs, Clock, Events, Kv, Outbound, Ports, Random, Secrets, Sql, StoreError};
-use crate::router::{self, Capability, Ctx, Match};
+use crate::ports::{
+    Blobs, Clock, Event, Events, Job, Jobs, Kv, NoJobs, Outbound, Ports, Random, Secrets, Sql, StoreError,
+};
+use crate::router::{self, Capability, Ctx, LocalApi, Match};
 
 /// A project's stores, opened by the runtime adapter.
 pub struct ProjectStores {
@@ -27,6 +29,10 @@ pub trait Runtime {
     fn clock(&self) -> &dyn Clock;
     fn random(&self) -> &dyn Random;
     fn outbound(&self) -> &dyn Outbound;
+    /// The job queue; without one, work meant for later runs at once.
+    fn jobs(&self) -> &dyn Jobs {
+        &NoJobs
+    }
     /// Opens the stores of `project` (a project the configuration serves), with the system
     /// tables migrated.
     async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError>;
@@ -175,8 +181,42 @@ pub async fn serve(
     capabilities: &[&dyn Capability],
     auth: Option<&dyn Authenticator>,
 ) -> Response {
+    serve_at(req, &Loopback { config, runtime, capabilities, auth, depth: 0 }).await
+}
+
+/// The pipeline as a [`LocalApi`]: what a request's handlers call to reach the deployment's
+/// own routes without the network.
+pub struct Loopback<'a> {
+    pub config: &'a Config,
+    pub runtime: &'a dyn Runtime,
+    pub capabilities: &'a [&'a dyn Capability],
+    pub auth: Option<&'a dyn Authenticator>,
+    /// How many calls deep the request this serves is.
+    pub depth: u8,
+}
+
+#[async_trait(?Send)]
+impl LocalApi for Loopback<'_> {
+    async fn call(&self, request: Request) -> Response {
+        let inner = Loopback { depth: self.depth.saturating_add(1), ..*self };
+        serve_at(&request, &inner).await
+    }
+
+    async fn committed(&self, ctx: &Ctx<'_>, events: &[Event]) {
+        for capability in self.capabilities {
+            capability.committed(ctx, events).await;
+        }
+    }
+
+    fn depth(&self) -> u8 {
+        self.depth
+    }
+}
+
+async fn serve_at(req: &Request, api: &Loopback<'_>) -> Response {
+    let Loopback { config, runtime, .. } = *api;
     let started = runtime.clock().now_ms();
-    let mut response = match dispatch(req, config, runtime, capabilities, auth).await {
+    let mut response = match dispatch(req, api).await {
         Ok(response) => response,
         Err(err) => Response::error(&err),
     };
@@ -212,13 +252,8 @@ fn finish(req: &Request, config: &Config, response: &mut Response) {
     }
 }
 
-async fn dispatch(
-    req: &Request,
-    config: &Config,
-    runtime: &dyn Runtime,
-    capabilities: &[&dyn Capability],
-    auth: Option<&dyn Authenticator>,
-) -> Result<Response, AppwriteError> {
+async fn dispatch(req: &Request, api: &Loopback<'_>) -> Result<Response, AppwriteError> {
+    let Loopback { config, runtime, capabilities, auth, .. } = *api;
     if req.method == Method::Options {
         return Ok(cors::preflight(req));
     }
@@ -280,7 +315,7 @@ async fn dispatch(
     if route.needs_project && project.is_none() {
         return Err(ErrorType::ProjectNotFound.into());
     }
-    let ctx = Ctx { request: req, params, caller, config, project, ports };
+    let ctx = Ctx { request: req, params, caller, config, project, ports, api };
     capability.handle(route, &ctx).await
 }
 
@@ -296,6 +331,7 @@ fn ports_of<'a>(stores: Option<&'a ProjectStores>, runtime: &'a dyn Runtime) -> 
         random: runtime.random(),
         secrets: runtime.secrets(),
         outbound: runtime.outbound(),
+        jobs: runtime.jobs(),
     }
 }
 
@@ -339,9 +375,10 @@ async fn resolve_caller(
         if let Some(app) = verify_bootstrap_key(key, config.api_key.as_deref()) {
             return Ok(app);
         }
-        // `standard_…` keys and keys without a type prefix must be valid; keys of other types
-        // (ephemeral, account …) that edgewrite does not issue leave the caller a guest.
-        let standard = key.starts_with("standard_") || !key.contains('_');
+        // `standard_…` keys, the `dynamic_…` keys functions are given, and keys without a type
+        // prefix must be valid; keys of other types (ephemeral, account …) that edgewrite does
+        // not issue leave the caller a guest.
+        let standard = key.starts_with("standard_") || key.starts_with("dynamic_") || !key.contains('_');
         let stored = match (auth, project, standard) {
             (Some(auth), Some(_), true) => auth.api_key(key, ports).await?,
             _ => None,
@@ -358,4 +395,54 @@ async fn resolve_caller(
         (Some(auth), Some(_)) => Ok(auth.session(&credentials, ports).await?.unwrap_or(Caller::Guest)),
         _ => Ok(Caller::Guest),
     }
+}
+
+/// The caller jobs run as: the deployment itself, with every key scope.
+fn job_caller() -> Caller {
+    Caller::App {
+        key_id: "jobs".into(),
+        scopes: crate::identity::API_KEY_SCOPES.iter().map(|s| s.to_string()).collect(),
+        expire: None,
+    }
+}
+
+/// Runs `job` in its project: every capability is offered it (`Capability::run_job`), and an
+/// error is what the adapter logs (and may retry on). `endpoint` is the API's public URL
+/// (`https://host/v1`), for work that needs one.
+pub async fn run_job(
+    job: &Job,
+    endpoint: &str,
+    config: &Config,
+    runtime: &dyn Runtime,
+    capabilities: &[&dyn Capability],
+    auth: Option<&dyn Authenticator>,
+) -> Result<(), AppwriteError> {
+    if !config.serves_project(&job.project) {
+        return Err(ErrorType::ProjectNotFound.into());
+    }
+    let stores = runtime.open_project(&job.project).await.map_err(AppwriteError::internal)?;
+    let mut request = Request::from_url(Method::Post, endpoint)?;
+    request.headers.set("x-appwrite-project", job.project.clone());
+    let params = match &job.payload {
+        serde_json::Value::Object(map) => Params::from_json(map.clone()),
+        _ => Params::from_json(serde_json::Map::new()),
+    };
+    let api = Loopback { config, runtime, capabilities, auth, depth: 0 };
+    let ctx = Ctx {
+        request: &request,
+        params,
+        caller: job_caller(),
+        config,
+        project: Some(&job.project),
+        ports: ports_of(Some(&stores), runtime),
+        api: &api,
+    };
+    let mut handled = false;
+    for capability in capabilities {
+        handled |= capability.run_job(&job.kind, &ctx).await?;
+    }
+    if !handled {
+        tracing::warn!(kind = %job.kind, "no capability runs this job");
+    }
+    Ok(())
 }

@@ -367,6 +367,99 @@ pub const MIGRATIONS: &[Migration] = &[
             "INSERT INTO commit_seq (id, n) VALUES (1, 0)",
         ],
     },
+    Migration {
+        version: 12,
+        name: "functions",
+        statements: &[
+            // List-valued settings (execute roles, events, scopes) are JSON arrays; `settings`
+            // keeps what edgewrite stores but does not act on (VCS fields, specifications).
+            "CREATE TABLE functions (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                runtime TEXT NOT NULL,
+                execute TEXT NOT NULL,
+                events TEXT NOT NULL,
+                schedule TEXT NOT NULL,
+                timeout INTEGER NOT NULL,
+                enabled INTEGER NOT NULL,
+                logging INTEGER NOT NULL,
+                entrypoint TEXT NOT NULL,
+                commands TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                settings TEXT NOT NULL,
+                deployment_id TEXT NOT NULL DEFAULT '',
+                -- The minute (unix ms) the schedule last started an execution.
+                schedule_last INTEGER,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE TABLE function_variables (
+                seq INTEGER PRIMARY KEY,
+                function_seq INTEGER NOT NULL,
+                id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                secret INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (function_seq, id),
+                UNIQUE (function_seq, key)
+            )",
+            // A deployment's upload arrives in chunks (one blob each, `<blobs>/<idx>`); once
+            // complete, its module is `<blobs>/module`.
+            "CREATE TABLE deployments (
+                seq INTEGER PRIMARY KEY,
+                function_seq INTEGER NOT NULL,
+                id TEXT NOT NULL UNIQUE,
+                entrypoint TEXT NOT NULL,
+                commands TEXT NOT NULL,
+                activate INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                build_logs TEXT NOT NULL,
+                source_size INTEGER NOT NULL,
+                build_size INTEGER NOT NULL,
+                build_duration REAL NOT NULL,
+                chunks_total INTEGER NOT NULL,
+                uploader TEXT NOT NULL,
+                blobs TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX deployments_by_function ON deployments (function_seq, seq)",
+            "CREATE TABLE deployment_chunks (
+                deployment_seq INTEGER NOT NULL,
+                idx INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                PRIMARY KEY (deployment_seq, idx)
+            )",
+            // `owner` is the role that may read an execution (`user:U`, or '' for none but
+            // keys). The response body is never stored: only a synchronous caller sees it.
+            "CREATE TABLE executions (
+                seq INTEGER PRIMARY KEY,
+                id TEXT NOT NULL UNIQUE,
+                function_seq INTEGER NOT NULL,
+                function_id TEXT NOT NULL,
+                deployment_id TEXT NOT NULL,
+                trigger TEXT NOT NULL,
+                status TEXT NOT NULL,
+                request_method TEXT NOT NULL,
+                request_path TEXT NOT NULL,
+                request_headers TEXT NOT NULL,
+                response_status INTEGER NOT NULL,
+                response_headers TEXT NOT NULL,
+                logs TEXT NOT NULL,
+                errors TEXT NOT NULL,
+                duration REAL NOT NULL,
+                scheduled_at INTEGER,
+                owner TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX executions_by_function ON executions (function_seq, seq)",
+            "CREATE INDEX executions_scheduled ON executions (status, scheduled_at)",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

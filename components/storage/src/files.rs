@@ -18,7 +18,7 @@ use crate::buckets::{self, Bucket};
 use crate::codec::{Codec, TRANSFORM_LIMIT};
 
 /// The SDKs' chunk size.
-pub const CHUNK_SIZE: u64 = 5 * 1024 * 1024;
+pub use edgewrite_core::upload::CHUNK_SIZE;
 /// What `write` means on a file.
 const FILE_WRITE: &[&str] = &["update", "delete"];
 
@@ -230,17 +230,6 @@ fn already_exists() -> AppwriteError {
     )
 }
 
-/// `Content-Range: bytes <start>-<end>/<size>` (end inclusive).
-fn content_range(header: &str) -> Option<(u64, u64, u64)> {
-    let rest = header.trim().strip_prefix("bytes ")?;
-    let (span, size) = rest.split_once('/')?;
-    let (start, end) = span.split_once('-')?;
-    let digits = |s: &str| {
-        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<u64>().ok()).flatten()
-    };
-    Some((digits(start)?, digits(end)?, digits(size)?))
-}
-
 fn invalid_range() -> AppwriteError {
     AppwriteError::new(ErrorType::StorageInvalidContentRange, "The content range is invalid.")
 }
@@ -330,24 +319,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let data = &upload.data;
     let len = data.len() as u64;
     let now = ctx.ports.clock.now_ms();
-    let (size, idx, chunked) = match ctx.request.header("content-range") {
-        None => (len, 0, false),
-        Some(header) => {
-            let (start, end, size) = content_range(header).ok_or_else(invalid_range)?;
-            // Every chunk but the last is exactly CHUNK_SIZE, at a multiple of it, and the part
-            // holds exactly the bytes the range names.
-            let expected = CHUNK_SIZE.min(size.saturating_sub(start));
-            if start >= size
-                || end < start
-                || end - start + 1 != len
-                || start % CHUNK_SIZE != 0
-                || len != expected
-            {
-                return Err(invalid_range());
-            }
-            (size, (start / CHUNK_SIZE) as i64, true)
-        }
-    };
+    let part = edgewrite_core::upload::part_of(ctx.request, len).ok_or_else(invalid_range)?;
+    let (size, idx, chunked) = (part.size, part.index, part.chunked);
     if size > bucket.maximum_file_size as u64 {
         return Err(AppwriteError::new(ErrorType::StorageInvalidFileSize, "File size not allowed"));
     }
@@ -363,7 +336,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         }
         _ => ctx.params.custom_id("fileId", now, ctx.ports.random)?,
     };
-    let chunks_total = if chunked { size.div_ceil(CHUNK_SIZE).max(1) as i64 } else { 1 };
+    let chunks_total = part.total;
     let file = match load_file(ctx, &bucket, &id).await? {
         // Appwrite's answer to a chunk of a finished upload: the file, unchanged (to those who
         // may read it).
@@ -754,15 +727,6 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_ranges_parse_strictly() {
-        assert_eq!(content_range("bytes 0-5242879/6291456"), Some((0, 5242879, 6291456)));
-        assert_eq!(content_range("bytes 5242880-6291455/6291456"), Some((5242880, 6291455, 6291456)));
-        for bad in ["bytes 0-/10", "bytes -1-5/10", "bytes 0-5", "items 0-5/10", "bytes 0-5/1e3", ""] {
-            assert_eq!(content_range(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn media_types_come_from_content_then_name() {

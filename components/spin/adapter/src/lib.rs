@@ -206,6 +206,7 @@ mod tests {
             events: &events,
             secrets: &secrets,
             outbound: &edgewrite_core::ports::NoOutbound,
+            jobs: &edgewrite_core::ports::NoJobs,
         };
         let results = block_on(edgewrite_conformance::run(&ports));
         let case = results.iter().find(|r| r.name == "blobs_round_trip").expect("the suite has a blob case");

@@ -1,0 +1,348 @@
+//! Executions that run outside the request that started them: asynchronous ones (a queued
+//! job), those of a function's `schedule` (the per-minute tick), those scheduled for later
+//! (`scheduledAt`, picked up by the tick), and those of a function's `events` (started after a
+//! write commits). Their request waits in a blob (`executions/<id>/request`): it may be large,
+//! and a queue message is small.
+//!
+//! A job may be delivered more than once; each execution runs once, claimed by moving it from
+//! `waiting` to `processing` under a guard.
+
+use edgewrite_core::events::{channels, names, publish_all};
+use edgewrite_core::params::Params;
+use edgewrite_core::ports::{Event, Job, Statement, StoreError, Value};
+use edgewrite_core::{AppwriteError, Ctx};
+use serde_json::{json, Value as Json};
+
+use crate::abi::FunctionRequest;
+use crate::executions::{self, authority, Execution};
+use crate::functions::{self, Function};
+use crate::schedule::Cron;
+
+/// The job kind of one execution to run.
+pub const EXECUTION_JOB: &str = "functions.execution";
+/// The job kind of the per-minute tick.
+pub const TICK_JOB: &str = "tick";
+
+/// What waits for an execution run later.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    request: FunctionRequest,
+    user: Option<String>,
+}
+
+fn request_key(id: &str) -> String {
+    format!("executions/{id}/request")
+}
+
+/// The realtime event of `action` on an execution, seen by whoever it belongs to.
+pub async fn announce(ctx: &Ctx<'_>, e: &Execution, action: &str) {
+    if e.owner.is_empty() {
+        return;
+    }
+    let event = Event::new(
+        names(&[("functions", &e.function_id), ("executions", &e.id)], action),
+        channels(
+            &[
+                "executions".to_string(),
+                format!("executions.{}", e.id),
+                format!("functions.{}", e.function_id),
+            ],
+            action,
+        ),
+        e.to_json(false),
+        vec![e.owner.clone()],
+    );
+    publish_all(ctx, None, vec![event]).await;
+}
+
+async fn load_execution(ctx: &Ctx<'_>, id: &str) -> Result<Option<Execution>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {} FROM executions WHERE id = ?", executions::COLUMNS),
+            vec![id.into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.first().and_then(|r| Execution::from_row(r)))
+}
+
+/// Records `execution` (`waiting`, or `scheduled` for later) with its request and queues it;
+/// where the runtime has no queue it runs now. Answers the execution as it stands.
+pub async fn start_later(
+    ctx: &Ctx<'_>,
+    execution: &Execution,
+    request: &FunctionRequest,
+    user: Option<&str>,
+) -> Result<Execution, AppwriteError> {
+    let pending = Pending { request: request.clone(), user: user.map(str::to_string) };
+    let bytes = serde_json::to_vec(&pending).map_err(AppwriteError::internal)?;
+    ctx.ports.blobs.put(&request_key(&execution.id), bytes).await.map_err(AppwriteError::internal)?;
+    executions::store(ctx, execution).await?;
+    announce(ctx, execution, "create").await;
+    if execution.status == "waiting" {
+        dispatch(ctx, &execution.id).await;
+    }
+    Ok(load_execution(ctx, &execution.id).await?.unwrap_or_else(|| execution.clone()))
+}
+
+/// Queues the waiting execution `id`, or runs it now without a queue. A queue that refuses
+/// fails the execution rather than leaving it waiting for ever.
+async fn dispatch(ctx: &Ctx<'_>, id: &str) {
+    let endpoint = format!("{}://{}/v1", ctx.request.scheme, authority(ctx.request));
+    let payload = json!({"executionId": id, "endpoint": endpoint});
+    let job = Job {
+        project: ctx.project.unwrap_or_default().to_string(),
+        kind: EXECUTION_JOB.into(),
+        payload: payload.clone(),
+    };
+    match ctx.ports.jobs.enqueue(job, 0).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let Json::Object(map) = payload else { return };
+            let inline = Ctx { params: Params::from_json(map), caller: ctx.caller.clone(), ..*ctx };
+            if let Err(error) = run_queued(&inline).await {
+                tracing::warn!(execution = %id, error = %error.message, "running an execution in place");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(execution = %id, %error, "queueing an execution");
+            if let Ok(Some(e)) = load_execution(ctx, id).await {
+                finish(ctx, e, "failed", "The execution could not be queued.").await;
+            }
+        }
+    }
+}
+
+/// Ends an execution without running it.
+async fn finish(ctx: &Ctx<'_>, mut e: Execution, status: &str, error: &str) {
+    e.status = status.into();
+    e.errors = error.into();
+    e.response_status = 500;
+    e.updated_at = ctx.ports.clock.now_ms();
+    if let Err(error) = save(ctx, &e).await {
+        tracing::warn!(execution = %e.id, error = %error.message, "ending an execution");
+    }
+    let _ = ctx.ports.blobs.delete(&request_key(&e.id)).await;
+    announce(ctx, &e, "update").await;
+}
+
+async fn save(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "UPDATE executions SET status = ?, response_status = ?, response_headers = ?, logs = ?, errors = ?,
+                 duration = ?, updated_at = ?
+             WHERE id = ?",
+            vec![
+                e.status.clone().into(),
+                Value::Integer(e.response_status),
+                json!(e.response_headers).to_string().into(),
+                e.logs.clone().into(),
+                e.errors.clone().into(),
+                Value::Real(e.duration),
+                Value::Integer(e.updated_at),
+                e.id.clone().into(),
+            ],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(())
+}
+
+/// The `functions.execution` job: runs the waiting execution `executionId` once.
+pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
+    let id = ctx.params.required_text("executionId", 64)?;
+    let Some(mut e) = load_execution(ctx, &id).await? else { return Ok(()) };
+    if e.status != "waiting" {
+        return Ok(());
+    }
+    let now = ctx.ports.clock.now_ms();
+    let claimed = ctx
+        .ports
+        .sql
+        .batch(vec![Statement::new(
+            "UPDATE executions SET status = 'processing', updated_at = ? WHERE id = ? AND status = 'waiting'",
+            vec![Value::Integer(now), id.clone().into()],
+        )
+        .expect_changes(1)])
+        .await;
+    match claimed {
+        Ok(_) => {}
+        Err(StoreError::GuardFailed { .. }) => return Ok(()),
+        Err(other) => return Err(AppwriteError::internal(other)),
+    }
+    e.status = "processing".into();
+    e.updated_at = now;
+    announce(ctx, &e, "update").await;
+    let Ok(f) = functions::load_by_id(ctx, &e.function_id).await else {
+        finish(ctx, e, "failed", "The function was deleted.").await;
+        return Ok(());
+    };
+    let d = match crate::deployments::load_by_id(ctx, &f, &e.deployment_id).await? {
+        Some(d) if d.status == "ready" => d,
+        _ => {
+            finish(ctx, e, "failed", "The deployment was deleted.").await;
+            return Ok(());
+        }
+    };
+    let pending = ctx.ports.blobs.get(&request_key(&e.id), None).await.map_err(AppwriteError::internal)?;
+    let Some(pending) = pending.and_then(|b| serde_json::from_slice::<Pending>(&b).ok()) else {
+        finish(ctx, e, "failed", "The execution's request was lost.").await;
+        return Ok(());
+    };
+    let done = match executions::run(ctx, &f, &d, e.clone(), pending.request, pending.user.as_deref()).await {
+        Ok(done) => done,
+        Err(error) => {
+            tracing::warn!(execution = %e.id, error = %error.message, "running an execution");
+            finish(ctx, e, "failed", "The execution could not run.").await;
+            return Ok(());
+        }
+    };
+    save(ctx, &done).await?;
+    let _ = ctx.ports.blobs.delete(&request_key(&done.id)).await;
+    announce(ctx, &done, "update").await;
+    Ok(())
+}
+
+/// A new execution of `f`'s active deployment, not yet run.
+fn new_execution(
+    ctx: &Ctx<'_>,
+    f: &Function,
+    deployment_id: &str,
+    trigger: &str,
+    request: &FunctionRequest,
+) -> Execution {
+    let now = ctx.ports.clock.now_ms();
+    Execution {
+        id: edgewrite_core::ids::unique_id(now, ctx.ports.random),
+        function_id: f.id.clone(),
+        deployment_id: deployment_id.to_string(),
+        trigger: trigger.into(),
+        status: "waiting".into(),
+        request_method: request.method.clone(),
+        request_path: request.path.clone(),
+        request_headers: request.headers.clone(),
+        created_at: now,
+        updated_at: now,
+        ..Execution::default()
+    }
+}
+
+fn trigger_request(ctx: &Ctx<'_>, headers: Vec<(String, String)>, body: String) -> FunctionRequest {
+    FunctionRequest {
+        method: "POST".into(),
+        path: "/".into(),
+        headers,
+        body,
+        scheme: ctx.request.scheme.clone(),
+        authority: authority(ctx.request),
+    }
+}
+
+async fn functions_where(ctx: &Ctx<'_>, condition: &str) -> Result<Vec<Function>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!(
+                "SELECT {} FROM functions WHERE enabled = 1 AND deployment_id != '' AND {condition}",
+                functions::COLUMNS
+            ),
+            vec![],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| Function::from_row(r)).collect())
+}
+
+/// The `tick` job (every minute): starts each function whose `schedule` fires this minute
+/// (once, however many ticks arrive), and queues executions whose `scheduledAt` has come.
+pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
+    let now = ctx.ports.clock.now_ms();
+    let minute = now - now.rem_euclid(60_000);
+    for f in functions_where(ctx, "schedule != ''").await? {
+        if !Cron::parse(&f.schedule).is_ok_and(|c| c.fires_at(now)) {
+            continue;
+        }
+        let claimed = ctx
+            .ports
+            .sql
+            .batch(vec![Statement::new(
+                "UPDATE functions SET schedule_last = ? WHERE seq = ? AND coalesce(schedule_last, -1) < ?",
+                vec![Value::Integer(minute), Value::Integer(f.seq), Value::Integer(minute)],
+            )
+            .expect_changes(1)])
+            .await;
+        if claimed.is_err() {
+            continue;
+        }
+        let request = trigger_request(ctx, Vec::new(), String::new());
+        let execution = new_execution(ctx, &f, &f.deployment_id, "schedule", &request);
+        if let Err(error) = start_later(ctx, &execution, &request, None).await {
+            tracing::warn!(function = %f.id, error = %error.message, "starting a scheduled execution");
+        }
+    }
+    let due = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            "SELECT id FROM executions WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at LIMIT 100",
+            vec![Value::Integer(now)],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    for id in due.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)) {
+        let released = ctx
+            .ports
+            .sql
+            .batch(vec![Statement::new(
+                "UPDATE executions SET status = 'waiting', updated_at = ? WHERE id = ? AND status = 'scheduled'",
+                vec![Value::Integer(now), id.clone().into()],
+            )
+            .expect_changes(1)])
+            .await;
+        if released.is_ok() {
+            dispatch(ctx, &id).await;
+        }
+    }
+    Ok(())
+}
+
+/// After a write: starts the functions whose `events` name one of its events. Writes a
+/// function made through its key (calls below the top level) and the functions service's own
+/// events never start functions, so no function can set off itself or another in a loop.
+pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
+    if ctx.api.depth() > 0 || events.iter().all(|e| e.names.iter().all(|n| n.starts_with("functions."))) {
+        return;
+    }
+    let triggered = match functions_where(ctx, "events != '[]'").await {
+        Ok(list) => list,
+        Err(error) => {
+            tracing::warn!(error = %error.message, "reading function triggers");
+            return;
+        }
+    };
+    for f in &triggered {
+        for event in events {
+            let Some(name) =
+                f.events.iter().find(|n| !n.starts_with("functions.") && event.names.contains(n))
+            else {
+                continue;
+            };
+            let headers = vec![
+                (
+                    "x-appwrite-event".to_string(),
+                    event.names.first().cloned().unwrap_or_else(|| name.clone()),
+                ),
+                ("content-type".to_string(), "application/json".to_string()),
+            ];
+            let request = trigger_request(ctx, headers, event.payload.to_string());
+            let execution = new_execution(ctx, f, &f.deployment_id, "event", &request);
+            if let Err(error) = start_later(ctx, &execution, &request, None).await {
+                tracing::warn!(function = %f.id, error = %error.message, "starting an event execution");
+            }
+        }
+    }
+}
