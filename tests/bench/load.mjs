@@ -176,6 +176,14 @@ if ((process.env.EDGEWRITE_RUNTIME ?? 'workerd') === 'workerd') {
     }
   }
 }
+// Functions (workerd: Spin does not serve them yet).
+if ((process.env.EDGEWRITE_RUNTIME ?? 'workerd') === 'workerd') {
+  const { functionsBench } = await import('./functions.mjs');
+  for (const r of await functionsBench({ endpoint, project, admin })) {
+    storageResults.push(r);
+    process.stderr.write(`  ${r.name} c=${r.concurrency}: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.throughput_rps} req/s${r.interpreter_overhead_ratio ? `, interpreter ${r.interpreter_overhead_ratio}× native` : ''}\n`);
+  }
+}
 let previewWidth = 0;
 
 // The baseline touches no store: it measures the Worker's fixed cost.

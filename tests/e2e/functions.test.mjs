@@ -90,6 +90,9 @@ test('functions: create, list, update and delete with API keys; runtimes and spe
   assert.equal(updated.name, 'Renamed');
   assert.equal(updated.timeout, 30);
   assert.equal(updated.enabled, false);
+  // As in Appwrite, what an update leaves out returns to its default.
+  assert.deepEqual(updated.execute, []);
+  assert.equal(updated.schedule, '');
   const list = await f.list({ queries: [node.Query.equal('name', 'Renamed')] });
   assert.ok(list.functions.some((x) => x.$id === functionId));
   const searched = await f.list({ search: functionId });
@@ -260,6 +263,13 @@ test('functions: fetch reaches only the project API and allow-listed hosts', asy
   const execution = await functions().createExecution({ functionId, body: 'http://127.0.0.1:9/secret' });
   assert.equal(execution.status, 'completed', execution.errors);
   assert.match(execution.responseBody, /^refused: fetch to 127\.0\.0\.1 is not allowed/);
+  // The deployment's own host outside its API is not reachable either, and neither are
+  // spellings that only look like the API.
+  const origin = new URL(endpoint).origin;
+  for (const url of [`${origin}/__scheduled`, `${origin}/v1@example.com/`, 'file:///etc/passwd']) {
+    const e = await functions().createExecution({ functionId, body: url });
+    assert.match(e.responseBody, /^refused: /, url);
+  }
 });
 
 test('functions: a module that never returns fails at its timeout and the server keeps serving', async () => {

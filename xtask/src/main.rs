@@ -481,8 +481,10 @@ fn bench_runtime(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<serde_jso
         &[("EDGEWRITE_PROJECTS", "bench"), ("EDGEWRITE_API_KEY", &key)],
         &run_dir.join("server.log"),
     )?;
+    let examples = build::function_examples()?;
     step(&format!("load scenarios on {} (tests/bench/load.mjs)", runtime.name()));
     let out = Command::new(&tools.test_node)
+        .env("EDGEWRITE_FUNCTION_EXAMPLES", &examples)
         .arg("bench/load.mjs")
         .current_dir(repo_root().join("tests"))
         .env("EDGEWRITE_ENDPOINT", server.endpoint())

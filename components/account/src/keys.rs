@@ -79,6 +79,8 @@ impl ApiKey {
 /// short-lived key with the function's scopes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct DynamicClaims {
+    /// Always [`DYNAMIC_TYPE`]: tells these tokens from account JWTs signed with the same secret.
+    typ: String,
     #[serde(rename = "functionId")]
     function_id: String,
     #[serde(rename = "executionId")]
@@ -88,6 +90,7 @@ struct DynamicClaims {
 }
 
 const DYNAMIC_PREFIX: &str = "dynamic_";
+const DYNAMIC_TYPE: &str = "function-key";
 
 /// A `dynamic_…` key for one execution of `function_id`, holding `scopes` until `expire_ms`:
 /// a JWT signed with the project's JWT secret, so nothing is stored and it cannot outlive
@@ -106,6 +109,7 @@ pub async fn mint_dynamic(
         .map_err(AppwriteError::internal)?;
     let secret = crate::jwt::secret_from(out.get(1))?;
     let claims = DynamicClaims {
+        typ: DYNAMIC_TYPE.into(),
         function_id: function_id.into(),
         execution_id: execution_id.into(),
         scopes: scopes.to_vec(),
@@ -117,7 +121,10 @@ pub async fn mint_dynamic(
 async fn authenticate_dynamic(token: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {
     let rows = ports.sql.query(crate::jwt::secret_read_statement()).await.map_err(AppwriteError::internal)?;
     let Ok(secret) = crate::jwt::secret_from(Some(&rows)) else { return Ok(None) };
-    let Some(claims) = crate::jwt::verify::<DynamicClaims>(token, &secret) else { return Ok(None) };
+    let Some(claims) = crate::jwt::verify::<DynamicClaims>(token, &secret).filter(|c| c.typ == DYNAMIC_TYPE)
+    else {
+        return Ok(None);
+    };
     let now = ports.clock.now_ms();
     if claims.exp * 1000 <= now {
         return Err(ErrorType::ProjectKeyExpired.into());

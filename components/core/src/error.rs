@@ -140,6 +140,7 @@ error_types! {
     DeploymentNotFound = ("deployment_not_found", 404, "No (active) deployment."),
     BuildNotReady = ("build_not_ready", 400, "Deployment still building."),
     ExecutionNotFound = ("execution_not_found", 404, "Execution missing."),
+    ExecutionInProgress = ("execution_in_progress", 400, "Execution still waiting or running."),
     FunctionAlreadyExists = ("function_already_exists", 409, "Function id taken."),
     FunctionRuntimeUnsupported = ("function_runtime_unsupported", 404, "Runtime not supported by this server."),
     VariableNotFound = ("variable_not_found", 404, "Variable missing."),

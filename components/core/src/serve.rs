@@ -199,7 +199,7 @@ pub struct Loopback<'a> {
 impl LocalApi for Loopback<'_> {
     async fn call(&self, request: Request) -> Response {
         let inner = Loopback { depth: self.depth.saturating_add(1), ..*self };
-        serve_at(&request, &inner).await
+        collect_blob_body(serve_at(&request, &inner).await, self.runtime).await
     }
 
     async fn committed(&self, ctx: &Ctx<'_>, events: &[Event]) {
@@ -427,7 +427,14 @@ pub async fn run_job(
         serde_json::Value::Object(map) => Params::from_json(map.clone()),
         _ => Params::from_json(serde_json::Map::new()),
     };
-    let api = Loopback { config, runtime, capabilities, auth, depth: 0 };
+    // A job started from inside a function's call keeps its depth, so queued work cannot
+    // reset the limit on how deep functions start functions.
+    let depth = job
+        .payload
+        .get("depth")
+        .and_then(serde_json::Value::as_u64)
+        .map_or(0, |d| d.min(u64::from(u8::MAX)) as u8);
+    let api = Loopback { config, runtime, capabilities, auth, depth };
     let ctx = Ctx {
         request: &request,
         params,

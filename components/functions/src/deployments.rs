@@ -17,8 +17,12 @@ use serde_json::{json, Value as Json};
 use crate::functions::{self, Function};
 use crate::runner;
 
-/// Largest upload, and largest module once unpacked (Appwrite's `_APP_FUNCTIONS_SIZE_LIMIT`).
-pub const MAX_DEPLOYMENT_BYTES: u64 = 30_000_000;
+/// Largest upload (Appwrite's default is 30 MB; a Worker isolate has 128 MB for everything,
+/// and a build holds the upload, its unpacked archive and the module at once).
+pub const MAX_DEPLOYMENT_BYTES: u64 = 10_000_000;
+/// Largest archive once unpacked, and largest module.
+const MAX_UNPACKED_BYTES: u64 = 32 * 1024 * 1024;
+const MAX_MODULE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The columns of [`Deployment::from_row`], for the deployments table aliased `t`.
 fn columns(t: &str) -> String {
@@ -280,6 +284,24 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     if deployment.chunks_uploaded < deployment.chunks_total || deployment.status != UPLOADING {
         return Ok(Response::json(202, &deployment.to_json(&f)));
     }
+    // Two last parts arriving together: one builds, the other answers the state.
+    let claimed = ctx
+        .ports
+        .sql
+        .batch(vec![Statement::new(
+            "UPDATE deployments SET status = 'processing' WHERE seq = ? AND status = ?",
+            vec![Value::Integer(deployment.seq), UPLOADING.into()],
+        )
+        .expect_changes(1)])
+        .await;
+    match claimed {
+        Ok(_) => {}
+        Err(StoreError::GuardFailed { .. }) => {
+            let current = load_by_id(ctx, &f, &deployment.id).await?.ok_or_else(not_found)?;
+            return Ok(Response::json(202, &current.to_json(&f)));
+        }
+        Err(other) => return Err(AppwriteError::internal(other)),
+    }
     let built = build(ctx, &f, deployment, (part.index == 0 && part.total == 1).then_some(data)).await?;
     Ok(Response::json(202, &built.to_json(&f)))
 }
@@ -317,6 +339,16 @@ async fn build(
         None => source(ctx, &d).await?,
     };
     let result = module_from_upload(&bytes, &d.entrypoint)
+        .and_then(|module| {
+            if module.len() > MAX_MODULE_BYTES {
+                Err(format!(
+                    "the module holds {} bytes; a module may hold at most {MAX_MODULE_BYTES}",
+                    module.len()
+                ))
+            } else {
+                Ok(module)
+            }
+        })
         .and_then(|module| runner::check(&module).map(|()| module).map_err(|e| e.0));
     let (status, logs, build_size) = match result {
         Ok(module) => {
@@ -335,7 +367,7 @@ async fn build(
         .batch(vec![
             Statement::new(
                 "UPDATE deployments SET status = ?, build_logs = ?, build_size = ?, build_duration = ?, updated_at = ?
-                 WHERE seq = ? AND status = ?",
+                 WHERE seq = ? AND status = 'processing'",
                 vec![
                     status.into(),
                     logs.into(),
@@ -343,7 +375,6 @@ async fn build(
                     Value::Real(duration),
                     Value::Integer(now),
                     Value::Integer(d.seq),
-                    UPLOADING.into(),
                 ],
             ),
             Statement::new(
@@ -376,11 +407,11 @@ pub fn module_from_upload(bytes: &[u8], entrypoint: &str) -> Result<Vec<u8>, Str
     }
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(bytes)
-        .take(MAX_DEPLOYMENT_BYTES * 2 + 1)
+        .take(MAX_UNPACKED_BYTES + 1)
         .read_to_end(&mut tar)
         .map_err(|e| format!("the .tar.gz archive cannot be read: {e}"))?;
-    if tar.len() as u64 > MAX_DEPLOYMENT_BYTES * 2 {
-        return Err(format!("the archive unpacks to more than {} bytes", MAX_DEPLOYMENT_BYTES * 2));
+    if tar.len() as u64 > MAX_UNPACKED_BYTES {
+        return Err(format!("the archive unpacks to more than {MAX_UNPACKED_BYTES} bytes"));
     }
     let files = tar_files(&tar)?;
     let wanted = entrypoint.trim_start_matches("./");
@@ -597,13 +628,12 @@ pub async fn duplicate(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             Statement::new(
                 "INSERT INTO deployments (function_seq, id, entrypoint, commands, activate, status, build_logs,
                      source_size, build_size, build_duration, chunks_total, uploader, blobs, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, 0, ?, '', ?, 0, 0, 1, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, 0, 'processing', '', ?, 0, 0, 1, ?, ?, ?, ?)",
                 vec![
                     Value::Integer(f.seq),
                     id.clone().into(),
                     original.entrypoint.clone().into(),
                     original.commands.clone().into(),
-                    UPLOADING.into(),
                     Value::Integer(bytes.len() as i64),
                     uploader(ctx).into(),
                     blobs.into(),

@@ -22,10 +22,13 @@ const DEFAULT_MEMORY_MB: usize = 32;
 /// (`EDGEWRITE_FUNCTIONS_FUEL_PER_SECOND`): `cargo xtask bench` measures what the interpreter
 /// runs per second on workerd.
 const DEFAULT_FUEL_PER_SECOND: u64 = 100_000_000;
+/// Most seconds of fuel one execution gets, whatever its timeout
+/// (`EDGEWRITE_FUNCTIONS_MAX_CPU_SECONDS`; a Worker invocation may use 30 s of CPU by default).
+const DEFAULT_MAX_CPU_SECONDS: u64 = 30;
 /// Appwrite keeps the last 4,000 characters of logs and errors.
 const MAX_LOG_CHARS: usize = 4000;
 /// How deep functions may call the API that runs functions.
-const MAX_DEPTH: u8 = 3;
+const MAX_DEPTH: u8 = 2;
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"];
 
 /// What one execution may use.
@@ -43,8 +46,11 @@ impl Budget {
         let memory_mb =
             number("EDGEWRITE_FUNCTIONS_MEMORY_MB").map_or(DEFAULT_MEMORY_MB, |v| v.min(1024) as usize);
         let per_second = number("EDGEWRITE_FUNCTIONS_FUEL_PER_SECOND").unwrap_or(DEFAULT_FUEL_PER_SECOND);
+        // The platform stops a run long before Appwrite's 900 s: the budget never exceeds the
+        // CPU time a Worker invocation may use.
+        let max_cpu = number("EDGEWRITE_FUNCTIONS_MAX_CPU_SECONDS").unwrap_or(DEFAULT_MAX_CPU_SECONDS);
         Budget {
-            fuel: per_second.saturating_mul(timeout_secs.max(1) as u64),
+            fuel: per_second.saturating_mul((timeout_secs.max(1) as u64).min(max_cpu)),
             memory_bytes: memory_mb * 1024 * 1024,
         }
     }
@@ -298,8 +304,11 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let queued = crate::triggers::start_later(ctx, &execution, &request, user.as_deref()).await?;
         return Ok(Response::json(202, &queued.to_json(is_key(ctx))));
     }
+    // Recorded before it runs: a run the platform stops still leaves its execution, which the
+    // schedule tick then marks failed.
+    store(ctx, &execution).await?;
     let done = run(ctx, &f, &d, execution, request, user.as_deref()).await?;
-    store(ctx, &done).await?;
+    save(ctx, &done).await?;
     crate::triggers::announce(ctx, &done, "create").await;
     Ok(Response::json(201, &done.to_json(is_key(ctx))))
 }
@@ -334,7 +343,12 @@ pub async fn run(
     )
     .await?;
     let endpoint = format!("{}://{}/v1", request.scheme, request.authority);
-    let mut env: Vec<(String, String)> = crate::variables::environment(ctx, f).await?;
+    // Variables may not shadow what edgewrite sets.
+    let mut env: Vec<(String, String)> = crate::variables::environment(ctx, f)
+        .await?
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("APPWRITE_"))
+        .collect();
     env.extend([
         ("APPWRITE_FUNCTION_ID".to_string(), f.id.clone()),
         ("APPWRITE_FUNCTION_NAME".to_string(), f.name.clone()),
@@ -459,20 +473,32 @@ async fn load_module(ctx: &Ctx<'_>, d: &Deployment) -> Result<wasmi::Module, App
 /// A guest's `fetch`: to the project's own API through the pipeline (no network), to a host in
 /// `EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS` through the outbound port, and nowhere else.
 async fn fetch(ctx: &Ctx<'_>, endpoint: &str, request: &[u8]) -> Result<Vec<u8>, String> {
-    let request: Json =
-        serde_json::from_slice(request).map_err(|e| format!("the fetch request is not JSON: {e}"))?;
-    let url = request["url"].as_str().ok_or("the fetch request has no url")?.to_string();
-    let method = request["method"].as_str().unwrap_or("GET").to_ascii_uppercase();
-    let headers: Vec<(String, String)> = match &request["headers"] {
-        Json::Object(map) => map
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string()))
-            .collect(),
-        _ => Vec::new(),
+    #[derive(serde::Deserialize)]
+    struct FetchRequest {
+        url: String,
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        headers: Map<String, Json>,
+        #[serde(default)]
+        body: String,
+    }
+    let request: FetchRequest = serde_json::from_slice(request)
+        .map_err(|e| format!("the fetch request is not a JSON request: {e}"))?;
+    let url = request.url;
+    let method = request.method.unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    let headers: Vec<(String, String)> = request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = request.body.into_bytes();
+    let public = ctx.ports.secrets.get("EDGEWRITE_PUBLIC_ENDPOINT").filter(|e| !e.is_empty());
+    let is_api = |base: &str| {
+        let base = base.trim_end_matches('/');
+        url == base || url.starts_with(&format!("{base}/")) || url.starts_with(&format!("{base}?"))
     };
-    let body = request["body"].as_str().unwrap_or_default().as_bytes().to_vec();
-    if url == endpoint || url.starts_with(&format!("{endpoint}/")) || url.starts_with(&format!("{endpoint}?"))
-    {
+    if is_api(endpoint) || public.as_deref().is_some_and(is_api) {
         let method = Method::parse(&method).ok_or_else(|| format!("unknown method {method}"))?;
         let mut req = Request::from_url(method, &url).map_err(|e| e.message.clone())?;
         for (k, v) in &headers {
@@ -483,29 +509,99 @@ async fn fetch(ctx: &Ctx<'_>, endpoint: &str, request: &[u8]) -> Result<Vec<u8>,
         let response = ctx.api.call(req).await;
         let headers: Map<String, Json> =
             response.headers.iter().map(|(k, v)| (k.to_string(), Json::from(v.to_string()))).collect();
-        let body = String::from_utf8_lossy(&response.body).into_owned();
-        return Ok(json!({"status": response.status, "headers": headers, "body": body})
-            .to_string()
-            .into_bytes());
+        return answer(response.status, headers, response.body);
     }
     let host = edgewrite_core::http::host_of(&url).to_ascii_lowercase();
-    let allowed = ctx.ports.secrets.get("EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS").is_some_and(|list| {
-        list.split(',').map(str::trim).any(|h| !h.is_empty() && h.eq_ignore_ascii_case(&host))
-    });
-    if !allowed || !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(format!(
+    let own = |base: &str| edgewrite_core::http::host_of(base).eq_ignore_ascii_case(&host);
+    let refused = || {
+        format!(
             "fetch to {host} is not allowed: a function may call its project's API ({endpoint}) and the hosts in EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS"
-        ));
+        )
+    };
+    // The deployment's own host is reached through the pipeline only, never over the network
+    // (which would come back in as a new top-level request).
+    if own(endpoint) || public.as_deref().is_some_and(own) {
+        return Err(refused());
     }
-    let answer = ctx
+    let origin = origin_of(&url);
+    let allowed = ctx.ports.secrets.get("EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS").is_some_and(|list| {
+        list.split(',').map(str::trim).filter(|h| !h.is_empty()).any(|entry| {
+            if entry.contains("://") {
+                origin.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(entry.trim_end_matches('/')))
+            } else {
+                // A bare host name: HTTPS on the default port only.
+                origin.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&format!("https://{entry}")))
+            }
+        })
+    });
+    if !allowed {
+        return Err(refused());
+    }
+    let reply = ctx
         .ports
         .outbound
         .fetch(OutboundRequest { method, url, headers, body })
         .await
         .map_err(|e| e.to_string())?;
-    Ok(json!({"status": answer.status, "headers": {}, "body": String::from_utf8_lossy(&answer.body)})
-        .to_string()
-        .into_bytes())
+    answer(reply.status, Map::new(), reply.body)
+}
+
+/// Largest answer a guest's `fetch` gets.
+const MAX_FETCH_ANSWER_BYTES: usize = 5 * 1024 * 1024;
+
+/// The answer the guest reads: `body` as text, and `bodyBase64` too when it is not UTF-8.
+fn answer(status: u16, headers: Map<String, Json>, body: Vec<u8>) -> Result<Vec<u8>, String> {
+    if body.len() > MAX_FETCH_ANSWER_BYTES {
+        return Err(format!("the answer holds more than {MAX_FETCH_ANSWER_BYTES} bytes"));
+    }
+    let mut reply = json!({"status": status, "headers": headers});
+    match String::from_utf8(body) {
+        Ok(text) => reply["body"] = Json::from(text),
+        Err(e) => {
+            use base64::Engine;
+            let bytes = e.into_bytes();
+            reply["bodyBase64"] = Json::from(base64::engine::general_purpose::STANDARD.encode(&bytes));
+            reply["body"] = Json::from(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    Ok(reply.to_string().into_bytes())
+}
+
+/// `scheme://host[:port]` of an `http(s)` URL, lower-cased; `None` for anything else.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains(['@', '\\']) {
+        return None;
+    }
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+}
+
+/// Writes an execution's outcome.
+pub async fn save(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "UPDATE executions SET status = ?, response_status = ?, response_headers = ?, logs = ?, errors = ?,
+                 duration = ?, updated_at = ?
+             WHERE id = ?",
+            vec![
+                e.status.clone().into(),
+                Value::Integer(e.response_status),
+                json!(e.response_headers).to_string().into(),
+                e.logs.clone().into(),
+                e.errors.clone().into(),
+                Value::Real(e.duration),
+                Value::Integer(e.updated_at),
+                e.id.clone().into(),
+            ],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(())
 }
 
 /// Writes a new execution's row.
@@ -622,6 +718,12 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     }
     let f = functions::load(ctx).await?;
     let e = load(ctx, &f).await?;
+    if matches!(e.status.as_str(), "waiting" | "processing") {
+        return Err(AppwriteError::new(
+            ErrorType::ExecutionInProgress,
+            "Can't delete ongoing execution. Please wait for execution to finish before deleting it.",
+        ));
+    }
     ctx.ports
         .sql
         .batch(vec![Statement::new("DELETE FROM executions WHERE seq = ?", vec![Value::Integer(e.seq)])
@@ -631,5 +733,33 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             StoreError::GuardFailed { .. } => not_found(),
             other => AppwriteError::internal(other),
         })?;
+    let _ = ctx.ports.blobs.delete(&crate::triggers::request_key(&e.id)).await;
     Ok(Response::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_exact_and_refuse_tricks() {
+        assert_eq!(origin_of("https://API.example.com/v1/x?y"), Some("https://api.example.com".into()));
+        assert_eq!(origin_of("http://127.0.0.1:8787"), Some("http://127.0.0.1:8787".into()));
+        for bad in
+            ["ftp://example.com/", "https://user@evil.com/", "https://a\\b/", "https:///x", "example.com"]
+        {
+            assert_eq!(origin_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn answers_carry_binary_bodies_as_base64() {
+        let text: Json = serde_json::from_slice(&answer(200, Map::new(), b"hi".to_vec()).unwrap()).unwrap();
+        assert_eq!(text["body"], "hi");
+        assert!(text.get("bodyBase64").is_none());
+        let binary: Json =
+            serde_json::from_slice(&answer(200, Map::new(), vec![0xff, 0x00]).unwrap()).unwrap();
+        assert_eq!(binary["bodyBase64"], "/wA=");
+        assert!(answer(200, Map::new(), vec![b'a'; MAX_FETCH_ANSWER_BYTES + 1]).is_err());
+    }
 }

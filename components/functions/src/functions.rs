@@ -355,7 +355,21 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `PUT /functions/{functionId}`: `name` is required, as in Appwrite.
 pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let mut f = load(ctx).await?;
+    let current = load(ctx).await?;
+    // Appwrite's PUT: settings the request leaves out return to their defaults.
+    let mut f = Function {
+        execute: Vec::new(),
+        events: Vec::new(),
+        schedule: String::new(),
+        timeout: DEFAULT_TIMEOUT,
+        enabled: true,
+        logging: true,
+        entrypoint: String::new(),
+        commands: String::new(),
+        scopes: Vec::new(),
+        settings: Map::new(),
+        ..current
+    };
     ctx.params.required_text("name", 128)?;
     apply_params(ctx, &mut f)?;
     f.updated_at = ctx.ports.clock.now_ms();
@@ -399,6 +413,10 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 vec![seq.clone()],
             ),
             Statement::new(
+                "SELECT id FROM executions WHERE function_seq = ? AND status IN ('waiting', 'scheduled', 'processing')",
+                vec![seq.clone()],
+            ),
+            Statement::new(
                 "DELETE FROM deployment_chunks WHERE deployment_seq IN (SELECT seq FROM deployments WHERE function_seq = ?)",
                 vec![seq.clone()],
             ),
@@ -416,6 +434,11 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let blobs = row.first().and_then(Value::as_str).unwrap_or_default();
         let last = row.get(1).and_then(Value::as_i64).unwrap_or(-1);
         crate::deployments::delete_blobs(ctx, blobs, last).await;
+    }
+    for row in out.get(1).map(|r| r.rows.as_slice()).unwrap_or_default() {
+        if let Some(id) = row.first().and_then(Value::as_str) {
+            let _ = ctx.ports.blobs.delete(&crate::triggers::request_key(id)).await;
+        }
     }
     tracing::info!(function = %f.id, "function deleted");
     Ok(Response::no_content())

@@ -27,13 +27,21 @@ const ERRNO_NOSYS: i32 = 52;
 /// The import module of edgewrite's own host functions.
 pub const HOST_MODULE: &str = "edgewrite";
 const WASI_MODULE: &str = "wasi_snapshot_preview1";
-/// Largest standard output (the response) and standard error a run may write.
-pub const MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
-/// Largest text kept of `logs` (Appwrite keeps the last 4,000 characters; the cap here bounds
-/// memory while running).
+/// Largest standard output (the response) a run may write; more is dropped.
+pub const MAX_STDOUT_BYTES: usize = 5 * 1024 * 1024;
+/// Largest standard error kept (Appwrite keeps the last 4,000 characters of `errors`).
+const MAX_STDERR_BYTES: usize = 64 * 1024;
+/// Largest text kept of `logs`.
 const MAX_LOG_BYTES: usize = 64 * 1024;
-/// Most `fetch` calls one run may make.
+/// Most `fetch` calls one run may make, and the largest request one may send.
 pub const MAX_FETCHES: u32 = 50;
+pub const MAX_FETCH_REQUEST_BYTES: usize = 1024 * 1024;
+/// Most buffers one `fd_read`/`fd_write` may name.
+const MAX_IOVECS: usize = 1024;
+/// Most bytes one `random_get` may ask for.
+const MAX_RANDOM_BYTES: usize = 64 * 1024;
+/// Host functions pay one unit of fuel per this many bytes they move.
+const BYTES_PER_FUEL: u64 = 8;
 
 /// Why a module cannot be deployed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,12 +90,14 @@ thread_local! {
         config.compilation_mode(CompilationMode::LazyTranslation);
         Engine::new(&config)
     };
-    /// Compiled modules by blob key: a warm isolate skips fetching and validating them.
-    static MODULES: RefCell<VecDeque<(String, Module)>> = const { RefCell::new(VecDeque::new()) };
+    /// Compiled modules by blob key, with their size: a warm isolate skips fetching and
+    /// validating them.
+    static MODULES: RefCell<VecDeque<(String, Module, usize)>> = const { RefCell::new(VecDeque::new()) };
 }
 
-/// Modules kept compiled per isolate.
+/// Modules kept compiled per isolate, and their most bytes together.
 const CACHED_MODULES: usize = 8;
+const CACHED_BYTES: usize = 32 * 1024 * 1024;
 
 fn engine() -> Engine {
     ENGINE.with(Engine::clone)
@@ -95,7 +105,7 @@ fn engine() -> Engine {
 
 /// The compiled module cached under `key`, if any.
 pub fn cached(key: &str) -> Option<Module> {
-    MODULES.with(|m| m.borrow().iter().find(|(k, _)| k == key).map(|(_, m)| m.clone()))
+    MODULES.with(|m| m.borrow().iter().find(|(k, _, _)| k == key).map(|(_, m, _)| m.clone()))
 }
 
 /// Compiles `bytes` and keeps the module under `key`.
@@ -103,11 +113,13 @@ pub fn compile(key: &str, bytes: &[u8]) -> Result<Module, BuildError> {
     let module = Module::new(&engine(), bytes).map_err(|e| BuildError(e.to_string()))?;
     MODULES.with(|m| {
         let mut m = m.borrow_mut();
-        m.retain(|(k, _)| k != key);
-        if m.len() >= CACHED_MODULES {
+        m.retain(|(k, _, _)| k != key);
+        while m.len() >= CACHED_MODULES
+            || (!m.is_empty() && m.iter().map(|e| e.2).sum::<usize>() + bytes.len() > CACHED_BYTES)
+        {
             m.pop_front();
         }
-        m.push_back((key.to_string(), module.clone()));
+        m.push_back((key.to_string(), module.clone(), bytes.len()));
     });
     Ok(module)
 }
@@ -156,7 +168,6 @@ struct Host {
     output: Output,
     env: Vec<u8>,
     env_count: usize,
-    env_size: usize,
     limiter: Limiter,
     seed: [u8; 32],
     counter: u64,
@@ -254,7 +265,6 @@ impl Run {
             stdin_pos: 0,
             output: Output::default(),
             env_count: input.env.len(),
-            env_size: env.len(),
             env,
             limiter: Limiter { memory_bytes: input.memory_bytes, refused: refused.clone() },
             seed: input.seed,
@@ -380,12 +390,11 @@ fn memory_of(caller: &wasmi::Caller<'_, Host>) -> Option<Memory> {
     }
 }
 
-fn read_bytes(caller: &wasmi::Caller<'_, Host>, ptr: i32, len: i32) -> Option<Vec<u8>> {
+fn read_bytes(caller: &wasmi::Caller<'_, Host>, ptr: i32, len: usize) -> Option<Vec<u8>> {
     let memory = memory_of(caller)?;
     let data = memory.data(caller);
-    let start = usize::try_from(ptr as u32).ok()?;
-    let end = start.checked_add(usize::try_from(len as u32).ok()?)?;
-    data.get(start..end).map(<[u8]>::to_vec)
+    let start = ptr as u32 as usize;
+    data.get(start..start.checked_add(len)?).map(<[u8]>::to_vec)
 }
 
 fn write_bytes(caller: &mut wasmi::Caller<'_, Host>, ptr: i32, bytes: &[u8]) -> bool {
@@ -401,23 +410,188 @@ fn write_u64(caller: &mut wasmi::Caller<'_, Host>, ptr: i32, v: u64) -> bool {
     write_bytes(caller, ptr, &v.to_le_bytes())
 }
 
-/// The `(ptr, len)` pairs of an iovec array.
-fn iovecs(caller: &wasmi::Caller<'_, Host>, ptr: i32, count: i32) -> Option<Vec<(i32, i32)>> {
-    let raw = read_bytes(caller, ptr, count.checked_mul(8)?)?;
+/// Charges the guest fuel for `bytes` a host function moves, so copying is metered like the
+/// guest's own instructions; a run that cannot pay traps out of fuel.
+fn charge(caller: &mut wasmi::Caller<'_, Host>, bytes: usize) -> Result<(), Error> {
+    let cost = (bytes as u64).div_ceil(BYTES_PER_FUEL);
+    let left = caller.get_fuel().unwrap_or(0);
+    if cost > left {
+        let _ = caller.set_fuel(0);
+        return Err(Error::from(wasmi::TrapCode::OutOfFuel));
+    }
+    caller.set_fuel(left - cost).map_err(|e| Error::new(e.to_string()))
+}
+
+/// The `(ptr, len)` pairs of an iovec array of at most [`MAX_IOVECS`] entries.
+fn iovecs(caller: &wasmi::Caller<'_, Host>, ptr: i32, count: i32) -> Option<Vec<(i32, usize)>> {
+    let count = usize::try_from(count).ok().filter(|c| *c <= MAX_IOVECS)?;
+    let raw = read_bytes(caller, ptr, count * 8)?;
     Some(
         raw.chunks_exact(8)
             .map(|c| {
                 let p = u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i32;
-                let l = u32::from_le_bytes([c[4], c[5], c[6], c[7]]) as i32;
+                let l = u32::from_le_bytes([c[4], c[5], c[6], c[7]]) as usize;
                 (p, l)
             })
             .collect(),
     )
 }
 
-fn append_capped(buffer: &mut Vec<u8>, bytes: &[u8], cap: usize) {
-    let room = cap.saturating_sub(buffer.len());
-    buffer.extend_from_slice(&bytes[..bytes.len().min(room)]);
+type HostCaller<'a> = wasmi::Caller<'a, Host>;
+
+fn fd_write(mut caller: HostCaller<'_>, fd: i32, iovs: i32, count: i32, written: i32) -> Result<i32, Error> {
+    let cap = match fd {
+        1 => MAX_STDOUT_BYTES,
+        2 => MAX_STDERR_BYTES,
+        _ => return Ok(ERRNO_BADF),
+    };
+    let Some(list) = iovecs(&caller, iovs, count) else { return Ok(ERRNO_FAULT) };
+    let mut total = 0u32;
+    for (p, len) in list {
+        charge(&mut caller, len)?;
+        // Past the cap, writes succeed and are dropped without being copied.
+        let output = &caller.data().output;
+        let held = if fd == 1 { output.stdout.len() } else { output.stderr.len() };
+        let keep = len.min(cap.saturating_sub(held));
+        if keep > 0 {
+            let Some(bytes) = read_bytes(&caller, p, keep) else { return Ok(ERRNO_FAULT) };
+            let output = &mut caller.data_mut().output;
+            let target = if fd == 1 { &mut output.stdout } else { &mut output.stderr };
+            target.extend_from_slice(&bytes);
+        }
+        total = total.saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
+    }
+    Ok(if write_u32(&mut caller, written, total) { ERRNO_SUCCESS } else { ERRNO_FAULT })
+}
+
+fn fd_read(mut caller: HostCaller<'_>, fd: i32, iovs: i32, count: i32, read: i32) -> Result<i32, Error> {
+    if fd != 0 {
+        return Ok(ERRNO_BADF);
+    }
+    let Some(list) = iovecs(&caller, iovs, count) else { return Ok(ERRNO_FAULT) };
+    let mut total = 0usize;
+    for (p, len) in list {
+        let host = caller.data();
+        let rest = host.stdin.len().saturating_sub(host.stdin_pos);
+        let n = rest.min(len);
+        if n == 0 {
+            break;
+        }
+        charge(&mut caller, n)?;
+        let host = caller.data();
+        let chunk = host.stdin[host.stdin_pos..host.stdin_pos + n].to_vec();
+        if !write_bytes(&mut caller, p, &chunk) {
+            return Ok(ERRNO_FAULT);
+        }
+        caller.data_mut().stdin_pos += n;
+        total += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(if write_u32(&mut caller, read, total as u32) { ERRNO_SUCCESS } else { ERRNO_FAULT })
+}
+
+fn environ_get(mut caller: HostCaller<'_>, environ: i32, buf: i32) -> Result<i32, Error> {
+    let env = std::mem::take(&mut caller.data_mut().env);
+    charge(&mut caller, env.len())?;
+    let mut ok = write_bytes(&mut caller, buf, &env);
+    let mut offset = 0usize;
+    let mut slot = environ;
+    for entry in env.split_inclusive(|b| *b == 0) {
+        ok = ok && write_u32(&mut caller, slot, (buf as u32).wrapping_add(offset as u32));
+        offset += entry.len();
+        slot = slot.wrapping_add(4);
+    }
+    caller.data_mut().env = env;
+    Ok(if ok { ERRNO_SUCCESS } else { ERRNO_FAULT })
+}
+
+fn random_get(mut caller: HostCaller<'_>, buf: i32, len: i32) -> Result<i32, Error> {
+    let len = len as u32 as usize;
+    if len > MAX_RANDOM_BYTES {
+        return Ok(ERRNO_INVAL);
+    }
+    charge(&mut caller, len * 8)?;
+    let mut bytes = Vec::with_capacity(len + 32);
+    while bytes.len() < len {
+        let host = caller.data_mut();
+        host.counter += 1;
+        let block = Sha256::new().chain_update(host.seed).chain_update(host.counter.to_le_bytes()).finalize();
+        bytes.extend_from_slice(&block);
+    }
+    bytes.truncate(len);
+    Ok(if write_bytes(&mut caller, buf, &bytes) { ERRNO_SUCCESS } else { ERRNO_FAULT })
+}
+
+fn fd_fdstat_get(mut caller: HostCaller<'_>, fd: i32, out: i32) -> i32 {
+    if !(0..=2).contains(&fd) {
+        return ERRNO_BADF;
+    }
+    // A character device with no flags and every right on it.
+    let mut stat = [0u8; 24];
+    stat[0] = 2;
+    stat[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    stat[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    if write_bytes(&mut caller, out, &stat) {
+        ERRNO_SUCCESS
+    } else {
+        ERRNO_FAULT
+    }
+}
+
+/// `edgewrite::log(ptr, len)`: a line of `logs`, kept up to [`MAX_LOG_BYTES`].
+fn log(mut caller: HostCaller<'_>, ptr: i32, len: i32) -> Result<(), Error> {
+    let len = len as u32 as usize;
+    charge(&mut caller, len)?;
+    let room = MAX_LOG_BYTES.saturating_sub(caller.data().output.logs.len());
+    if room == 0 {
+        return Ok(());
+    }
+    if let Some(bytes) = read_bytes(&caller, ptr, len.min(room)) {
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut end = text.len().min(room);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        let logs = &mut caller.data_mut().output.logs;
+        logs.push_str(&text);
+        logs.push('\n');
+    }
+    Ok(())
+}
+
+/// `edgewrite::fetch(ptr, len) -> i32`: suspends the guest with its request; the answer's
+/// length comes back (negative for a refusal), to be read with `fetch_read`.
+fn fetch(mut caller: HostCaller<'_>, ptr: i32, len: i32) -> Result<i32, Error> {
+    let len = len as u32 as usize;
+    let refusal = if caller.data().fetches >= MAX_FETCHES {
+        Some(format!("a run may fetch at most {MAX_FETCHES} times"))
+    } else if len > MAX_FETCH_REQUEST_BYTES {
+        Some(format!("a fetch request may hold at most {MAX_FETCH_REQUEST_BYTES} bytes"))
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        let host = caller.data_mut();
+        host.fetch_answer = reason.into_bytes();
+        return Ok(-(host.fetch_answer.len() as i32));
+    }
+    charge(&mut caller, len)?;
+    let Some(request) = read_bytes(&caller, ptr, len) else { return Ok(-1) };
+    let host = caller.data_mut();
+    host.fetches += 1;
+    host.pending = Some(request);
+    Err(Error::host(FetchSuspend))
+}
+
+/// `edgewrite::fetch_read(ptr, len) -> i32`: copies (and forgets) the last answer.
+fn fetch_read(mut caller: HostCaller<'_>, ptr: i32, len: i32) -> Result<i32, Error> {
+    let answer = std::mem::take(&mut caller.data_mut().fetch_answer);
+    let n = answer.len().min(len as u32 as usize);
+    charge(&mut caller, n)?;
+    Ok(if write_bytes(&mut caller, ptr, &answer[..n]) { n as i32 } else { -1 })
 }
 
 /// A linker with the WASI shim and edgewrite's imports; WASI functions the shim does not
@@ -425,69 +599,15 @@ fn append_capped(buffer: &mut Vec<u8>, bytes: &[u8], cap: usize) {
 fn linker(module: &Module) -> Result<Linker<Host>, String> {
     let mut linker = Linker::<Host>::new(module.engine());
     let e = |e: wasmi::errors::LinkerError| e.to_string();
-    linker
-        .func_wrap(
-            WASI_MODULE,
-            "fd_write",
-            |mut caller: wasmi::Caller<'_, Host>, fd: i32, iovs: i32, count: i32, written: i32| -> i32 {
-                if fd != 1 && fd != 2 {
-                    return ERRNO_BADF;
-                }
-                let Some(list) = iovecs(&caller, iovs, count) else { return ERRNO_FAULT };
-                let mut total = 0u32;
-                for (p, l) in list {
-                    let Some(bytes) = read_bytes(&caller, p, l) else { return ERRNO_FAULT };
-                    let out = &mut caller.data_mut().output;
-                    let target = if fd == 1 { &mut out.stdout } else { &mut out.stderr };
-                    append_capped(target, &bytes, MAX_OUTPUT_BYTES);
-                    total = total.saturating_add(bytes.len() as u32);
-                }
-                if write_u32(&mut caller, written, total) {
-                    ERRNO_SUCCESS
-                } else {
-                    ERRNO_FAULT
-                }
-            },
-        )
-        .map_err(e)?;
-    linker
-        .func_wrap(
-            WASI_MODULE,
-            "fd_read",
-            |mut caller: wasmi::Caller<'_, Host>, fd: i32, iovs: i32, count: i32, read: i32| -> i32 {
-                if fd != 0 {
-                    return ERRNO_BADF;
-                }
-                let Some(list) = iovecs(&caller, iovs, count) else { return ERRNO_FAULT };
-                let mut total = 0u32;
-                for (p, l) in list {
-                    let host = caller.data();
-                    let rest = &host.stdin[host.stdin_pos.min(host.stdin.len())..];
-                    let n = rest.len().min(l as u32 as usize);
-                    let chunk = rest[..n].to_vec();
-                    if !write_bytes(&mut caller, p, &chunk) {
-                        return ERRNO_FAULT;
-                    }
-                    caller.data_mut().stdin_pos += n;
-                    total += n as u32;
-                    if n < l as u32 as usize {
-                        break;
-                    }
-                }
-                if write_u32(&mut caller, read, total) {
-                    ERRNO_SUCCESS
-                } else {
-                    ERRNO_FAULT
-                }
-            },
-        )
-        .map_err(e)?;
+    linker.func_wrap(WASI_MODULE, "fd_write", fd_write).map_err(e)?;
+    linker.func_wrap(WASI_MODULE, "fd_read", fd_read).map_err(e)?;
+    linker.func_wrap(WASI_MODULE, "environ_get", environ_get).map_err(e)?;
     linker
         .func_wrap(
             WASI_MODULE,
             "environ_sizes_get",
-            |mut caller: wasmi::Caller<'_, Host>, count: i32, size: i32| -> i32 {
-                let (n, s) = (caller.data().env_count as u32, caller.data().env_size as u32);
+            |mut caller: HostCaller<'_>, count: i32, size: i32| -> i32 {
+                let (n, s) = (caller.data().env_count as u32, caller.data().env.len() as u32);
                 if write_u32(&mut caller, count, n) && write_u32(&mut caller, size, s) {
                     ERRNO_SUCCESS
                 } else {
@@ -499,30 +619,8 @@ fn linker(module: &Module) -> Result<Linker<Host>, String> {
     linker
         .func_wrap(
             WASI_MODULE,
-            "environ_get",
-            |mut caller: wasmi::Caller<'_, Host>, environ: i32, buf: i32| -> i32 {
-                let env = caller.data().env.clone();
-                if !write_bytes(&mut caller, buf, &env) {
-                    return ERRNO_FAULT;
-                }
-                let mut offset = 0usize;
-                let mut slot = environ;
-                for entry in env.split_inclusive(|b| *b == 0) {
-                    if !write_u32(&mut caller, slot, (buf as u32).wrapping_add(offset as u32)) {
-                        return ERRNO_FAULT;
-                    }
-                    offset += entry.len();
-                    slot = slot.wrapping_add(4);
-                }
-                ERRNO_SUCCESS
-            },
-        )
-        .map_err(e)?;
-    linker
-        .func_wrap(
-            WASI_MODULE,
             "args_sizes_get",
-            |mut caller: wasmi::Caller<'_, Host>, count: i32, size: i32| -> i32 {
+            |mut caller: HostCaller<'_>, count: i32, size: i32| -> i32 {
                 if write_u32(&mut caller, count, 0) && write_u32(&mut caller, size, 0) {
                     ERRNO_SUCCESS
                 } else {
@@ -532,7 +630,7 @@ fn linker(module: &Module) -> Result<Linker<Host>, String> {
         )
         .map_err(e)?;
     linker
-        .func_wrap(WASI_MODULE, "args_get", |_: wasmi::Caller<'_, Host>, _argv: i32, _buf: i32| -> i32 {
+        .func_wrap(WASI_MODULE, "args_get", |_: HostCaller<'_>, _argv: i32, _buf: i32| -> i32 {
             ERRNO_SUCCESS
         })
         .map_err(e)?;
@@ -540,7 +638,7 @@ fn linker(module: &Module) -> Result<Linker<Host>, String> {
         .func_wrap(
             WASI_MODULE,
             "clock_time_get",
-            |mut caller: wasmi::Caller<'_, Host>, _id: i32, _precision: i64, out: i32| -> i32 {
+            |mut caller: HostCaller<'_>, _id: i32, _precision: i64, out: i32| -> i32 {
                 let now = caller.data().now_ns;
                 if write_u64(&mut caller, out, now) {
                     ERRNO_SUCCESS
@@ -551,132 +649,32 @@ fn linker(module: &Module) -> Result<Linker<Host>, String> {
         )
         .map_err(e)?;
     linker
-        .func_wrap(
-            WASI_MODULE,
-            "clock_res_get",
-            |mut caller: wasmi::Caller<'_, Host>, _id: i32, out: i32| -> i32 {
-                if write_u64(&mut caller, out, 1_000_000) {
-                    ERRNO_SUCCESS
-                } else {
-                    ERRNO_FAULT
-                }
-            },
-        )
-        .map_err(e)?;
-    linker
-        .func_wrap(
-            WASI_MODULE,
-            "random_get",
-            |mut caller: wasmi::Caller<'_, Host>, buf: i32, len: i32| -> i32 {
-                let len = len as u32 as usize;
-                if len > 1 << 20 {
-                    return ERRNO_INVAL;
-                }
-                let mut bytes = Vec::with_capacity(len + 32);
-                while bytes.len() < len {
-                    let host = caller.data_mut();
-                    host.counter += 1;
-                    let block = Sha256::new()
-                        .chain_update(host.seed)
-                        .chain_update(host.counter.to_le_bytes())
-                        .finalize();
-                    bytes.extend_from_slice(&block);
-                }
-                bytes.truncate(len);
-                if write_bytes(&mut caller, buf, &bytes) {
-                    ERRNO_SUCCESS
-                } else {
-                    ERRNO_FAULT
-                }
-            },
-        )
-        .map_err(e)?;
-    linker
-        .func_wrap(
-            WASI_MODULE,
-            "proc_exit",
-            |mut caller: wasmi::Caller<'_, Host>, code: i32| -> Result<(), Error> {
-                caller.data_mut().exit = Some(code);
-                Err(Error::i32_exit(code))
-            },
-        )
-        .map_err(e)?;
-    linker
-        .func_wrap(WASI_MODULE, "sched_yield", |_: wasmi::Caller<'_, Host>| -> i32 { ERRNO_SUCCESS })
-        .map_err(e)?;
-    linker
-        .func_wrap(
-            WASI_MODULE,
-            "fd_fdstat_get",
-            |mut caller: wasmi::Caller<'_, Host>, fd: i32, out: i32| -> i32 {
-                if !(0..=2).contains(&fd) {
-                    return ERRNO_BADF;
-                }
-                // A character device with no flags and every right on it.
-                let mut stat = [0u8; 24];
-                stat[0] = 2;
-                stat[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-                stat[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
-                if write_bytes(&mut caller, out, &stat) {
-                    ERRNO_SUCCESS
-                } else {
-                    ERRNO_FAULT
-                }
-            },
-        )
-        .map_err(e)?;
-    linker
-        .func_wrap(HOST_MODULE, "log", |mut caller: wasmi::Caller<'_, Host>, ptr: i32, len: i32| {
-            if let Some(bytes) = read_bytes(&caller, ptr, len) {
-                let logs = &mut caller.data_mut().output.logs;
-                if logs.len() < MAX_LOG_BYTES {
-                    logs.push_str(&String::from_utf8_lossy(&bytes));
-                    logs.push('\n');
-                }
+        .func_wrap(WASI_MODULE, "clock_res_get", |mut caller: HostCaller<'_>, _id: i32, out: i32| -> i32 {
+            if write_u64(&mut caller, out, 1_000_000) {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_FAULT
             }
         })
         .map_err(e)?;
+    linker.func_wrap(WASI_MODULE, "random_get", random_get).map_err(e)?;
     linker
-        .func_wrap(
-            HOST_MODULE,
-            "fetch",
-            |mut caller: wasmi::Caller<'_, Host>, ptr: i32, len: i32| -> Result<i32, Error> {
-                let Some(request) = read_bytes(&caller, ptr, len) else { return Ok(-1) };
-                let host = caller.data_mut();
-                if host.fetches >= MAX_FETCHES {
-                    host.fetch_answer = format!("a run may fetch at most {MAX_FETCHES} times").into_bytes();
-                    return Ok(-(host.fetch_answer.len() as i32));
-                }
-                host.fetches += 1;
-                host.pending = Some(request);
-                Err(Error::host(FetchSuspend))
-            },
-        )
+        .func_wrap(WASI_MODULE, "proc_exit", |mut caller: HostCaller<'_>, code: i32| -> Result<(), Error> {
+            caller.data_mut().exit = Some(code);
+            Err(Error::i32_exit(code))
+        })
         .map_err(e)?;
-    linker
-        .func_wrap(
-            HOST_MODULE,
-            "fetch_read",
-            |mut caller: wasmi::Caller<'_, Host>, ptr: i32, len: i32| -> i32 {
-                let answer = std::mem::take(&mut caller.data_mut().fetch_answer);
-                let n = answer.len().min(len as u32 as usize);
-                if write_bytes(&mut caller, ptr, &answer[..n]) {
-                    n as i32
-                } else {
-                    -1
-                }
-            },
-        )
-        .map_err(e)?;
+    linker.func_wrap(WASI_MODULE, "sched_yield", |_: HostCaller<'_>| -> i32 { ERRNO_SUCCESS }).map_err(e)?;
+    linker.func_wrap(WASI_MODULE, "fd_fdstat_get", fd_fdstat_get).map_err(e)?;
+    linker.func_wrap(HOST_MODULE, "log", log).map_err(e)?;
+    linker.func_wrap(HOST_MODULE, "fetch", fetch).map_err(e)?;
+    linker.func_wrap(HOST_MODULE, "fetch_read", fetch_read).map_err(e)?;
     // Everything else in WASI preview 1 (files, sockets, polling) is not available.
     for import in module.imports() {
-        if import.module() != WASI_MODULE {
+        if import.module() != WASI_MODULE || PROVIDED.contains(&import.name()) {
             continue;
         }
         let ExternType::Func(ty) = import.ty() else { continue };
-        if PROVIDED.contains(&import.name()) {
-            continue;
-        }
         let returns_errno = ty.results() == [ValType::I32];
         let ty = FuncType::new(ty.params().to_vec(), ty.results().to_vec());
         let name = import.name().to_string();
@@ -782,6 +780,27 @@ mod tests {
         // A module whose initial memory is already over the cap does not start.
         let big = module(r#"(module (memory (export "memory") 64) (func (export "_start")))"#);
         assert_eq!(run_to_end(&big, input(b"")).0, Outcome::OutOfMemory);
+    }
+
+    #[test]
+    fn host_copies_are_metered_so_huge_writes_run_out_of_fuel() {
+        // fd_write of 1 GiB, again and again: the host must refuse to pay for it, not copy it.
+        let m = module(&format!(
+            r#"(module {WASI} (func (export "_start")
+                 (i32.store (i32.const 0) (i32.const 0))
+                 (i32.store (i32.const 4) (i32.const 0x40000000))
+                 (loop $l (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))) (br $l))))"#
+        ));
+        let (outcome, output) = run_to_end(&m, input(b""));
+        assert_eq!(outcome, Outcome::OutOfFuel);
+        assert!(output.stdout.is_empty());
+        // Too many buffers in one call is a fault, not a copy.
+        let many = module(&format!(
+            r#"(module {WASI} (func (export "_start")
+                 (if (i32.ne (call $write (i32.const 1) (i32.const 0) (i32.const 100000) (i32.const 8)) (i32.const 21))
+                   (then unreachable))))"#
+        ));
+        assert_eq!(run_to_end(&many, input(b"")).0, Outcome::Exited(0));
     }
 
     #[test]

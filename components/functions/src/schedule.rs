@@ -49,7 +49,8 @@ fn field(text: &str, min: u32, max: u32) -> Result<u64, String> {
         let mut v = from;
         while v <= to {
             bits |= 1 << v;
-            v += step;
+            let Some(next) = v.checked_add(step) else { break };
+            v = next;
         }
     }
     Ok(bits)

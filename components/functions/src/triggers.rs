@@ -30,7 +30,7 @@ struct Pending {
     user: Option<String>,
 }
 
-fn request_key(id: &str) -> String {
+pub fn request_key(id: &str) -> String {
     format!("executions/{id}/request")
 }
 
@@ -91,7 +91,7 @@ pub async fn start_later(
 /// fails the execution rather than leaving it waiting for ever.
 async fn dispatch(ctx: &Ctx<'_>, id: &str) {
     let endpoint = format!("{}://{}/v1", ctx.request.scheme, authority(ctx.request));
-    let payload = json!({"executionId": id, "endpoint": endpoint});
+    let payload = json!({"executionId": id, "endpoint": endpoint, "depth": ctx.api.depth()});
     let job = Job {
         project: ctx.project.unwrap_or_default().to_string(),
         kind: EXECUTION_JOB.into(),
@@ -121,34 +121,11 @@ async fn finish(ctx: &Ctx<'_>, mut e: Execution, status: &str, error: &str) {
     e.errors = error.into();
     e.response_status = 500;
     e.updated_at = ctx.ports.clock.now_ms();
-    if let Err(error) = save(ctx, &e).await {
+    if let Err(error) = executions::save(ctx, &e).await {
         tracing::warn!(execution = %e.id, error = %error.message, "ending an execution");
     }
     let _ = ctx.ports.blobs.delete(&request_key(&e.id)).await;
     announce(ctx, &e, "update").await;
-}
-
-async fn save(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
-    ctx.ports
-        .sql
-        .query(Statement::new(
-            "UPDATE executions SET status = ?, response_status = ?, response_headers = ?, logs = ?, errors = ?,
-                 duration = ?, updated_at = ?
-             WHERE id = ?",
-            vec![
-                e.status.clone().into(),
-                Value::Integer(e.response_status),
-                json!(e.response_headers).to_string().into(),
-                e.logs.clone().into(),
-                e.errors.clone().into(),
-                Value::Real(e.duration),
-                Value::Integer(e.updated_at),
-                e.id.clone().into(),
-            ],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(())
 }
 
 /// The `functions.execution` job: runs the waiting execution `executionId` once.
@@ -176,9 +153,20 @@ pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     e.status = "processing".into();
     e.updated_at = now;
     announce(ctx, &e, "update").await;
-    let Ok(f) = functions::load_by_id(ctx, &e.function_id).await else {
-        finish(ctx, e, "failed", "The function was deleted.").await;
-        return Ok(());
+    let f = match functions::load_by_id(ctx, &e.function_id).await {
+        Ok(f) if f.enabled => f,
+        Ok(_) => {
+            finish(ctx, e, "failed", "The function is disabled.").await;
+            return Ok(());
+        }
+        Err(error) if error.kind == edgewrite_core::ErrorType::FunctionNotFound => {
+            finish(ctx, e, "failed", "The function was deleted.").await;
+            return Ok(());
+        }
+        Err(error) => {
+            finish(ctx, e, "failed", "The function could not be read.").await;
+            return Err(error);
+        }
     };
     let d = match crate::deployments::load_by_id(ctx, &f, &e.deployment_id).await? {
         Some(d) if d.status == "ready" => d,
@@ -200,7 +188,7 @@ pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
             return Ok(());
         }
     };
-    save(ctx, &done).await?;
+    executions::save(ctx, &done).await?;
     let _ = ctx.ports.blobs.delete(&request_key(&done.id)).await;
     announce(ctx, &done, "update").await;
     Ok(())
@@ -257,10 +245,25 @@ async fn functions_where(ctx: &Ctx<'_>, condition: &str) -> Result<Vec<Function>
     Ok(rows.rows.iter().filter_map(|r| Function::from_row(r)).collect())
 }
 
+/// How long an execution may stay `processing` before the tick calls it lost: the platform
+/// stopped its run (CPU or memory limit) before it could record an outcome.
+const LOST_AFTER_MS: i64 = 16 * 60_000;
+
 /// The `tick` job (every minute): starts each function whose `schedule` fires this minute
-/// (once, however many ticks arrive), and queues executions whose `scheduledAt` has come.
+/// (once, however many ticks arrive), queues executions whose `scheduledAt` has come, and fails
+/// executions whose run was lost.
 pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     let now = ctx.ports.clock.now_ms();
+    ctx.ports
+        .sql
+        .query(Statement::new(
+            "UPDATE executions SET status = 'failed', response_status = 500, updated_at = ?,
+                 errors = 'The execution was stopped before it finished: its run exceeded the platform''s CPU or memory limit.'
+             WHERE status = 'processing' AND updated_at < ?",
+            vec![Value::Integer(now), Value::Integer(now - LOST_AFTER_MS)],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
     let minute = now - now.rem_euclid(60_000);
     for f in functions_where(ctx, "schedule != ''").await? {
         if !Cron::parse(&f.schedule).is_ok_and(|c| c.fires_at(now)) {
@@ -317,29 +320,51 @@ pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
     if ctx.api.depth() > 0 || events.iter().all(|e| e.names.iter().all(|n| n.starts_with("functions."))) {
         return;
     }
-    let triggered = match functions_where(ctx, "events != '[]'").await {
-        Ok(list) => list,
+    // Every write with events asks this: only ids and events, then whole functions for those
+    // that match.
+    let listed = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            "SELECT id, events FROM functions WHERE enabled = 1 AND deployment_id != '' AND events != '[]'",
+            vec![],
+        ))
+        .await;
+    let listed = match listed {
+        Ok(rows) => rows,
         Err(error) => {
-            tracing::warn!(error = %error.message, "reading function triggers");
+            tracing::warn!(%error, "reading function triggers");
             return;
         }
     };
-    for f in &triggered {
-        for event in events {
-            let Some(name) =
-                f.events.iter().find(|n| !n.starts_with("functions.") && event.names.contains(n))
-            else {
+    for row in &listed.rows {
+        let (Some(id), Some(wanted)) =
+            (row.first().and_then(Value::as_str), row.get(1).and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let wanted: Vec<String> = serde_json::from_str(wanted).unwrap_or_default();
+        let matching: Vec<&Event> = events
+            .iter()
+            .filter(|event| wanted.iter().any(|n| !n.starts_with("functions.") && event.names.contains(n)))
+            .collect();
+        if matching.is_empty() {
+            continue;
+        }
+        let f = match functions::load_by_id(ctx, id).await {
+            Ok(f) => f,
+            Err(error) => {
+                tracing::warn!(function = %id, error = %error.message, "loading a triggered function");
                 continue;
-            };
+            }
+        };
+        for event in matching {
             let headers = vec![
-                (
-                    "x-appwrite-event".to_string(),
-                    event.names.first().cloned().unwrap_or_else(|| name.clone()),
-                ),
+                ("x-appwrite-event".to_string(), event.names.first().cloned().unwrap_or_default()),
                 ("content-type".to_string(), "application/json".to_string()),
             ];
             let request = trigger_request(ctx, headers, event.payload.to_string());
-            let execution = new_execution(ctx, f, &f.deployment_id, "event", &request);
+            let execution = new_execution(ctx, &f, &f.deployment_id, "event", &request);
             if let Err(error) = start_later(ctx, &execution, &request, None).await {
                 tracing::warn!(function = %f.id, error = %error.message, "starting an event execution");
             }

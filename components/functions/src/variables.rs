@@ -86,6 +86,19 @@ fn key_param(ctx: &Ctx<'_>, required: bool) -> Result<Option<String>, AppwriteEr
     Ok(key)
 }
 
+fn value_param(ctx: &Ctx<'_>, required: bool) -> Result<Option<String>, AppwriteError> {
+    let value = if required {
+        Some(ctx.params.required_text("value", MAX_VALUE)?)
+    } else {
+        ctx.params.text("value", MAX_VALUE)?
+    };
+    // An environment entry ends at its NUL.
+    if value.as_deref().is_some_and(|v| v.contains('\0')) {
+        return Err(AppwriteError::invalid_param("value", "Value may not contain NUL characters"));
+    }
+    Ok(value)
+}
+
 async fn load(ctx: &Ctx<'_>, f: &Function) -> Result<Json, AppwriteError> {
     let id = ctx.params.required_text("variableId", 36)?;
     let rows = ctx
@@ -109,7 +122,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         None => edgewrite_core::ids::unique_id(now, ctx.ports.random),
     };
     let key = key_param(ctx, true)?.unwrap_or_default();
-    let value = ctx.params.required_text("value", MAX_VALUE)?;
+    let value = value_param(ctx, true)?.unwrap_or_default();
     let secret = ctx.params.boolean("secret")?.unwrap_or(false);
     let out = ctx
         .ports
@@ -174,7 +187,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let current = load(ctx, &f).await?;
     let id = current["$id"].as_str().unwrap_or_default().to_string();
     let key = key_param(ctx, false)?;
-    let value = ctx.params.text("value", MAX_VALUE)?;
+    let value = value_param(ctx, false)?;
     let secret = ctx.params.boolean("secret")?;
     if secret == Some(false) && current["secret"] == json!(true) {
         return Err(AppwriteError::invalid_param("secret", "A secret variable cannot become non-secret."));
