@@ -354,3 +354,35 @@ test('realtime: one client address gets 128 connection attempts a minute, then 4
   assert.equal(refused.status, 429);
   assert.equal(refused.body.type, 'general_rate_limit_exceeded');
 });
+
+test('realtime: execution events reach the user who started it, from waiting to completed', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const examples = process.env.EDGEWRITE_FUNCTION_EXAMPLES ?? '../target/wasm32-wasip1/release';
+  const functions = new node.Functions(adminClient());
+  const functionId = uid('rtf');
+  await functions.create({ functionId, name: 'echo', runtime: 'wasm-wasip1', execute: ['users'] });
+  const echo = InputFile.fromBuffer(readFileSync(`${examples}/echo.wasm`), 'echo.wasm');
+  await functions.createDeployment({ functionId, code: echo, activate: true });
+  const alice = await userClient();
+  const bob = await userClient();
+  const seen = { alice: collector(), bob: collector() };
+  const realtimes = [
+    ['alice', new web.Realtime(webClient({ session: alice.session.secret }))],
+    ['bob', new web.Realtime(webClient({ session: bob.session.secret }))],
+  ];
+  try {
+    for (const [who, realtime] of realtimes) await realtime.subscribe(['executions', `functions.${functionId}`], (e) => seen[who].push(e));
+    await settle();
+    const execution = await new node.Functions(alice.client).createExecution({ functionId, body: 'hi', async: true });
+    const got = await seen.alice.until(3, 10000);
+    const base = `functions.${functionId}.executions.${execution.$id}`;
+    assert.deepEqual(got.map(leaf), [`${base}.create`, `${base}.update`, `${base}.update`]);
+    assert.deepEqual(got.map((e) => e.payload.status), ['waiting', 'processing', 'completed']);
+    assert.equal(got[2].payload.logs, '', 'a client never sees logs');
+    assert.ok(got[0].channels.includes(`executions.${execution.$id}`));
+    await settle(300);
+    assert.equal(seen.bob.events.length, 0, 'bob did not start it');
+  } finally {
+    for (const [, realtime] of realtimes) realtime.disconnect();
+  }
+});

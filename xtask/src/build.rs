@@ -16,6 +16,7 @@ pub const SPIN_COMPONENTS: &[&str] = &[
     "edgewrite_spin_account",
     "edgewrite_spin_databases",
     "edgewrite_spin_storage",
+    "edgewrite_spin_functions",
 ];
 
 pub struct Artifact {

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Result};
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
-use crate::api::{is_conflict, is_not_found, Api};
+use crate::api::{is_conflict, is_not_found, Api, ApiError};
 use crate::migrate::{Outcome, Sink, Source, Summary};
 use crate::records;
 
@@ -520,6 +520,12 @@ impl Sink for RemoteSink {
         }
         body["functionId"] = json!(id);
         match self.create("/functions", &body) {
+            Err(e) if e.downcast_ref::<ApiError>().is_some_and(|a| a.kind == "function_runtime_unsupported") => {
+                return Ok(Outcome::Unsupported(format!(
+                    "the target does not run the {} runtime (edgewrite runs wasm-wasip1 modules)",
+                    function["runtime"].as_str().unwrap_or("?")
+                )));
+            }
             Err(e) if is_not_found(&e) => {
                 return Ok(Outcome::Unsupported("the target has no Functions API".into()));
             }

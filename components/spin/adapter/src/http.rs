@@ -57,6 +57,12 @@ pub async fn to_core(
         .filter(|(name, _)| !name.as_str().starts_with(HOST_HEADER_PREFIX))
         .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
         .collect();
+    // wasi:http carries the authority beside the headers; handlers read it as `Host`.
+    if core.header("host").is_none() {
+        if let Some(authority) = url.split_once("://").and_then(|(_, rest)| rest.split(['/', '?']).next()) {
+            core.headers.set("host", authority);
+        }
+    }
     core.client_ip = last_header(&parts.headers, "spin-client-addr").map(client_ip).unwrap_or_default();
     let Some(limit) = body_limit(&core, method.is_some(), config)? else {
         return Ok(core);
