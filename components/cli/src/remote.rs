@@ -520,7 +520,9 @@ impl Sink for RemoteSink {
         }
         body["functionId"] = json!(id);
         match self.create("/functions", &body) {
-            Err(e) if e.downcast_ref::<ApiError>().is_some_and(|a| a.kind == "function_runtime_unsupported") => {
+            Err(e)
+                if e.downcast_ref::<ApiError>().is_some_and(|a| a.kind == "function_runtime_unsupported") =>
+            {
                 return Ok(Outcome::Unsupported(format!(
                     "the target does not run the {} runtime (edgewrite runs wasm-wasip1 modules)",
                     function["runtime"].as_str().unwrap_or("?")
