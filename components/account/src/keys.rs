@@ -3,7 +3,7 @@
 //! lookup that turns a presented key into an application caller.
 
 use edgewrite_core::identity::{Caller, API_KEY_SCOPES};
-use edgewrite_core::ports::{Ports, Statement, StoreError, Value};
+use edgewrite_core::ports::{Ports, Rows, Statement, StoreError, Value};
 use edgewrite_core::query::{Field, FieldKind, Schema};
 use edgewrite_core::time::{iso_from_ms, ms_from_iso};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
@@ -92,22 +92,23 @@ struct DynamicClaims {
 const DYNAMIC_PREFIX: &str = "dynamic_";
 const DYNAMIC_TYPE: &str = "function-key";
 
+/// The two statements a batch needs for [`dynamic_key`]: the project's signing secret (created
+/// on first use). Put them last in the batch.
+pub fn dynamic_key_statements(ports: &Ports<'_>) -> [Statement; 2] {
+    crate::jwt::secret_statements(ports)
+}
+
 /// A `dynamic_…` key for one execution of `function_id`, holding `scopes` until `expire_ms`:
-/// a JWT signed with the project's JWT secret, so nothing is stored and it cannot outlive
-/// its expiry.
-pub async fn mint_dynamic(
-    ports: &Ports<'_>,
+/// a JWT signed with the project's secret (`secret_rows`, the answer to the second of
+/// [`dynamic_key_statements`]), so nothing is stored and it cannot outlive its expiry.
+pub fn dynamic_key(
+    secret_rows: Option<&Rows>,
     function_id: &str,
     execution_id: &str,
     scopes: &[String],
     expire_ms: i64,
 ) -> Result<String, AppwriteError> {
-    let out = ports
-        .sql
-        .batch(crate::jwt::secret_statements(ports).to_vec())
-        .await
-        .map_err(AppwriteError::internal)?;
-    let secret = crate::jwt::secret_from(out.get(1))?;
+    let secret = crate::jwt::secret_from(secret_rows)?;
     let claims = DynamicClaims {
         typ: DYNAMIC_TYPE.into(),
         function_id: function_id.into(),

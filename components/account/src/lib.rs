@@ -24,7 +24,7 @@ use edgewrite_core::http::Method;
 use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
 
 pub use auth::{reload_caller, AccountAuthenticator};
-pub use keys::mint_dynamic as mint_function_key;
+pub use keys::{dynamic_key as function_key, dynamic_key_statements as function_key_statements};
 
 /// The Account model of `user_id` (as `GET /account` answers it), for the realtime frames that
 /// name the connection's user; `None` if there is no such user.

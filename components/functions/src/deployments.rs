@@ -57,7 +57,7 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    fn from_row(row: &[Value]) -> Option<Deployment> {
+    pub fn from_row(row: &[Value]) -> Option<Deployment> {
         let int = |i: usize| row.get(i).and_then(Value::as_i64).unwrap_or_default();
         let text = |i: usize| row.get(i).and_then(Value::as_str).unwrap_or_default().to_string();
         Some(Deployment {
@@ -138,6 +138,17 @@ pub async fn delete_blobs(ctx: &Ctx<'_>, blobs: &str, last: i64) {
             tracing::warn!(%error, %key, "deleting a deployment blob");
         }
     }
+}
+
+/// The statement reading the active deployment of the function `function_id`.
+pub fn active_statement(function_id: &str) -> Statement {
+    Statement::new(
+        format!(
+            "SELECT {} FROM deployments d JOIN functions f ON f.seq = d.function_seq AND f.deployment_id = d.id WHERE f.id = ?",
+            columns("d")
+        ),
+        vec![function_id.into()],
+    )
 }
 
 pub async fn load_by_id(ctx: &Ctx<'_>, f: &Function, id: &str) -> Result<Option<Deployment>, AppwriteError> {

@@ -160,6 +160,49 @@ fn is_key(ctx: &Ctx<'_>) -> bool {
 /// roles (keys always are).
 async fn executable(ctx: &Ctx<'_>) -> Result<Function, AppwriteError> {
     let f = functions::load(ctx).await?;
+    may_execute(ctx, &f)?;
+    Ok(f)
+}
+
+/// The function and its active deployment, read together, if the caller may run it.
+async fn runnable(ctx: &Ctx<'_>) -> Result<(Function, Deployment), AppwriteError> {
+    let id = ctx.params.required_text("functionId", 36)?;
+    let out = ctx
+        .ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                format!("SELECT {} FROM functions WHERE id = ?", functions::COLUMNS),
+                vec![id.clone().into()],
+            ),
+            deployments::active_statement(&id),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    let f = out
+        .first()
+        .and_then(|r| r.rows.first())
+        .and_then(|r| Function::from_row(r))
+        .ok_or_else(functions::not_found)?;
+    may_execute(ctx, &f)?;
+    if f.deployment_id.is_empty() {
+        return Err(AppwriteError::new(
+            ErrorType::DeploymentNotFound,
+            "Deployment not found. Create a deployment before trying to execute a function",
+        ));
+    }
+    let d = out
+        .get(1)
+        .and_then(|r| r.rows.first())
+        .and_then(|r| Deployment::from_row(r))
+        .ok_or_else(deployments::not_found)?;
+    if d.status != "ready" {
+        return Err(AppwriteError::new(ErrorType::BuildNotReady, "Build not ready"));
+    }
+    Ok((f, d))
+}
+
+fn may_execute(ctx: &Ctx<'_>, f: &Function) -> Result<(), AppwriteError> {
     if !f.enabled && !is_key(ctx) {
         return Err(functions::not_found());
     }
@@ -172,22 +215,7 @@ async fn executable(ctx: &Ctx<'_>) -> Result<Function, AppwriteError> {
             ));
         }
     }
-    Ok(f)
-}
-
-/// The function's active deployment, ready to run.
-pub async fn active_deployment(ctx: &Ctx<'_>, f: &Function) -> Result<Deployment, AppwriteError> {
-    if f.deployment_id.is_empty() {
-        return Err(AppwriteError::new(
-            ErrorType::DeploymentNotFound,
-            "Deployment not found. Create a deployment before trying to execute a function",
-        ));
-    }
-    let d = deployments::load_by_id(ctx, f, &f.deployment_id).await?.ok_or_else(deployments::not_found)?;
-    if d.status != "ready" {
-        return Err(AppwriteError::new(ErrorType::BuildNotReady, "Build not ready"));
-    }
-    Ok(d)
+    Ok(())
 }
 
 /// The request's headers for the function: what the caller sent, lower-cased, without any
@@ -219,8 +247,7 @@ fn headers_param(ctx: &Ctx<'_>) -> Result<Vec<(String, String)>, AppwriteError> 
 
 /// `POST /functions/{functionId}/executions`
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let f = executable(ctx).await?;
-    let d = active_deployment(ctx, &f).await?;
+    let (f, d) = runnable(ctx).await?;
     if ctx.api.depth() >= MAX_DEPTH {
         return Err(AppwriteError::new(
             ErrorType::GeneralRateLimitExceeded,
@@ -304,10 +331,10 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let queued = crate::triggers::start_later(ctx, &execution, &request, user.as_deref()).await?;
         return Ok(Response::json(202, &queued.to_json(is_key(ctx))));
     }
-    // Recorded before it runs: a run the platform stops still leaves its execution, which the
-    // schedule tick then marks failed.
-    store(ctx, &execution).await?;
-    let done = run(ctx, &f, &d, execution, request, user.as_deref()).await?;
+    // Recorded (in the run's first batch) before it runs: a run the platform stops still leaves
+    // its execution, which the schedule tick then marks failed.
+    let record = insert_statement(&execution);
+    let done = run(ctx, &f, &d, execution, request, user.as_deref(), Some(record)).await?;
     save(ctx, &done).await?;
     crate::triggers::announce(ctx, &done, "create").await;
     Ok(Response::json(201, &done.to_json(is_key(ctx))))
@@ -331,21 +358,29 @@ pub async fn run(
     mut execution: Execution,
     request: FunctionRequest,
     user: Option<&str>,
+    record: Option<Statement>,
 ) -> Result<Execution, AppwriteError> {
     let started = ctx.ports.clock.now_ms();
     let budget = Budget::from_ctx(ctx, f.timeout);
-    let key = edgewrite_account::mint_function_key(
-        &ctx.ports,
+    // One round trip: the new execution's row (when asked), the variables, the signing secret.
+    let mut batch: Vec<Statement> = record.into_iter().collect();
+    let recorded = batch.len();
+    batch.push(crate::variables::environment_statement(f));
+    batch.extend(edgewrite_account::function_key_statements(&ctx.ports));
+    let out = ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::GuardFailed { .. } => functions::not_found(),
+        other => AppwriteError::internal(other),
+    })?;
+    let key = edgewrite_account::function_key(
+        out.get(recorded + 2),
         &f.id,
         &execution.id,
         &f.scopes,
         started + (f.timeout + 60) * 1000,
-    )
-    .await?;
+    )?;
     let endpoint = format!("{}://{}/v1", request.scheme, request.authority);
     // Variables may not shadow what edgewrite sets.
-    let mut env: Vec<(String, String)> = crate::variables::environment(ctx, f)
-        .await?
+    let mut env: Vec<(String, String)> = crate::variables::environment_from(out.get(recorded))
         .into_iter()
         .filter(|(k, _)| !k.starts_with("APPWRITE_"))
         .collect();
@@ -606,9 +641,16 @@ pub async fn save(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
 
 /// Writes a new execution's row.
 pub async fn store(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
-    ctx.ports
-        .sql
-        .batch(vec![Statement::new(
+    ctx.ports.sql.batch(vec![insert_statement(e)]).await.map_err(|e| match e {
+        StoreError::GuardFailed { .. } => functions::not_found(),
+        other => AppwriteError::internal(other),
+    })?;
+    Ok(())
+}
+
+/// The statement writing a new execution's row; it changes nothing once its function is gone.
+fn insert_statement(e: &Execution) -> Statement {
+    Statement::new(
             "INSERT INTO executions (id, function_seq, function_id, deployment_id, trigger, status, request_method,
                  request_path, request_headers, response_status, response_headers, logs, errors, duration, scheduled_at,
                  owner, created_at, updated_at)
@@ -633,13 +675,7 @@ pub async fn store(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
                 e.function_id.clone().into(),
             ],
         )
-        .expect_changes(1)])
-        .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => functions::not_found(),
-            other => AppwriteError::internal(other),
-        })?;
-    Ok(())
+        .expect_changes(1)
 }
 
 /// The execution, if the caller may read it: keys all, users their own.

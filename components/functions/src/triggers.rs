@@ -180,14 +180,15 @@ pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
         finish(ctx, e, "failed", "The execution's request was lost.").await;
         return Ok(());
     };
-    let done = match executions::run(ctx, &f, &d, e.clone(), pending.request, pending.user.as_deref()).await {
-        Ok(done) => done,
-        Err(error) => {
-            tracing::warn!(execution = %e.id, error = %error.message, "running an execution");
-            finish(ctx, e, "failed", "The execution could not run.").await;
-            return Ok(());
-        }
-    };
+    let done =
+        match executions::run(ctx, &f, &d, e.clone(), pending.request, pending.user.as_deref(), None).await {
+            Ok(done) => done,
+            Err(error) => {
+                tracing::warn!(execution = %e.id, error = %error.message, "running an execution");
+                finish(ctx, e, "failed", "The execution could not run.").await;
+                return Ok(());
+            }
+        };
     executions::save(ctx, &done).await?;
     let _ = ctx.ports.blobs.delete(&request_key(&done.id)).await;
     announce(ctx, &done, "update").await;

@@ -1,7 +1,7 @@
 //! A function's variables (`/v1/functions/{functionId}/variables`): environment variables of
 //! its executions. A secret variable's value is never returned, only given to executions.
 
-use edgewrite_core::ports::{Statement, StoreError, Value};
+use edgewrite_core::ports::{Rows, Statement, StoreError, Value};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde_json::{json, Value as Json};
@@ -51,21 +51,20 @@ fn already_exists() -> AppwriteError {
 
 /// Every variable of the function with its value, secret ones included: an execution's
 /// environment.
-pub async fn environment(ctx: &Ctx<'_>, f: &Function) -> Result<Vec<(String, String)>, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            "SELECT key, value FROM function_variables WHERE function_seq = ? ORDER BY seq",
-            vec![Value::Integer(f.seq)],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(rows
-        .rows
+pub fn environment_statement(f: &Function) -> Statement {
+    Statement::new(
+        "SELECT key, value FROM function_variables WHERE function_seq = ? ORDER BY seq",
+        vec![Value::Integer(f.seq)],
+    )
+}
+
+/// The `(key, value)` pairs [`environment_statement`] read.
+pub fn environment_from(rows: Option<&Rows>) -> Vec<(String, String)> {
+    rows.map(|r| r.rows.as_slice())
+        .unwrap_or_default()
         .iter()
         .filter_map(|r| Some((r.first()?.as_str()?.to_string(), r.get(1)?.as_str()?.to_string())))
-        .collect())
+        .collect()
 }
 
 fn key_param(ctx: &Ctx<'_>, required: bool) -> Result<Option<String>, AppwriteError> {
