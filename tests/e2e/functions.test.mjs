@@ -6,6 +6,7 @@ import { test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { InputFile } from 'node-appwrite/file';
 import { adminClient, guestClient, endpoint, runtime, node, web, raw, rejectsWith, assertAppwriteError, userClient } from './helpers.mjs';
@@ -336,6 +337,32 @@ test('functions: a garbage upload fails its deployment, not the server; archives
   await f.deleteDeployment({ functionId, deploymentId: good.$id });
   assert.equal((await f.get({ functionId })).deploymentId, '');
   await rejectsWith(assert, f.getDeployment({ functionId, deploymentId: good.$id }), 404, 'deployment_not_found');
+});
+
+test('functions: a deployment over 5 MiB arrives in chunks, as the SDK sends it, and is built once complete', async () => {
+  const f = functions();
+  const functionId = uid('f');
+  await f.create({ functionId, name: 'big', runtime: 'wasm-wasip1', execute: ['any'] });
+  // Incompressible padding makes the archive two 5 MiB parts.
+  const archive = gzipSync(tar({ 'assets/padding.bin': randomBytes(6 * 1024 * 1024), 'echo.wasm': moduleBytes('echo') }));
+  assert.ok(archive.length > 5 * 1024 * 1024);
+  const progress = [];
+  const deployment = await f.createDeployment({
+    functionId,
+    code: InputFile.fromBuffer(archive, 'code.tar.gz'),
+    activate: true,
+    onProgress: (p) => progress.push(p.chunksUploaded),
+  });
+  assert.deepEqual(progress, [1, 2]);
+  const ready = await waitFor(() => f.getDeployment({ functionId, deploymentId: deployment.$id }), (d) => d.status !== 'waiting' && d.status !== 'processing');
+  assert.equal(ready.status, 'ready', ready.buildLogs);
+  assert.equal(ready.sourceSize, archive.length);
+  assert.equal((await f.createExecution({ functionId, method: 'GET' })).status, 'completed');
+  const source = Buffer.from(await f.getDeploymentDownload({ functionId, deploymentId: deployment.$id }));
+  assert.ok(source.equals(archive), 'the download is the upload, part by part');
+  // Past the 10 MB limit the first part is refused.
+  const huge = randomBytes(11 * 1000 * 1000);
+  await rejectsWith(assert, f.createDeployment({ functionId, code: InputFile.fromBuffer(huge, 'huge.tar.gz'), activate: false }), 400, 'storage_invalid_file_size');
 });
 
 /** Runs the Cron Trigger now (wrangler dev --test-scheduled). */

@@ -243,6 +243,15 @@ impl AppwriteError {
         Self::new(ErrorType::GeneralArgumentInvalid, format!("Param \"{param}\" is not optional."))
     }
 
+    /// A failed write as the API answers it: a guard that did not hold (`expect_changes`)
+    /// means the resource went away meanwhile, answered by `gone`; anything else is internal.
+    pub fn from_store(error: crate::ports::StoreError, gone: impl FnOnce() -> AppwriteError) -> Self {
+        match error {
+            crate::ports::StoreError::GuardFailed { .. } => gone(),
+            other => Self::internal(other),
+        }
+    }
+
     /// `500 general_unknown`; the detail goes to the log, never to the client.
     pub fn internal(detail: impl fmt::Display) -> Self {
         let detail = detail.to_string();

@@ -169,6 +169,42 @@ async fn load(ctx: &Ctx<'_>, f: &Function) -> Result<Deployment, AppwriteError> 
     load_by_id(ctx, f, &id).await?.ok_or_else(not_found)
 }
 
+/// The row of a new deployment of `f` (`settings`: entrypoint, commands, activate; `size`:
+/// bytes and parts), written only while the function exists.
+#[allow(clippy::too_many_arguments)]
+fn insert_statement(
+    f: &Function,
+    id: &str,
+    settings: (&str, &str, bool),
+    status: &str,
+    size: (u64, i64),
+    uploader: &str,
+    blobs: &str,
+    now: i64,
+) -> Statement {
+    let (entrypoint, commands, activate) = settings;
+    Statement::new(
+        "INSERT INTO deployments (function_seq, id, entrypoint, commands, activate, status, build_logs,
+             source_size, build_size, build_duration, chunks_total, uploader, blobs, created_at, updated_at)
+         SELECT ?, ?, ?, ?, ?, ?, '', ?, 0, 0, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE seq = ?)",
+        vec![
+            Value::Integer(f.seq),
+            id.into(),
+            entrypoint.into(),
+            commands.into(),
+            Value::Integer(i64::from(activate)),
+            status.into(),
+            Value::Integer(size.0 as i64),
+            Value::Integer(size.1),
+            uploader.into(),
+            blobs.into(),
+            Value::Integer(now),
+            Value::Integer(now),
+            Value::Integer(f.seq),
+        ],
+    )
+}
+
 fn uploader(ctx: &Ctx<'_>) -> String {
     match &ctx.caller {
         Caller::App { key_id, .. } => format!("app:{key_id}"),
@@ -217,25 +253,15 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 .ports
                 .sql
                 .batch(vec![
-                    Statement::new(
-                        "INSERT INTO deployments (function_seq, id, entrypoint, commands, activate, status, build_logs,
-                             source_size, build_size, build_duration, chunks_total, uploader, blobs, created_at, updated_at)
-                         SELECT ?, ?, ?, ?, ?, ?, '', ?, 0, 0, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM functions WHERE seq = ?)",
-                        vec![
-                            Value::Integer(f.seq),
-                            id.clone().into(),
-                            entrypoint.into(),
-                            commands.into(),
-                            Value::Integer(i64::from(activate)),
-                            UPLOADING.into(),
-                            Value::Integer(part.size as i64),
-                            Value::Integer(part.total),
-                            uploader(ctx).into(),
-                            blobs.into(),
-                            Value::Integer(now),
-                            Value::Integer(now),
-                            Value::Integer(f.seq),
-                        ],
+                    insert_statement(
+                        &f,
+                        &id,
+                        (&entrypoint, &commands, activate),
+                        UPLOADING,
+                        (part.size, part.total),
+                        &uploader(ctx),
+                        &blobs,
+                        now,
                     )
                     .expect_changes(1),
                     Statement::new(
@@ -244,10 +270,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                     ),
                 ])
                 .await
-                .map_err(|e| match e {
-                    StoreError::GuardFailed { .. } => functions::not_found(),
-                    other => AppwriteError::internal(other),
-                })?;
+                .map_err(|e| AppwriteError::from_store(e, functions::not_found))?;
             out.get(1)
                 .and_then(|r| r.rows.first())
                 .and_then(|r| Deployment::from_row(r))
@@ -283,10 +306,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             ),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     let deployment = out
         .get(2)
         .and_then(|r| r.rows.first())
@@ -546,10 +566,7 @@ pub async fn activate(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         )
         .expect_changes(1)])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     let f = functions::load_by_id(ctx, &f.id).await?;
     Ok(Response::json(200, &f.to_json()))
 }
@@ -574,10 +591,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             ),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     delete_blobs(ctx, &d.blobs, d.chunks_total - 1).await;
     Ok(Response::no_content())
 }
@@ -636,22 +650,17 @@ pub async fn duplicate(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .ports
         .sql
         .batch(vec![
-            Statement::new(
-                "INSERT INTO deployments (function_seq, id, entrypoint, commands, activate, status, build_logs,
-                     source_size, build_size, build_duration, chunks_total, uploader, blobs, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, 0, 'processing', '', ?, 0, 0, 1, ?, ?, ?, ?)",
-                vec![
-                    Value::Integer(f.seq),
-                    id.clone().into(),
-                    original.entrypoint.clone().into(),
-                    original.commands.clone().into(),
-                    Value::Integer(bytes.len() as i64),
-                    uploader(ctx).into(),
-                    blobs.into(),
-                    Value::Integer(now),
-                    Value::Integer(now),
-                ],
-            ),
+            insert_statement(
+                &f,
+                &id,
+                (&original.entrypoint, &original.commands, false),
+                "processing",
+                (bytes.len() as u64, 1),
+                &uploader(ctx),
+                &blobs,
+                now,
+            )
+            .expect_changes(1),
             Statement::new(
                 "INSERT INTO deployment_chunks (deployment_seq, idx, size) SELECT seq, 0, ? FROM deployments WHERE id = ?",
                 vec![Value::Integer(bytes.len() as i64), id.clone().into()],
@@ -659,7 +668,7 @@ pub async fn duplicate(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             Statement::new(format!("SELECT {} FROM deployments d WHERE d.id = ?", columns("d")), vec![id.into()]),
         ])
         .await
-        .map_err(AppwriteError::internal)?;
+        .map_err(|e| AppwriteError::from_store(e, functions::not_found))?;
     let d = out
         .get(2)
         .and_then(|r| r.rows.first())

@@ -5,7 +5,7 @@
 
 use edgewrite_core::http::{Method, Request};
 use edgewrite_core::identity::Caller;
-use edgewrite_core::ports::{OutboundRequest, Statement, StoreError, Value};
+use edgewrite_core::ports::{OutboundRequest, Statement, Value};
 use edgewrite_core::query::{self, Field, FieldKind, ListOptions, Schema};
 use edgewrite_core::time::{iso_from_ms, ms_from_iso};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
@@ -367,10 +367,8 @@ pub async fn run(
     let recorded = batch.len();
     batch.push(crate::variables::environment_statement(f));
     batch.extend(edgewrite_account::function_key_statements(&ctx.ports));
-    let out = ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => functions::not_found(),
-        other => AppwriteError::internal(other),
-    })?;
+    let out =
+        ctx.ports.sql.batch(batch).await.map_err(|e| AppwriteError::from_store(e, functions::not_found))?;
     let key = edgewrite_account::function_key(
         out.get(recorded + 2),
         &f.id,
@@ -641,10 +639,11 @@ pub async fn save(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
 
 /// Writes a new execution's row.
 pub async fn store(ctx: &Ctx<'_>, e: &Execution) -> Result<(), AppwriteError> {
-    ctx.ports.sql.batch(vec![insert_statement(e)]).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => functions::not_found(),
-        other => AppwriteError::internal(other),
-    })?;
+    ctx.ports
+        .sql
+        .batch(vec![insert_statement(e)])
+        .await
+        .map_err(|e| AppwriteError::from_store(e, functions::not_found))?;
     Ok(())
 }
 
@@ -765,10 +764,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .batch(vec![Statement::new("DELETE FROM executions WHERE seq = ?", vec![Value::Integer(e.seq)])
             .expect_changes(1)])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     let _ = ctx.ports.blobs.delete(&crate::triggers::request_key(&e.id)).await;
     Ok(Response::no_content())
 }

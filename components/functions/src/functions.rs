@@ -38,7 +38,7 @@ const STORED_SETTINGS: &[&str] = &[
     "deploymentRetention",
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Function {
     pub seq: i64,
     pub id: String,
@@ -97,6 +97,20 @@ impl Function {
             latest,
             variables,
         })
+    }
+
+    /// Appwrite's defaults for every setting a request may leave out (create, and PUT).
+    fn reset_settings(&mut self) {
+        self.execute.clear();
+        self.events.clear();
+        self.schedule.clear();
+        self.timeout = DEFAULT_TIMEOUT;
+        self.enabled = true;
+        self.logging = true;
+        self.entrypoint.clear();
+        self.commands.clear();
+        self.scopes.clear();
+        self.settings.clear();
     }
 
     pub fn to_json(&self) -> Json {
@@ -293,28 +307,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let id = ctx.params.custom_id("functionId", now, ctx.ports.random)?;
     ctx.params.required_text("name", 128)?;
     ctx.params.required_text("runtime", 128)?;
-    let mut f = Function {
-        seq: 0,
-        id: id.clone(),
-        name: String::new(),
-        runtime: String::new(),
-        execute: Vec::new(),
-        events: Vec::new(),
-        schedule: String::new(),
-        timeout: DEFAULT_TIMEOUT,
-        enabled: true,
-        logging: true,
-        entrypoint: String::new(),
-        commands: String::new(),
-        scopes: Vec::new(),
-        settings: Map::new(),
-        deployment_id: String::new(),
-        created_at: now,
-        updated_at: now,
-        deployment_created_at: None,
-        latest: None,
-        variables: Vec::new(),
-    };
+    let mut f = Function { id: id.clone(), created_at: now, updated_at: now, ..Function::default() };
+    f.reset_settings();
     apply_params(ctx, &mut f)?;
     let mut values = vec![Value::from(id.clone())];
     values.extend(write_values(&f));
@@ -355,21 +349,9 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `PUT /functions/{functionId}`: `name` is required, as in Appwrite.
 pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let current = load(ctx).await?;
+    let mut f = load(ctx).await?;
     // Appwrite's PUT: settings the request leaves out return to their defaults.
-    let mut f = Function {
-        execute: Vec::new(),
-        events: Vec::new(),
-        schedule: String::new(),
-        timeout: DEFAULT_TIMEOUT,
-        enabled: true,
-        logging: true,
-        entrypoint: String::new(),
-        commands: String::new(),
-        scopes: Vec::new(),
-        settings: Map::new(),
-        ..current
-    };
+    f.reset_settings();
     ctx.params.required_text("name", 128)?;
     apply_params(ctx, &mut f)?;
     f.updated_at = ctx.ports.clock.now_ms();
@@ -389,10 +371,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             Statement::new(format!("SELECT {COLUMNS} FROM functions WHERE seq = ?"), vec![Value::Integer(f.seq)]),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     let f =
         out.get(1).and_then(|r| r.rows.first()).and_then(|r| Function::from_row(r)).ok_or_else(not_found)?;
     Ok(Response::json(200, &f.to_json()))
@@ -426,10 +405,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             Statement::new("DELETE FROM functions WHERE seq = ?", vec![seq]).expect_changes(1),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     for row in out.first().map(|r| r.rows.as_slice()).unwrap_or_default() {
         let blobs = row.first().and_then(Value::as_str).unwrap_or_default();
         let last = row.get(1).and_then(Value::as_i64).unwrap_or(-1);

@@ -114,7 +114,7 @@ impl Capability for Functions {
     }
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-        match route.name {
+        let result = match route.name {
             "functions.list" => functions::list(ctx).await,
             "functions.create" => functions::create(ctx).await,
             "functions.runtimes" => Ok(functions::runtimes()),
@@ -140,7 +140,12 @@ impl Capability for Functions {
             "variables.update" => variables::update(ctx).await,
             "variables.delete" => variables::delete(ctx).await,
             _ => Err(edgewrite_core::ErrorType::GeneralRouteNotFound.into()),
+        };
+        // A change to a function or its deployments may change which events start it.
+        if route.method != Method::Get && !route.name.starts_with("executions.") {
+            triggers::forget_triggers(ctx);
         }
+        result
     }
 
     async fn run_job(&self, kind: &str, ctx: &Ctx<'_>) -> Result<bool, AppwriteError> {

@@ -314,16 +314,35 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     Ok(())
 }
 
-/// After a write: starts the functions whose `events` name one of its events. Writes a
-/// function made through its key (calls below the top level) and the functions service's own
-/// events never start functions, so no function can set off itself or another in a loop.
-pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
-    if ctx.api.depth() > 0 || events.iter().all(|e| e.names.iter().all(|n| n.starts_with("functions."))) {
-        return;
+/// How long an isolate trusts its list of a project's event-triggered functions. Every write
+/// with events needs that list; reading it each time would add a round trip to every write.
+/// Changes made in this isolate forget it at once; other isolates see them within this time.
+const TRIGGERS_FRESH_MS: i64 = 2_000;
+
+type Triggers = std::rc::Rc<Vec<(String, Vec<String>)>>;
+
+thread_local! {
+    static TRIGGERS: std::cell::RefCell<std::collections::HashMap<String, (i64, Triggers)>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Forgets this isolate's list of the project's event triggers (a function changed).
+pub fn forget_triggers(ctx: &Ctx<'_>) {
+    let project = ctx.project.unwrap_or_default();
+    TRIGGERS.with(|t| t.borrow_mut().remove(project));
+}
+
+/// The project's enabled, deployed functions with `events`, as `(id, events)`.
+async fn event_triggers(ctx: &Ctx<'_>) -> Option<Triggers> {
+    let project = ctx.project.unwrap_or_default().to_string();
+    let now = ctx.ports.clock.now_ms();
+    let cached = TRIGGERS.with(|t| {
+        t.borrow().get(&project).filter(|(at, _)| now - at < TRIGGERS_FRESH_MS).map(|(_, list)| list.clone())
+    });
+    if cached.is_some() {
+        return cached;
     }
-    // Every write with events asks this: only ids and events, then whole functions for those
-    // that match.
-    let listed = ctx
+    let rows = ctx
         .ports
         .sql
         .query(Statement::new(
@@ -331,20 +350,35 @@ pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
             vec![],
         ))
         .await;
-    let listed = match listed {
+    let rows = match rows {
         Ok(rows) => rows,
         Err(error) => {
             tracing::warn!(%error, "reading function triggers");
-            return;
+            return None;
         }
     };
-    for row in &listed.rows {
-        let (Some(id), Some(wanted)) =
-            (row.first().and_then(Value::as_str), row.get(1).and_then(Value::as_str))
-        else {
-            continue;
-        };
-        let wanted: Vec<String> = serde_json::from_str(wanted).unwrap_or_default();
+    let list: Triggers = std::rc::Rc::new(
+        rows.rows
+            .iter()
+            .filter_map(|r| {
+                let events = serde_json::from_str(r.get(1)?.as_str()?).unwrap_or_default();
+                Some((r.first()?.as_str()?.to_string(), events))
+            })
+            .collect(),
+    );
+    TRIGGERS.with(|t| t.borrow_mut().insert(project, (now, list.clone())));
+    Some(list)
+}
+
+/// After a write: starts the functions whose `events` name one of its events. Writes a
+/// function made through its key (calls below the top level) and the functions service's own
+/// events never start functions, so no function can set off itself or another in a loop.
+pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
+    if ctx.api.depth() > 0 || events.iter().all(|e| e.names.iter().all(|n| n.starts_with("functions."))) {
+        return;
+    }
+    let Some(listed) = event_triggers(ctx).await else { return };
+    for (id, wanted) in listed.iter() {
         let matching: Vec<&Event> = events
             .iter()
             .filter(|event| wanted.iter().any(|n| !n.starts_with("functions.") && event.names.contains(n)))

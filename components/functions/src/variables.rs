@@ -238,9 +238,6 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         )
         .expect_changes(1)])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     Ok(Response::no_content())
 }
