@@ -365,6 +365,38 @@ test('functions: a deployment over 5 MiB arrives in chunks, as the SDK sends it,
   await rejectsWith(assert, f.createDeployment({ functionId, code: InputFile.fromBuffer(huge, 'huge.tar.gz'), activate: false }), 400, 'storage_invalid_file_size');
 });
 
+test('functions: a function may run another through the API, one level deep and no further', async () => {
+  const { functionId: echo } = await deployed('echo');
+  const { functionId: caller } = await deployed('call-api', { scopes: ['execution.write', 'execution.read'] });
+  const f = functions();
+  // caller → echo: a function starting another function's execution with its key.
+  const run = (body) => f.createExecution({ functionId: caller, body: JSON.stringify(body) });
+  const one = await run({ method: 'POST', path: `/functions/${echo}/executions`, body: { body: 'nested', path: '/inner' } });
+  assert.equal(one.responseStatusCode, 201, one.responseBody);
+  const inner = JSON.parse(one.responseBody);
+  assert.equal(inner.status, 'completed');
+  assert.equal(JSON.parse(inner.responseBody).path, '/inner');
+  // caller → caller → anything: the second level may not start executions.
+  const deep = await run({
+    method: 'POST',
+    path: `/functions/${caller}/executions`,
+    body: { body: JSON.stringify({ method: 'POST', path: `/functions/${echo}/executions`, body: {} }) },
+  });
+  assert.equal(deep.responseStatusCode, 201, deep.responseBody);
+  const middle = JSON.parse(deep.responseBody);
+  assert.equal(middle.responseStatusCode, 429, middle.responseBody);
+  assert.equal(JSON.parse(middle.responseBody).type, 'general_rate_limit_exceeded');
+  // The same through the queue: an asynchronous execution keeps the depth it was started at.
+  const queued = await run({
+    method: 'POST',
+    path: `/functions/${caller}/executions`,
+    body: { async: true, body: JSON.stringify({ method: 'POST', path: `/functions/${echo}/executions`, body: {} }) },
+  });
+  const started = JSON.parse(queued.responseBody);
+  const done = await waitFor(() => f.getExecution({ functionId: caller, executionId: started.$id }), (e) => e.status === 'completed' || e.status === 'failed');
+  assert.equal(done.responseStatusCode, 429, 'the queued run is still one level down');
+});
+
 /** Runs the Cron Trigger now (wrangler dev --test-scheduled). */
 async function tick() {
   const res = await fetch(`${new URL(endpoint).origin}/__scheduled?cron=*+*+*+*+*`);
