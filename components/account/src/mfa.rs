@@ -3,7 +3,7 @@
 //! recovery codes. A user with MFA on and a verified factor must pass a challenge on each new
 //! session before anything else (`user_more_factors_required`, enforced in `serve`).
 
-use edgewrite_core::ports::{Statement, StoreError, Value};
+use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use edgewrite_mail::Template;
@@ -292,10 +292,7 @@ pub async fn verify_authenticator(ctx: &Ctx<'_>) -> Result<Response, AppwriteErr
             pass,
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => invalid_otp(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, invalid_otp))?;
     Ok(Response::json(200, &crate::users::user_json(ctx, &user, false).await?))
 }
 
@@ -532,10 +529,7 @@ pub async fn complete_challenge(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
     }
     let (pass, session) = pass_factor(ctx, &session, &kind);
     batch.push(pass);
-    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => invalid_otp(),
-        other => AppwriteError::internal(other),
-    })?;
+    ctx.ports.sql.batch(batch).await.map_err(|e| AppwriteError::from_store(e, invalid_otp))?;
     Ok(Response::json(200, &session.to_json(true, "")))
 }
 

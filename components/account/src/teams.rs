@@ -726,10 +726,7 @@ pub async fn update_membership_status(ctx: &Ctx<'_>) -> Result<Response, Appwrit
     } else {
         None
     };
-    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => already_confirmed(),
-        other => AppwriteError::internal(other),
-    })?;
+    ctx.ports.sql.batch(batch).await.map_err(|e| AppwriteError::from_store(e, already_confirmed))?;
     let mut response = Response::json(200, &load_membership(ctx, &team.id, &id).await?.json);
     if let (Some((session, credential)), Some(project)) = (session, ctx.project) {
         crate::transport::attach(&mut response, ctx.request, project, &credential, session.expire);

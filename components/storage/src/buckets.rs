@@ -233,10 +233,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         &bucket,
     )
     .expect_changes(1);
-    ctx.ports.sql.batch(vec![statement]).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => not_found(),
-        other => AppwriteError::internal(other),
-    })?;
+    ctx.ports.sql.batch(vec![statement]).await.map_err(|e| AppwriteError::from_store(e, not_found))?;
     Ok(Response::json(200, &bucket.to_json()))
 }
 

@@ -675,10 +675,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .expect_changes(1),
     );
     batch.push(edgewrite_core::events::sequence_statement());
-    let out = ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        StoreError::GuardFailed { .. } => not_found(),
-        other => AppwriteError::internal(other),
-    })?;
+    let out = ctx.ports.sql.batch(batch).await.map_err(|e| AppwriteError::from_store(e, not_found))?;
     announce(ctx, edgewrite_core::events::sequence_of(&out), &bucket, &file, "update").await;
     Ok(Response::json(200, &file.to_json(&bucket)))
 }
@@ -706,10 +703,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             edgewrite_core::events::sequence_statement(),
         ])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     // Announced before the bytes go, so later writes' events need not wait for the cleanup.
     announce(ctx, edgewrite_core::events::sequence_of(&out), &bucket, &file, "delete").await;
     for idx in out

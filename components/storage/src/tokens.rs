@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use edgewrite_core::ports::{Statement, StoreError, Value};
+use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::time::{iso_from_ms, ms_from_iso};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use hmac::{Hmac, Mac};
@@ -163,10 +163,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         )
         .expect_changes(1)])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => files::not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, files::not_found))?;
     Ok(Response::json(201, &token.to_json(&signing_key(ctx).await?)))
 }
 
@@ -225,10 +222,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         )
         .expect_changes(1)])
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed { .. } => not_found(),
-            other => AppwriteError::internal(other),
-        })?;
+        .map_err(|e| AppwriteError::from_store(e, not_found))?;
     Ok(Response::json(200, &token.to_json(&signing_key(ctx).await?)))
 }
 
