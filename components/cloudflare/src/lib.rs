@@ -279,6 +279,17 @@ fn public_endpoint(secrets: &EnvSecrets<'_>) -> String {
         .unwrap_or_else(|| "https://edgewrite.invalid/v1".into())
 }
 
+/// Runs `job` with every capability, as a request would be served.
+async fn run_job(
+    job: &edgewrite_core::ports::Job,
+    endpoint: &str,
+    config: &Config,
+    runtime: &CloudflareRuntime<'_>,
+) -> Result<(), edgewrite_core::AppwriteError> {
+    let auth = Some(&edgewrite_account::AccountAuthenticator as &dyn edgewrite_core::identity::Authenticator);
+    edgewrite_core::serve::run_job(job, endpoint, config, runtime, CAPABILITIES, auth).await
+}
+
 /// The queue's consumer: each message is one job. A job that fails is retried by the queue
 /// (with its backoff); one that succeeds, or names something gone, is acknowledged.
 #[event(queue)]
@@ -298,16 +309,7 @@ async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> 
             .get("endpoint")
             .and_then(|e| e.as_str())
             .map_or_else(|| public_endpoint(&runtime.secrets), str::to_string);
-        let result = edgewrite_core::serve::run_job(
-            job,
-            &endpoint,
-            &config,
-            &runtime,
-            CAPABILITIES,
-            Some(&edgewrite_account::AccountAuthenticator),
-        )
-        .await;
-        match result {
+        match run_job(job, &endpoint, &config, &runtime).await {
             Ok(()) => message.ack(),
             Err(error) if error.status() >= 500 => {
                 tracing::warn!(kind = %job.kind, project = %job.project, error = %error.message, "job failed; the queue retries it");
@@ -336,16 +338,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
             kind: "tick".into(),
             payload: serde_json::json!({}),
         };
-        if let Err(error) = edgewrite_core::serve::run_job(
-            &job,
-            &endpoint,
-            &config,
-            &runtime,
-            CAPABILITIES,
-            Some(&edgewrite_account::AccountAuthenticator),
-        )
-        .await
-        {
+        if let Err(error) = run_job(&job, &endpoint, &config, &runtime).await {
             tracing::warn!(%project, error = %error.message, "schedule tick failed");
         }
     }

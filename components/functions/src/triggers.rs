@@ -81,15 +81,17 @@ pub async fn start_later(
     ctx.ports.blobs.put(&request_key(&execution.id), bytes).await.map_err(AppwriteError::internal)?;
     executions::store(ctx, execution).await?;
     announce(ctx, execution, "create").await;
-    if execution.status == "waiting" {
-        dispatch(ctx, &execution.id).await;
+    // Queued, it is still as recorded; run here (or failed to queue), it is read back.
+    if execution.status == "waiting" && !dispatch(ctx, &execution.id).await {
+        return Ok(load_execution(ctx, &execution.id).await?.unwrap_or_else(|| execution.clone()));
     }
-    Ok(load_execution(ctx, &execution.id).await?.unwrap_or_else(|| execution.clone()))
+    Ok(execution.clone())
 }
 
 /// Queues the waiting execution `id`, or runs it now without a queue. A queue that refuses
-/// fails the execution rather than leaving it waiting for ever.
-async fn dispatch(ctx: &Ctx<'_>, id: &str) {
+/// fails the execution rather than leaving it waiting for ever. `true`: it was queued, so its
+/// row is unchanged.
+async fn dispatch(ctx: &Ctx<'_>, id: &str) -> bool {
     let endpoint = format!("{}://{}/v1", ctx.request.scheme, authority(ctx.request));
     let payload = json!({"executionId": id, "endpoint": endpoint, "depth": ctx.api.depth()});
     let job = Job {
@@ -98,19 +100,21 @@ async fn dispatch(ctx: &Ctx<'_>, id: &str) {
         payload: payload.clone(),
     };
     match ctx.ports.jobs.enqueue(job, 0).await {
-        Ok(true) => {}
+        Ok(true) => true,
         Ok(false) => {
-            let Json::Object(map) = payload else { return };
+            let Json::Object(map) = payload else { return false };
             let inline = Ctx { params: Params::from_json(map), caller: ctx.caller.clone(), ..*ctx };
             if let Err(error) = run_queued(&inline).await {
                 tracing::warn!(execution = %id, error = %error.message, "running an execution in place");
             }
+            false
         }
         Err(error) => {
             tracing::warn!(execution = %id, %error, "queueing an execution");
             if let Ok(Some(e)) = load_execution(ctx, id).await {
                 finish(ctx, e, "failed", "The execution could not be queued.").await;
             }
+            false
         }
     }
 }
