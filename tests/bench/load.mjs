@@ -184,6 +184,14 @@ if ((process.env.EDGEWRITE_RUNTIME ?? 'workerd') === 'workerd') {
     process.stderr.write(`  ${r.name} c=${r.concurrency}: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, ${r.throughput_rps} req/s${r.interpreter_overhead_ratio ? `, interpreter ${r.interpreter_overhead_ratio}× native` : ''}\n`);
   }
 }
+// Messaging: create latency and delivery rate into the Twilio stand-in.
+{
+  const { messagingBench } = await import('./messaging.mjs');
+  for (const r of await messagingBench({ endpoint, admin })) {
+    storageResults.push(r);
+    process.stderr.write(`  ${r.name}: create p50 ${r.p50_ms} ms, ${r.deliveries_per_s} deliveries/s, ${r.errors} refused\n`);
+  }
+}
 let previewWidth = 0;
 
 // The baseline touches no store: it measures the Worker's fixed cost.

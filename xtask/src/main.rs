@@ -142,7 +142,7 @@ fn dev(spin: bool) -> Result<()> {
     let vars = [("EDGEWRITE_PROJECTS", project.as_str()), ("EDGEWRITE_API_KEY", key.as_str())];
     let mut server = match &spin_host {
         Some(host) => Server::spin_host(host, port, &state.join("spin"), &vars, None)?,
-        None => Server::workerd(&tools, port, &state.join("wrangler"), &vars, None)?,
+        None => Server::workerd(&tools, port, &state.join("wrangler"), &vars, None, false)?,
     };
     println!("API key (every scope; kept in {}): {key}", state.display());
     println!("edgewrite ready: {} project={project}", server.endpoint());
@@ -257,9 +257,10 @@ impl Runtime<'_> {
         state: &Path,
         vars: &[(&str, &str)],
         log: &Path,
+        worker_logs: bool,
     ) -> Result<Server> {
         match self {
-            Runtime::Workerd => Server::workerd(tools, port, state, vars, Some(log)),
+            Runtime::Workerd => Server::workerd(tools, port, state, vars, Some(log), worker_logs),
             Runtime::SpinHost(host) => Server::spin_host(host, port, state, vars, Some(log)),
         }
     }
@@ -296,6 +297,26 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     let smtp_port = server::port_for_later()?.to_string();
     let sink_origin = format!("http://127.0.0.1:{}", server::port_for_later()?);
     let sink_port = sink_origin.rsplit(':').next().unwrap_or_default().to_string();
+    // The messaging providers' stand-ins (tests/e2e/providers.mjs): every kind on one server.
+    let providers_origin = format!("http://127.0.0.1:{}", server::port_for_later()?);
+    let providers_port = providers_origin.rsplit(':').next().unwrap_or_default().to_string();
+    let providers_urls = [
+        "mailgun",
+        "sendgrid",
+        "resend",
+        "postmark",
+        "ses",
+        "twilio",
+        "vonage",
+        "textmagic",
+        "telesign",
+        "msg91",
+        "fcm",
+        "fcm-token",
+        "apns",
+    ]
+    .map(|kind| format!("{kind}={providers_origin}"))
+    .join(",");
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
     let mut vars = vec![
         // `other` and the migration's `migrated` and `restored` stay empty but for
@@ -315,6 +336,8 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         ("EDGEWRITE_SMS_TOKEN", "twilio-token"),
         ("EDGEWRITE_SMS_API_URL", sink_origin.as_str()),
         ("EDGEWRITE_SMS_API_ORIGIN", sink_origin.as_str()),
+        ("EDGEWRITE_MESSAGING_BASE_URLS", providers_urls.as_str()),
+        ("EDGEWRITE_MESSAGING_ORIGIN", providers_origin.as_str()),
     ];
     match runtime {
         // workerd delivers mail over SMTP (the TCP socket API); Spin components have no raw TCP
@@ -333,12 +356,13 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
             ("EDGEWRITE_MAIL_API_ORIGIN", sink_origin.as_str()),
         ]),
     }
-    let server = runtime.start(tools, port, &run_dir.join("state"), &vars, &run_dir.join("server.log"))?;
+    let server =
+        runtime.start(tools, port, &run_dir.join("state"), &vars, &run_dir.join("server.log"), true)?;
     // A second instance in front of a legacy backend (the gradual-migration proxy), which
     // tests/e2e/proxy.test.mjs starts on `legacy_port`.
     let legacy_port = loop {
         let port = server::port_for_later()?.to_string();
-        if port != smtp_port && port != sink_port {
+        if port != smtp_port && port != sink_port && port != providers_port {
             break port;
         }
     };
@@ -367,6 +391,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
             &run_dir.join("proxy-state"),
             &proxy_vars,
             &run_dir.join("proxy.log"),
+            false,
         )?)
     } else {
         None
@@ -393,6 +418,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         .env("EDGEWRITE_POLICIES_ON", "1")
         .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
         .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
+        .env("EDGEWRITE_TEST_PROVIDERS_PORT", &providers_port)
         .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
         .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
         .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)
@@ -474,17 +500,28 @@ fn bench_runtime(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<serde_jso
     std::fs::create_dir_all(&run_dir)?;
     let key = generate_key()?;
     let port = server::free_port()?;
+    // The messaging scenarios deliver to the providers' stand-ins (tests/e2e/providers.mjs).
+    let providers_port = server::port_for_later()?.to_string();
+    let providers_origin = format!("http://127.0.0.1:{providers_port}");
+    let providers_urls = format!("twilio={providers_origin}");
     let server = runtime.start(
         tools,
         port,
         &run_dir.join("state"),
-        &[("EDGEWRITE_PROJECTS", "bench"), ("EDGEWRITE_API_KEY", &key)],
+        &[
+            ("EDGEWRITE_PROJECTS", "bench"),
+            ("EDGEWRITE_API_KEY", &key),
+            ("EDGEWRITE_MESSAGING_BASE_URLS", &providers_urls),
+            ("EDGEWRITE_MESSAGING_ORIGIN", &providers_origin),
+        ],
         &run_dir.join("server.log"),
+        false,
     )?;
     let examples = build::function_examples()?;
     step(&format!("load scenarios on {} (tests/bench/load.mjs)", runtime.name()));
     let out = Command::new(&tools.test_node)
         .env("EDGEWRITE_FUNCTION_EXAMPLES", &examples)
+        .env("EDGEWRITE_TEST_PROVIDERS_PORT", &providers_port)
         .arg("bench/load.mjs")
         .current_dir(repo_root().join("tests"))
         .env("EDGEWRITE_ENDPOINT", server.endpoint())

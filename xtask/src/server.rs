@@ -60,6 +60,7 @@ impl Server {
         state: &Path,
         vars: &[(&str, &str)],
         log: Option<&Path>,
+        worker_logs: bool,
     ) -> Result<Server> {
         let root = repo_root();
         let wrangler = root.join("tests/node_modules/wrangler/bin/wrangler.js");
@@ -72,8 +73,10 @@ impl Server {
                 "--inspector-ip",
                 "127.0.0.1",
                 "--show-interactive-dev-session=false",
+                // The Worker's own lines too when asked (the suite reads them), else only
+                // wrangler's warnings.
                 "--log-level",
-                "warn",
+                if worker_logs { "log" } else { "warn" },
                 // `GET /__scheduled` runs the Cron Trigger now (the suite's schedule tests).
                 "--test-scheduled",
             ])

@@ -23,8 +23,10 @@ use async_trait::async_trait;
 use edgewrite_core::http::Method;
 use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
 
+pub use account::{valid_email, valid_phone};
 pub use auth::{reload_caller, AccountAuthenticator};
 pub use keys::{dynamic_key as function_key, dynamic_key_statements as function_key_statements};
+pub use targets::{by_id as target, by_ids as targets_by_ids, of_users as targets_of_users, Target};
 
 /// The Account model of `user_id` (as `GET /account` answers it), for the realtime frames that
 /// name the connection's user; `None` if there is no such user.
@@ -55,6 +57,14 @@ static ROUTES: &[Route] = &[
     route(Method::Get, "/v1/account/prefs", "account", "account.prefs.get"),
     route(Method::Patch, "/v1/account/prefs", "account", "account.prefs.update"),
     route(Method::Patch, "/v1/account/status", "account", "account.status"),
+    route(Method::Post, "/v1/account/targets/push", "targets.write", "account.targets.push.create"),
+    route(Method::Put, "/v1/account/targets/{targetId}/push", "targets.write", "account.targets.push.update"),
+    route(
+        Method::Delete,
+        "/v1/account/targets/{targetId}/push",
+        "targets.write",
+        "account.targets.push.delete",
+    ),
     route(Method::Post, "/v1/account/sessions/email", "sessions.write", "sessions.email"),
     route(Method::Post, "/v1/account/sessions/anonymous", "sessions.write", "sessions.anonymous"),
     route(Method::Post, "/v1/account/sessions/token", "sessions.write", "sessions.token"),
@@ -113,6 +123,9 @@ impl Capability for Account {
             "account.prefs.get" => account::get_prefs(ctx).await,
             "account.prefs.update" => account::update_prefs(ctx).await,
             "account.status" => account::block(ctx).await,
+            "account.targets.push.create" => targets::create_push(ctx).await,
+            "account.targets.push.update" => targets::update_push(ctx).await,
+            "account.targets.push.delete" => targets::delete_push(ctx).await,
             "sessions.email" => sessions::create_email(ctx).await,
             "sessions.anonymous" => sessions::create_anonymous(ctx).await,
             "sessions.token" => sessions::create_from_token(ctx).await,

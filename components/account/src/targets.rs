@@ -169,15 +169,51 @@ fn valid_identifier(provider_type: &str, identifier: &str) -> Result<String, App
     }
 }
 
-/// Messaging providers come with the messaging capability; until then no `providerId` exists.
-fn check_provider(ctx: &Ctx<'_>) -> Result<Option<String>, AppwriteError> {
-    match ctx.params.text("providerId", 36)?.filter(|p| !p.is_empty()) {
-        Some(_) => Err(AppwriteError::new(
+/// The `providerId` parameter: empty or absent for the project's default provider, else an
+/// existing provider of the target's type.
+async fn check_provider(ctx: &Ctx<'_>, provider_type: &str) -> Result<Option<String>, AppwriteError> {
+    let Some(id) = ctx.params.text("providerId", 36)?.filter(|p| !p.is_empty()) else { return Ok(None) };
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new("SELECT type FROM providers WHERE id = ?", vec![id.clone().into()]))
+        .await
+        .map_err(AppwriteError::internal)?;
+    match rows.rows.first().and_then(|r| r.first()).and_then(Value::as_str) {
+        None => Err(AppwriteError::new(
             ErrorType::ProviderNotFound,
             "Provider with the requested ID could not be found.",
         )),
-        None => Ok(None),
+        Some(kind) if kind != provider_type => Err(ErrorType::ProviderIncorrectType.into()),
+        Some(_) => Ok(Some(id)),
     }
+}
+
+/// The target `id`, whoever's it is.
+pub async fn by_id(sql: &dyn edgewrite_core::ports::Sql, id: &str) -> Result<Option<Target>, AppwriteError> {
+    let rows = sql
+        .query(Statement::new(format!("SELECT {COLUMNS} FROM targets WHERE id = ?"), vec![id.into()]))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.first().and_then(|r| Target::from_row(r)))
+}
+
+/// The targets with these ids (unknown ids are left out).
+pub async fn by_ids(
+    sql: &dyn edgewrite_core::ports::Sql,
+    ids: &[String],
+) -> Result<Vec<Target>, AppwriteError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sql
+        .query(Statement::new(
+            format!("SELECT {COLUMNS} FROM targets WHERE id IN (SELECT value FROM json_each(?)) ORDER BY created_at, rowid"),
+            vec![json!(ids).to_string().into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| Target::from_row(r)).collect())
 }
 
 async fn load(ctx: &Ctx<'_>, user_id: &str, id: &str) -> Result<Target, AppwriteError> {
@@ -204,23 +240,33 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 
 /// `POST /users/{userId}/targets`
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let now = ctx.ports.clock.now_ms();
-    let id = ctx.params.custom_id("targetId", now, ctx.ports.random)?;
     let provider_type = ctx.params.required_text("providerType", 16)?;
     if !matches!(provider_type.as_str(), "email" | "sms" | "push") {
         return Err(AppwriteError::invalid_param("providerType", "Value must be one of (email, sms, push)"));
     }
-    let identifier = valid_identifier(&provider_type, &ctx.params.required_text("identifier", 512)?)?;
-    let provider_id = check_provider(ctx)?;
-    let name = ctx.params.text("name", 128)?.unwrap_or_default();
     let user = crate::users::path_user(ctx).await?;
+    insert(ctx, &user.id, &provider_type).await
+}
+
+/// `POST /account/targets/push`: a device of the signed-in user.
+pub async fn create_push(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (user, _) = crate::account::current_user(ctx).await?;
+    insert(ctx, &user.id, "push").await
+}
+
+async fn insert(ctx: &Ctx<'_>, user_id: &str, provider_type: &str) -> Result<Response, AppwriteError> {
+    let now = ctx.ports.clock.now_ms();
+    let id = ctx.params.custom_id("targetId", now, ctx.ports.random)?;
+    let identifier = valid_identifier(provider_type, &ctx.params.required_text("identifier", 512)?)?;
+    let provider_id = check_provider(ctx, provider_type).await?;
+    let name = ctx.params.text("name", 128)?.unwrap_or_default();
     ctx.ports
         .sql
         .query(Statement::new(
             format!("INSERT INTO targets ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)"),
             vec![
                 id.clone().into(),
-                user.id.clone().into(),
+                user_id.into(),
                 provider_type.into(),
                 identifier.into(),
                 provider_id.map_or(Value::Null, Value::from),
@@ -231,7 +277,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ))
         .await
         .map_err(write_error)?;
-    Ok(Response::json(201, &load(ctx, &user.id, &id).await?.to_json()))
+    Ok(Response::json(201, &load(ctx, user_id, &id).await?.to_json()))
 }
 
 /// `GET /users/{userId}/targets/{targetId}`
@@ -244,21 +290,38 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// `PATCH /users/{userId}/targets/{targetId}`: identifier, provider and name, each optional.
 pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let user = crate::users::path_user(ctx).await?;
+    change(ctx, &user.id, None).await
+}
+
+/// `PUT /account/targets/{targetId}/push`: a device's new token.
+pub async fn update_push(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (user, _) = crate::account::current_user(ctx).await?;
+    ctx.params.required_text("identifier", 512)?;
+    change(ctx, &user.id, Some("push")).await
+}
+
+async fn change(ctx: &Ctx<'_>, user_id: &str, only_type: Option<&str>) -> Result<Response, AppwriteError> {
     let id = ctx.params.required_text("targetId", 36)?;
-    let mut target = load(ctx, &user.id, &id).await?;
+    let mut target = load(ctx, user_id, &id).await?;
+    if only_type.is_some_and(|t| t != target.provider_type) {
+        return Err(not_found());
+    }
     if let Some(identifier) = ctx.params.text("identifier", 512)?.filter(|i| !i.is_empty()) {
         target.identifier = valid_identifier(&target.provider_type, &identifier)?;
     }
-    check_provider(ctx)?;
+    if ctx.params.raw("providerId").is_some() {
+        target.provider_id = check_provider(ctx, &target.provider_type).await?;
+    }
     if let Some(name) = ctx.params.text("name", 128)? {
         target.name = name;
     }
     ctx.ports
         .sql
         .query(Statement::new(
-            "UPDATE targets SET identifier = ?, name = ?, expired = 0, updated_at = ? WHERE id = ?",
+            "UPDATE targets SET identifier = ?, provider_id = ?, name = ?, expired = 0, updated_at = ? WHERE id = ?",
             vec![
                 target.identifier.clone().into(),
+                target.provider_id.clone().map_or(Value::Null, Value::from),
                 target.name.clone().into(),
                 Value::Integer(ctx.ports.clock.now_ms()),
                 id.clone().into(),
@@ -266,19 +329,29 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ))
         .await
         .map_err(write_error)?;
-    Ok(Response::json(200, &load(ctx, &user.id, &id).await?.to_json()))
+    Ok(Response::json(200, &load(ctx, user_id, &id).await?.to_json()))
 }
 
 /// `DELETE /users/{userId}/targets/{targetId}`
 pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let user = crate::users::path_user(ctx).await?;
+    remove(ctx, &user.id, "%").await
+}
+
+/// `DELETE /account/targets/{targetId}/push`
+pub async fn delete_push(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (user, _) = crate::account::current_user(ctx).await?;
+    remove(ctx, &user.id, "push").await
+}
+
+async fn remove(ctx: &Ctx<'_>, user_id: &str, provider_type: &str) -> Result<Response, AppwriteError> {
     let id = ctx.params.required_text("targetId", 36)?;
     let deleted = ctx
         .ports
         .sql
         .query(Statement::new(
-            "DELETE FROM targets WHERE id = ? AND user_id = ?",
-            vec![id.into(), user.id.into()],
+            "DELETE FROM targets WHERE id = ? AND user_id = ? AND provider_type LIKE ?",
+            vec![id.into(), user_id.into(), provider_type.into()],
         ))
         .await
         .map_err(AppwriteError::internal)?;

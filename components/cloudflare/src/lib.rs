@@ -133,6 +133,7 @@ const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_databases::TablesDb,
     &edgewrite_storage::Storage,
     &edgewrite_functions::Functions,
+    &edgewrite_messaging::Messaging,
     &edgewrite_realtime::Realtime,
     &edgewrite_conformance::TestRoutes,
 ];

@@ -48,6 +48,7 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_FUNCTIONS_MAX_CPU_SECONDS",
     "EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS",
     "EDGEWRITE_PUBLIC_ENDPOINT",
+    "EDGEWRITE_MESSAGING_BASE_URLS",
 ];
 
 /// Password rules and hashing parameters (Appwrite's project `auths` settings, per deployment).

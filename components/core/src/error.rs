@@ -206,6 +206,20 @@ error_types! {
     SubscriberNotFound = ("subscriber_not_found", 404, "Subscriber missing."),
     SubscriberAlreadyExists = ("subscriber_already_exists", 409, "Target already subscribed."),
     MessageNotFound = ("message_not_found", 404, "Message missing."),
+    ProviderAlreadyExists = ("provider_already_exists", 409, "Provider already exists."),
+    ProviderIncorrectType = ("provider_incorrect_type", 400, "Provider with the requested ID is of the incorrect type."),
+    ProviderMissingCredentials = ("provider_missing_credentials", 400, "Provider with the requested ID is missing credentials."),
+    TopicAlreadyExists = ("topic_already_exists", 409, "Topic with the request ID already exists."),
+    MessageAlreadyExists = ("message_already_exists", 409, "Message with the requested ID already exists."),
+    MessageMissingTarget = ("message_missing_target", 400, "Message with the requested ID has no recipients."),
+    MessageAlreadySent = ("message_already_sent", 400, "Message with the requested ID has already been sent."),
+    MessageAlreadyProcessing = ("message_already_processing", 400, "Message with the requested ID is already being processed."),
+    MessageAlreadyFailed = ("message_already_failed", 400, "Message with the requested ID has already failed."),
+    MessageAlreadyScheduled = ("message_already_scheduled", 400, "Message with the requested ID has already been scheduled for delivery."),
+    MessageTargetNotEmail = ("message_target_not_email", 400, "Message with the target ID is not an email target."),
+    MessageTargetNotSms = ("message_target_not_sms", 400, "Message with the target ID is not an SMS target."),
+    MessageTargetNotPush = ("message_target_not_push", 400, "Message with the target ID is not a push target."),
+    MessageMissingSchedule = ("message_missing_schedule", 400, "Message can not have status scheduled without a schedule."),
 }
 
 impl fmt::Display for ErrorType {

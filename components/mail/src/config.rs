@@ -63,6 +63,9 @@ pub enum SmtpSecurity {
     Tls,
     /// No TLS at all: local relays and tests only.
     None,
+    /// `STARTTLS` when the server offers it, else plain (Appwrite's `autoTLS` over an
+    /// unencrypted connection). An attacker on the path can strip the offer.
+    StartTlsIfOffered,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -165,7 +168,7 @@ fn smtp_settings(vars: &Vars, host: String) -> Result<SmtpSettings, ConfigError>
         None => match security {
             SmtpSecurity::StartTls => 587,
             SmtpSecurity::Tls => 465,
-            SmtpSecurity::None => 25,
+            SmtpSecurity::None | SmtpSecurity::StartTlsIfOffered => 25,
         },
         Some(port) => match port.parse::<u16>() {
             Ok(port) if port != 0 => port,

@@ -26,6 +26,7 @@
 //! ```
 
 mod config;
+mod message;
 mod mime;
 mod providers;
 mod smtp;
@@ -38,6 +39,10 @@ pub use config::{
     ApiSettings, ConfigError, MailApi, MailSettings, SmsProvider, SmsSettings, SmtpSecurity, SmtpSettings,
     Transport,
 };
+pub use message::{build_message, check_message, Attachment, Message};
+pub use mime::check_address;
+pub use providers::provider_mailbox;
+pub use smtp::SmtpFailure;
 pub use templates::{render, render_sms_code, Rendered, Template};
 
 /// Why a message was not delivered.
@@ -79,9 +84,10 @@ pub async fn send_email(
     let result = match &settings.transport {
         Transport::Smtp(smtp) => {
             let message = mime::build(settings, email, now_ms, random);
+            let to = [email.to.as_str()];
             let envelope =
-                smtp::Envelope { from: &settings.from, to: &email.to, helo: mime::domain_of(&settings.from) };
-            smtp::send(outbound, smtp, &envelope, &message).await
+                smtp::Envelope { from: &settings.from, to: &to, helo: mime::domain_of(&settings.from) };
+            smtp::send(outbound, smtp, &envelope, &message).await.map_err(|failure| failure.error)
         }
         Transport::Api(api) => providers::send_email(outbound, settings, api, email).await,
     };
@@ -89,6 +95,37 @@ pub async fn send_email(
         tracing::debug!(%error, "email not delivered");
     }
     result
+}
+
+/// Delivers a message built by [`build_message`] over SMTP to every address in `recipients`
+/// (the envelope: To, Cc and Bcc alike), from `from`. A refused recipient fails the whole message.
+pub async fn send_smtp(
+    outbound: &dyn Outbound,
+    smtp: &SmtpSettings,
+    from: &str,
+    recipients: &[&str],
+    message: &str,
+) -> Result<(), SmtpFailure> {
+    let refuse = |error| SmtpFailure { error, transient: false };
+    message::address("sender address", from).map_err(refuse)?;
+    for to in recipients {
+        message::address("recipient address", to).map_err(refuse)?;
+    }
+    if recipients.is_empty() {
+        return Err(refuse(DeliveryError::Protocol("a message needs at least one recipient".into())));
+    }
+    let envelope = smtp::Envelope { from, to: recipients, helo: mime::domain_of(from) };
+    let result = smtp::send(outbound, smtp, &envelope, message).await;
+    if let Err(failure) = &result {
+        tracing::debug!(error = %failure.error, "SMTP message not delivered");
+    }
+    result
+}
+
+/// The RFC 5322 form of a mailbox for a message header: `"Name" <address>`, with RFC 2047
+/// encoded-words for a name quoting cannot carry, or the bare address for an empty name.
+pub fn header_mailbox(name: &str, address: &str) -> String {
+    mime::mailbox(name, address)
 }
 
 /// Sends the text message `body` to the number `to` (E.164, `+15550100`).

@@ -7,10 +7,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use edgewrite_core::ports::Random;
 
+use crate::message::{address, line};
 use crate::{DeliveryError, Email, MailSettings};
 
-/// Why an address is refused (a [`crate::ConfigError`] or [`DeliveryError`] reason).
-pub(crate) fn check_address(address: &str) -> Result<(), &'static str> {
+/// Why an address is refused: only the plain `local@domain` form passes.
+///
+/// ```
+/// assert!(edgewrite_mail::check_address("jane@example.test").is_ok());
+/// assert!(edgewrite_mail::check_address("Jane <jane@example.test>").is_err());
+/// ```
+pub fn check_address(address: &str) -> Result<(), &'static str> {
     if address.len() > 254 {
         return Err("an address is at most 254 bytes");
     }
@@ -44,17 +50,6 @@ pub(crate) fn check_email(settings: &MailSettings, email: &Email) -> Result<(), 
     line("subject", &email.subject)
 }
 
-fn address(what: &str, value: &str) -> Result<(), DeliveryError> {
-    check_address(value).map_err(|reason| DeliveryError::Protocol(format!("refusing the {what}: {reason}")))
-}
-
-fn line(what: &str, value: &str) -> Result<(), DeliveryError> {
-    if value.contains(|c: char| c.is_control()) {
-        return Err(DeliveryError::Protocol(format!("refusing the {what}: it contains control characters")));
-    }
-    Ok(())
-}
-
 /// Builds the whole message, CRLF line endings throughout. Call [`check_email`] first.
 pub(crate) fn build(settings: &MailSettings, email: &Email, now_ms: i64, random: &dyn Random) -> String {
     let boundary = format!("edgewrite-{}", random_hex(random, 12));
@@ -84,7 +79,7 @@ pub(crate) fn build(settings: &MailSettings, email: &Email, now_ms: i64, random:
     m
 }
 
-fn header(m: &mut String, name: &str, value: &str) {
+pub(crate) fn header(m: &mut String, name: &str, value: &str) {
     m.push_str(name);
     m.push_str(": ");
     m.push_str(value);
@@ -92,7 +87,7 @@ fn header(m: &mut String, name: &str, value: &str) {
 }
 
 /// `"Name" <addr>`, an encoded-word name when quoting cannot carry it, or the bare address.
-fn mailbox(name: &str, address: &str) -> String {
+pub(crate) fn mailbox(name: &str, address: &str) -> String {
     if name.is_empty() {
         return address.to_string();
     }
@@ -107,7 +102,7 @@ fn mailbox(name: &str, address: &str) -> String {
 
 /// Header text as is when it is printable ASCII that cannot be mistaken for an encoded-word and
 /// fits a line, else as encoded-words.
-fn unstructured(text: &str) -> String {
+pub(crate) fn unstructured(text: &str) -> String {
     let plain = text.bytes().all(|b| (b' '..=b'~').contains(&b));
     if plain && !text.contains("=?") && text.len() <= 900 {
         text.to_string()
@@ -148,7 +143,7 @@ pub(crate) fn rfc5322_date(now_ms: i64) -> String {
     }
 }
 
-fn random_hex(random: &dyn Random, bytes: usize) -> String {
+pub(crate) fn random_hex(random: &dyn Random, bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     random.fill(&mut buf);
     buf.iter().map(|b| format!("{b:02x}")).collect()
@@ -173,7 +168,7 @@ pub(crate) fn crlf(text: &str) -> String {
 }
 
 /// Base64 in lines of 76 characters, each ending in CRLF.
-fn base64_lines(bytes: &[u8]) -> String {
+pub(crate) fn base64_lines(bytes: &[u8]) -> String {
     let encoded = STANDARD.encode(bytes);
     let mut out = String::with_capacity(encoded.len() + encoded.len() / 38 + 2);
     for line in encoded.as_bytes().chunks(76) {

@@ -27,8 +27,8 @@ pub(crate) async fn send_email(
 
 fn resend(settings: &MailSettings, api: &ApiSettings, email: &Email) -> OutboundRequest {
     let mut body = json!({
-        "from": mailbox(&settings.from_name, &settings.from),
-        "to": [mailbox(&email.to_name, &email.to)],
+        "from": provider_mailbox(&settings.from_name, &settings.from),
+        "to": [provider_mailbox(&email.to_name, &email.to)],
         "subject": email.subject,
         "text": email.text,
         "html": email.html,
@@ -41,8 +41,8 @@ fn resend(settings: &MailSettings, api: &ApiSettings, email: &Email) -> Outbound
 
 fn mailgun(settings: &MailSettings, api: &ApiSettings, domain: &str, email: &Email) -> OutboundRequest {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("from", &mailbox(&settings.from_name, &settings.from))
-        .append_pair("to", &mailbox(&email.to_name, &email.to))
+    form.append_pair("from", &provider_mailbox(&settings.from_name, &settings.from))
+        .append_pair("to", &provider_mailbox(&email.to_name, &email.to))
         .append_pair("subject", &email.subject)
         .append_pair("text", &email.text)
         .append_pair("html", &email.html);
@@ -101,8 +101,13 @@ pub(crate) async fn send_sms(
     }
 }
 
-/// `Name <address>` as providers take it (quoted when the name has specials), or the address.
-fn mailbox(name: &str, address: &str) -> String {
+/// `Name <address>` as mail providers' HTTP APIs take it (the name quoted when it has specials),
+/// or the bare address for an empty name.
+///
+/// ```
+/// assert_eq!(edgewrite_mail::provider_mailbox("Acme", "a@b.test"), "Acme <a@b.test>");
+/// ```
+pub fn provider_mailbox(name: &str, address: &str) -> String {
     if name.is_empty() {
         return address.to_string();
     }
@@ -169,9 +174,9 @@ mod tests {
 
     #[test]
     fn provider_mailboxes_quote_specials() {
-        assert_eq!(mailbox("", "a@b.test"), "a@b.test");
-        assert_eq!(mailbox("Acme Support", "a@b.test"), "Acme Support <a@b.test>");
-        assert_eq!(mailbox("Acmé", "a@b.test"), "Acmé <a@b.test>");
-        assert_eq!(mailbox("Doe, Jane \"JD\"", "a@b.test"), "\"Doe, Jane \\\"JD\\\"\" <a@b.test>");
+        assert_eq!(provider_mailbox("", "a@b.test"), "a@b.test");
+        assert_eq!(provider_mailbox("Acme Support", "a@b.test"), "Acme Support <a@b.test>");
+        assert_eq!(provider_mailbox("Acmé", "a@b.test"), "Acmé <a@b.test>");
+        assert_eq!(provider_mailbox("Doe, Jane \"JD\"", "a@b.test"), "\"Doe, Jane \\\"JD\\\"\" <a@b.test>");
     }
 }

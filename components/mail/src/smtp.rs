@@ -1,5 +1,5 @@
 //! An SMTP client (RFC 5321) over the [`Outbound`] port's TCP: `EHLO`, `STARTTLS` (RFC 3207),
-//! `AUTH PLAIN`/`LOGIN` (RFC 4954), one message to one recipient, `QUIT`.
+//! `AUTH PLAIN`/`LOGIN` (RFC 4954), one message to one or more recipients, `QUIT`.
 //!
 //! The client never pipelines, so at most one reply is outstanding; replies are still read
 //! through a buffer, since a server may split one across segments or send bytes early.
@@ -16,31 +16,51 @@ const MAX_REPLY: usize = 64 * 1024;
 /// Who the message is from and to, and the name we greet the server with.
 pub(crate) struct Envelope<'a> {
     pub from: &'a str,
-    pub to: &'a str,
+    pub to: &'a [&'a str],
     pub helo: &'a str,
 }
 
-/// Delivers `message` (headers and body, any line endings) to `envelope.to`.
+/// Why [`crate::send_smtp`] failed, and whether trying again later may succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct SmtpFailure {
+    pub error: DeliveryError,
+    /// The connection failed or broke, or the server answered with a transient (4xx) reply.
+    pub transient: bool,
+}
+
+/// Delivers `message` (headers and body, any line endings) to every `envelope.to`.
 pub(crate) async fn send(
     outbound: &dyn Outbound,
     smtp: &SmtpSettings,
     envelope: &Envelope<'_>,
     message: &str,
-) -> Result<(), DeliveryError> {
+) -> Result<(), SmtpFailure> {
     let tls = match smtp.security {
-        SmtpSecurity::StartTls => Tls::StartTls,
+        SmtpSecurity::StartTls | SmtpSecurity::StartTlsIfOffered => Tls::StartTls,
         SmtpSecurity::Tls => Tls::Implicit,
         SmtpSecurity::None => Tls::None,
     };
-    let conn = outbound.connect(&smtp.host, smtp.port, tls).await.map_err(connection)?;
-    let mut session = Session { conn: Some(conn), buf: Vec::new(), in_step: false };
+    let conn = outbound
+        .connect(&smtp.host, smtp.port, tls)
+        .await
+        .map_err(|e| SmtpFailure { error: connection(e), transient: true })?;
+    let mut session = Session::new(conn);
     let result = converse(&mut session, smtp, envelope, message).await;
     // Whether delivered or refused, say goodbye when the dialogue is still in step; the outcome
     // is already decided, so the answer to QUIT does not matter.
+    let last_code = session.last_code;
     if !session.in_step {
         let _ = session.command("QUIT", "QUIT", &[221]).await;
     }
-    result
+    result.map_err(|error| {
+        let transient = match &error {
+            DeliveryError::Connection(_) => true,
+            DeliveryError::Rejected(_) => last_code.is_some_and(|code| (400..500).contains(&code)),
+            DeliveryError::Protocol(_) => false,
+        };
+        SmtpFailure { error, transient }
+    })
 }
 
 async fn converse(
@@ -52,12 +72,17 @@ async fn converse(
     session.expect("greeting", &[220]).await?;
     let ehlo = format!("EHLO {}", envelope.helo);
     let mut extensions = Extensions::of(&session.command(&ehlo, "EHLO", &[250]).await?);
-    if smtp.security == SmtpSecurity::StartTls {
-        if !extensions.starttls {
+    let upgrade = match smtp.security {
+        SmtpSecurity::StartTls if !extensions.starttls => {
             return Err(DeliveryError::Protocol(
                 "the SMTP server does not offer STARTTLS; refusing to send in the clear".into(),
             ));
         }
+        SmtpSecurity::StartTls => true,
+        SmtpSecurity::StartTlsIfOffered => extensions.starttls,
+        SmtpSecurity::Tls | SmtpSecurity::None => false,
+    };
+    if upgrade {
         session.command("STARTTLS", "STARTTLS", &[220]).await?;
         // Bytes that arrived before the handshake were not protected by it (CVE-2011-0411).
         if !session.buf.is_empty() {
@@ -72,7 +97,7 @@ async fn converse(
         authenticate(session, &extensions, username, &smtp.password).await?;
     }
     let mut mail_from = format!("MAIL FROM:<{}>", envelope.from);
-    if !envelope.from.is_ascii() || !envelope.to.is_ascii() {
+    if !envelope.from.is_ascii() || !envelope.to.iter().all(|to| to.is_ascii()) {
         if !extensions.smtputf8 {
             return Err(DeliveryError::Protocol(
                 "the address is not ASCII and the SMTP server does not offer SMTPUTF8".into(),
@@ -81,7 +106,11 @@ async fn converse(
         mail_from.push_str(" SMTPUTF8");
     }
     session.command(&mail_from, "MAIL FROM", &[250]).await?;
-    session.command(&format!("RCPT TO:<{}>", envelope.to), "RCPT TO", &[250, 251]).await?;
+    // One refused recipient fails the whole message: a partial delivery could not be retried
+    // without sending the others a second copy.
+    for to in envelope.to {
+        session.command(&format!("RCPT TO:<{to}>"), "RCPT TO", &[250, 251]).await?;
+    }
     session.command("DATA", "DATA", &[354]).await?;
     session.write(dot_stuff(message).as_bytes()).await?;
     session.expect("message", &[250]).await?;
@@ -192,6 +221,8 @@ pub(crate) struct Session {
     buf: Vec<u8>,
     /// A command or message is written and its reply not yet read (or was unreadable).
     in_step: bool,
+    /// The code of the last reply read.
+    last_code: Option<u16>,
 }
 
 fn connection(e: OutboundError) -> DeliveryError {
@@ -199,9 +230,8 @@ fn connection(e: OutboundError) -> DeliveryError {
 }
 
 impl Session {
-    #[cfg(test)]
     pub(crate) fn new(conn: Box<dyn Connection>) -> Session {
-        Session { conn: Some(conn), buf: Vec::new(), in_step: false }
+        Session { conn: Some(conn), buf: Vec::new(), in_step: false, last_code: None }
     }
 
     fn conn(&mut self) -> Result<&mut Box<dyn Connection>, DeliveryError> {
@@ -268,6 +298,7 @@ impl Session {
             lines.push(String::from_utf8_lossy(line.get(4..).unwrap_or_default()).into_owned());
             if last {
                 self.in_step = false;
+                self.last_code = Some(line_code);
                 return Ok(Reply { code: line_code, lines });
             }
         }

@@ -460,6 +460,76 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX executions_scheduled ON executions (status, scheduled_at)",
         ],
     },
+    Migration {
+        version: 13,
+        name: "messaging",
+        statements: &[
+            // `settings` holds what may be shown (`credentials` without secrets, `options`);
+            // `secrets` is the AES-256-GCM sealed JSON of the secret credentials.
+            "CREATE TABLE providers (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                type TEXT NOT NULL,
+                enabled INTEGER NOT NULL,
+                settings TEXT NOT NULL,
+                secrets BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX providers_by_type ON providers (type, enabled, created_at)",
+            "CREATE TABLE topics (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                subscribe TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE TABLE subscribers (
+                id TEXT PRIMARY KEY,
+                topic_id TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                provider_type TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (topic_id, target_id)
+            )",
+            "CREATE INDEX subscribers_by_target ON subscribers (target_id)",
+            // A target that goes (deleted, or its user deleted) leaves every topic with it.
+            "CREATE TRIGGER subscribers_of_deleted_targets AFTER DELETE ON targets
+             BEGIN DELETE FROM subscribers WHERE target_id = OLD.id; END",
+            // `lease` is when the run holding the message started: another delivery of the same
+            // job leaves it alone until the lease runs out.
+            "CREATE TABLE messages (
+                id TEXT PRIMARY KEY,
+                provider_type TEXT NOT NULL,
+                topics TEXT NOT NULL,
+                users TEXT NOT NULL,
+                targets TEXT NOT NULL,
+                data TEXT NOT NULL,
+                status TEXT NOT NULL,
+                scheduled_at INTEGER,
+                delivered_at INTEGER,
+                delivery_errors TEXT NOT NULL DEFAULT '[]',
+                delivered_total INTEGER NOT NULL DEFAULT 0,
+                lease INTEGER,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX messages_due ON messages (status, scheduled_at)",
+            // One row per resolved recipient of a message being (or once) delivered.
+            "CREATE TABLE message_targets (
+                message_id TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                error TEXT NOT NULL DEFAULT '',
+                updated_at INTEGER NOT NULL,
+                PRIMARY KEY (message_id, target_id)
+            )",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

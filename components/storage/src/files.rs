@@ -141,6 +141,24 @@ pub async fn load_file(ctx: &Ctx<'_>, bucket: &Bucket, id: &str) -> Result<Optio
     Ok(rows.rows.first().and_then(|r| File::from_row(r)))
 }
 
+/// The file `file_id` of the bucket `bucket_id`, whoever may read it.
+pub async fn load_by_ids(
+    ctx: &Ctx<'_>,
+    bucket_id: &str,
+    file_id: &str,
+) -> Result<Option<File>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {COLUMNS} FROM files WHERE bucket_seq = (SELECT seq FROM buckets WHERE id = ?) AND id = ?"),
+            vec![bucket_id.into(), file_id.into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(rows.rows.first().and_then(|r| File::from_row(r)))
+}
+
 /// The `{bucketId}` bucket and its readable `{fileId}` file (404 when unreadable, 401 when the
 /// caller can read nothing of the bucket).
 pub async fn load_readable(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteError> {

@@ -18,6 +18,44 @@ use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route}
 
 pub use codec::TRANSFORM_LIMIT;
 
+/// The project's storage key (see `EDGEWRITE_ENCRYPTION_KEY`), for other capabilities to
+/// derive their own keys from.
+pub async fn project_key(ctx: &Ctx<'_>) -> Result<[u8; 32], AppwriteError> {
+    files::encryption_key(ctx).await
+}
+
+/// A stored file's name, media type and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileContents {
+    pub name: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The file `file_id` of bucket `bucket_id`, decoded, with the project's authority (no
+/// permission check: callers act for an API key, as messaging attachments do). `None` when
+/// either does not exist or the file is still uploading; files over `max_bytes` are refused
+/// before any chunk is read.
+pub async fn file_contents(
+    ctx: &Ctx<'_>,
+    bucket_id: &str,
+    file_id: &str,
+    max_bytes: u64,
+) -> Result<Option<FileContents>, AppwriteError> {
+    let Some(file) = files::load_by_ids(ctx, bucket_id, file_id).await? else { return Ok(None) };
+    if file.chunks_uploaded < file.chunks_total {
+        return Ok(None);
+    }
+    if file.size_original as u64 > max_bytes {
+        return Err(AppwriteError::new(
+            ErrorType::StorageInvalidFileSize,
+            format!("File {bucket_id}:{file_id} is larger than {max_bytes} bytes."),
+        ));
+    }
+    let bytes = content::read_all(ctx, &file).await?;
+    Ok(Some(FileContents { name: file.name, media_type: file.mime_type, bytes }))
+}
+
 const fn route(method: Method, path: &'static str, scope: &'static str, name: &'static str) -> Route {
     Route { method, path, scope: Some(scope), needs_project: true, name }
 }

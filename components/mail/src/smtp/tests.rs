@@ -100,7 +100,8 @@ fn smtp(security: SmtpSecurity, port: u16, username: Option<&str>) -> SmtpSettin
     }
 }
 
-const ENVELOPE: Envelope = Envelope { from: "noreply@acme.test", to: "jane@example.test", helo: "acme.test" };
+const ENVELOPE: Envelope =
+    Envelope { from: "noreply@acme.test", to: &["jane@example.test"], helo: "acme.test" };
 
 #[test]
 fn starttls_upgrades_then_greets_again() {
@@ -360,4 +361,63 @@ fn an_unreachable_server_is_a_connection_error() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let result = send_to(&smtp_settings(port, SmtpSecurity::None, None));
     assert!(matches!(result, Err(DeliveryError::Connection(_))), "{result:?}");
+}
+
+#[test]
+fn opportunistic_starttls_upgrades_only_when_offered() {
+    let offered = [&b"220 mx\r\n"[..], b"250-mx\r\n250 STARTTLS\r\n", b"220 go ahead\r\n", b"250 mx\r\n"];
+    let rest: [&[u8]; 4] = [b"250 ok\r\n", b"250 ok\r\n", b"354 send\r\n", b"250 queued\r\n"];
+    let mut s = scripted(&[&offered[..], &rest[..]].concat());
+    let settings = smtp(SmtpSecurity::StartTlsIfOffered, 25, None);
+    block_on(converse(&mut s.session, &settings, &ENVELOPE, "x")).unwrap();
+    assert!(s.upgraded.get());
+
+    let mut s = scripted(&[&[&b"220 mx\r\n"[..], b"250 mx\r\n"][..], &rest[..]].concat());
+    block_on(converse(&mut s.session, &settings, &ENVELOPE, "x")).unwrap();
+    assert!(!s.upgraded.get());
+    let written = String::from_utf8(s.written.borrow().clone()).unwrap();
+    assert!(written.starts_with("EHLO acme.test\r\nMAIL FROM:"), "{written}");
+}
+
+#[test]
+fn send_smtp_gives_every_recipient_a_rcpt_to() {
+    let (port, server) = Server::default().start();
+    let recipients = ["jane@example.test", "cc@example.test", "bcc@example.test"];
+    let settings = smtp(SmtpSecurity::None, port, None);
+    block_on(crate::send_smtp(
+        &NativeOutbound,
+        &settings,
+        "noreply@acme.test",
+        &recipients,
+        "Subject: x\r\n\r\nhi",
+    ))
+    .unwrap();
+    let received = server.join().unwrap();
+    let rcpt: Vec<&String> = received.iter().filter(|l| l.starts_with("RCPT TO:")).collect();
+    assert_eq!(
+        rcpt,
+        ["RCPT TO:<jane@example.test>", "RCPT TO:<cc@example.test>", "RCPT TO:<bcc@example.test>"]
+    );
+}
+
+#[test]
+fn send_smtp_says_which_failures_are_transient() {
+    for (rcpt, transient) in [("450 4.2.1 try later\r\n", true), ("550 5.1.1 no such user\r\n", false)] {
+        let (port, server) = Server { rcpt, ..Server::default() }.start();
+        let settings = smtp(SmtpSecurity::None, port, None);
+        let result =
+            block_on(crate::send_smtp(&NativeOutbound, &settings, "noreply@acme.test", &["a@b.test"], "x"));
+        let Err(failure) = result else { panic!("{rcpt}") };
+        assert!(matches!(failure.error, DeliveryError::Rejected(_)), "{failure:?}");
+        assert_eq!(failure.transient, transient, "{rcpt}");
+        server.join().unwrap();
+    }
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let settings = smtp(SmtpSecurity::None, port, None);
+    let result =
+        block_on(crate::send_smtp(&NativeOutbound, &settings, "noreply@acme.test", &["a@b.test"], "x"));
+    assert!(matches!(result, Err(SmtpFailure { error: DeliveryError::Connection(_), transient: true })));
+    let result =
+        block_on(crate::send_smtp(&NativeOutbound, &settings, "noreply@acme.test", &["a@b.test\r\n"], "x"));
+    assert!(matches!(result, Err(SmtpFailure { error: DeliveryError::Protocol(_), transient: false })));
 }

@@ -1,6 +1,7 @@
 //! The Spin component for the identity domain (`edgewrite-account`: account, users, teams,
-//! project keys). Routed in
-//! `spin.toml`; all logic is in the capability crate and `edgewrite-spin-adapter`.
+//! project keys) and messaging (`edgewrite-messaging`), which sends to users' targets and so
+//! lives with them. Routed in `spin.toml`; all logic is in the capability crates and
+//! `edgewrite-spin-adapter`.
 
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
@@ -14,6 +15,7 @@ async fn handle(req: Request) -> impl IntoResponse {
             &edgewrite_account::Users,
             &edgewrite_account::Teams,
             &edgewrite_account::ProjectKeys,
+            &edgewrite_messaging::Messaging,
         ],
         Some(&edgewrite_account::AccountAuthenticator),
     )
