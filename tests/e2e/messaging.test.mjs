@@ -225,7 +225,7 @@ test('messaging: a failing target is reported and the others delivered; a passin
 
   const email = await m.createEmail({ messageId: uid('m'), subject: 'Partly', content: 'body', targets: [bad.targetId, good.targetId] });
   const done = await settled(email.$id);
-  assert.equal(done.status, 'sent');
+  assert.equal(done.status, 'failed', 'as in Appwrite, a message with a failed target is failed');
   assert.equal(done.deliveredTotal, 1);
   assert.equal(done.deliveryErrors.length, 1);
   assert.match(done.deliveryErrors[0], new RegExp(bad.identifier.replace('.', '\\.')));
@@ -247,6 +247,11 @@ test('messaging: a failing target is reported and the others delivered; a passin
   const failed = await settled((await m.createSms({ messageId: uid('m'), content: 'no', targets: [fine.targetId] })).$id);
   assert.equal(failed.status, 'failed');
   assert.equal(failed.deliveredTotal, 0);
+  // Nobody to send to: failed, and said so.
+  const empty = await m.createTopic({ topicId: uid('empty'), name: 'Nobody' });
+  const none = await settled((await m.createSms({ messageId: uid('m'), content: 'x', topics: [empty.$id] })).$id);
+  assert.equal(none.status, 'failed');
+  assert.deepEqual(none.deliveryErrors, ['No valid recipients found.']);
   await m.deleteProvider({ providerId: mailgun.$id });
   await m.deleteProvider({ providerId: twilio.$id });
 });
@@ -300,6 +305,7 @@ test('messaging: an email with cc, bcc, HTML and a storage attachment', async ()
   const m = messaging();
   const mailgun = await m.createMailgunProvider({ providerId: uid('mg'), name: 'Mailgun', ...providers.credentials.mailgun, fromEmail: 'news@edgewrite.test', enabled: true });
   const to = await userWithTarget('email', address('to'), mailgun.$id);
+  const second = await userWithTarget('email', address('second'), mailgun.$id);
   const cc = await userWithTarget('email', address('cc'), mailgun.$id);
   const bcc = await userWithTarget('email', address('bcc'), mailgun.$id);
   const storage = new node.Storage(adminClient());
@@ -311,7 +317,7 @@ test('messaging: an email with cc, bcc, HTML and a storage attachment', async ()
     subject: 'Report',
     content: '<h1>Attached</h1>',
     html: true,
-    targets: [to.targetId],
+    targets: [to.targetId, second.targetId],
     cc: [cc.targetId],
     bcc: [bcc.targetId],
     attachments: [`${bucket.$id}:${file.$id}`],
@@ -326,6 +332,10 @@ test('messaging: an email with cc, bcc, HTML and a storage attachment', async ()
   assert.equal(got.attachments.length, 1);
   assert.equal(got.attachments[0].name, 'report.pdf');
   assert.ok(Buffer.compare(got.attachments[0].bytes, bytes) === 0, 'the attachment arrives byte for byte');
+  const [other] = providers.deliveredTo('mailgun', second.identifier);
+  assert.deepEqual([other.cc, other.bcc], [[], []], 'cc and bcc get one copy, with the first target\'s email');
+  assert.equal(other.attachments.length, 1);
+  assert.deepEqual(done.data.attachments.map((a) => ({ ...a })), [{ bucketId: bucket.$id, fileId: file.$id }]);
 
   await rejectsWith(assert, m.createEmail({ messageId: uid('m'), subject: 's', content: 'c', targets: [to.targetId], attachments: [`${bucket.$id}:missing`] }), 404, 'storage_file_not_found');
   await m.deleteProvider({ providerId: mailgun.$id });
@@ -337,22 +347,32 @@ test('messaging: an SMTP provider delivers over SMTP with cc and bcc as recipien
   assert.equal(smtp.credentials.password, undefined);
   const to = await userWithTarget('email', address('smtp'), smtp.$id, 'Smtp Reader');
   const bcc = await userWithTarget('email', address('hidden'), smtp.$id);
-  const email = await m.createEmail({ messageId: uid('m'), subject: 'Über SMTP', content: 'plain body', targets: [to.targetId], bcc: [bcc.targetId] });
-  const done = await settled(email.$id);
+  const send = async () => settled((await m.createEmail({ messageId: uid('m'), subject: 'Über SMTP', content: 'plain body', targets: [to.targetId], bcc: [bcc.targetId] })).$id);
   if (runtime === 'spin') {
     // Spin components have no raw TCP (README, "Messaging").
+    const done = await send();
     assert.equal(done.status, 'failed');
     assert.match(done.deliveryErrors[0], /SMTP|TCP|outbound|not allowed/i);
-  } else {
-    assert.equal(done.status, 'sent', JSON.stringify(done.deliveryErrors));
-    const got = await sinks.email(to.identifier);
-    assert.equal(got.subject, 'Über SMTP');
-    assert.equal(got.text.trim(), 'plain body');
-    assert.ok(got.authed, 'logged in with the provider credentials');
-    assert.deepEqual([...got.to].sort(), [to.identifier, bcc.identifier].sort());
-    assert.equal(got.headers.bcc, undefined, 'no Bcc header');
-    assert.match(got.headers.to, new RegExp(to.identifier.replace('.', '\\.')));
+    await m.deleteProvider({ providerId: smtp.$id });
+    return;
   }
+  // With autoTLS (the default) a relay offering no STARTTLS never gets the password: the sink
+  // offers none, as a man in the middle stripping it would make it look.
+  const refused = await send();
+  assert.equal(refused.status, 'failed');
+  assert.match(refused.deliveryErrors[0], /offered no STARTTLS; refusing to send the password/);
+  assert.equal(sinks.received().filter((x) => x.kind === 'email' && x.to.includes(to.identifier)).length, 0);
+  // Told it is a trusted relay without TLS, it delivers.
+  await m.updateSmtpProvider({ providerId: smtp.$id, autoTLS: false });
+  const done = await send();
+  assert.equal(done.status, 'sent', JSON.stringify(done.deliveryErrors));
+  const got = await sinks.email(to.identifier);
+  assert.equal(got.subject, 'Über SMTP');
+  assert.equal(got.text.trim(), 'plain body');
+  assert.ok(got.authed, 'logged in with the provider credentials');
+  assert.deepEqual([...got.to].sort(), [to.identifier, bcc.identifier].sort());
+  assert.equal(got.headers.bcc, undefined, 'no Bcc header');
+  assert.match(got.headers.to, new RegExp(to.identifier.replace('.', '\\.')));
   await m.deleteProvider({ providerId: smtp.$id });
 });
 
@@ -449,6 +469,12 @@ test('messaging: a signed-in user subscribes their own push target from the web 
   const other = await userWithTarget('push', `device-${uid('')}`);
   await rejectsWith(assert, web_m.createSubscriber({ topicId: open.$id, subscriberId: uid('s'), targetId: other.targetId }), 404, 'user_target_not_found');
   const othersSub = await m.createSubscriber({ topicId: open.$id, subscriberId: uid('s'), targetId: other.targetId });
+  // A user sees only their own subscriptions: others' are their addresses and devices.
+  const seen = await raw(`/messaging/topics/${open.$id}/subscribers`, { headers: { 'x-appwrite-session': session.secret } });
+  assert.equal(seen.status, 200, seen.text);
+  assert.deepEqual(seen.json.subscribers.map((x) => x.$id), [sub.$id]);
+  const peek = await raw(`/messaging/topics/${open.$id}/subscribers/${othersSub.$id}`, { headers: { 'x-appwrite-session': session.secret } });
+  assertAppwriteError(assert, peek, 404, 'subscriber_not_found');
   await rejectsWith(assert, web_m.deleteSubscriber({ topicId: open.$id, subscriberId: othersSub.$id }), 404, 'subscriber_not_found');
   await rejectsWith(assert, new web.Messaging(guestClient()).createSubscriber({ topicId: open.$id, subscriberId: uid('s'), targetId: target.$id }), 401, 'general_unauthorized_scope');
   await web_m.deleteSubscriber({ topicId: open.$id, subscriberId: sub.$id });

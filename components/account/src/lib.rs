@@ -23,10 +23,10 @@ use async_trait::async_trait;
 use edgewrite_core::http::Method;
 use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
 
-pub use account::{valid_email, valid_phone};
+pub use account::valid_email;
 pub use auth::{reload_caller, AccountAuthenticator};
 pub use keys::{dynamic_key as function_key, dynamic_key_statements as function_key_statements};
-pub use targets::{by_id as target, by_ids as targets_by_ids, of_users as targets_of_users, Target};
+pub use targets::{by_id as target, by_ids as targets_by_ids, Target};
 
 /// The Account model of `user_id` (as `GET /account` answers it), for the realtime frames that
 /// name the connection's user; `None` if there is no such user.

@@ -1,12 +1,19 @@
 //! Outbound calls from the Worker: `fetch` for HTTP providers, and the TCP socket API
 //! (`connect()`, with `startTls()`) for SMTP.
 
+use std::pin::pin;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use edgewrite_core::ports::{Connection, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls};
+use futures_util::future::{select, Either};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use worker::{Fetch, Headers, Method, Request, RequestInit, SecureTransport, Socket};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, SecureTransport, Socket};
 
 pub struct WorkerOutbound;
+
+/// How long a provider may take to answer: a run delivering a message must not hang on one.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn failed(e: impl std::fmt::Display) -> OutboundError {
     OutboundError::Failed(e.to_string())
@@ -41,8 +48,20 @@ impl Outbound for WorkerOutbound {
             init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
         }
         let req = Request::new_with_init(&request.url, &init).map_err(failed)?;
-        let mut resp = Fetch::Request(req).send().await.map_err(failed)?;
-        Ok(OutboundResponse { status: resp.status_code(), body: resp.bytes().await.map_err(failed)? })
+        let abort = AbortController::default();
+        let signal = abort.signal();
+        let answer = async {
+            let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(failed)?;
+            Ok(OutboundResponse { status: resp.status_code(), body: resp.bytes().await.map_err(failed)? })
+        };
+        let outcome = match select(pin!(answer), pin!(Delay::from(FETCH_TIMEOUT))).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(_) => {
+                abort.abort();
+                Err(failed(format!("no answer within {} s", FETCH_TIMEOUT.as_secs())))
+            }
+        };
+        outcome
     }
 
     async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {

@@ -214,12 +214,9 @@ error_types! {
     MessageMissingTarget = ("message_missing_target", 400, "Message with the requested ID has no recipients."),
     MessageAlreadySent = ("message_already_sent", 400, "Message with the requested ID has already been sent."),
     MessageAlreadyProcessing = ("message_already_processing", 400, "Message with the requested ID is already being processed."),
-    MessageAlreadyFailed = ("message_already_failed", 400, "Message with the requested ID has already failed."),
-    MessageAlreadyScheduled = ("message_already_scheduled", 400, "Message with the requested ID has already been scheduled for delivery."),
     MessageTargetNotEmail = ("message_target_not_email", 400, "Message with the target ID is not an email target."),
     MessageTargetNotSms = ("message_target_not_sms", 400, "Message with the target ID is not an SMS target."),
     MessageTargetNotPush = ("message_target_not_push", 400, "Message with the target ID is not a push target."),
-    MessageMissingSchedule = ("message_missing_schedule", 400, "Message can not have status scheduled without a schedule."),
 }
 
 impl fmt::Display for ErrorType {

@@ -94,6 +94,15 @@ async fn converse(
         extensions = Extensions::of(&session.command(&ehlo, "EHLO", &[250]).await?);
     }
     if let Some(username) = &smtp.username {
+        // An attacker on the path can strip an optional STARTTLS offer; the password then goes
+        // in the clear only where the settings asked for no encryption at all.
+        if smtp.security == SmtpSecurity::StartTlsIfOffered && !upgrade {
+            return Err(DeliveryError::Protocol(
+                "the SMTP server offered no STARTTLS; refusing to send the password unencrypted \
+                 (choose encryption none without autoTLS for a trusted local relay)"
+                    .into(),
+            ));
+        }
         authenticate(session, &extensions, username, &smtp.password).await?;
     }
     let mut mail_from = format!("MAIL FROM:<{}>", envelope.from);

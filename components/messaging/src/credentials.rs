@@ -1,7 +1,7 @@
 //! Providers' secret credentials at rest: sealed with AES-256-GCM under a key derived from the
-//! project's storage key (which mixes in the deployment's `EDGEWRITE_ENCRYPTION_KEY`), bound to
-//! the provider's id, so neither a copy of the database alone nor a row moved to another
-//! provider gives them up.
+//! project's storage key, bound to the provider's id (a row moved to another provider does not
+//! open). The storage key lives in the project's database; only with the deployment's
+//! `EDGEWRITE_ENCRYPTION_KEY` mixed in does a copy of the database alone give nothing up.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};

@@ -7,10 +7,9 @@
 //! Without a queue (Spin) the same run happens in the request, retrying at once.
 
 use edgewrite_core::events;
-use edgewrite_core::params::Params;
-use edgewrite_core::ports::{Job, Statement, Value};
+use edgewrite_core::ports::{Job, Statement, StoreError, Value};
 use edgewrite_core::{AppwriteError, Ctx};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
 use crate::messages::{self, Message};
 use crate::providers::{self, Provider};
@@ -19,11 +18,15 @@ use crate::wire::{self, Endpoints, ProviderConfig, SendError, Sender};
 pub const DELIVER_JOB: &str = "messaging.deliver";
 /// Tries per target: the first and three retries.
 const MAX_ATTEMPTS: i64 = 4;
-/// A run holds its message this long; a run lost longer than this is started again by the tick.
+/// A run shows it is alive after every target; one silent this long is taken for lost, and the
+/// tick starts the message again.
 const LEASE_MS: i64 = 15 * 60 * 1000;
 /// Targets sent to per run; a bigger message continues in a fresh job (Workers limit the
-/// subrequests of one invocation).
+/// subrequests of one invocation). Fewer when every email carries attachments.
 const TARGETS_PER_RUN: usize = 200;
+const TARGETS_PER_RUN_WITH_ATTACHMENTS: usize = 20;
+/// `deliveryErrors` lines kept; the rest are counted in one more line.
+const MAX_ERROR_LINES: i64 = 100;
 
 /// Seconds before retry number `attempt` (1-based): 2, 8, 32.
 fn backoff_secs(attempt: i64) -> u32 {
@@ -41,16 +44,16 @@ async fn enqueue(ctx: &Ctx<'_>, id: &str, delay_secs: u32) -> Result<(), Appwrit
     match ctx.ports.jobs.enqueue(job, delay_secs).await {
         Ok(true) => Ok(()),
         Ok(false) => {
-            // No queue: deliver now, retries included.
-            let mut map = Map::new();
-            map.insert("messageId".into(), json!(id));
-            let inline = Ctx { params: Params::from_json(map), caller: ctx.caller.clone(), ..*ctx };
-            for _ in 0..MAX_ATTEMPTS {
-                if run(&inline, id).await? != Outcome::RetryLater {
-                    break;
+            // No queue: deliver now, every target and every retry, without waiting between.
+            let mut retries = 1;
+            loop {
+                match run(ctx, id, true).await? {
+                    Outcome::Done => return Ok(()),
+                    Outcome::Continue => {}
+                    Outcome::RetryLater { .. } if retries < MAX_ATTEMPTS => retries += 1,
+                    Outcome::RetryLater { .. } => return Ok(()),
                 }
             }
-            Ok(())
         }
         Err(error) => {
             // The tick restarts a message left `processing` without a run.
@@ -62,18 +65,16 @@ async fn enqueue(ctx: &Ctx<'_>, id: &str, delay_secs: u32) -> Result<(), Appwrit
 
 /// The `messaging.deliver` job.
 pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
-    let id = ctx.params.required_text("messageId", 64)?;
-    match run(ctx, &id).await? {
-        Outcome::RetryLater => {
-            let attempt = max_attempt(ctx, &id).await?;
-            enqueue(ctx, &id, backoff_secs(attempt)).await
-        }
+    let id = ctx.params.required_text("messageId", 36)?;
+    match run(ctx, &id, false).await? {
+        Outcome::RetryLater { delay_secs } => enqueue(ctx, &id, delay_secs).await,
         Outcome::Continue => enqueue(ctx, &id, 0).await,
         Outcome::Done => Ok(()),
     }
 }
 
 /// The cron tick: due scheduled messages start; deliveries whose run was lost start again.
+/// One message's trouble never stops the others (or other capabilities' ticks).
 pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     let now = ctx.ports.clock.now_ms();
     let rows = ctx
@@ -94,53 +95,56 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
         else {
             continue;
         };
-        if status == "scheduled" {
-            let claimed = ctx
-                .ports
-                .sql
-                .query(
-                    Statement::new(
-                        "UPDATE messages SET status = 'processing', updated_at = ? WHERE id = ? AND status = 'scheduled'",
-                        vec![Value::Integer(now), id.into()],
-                    )
-                    .expect_changes(1),
-                )
-                .await;
-            if claimed.is_err() {
-                continue;
-            }
-            if let Some(m) = messages::load_by_id(ctx, id).await? {
-                events::publish_all(ctx, None, vec![messages::event(&m, "update")]).await;
-            }
-        } else {
-            tracing::warn!(message = %id, "restarting a delivery whose run was lost");
+        if let Err(error) = restart(ctx, id, status, now).await {
+            tracing::warn!(message = %id, error = %error.message, "starting a message from the tick");
         }
-        start(ctx, id).await?;
     }
     Ok(())
 }
 
+async fn restart(ctx: &Ctx<'_>, id: &str, status: &str, now: i64) -> Result<(), AppwriteError> {
+    if status == "scheduled" {
+        let claimed = ctx
+            .ports
+            .sql
+            .query(
+                Statement::new(
+                    "UPDATE messages SET status = 'processing', updated_at = ? WHERE id = ? AND status = 'scheduled'",
+                    vec![Value::Integer(now), id.into()],
+                )
+                .expect_changes(1),
+            )
+            .await;
+        if claimed.is_err() {
+            return Ok(());
+        }
+        if let Some(m) = messages::load_by_id(ctx, id).await? {
+            events::publish_all(ctx, None, vec![messages::event(&m, "update")]).await;
+        }
+    } else {
+        tracing::warn!(message = %id, "restarting a delivery whose run was lost");
+    }
+    start(ctx, id).await
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// Settled, or nothing to do.
+    /// Settled, gone, or held by another run: nothing more for this one to do.
     Done,
-    /// Targets failed for a passing reason and wait for their next try.
-    RetryLater,
-    /// More targets than one run sends.
+    /// Targets failed for a passing reason; the next is due in `delay_secs`.
+    RetryLater { delay_secs: u32 },
+    /// More targets are due than one run sends.
     Continue,
 }
 
-async fn max_attempt(ctx: &Ctx<'_>, id: &str) -> Result<i64, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            "SELECT coalesce(max(attempts), 1) FROM message_targets WHERE message_id = ? AND state = 'pending'",
-            vec![id.into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(rows.rows.first().and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(1))
+/// How one run ended, seen from inside it.
+enum Stop {
+    /// Every due target was tried.
+    Finished,
+    /// The message was deleted or changed meanwhile.
+    Gone,
+    /// Another run took the message over (this one was taken for lost).
+    LeaseLost,
 }
 
 struct Recipient {
@@ -151,10 +155,40 @@ struct Recipient {
     user_name: String,
 }
 
-/// One run over message `id`'s pending targets.
-async fn run(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, AppwriteError> {
+/// The lease a run holds on its message: renewed after every target, given back only by its
+/// holder.
+struct Lease<'a> {
+    ctx: &'a Ctx<'a>,
+    id: &'a str,
+    at: std::cell::Cell<i64>,
+}
+
+impl Lease<'_> {
+    fn renewal(&self, now: i64) -> Statement {
+        Statement::new(
+            "UPDATE messages SET lease = ? WHERE id = ? AND lease = ?",
+            vec![Value::Integer(now), self.id.into(), Value::Integer(self.at.get())],
+        )
+    }
+
+    async fn release(&self, settle: bool) -> Result<(), AppwriteError> {
+        let now = self.ctx.ports.clock.now_ms();
+        let statement = if settle {
+            settle_statement(self.id, now, self.at.get())
+        } else {
+            Statement::new(
+                "UPDATE messages SET lease = NULL, updated_at = ? WHERE id = ? AND lease = ?",
+                vec![Value::Integer(now), self.id.into(), Value::Integer(self.at.get())],
+            )
+        };
+        self.ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
+        Ok(())
+    }
+}
+
+/// One run over message `id`'s due targets; `inline` runs (no queue) do not wait for backoff.
+async fn run(ctx: &Ctx<'_>, id: &str, inline: bool) -> Result<Outcome, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
-    // The lease: one run at a time per message, however often the job is delivered.
     let claimed = ctx
         .ports
         .sql
@@ -169,111 +203,149 @@ async fn run(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, AppwriteError> {
     if claimed.is_err() {
         return Ok(Outcome::Done);
     }
+    let lease = Lease { ctx, id, at: std::cell::Cell::new(now) };
     let Some(message) = messages::load_by_id(ctx, id).await? else { return Ok(Outcome::Done) };
-    let result = send_pending(ctx, &message).await;
-    let release = |outcome: Outcome| async move {
-        let sql = if outcome == Outcome::Done {
-            settle_statement(id, ctx.ports.clock.now_ms())
-        } else {
-            Statement::new(
-                "UPDATE messages SET lease = NULL, updated_at = ? WHERE id = ?",
-                vec![Value::Integer(ctx.ports.clock.now_ms()), id.into()],
-            )
-        };
-        ctx.ports.sql.query(sql).await.map_err(AppwriteError::internal)
-    };
-    match result {
-        Ok(outcome) => {
-            release(outcome).await?;
-            if outcome == Outcome::Done {
-                if let Some(m) = messages::load_by_id(ctx, id).await? {
-                    tracing::info!(message = %id, status = %m.status, delivered = m.delivered_total, "message settled");
-                    events::publish_all(ctx, None, vec![messages::event(&m, "update")]).await;
-                }
-            }
-            Ok(outcome)
-        }
+    let sent = send_due(ctx, &message, &lease, inline).await;
+    let stop = match sent {
+        Ok(stop) => stop,
         Err(error) => {
-            // Let the next job or tick take it up again.
-            release(Outcome::RetryLater).await?;
-            Err(error)
+            // The next job or the tick takes it up again.
+            lease.release(false).await?;
+            return Err(error);
+        }
+    };
+    match stop {
+        Stop::Gone | Stop::LeaseLost => return Ok(Outcome::Done),
+        Stop::Finished => {}
+    }
+    let outcome = next_step(ctx, id, inline).await?;
+    lease.release(outcome == Outcome::Done).await?;
+    if outcome == Outcome::Done {
+        if let Some(m) = messages::load_by_id(ctx, id).await? {
+            tracing::info!(message = %id, status = %m.status, delivered = m.delivered_total, "message settled");
+            events::publish_all(ctx, None, vec![messages::event(&m, "update")]).await;
         }
     }
+    Ok(outcome)
 }
 
-/// The message's outcome from its targets' rows: `sent` if any was delivered.
-fn settle_statement(id: &str, now: i64) -> Statement {
+/// What is left of message `id` after a run: nothing, due targets, or targets waiting for
+/// their next try.
+async fn next_step(ctx: &Ctx<'_>, id: &str, inline: bool) -> Result<Outcome, AppwriteError> {
+    let now = ctx.ports.clock.now_ms();
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            "SELECT count(*), min(next_at) FROM message_targets WHERE message_id = ? AND state = 'pending'",
+            vec![id.into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let row = rows.rows.first();
+    let waiting = row.and_then(|r| r.first()).and_then(Value::as_i64).unwrap_or(0);
+    let next_at = row.and_then(|r| r.get(1)).and_then(Value::as_i64).unwrap_or(now);
+    Ok(if waiting == 0 {
+        Outcome::Done
+    } else if inline || next_at <= now {
+        Outcome::Continue
+    } else {
+        Outcome::RetryLater { delay_secs: ((next_at - now + 999) / 1000).clamp(1, 3600) as u32 }
+    })
+}
+
+/// The message's outcome from its targets' rows, as Appwrite settles it: `sent` when no target
+/// failed, else `failed` (with what was delivered counted either way).
+fn settle_statement(id: &str, now: i64, lease: i64) -> Statement {
+    let failed = "message_id = ?2 AND state IN ('failed', 'expired')";
     Statement::new(
-        "UPDATE messages SET lease = NULL, updated_at = ?1, delivered_at = ?1,
-             delivered_total = (SELECT count(*) FROM message_targets WHERE message_id = ?2 AND state = 'sent'),
-             delivery_errors = (SELECT json_group_array(error) FROM message_targets
-                 WHERE message_id = ?2 AND state IN ('failed', 'expired') AND error != ''),
-             status = CASE WHEN EXISTS (SELECT 1 FROM message_targets WHERE message_id = ?2 AND state = 'sent')
-                 THEN 'sent' ELSE 'failed' END
-         WHERE id = ?2",
-        vec![Value::Integer(now), id.into()],
+        format!(
+            "UPDATE messages SET lease = NULL, updated_at = ?1, delivered_at = ?1,
+                 delivered_total = (SELECT count(*) FROM message_targets WHERE message_id = ?2 AND state = 'sent'),
+                 delivery_errors = CASE
+                     WHEN NOT EXISTS (SELECT 1 FROM message_targets WHERE message_id = ?2)
+                         THEN json_array('No valid recipients found.')
+                     ELSE (SELECT CASE WHEN n > ?4 THEN json_insert(lines, '$[#]', printf('…and %d more targets failed.', n - ?4))
+                                  ELSE lines END
+                           FROM (SELECT (SELECT json_group_array(error) FROM
+                                            (SELECT error FROM message_targets WHERE {failed} ORDER BY rowid LIMIT ?4)) AS lines,
+                                        (SELECT count(*) FROM message_targets WHERE {failed}) AS n))
+                 END,
+                 status = CASE
+                     WHEN EXISTS (SELECT 1 FROM message_targets WHERE {failed})
+                         OR NOT EXISTS (SELECT 1 FROM message_targets WHERE message_id = ?2)
+                     THEN 'failed' ELSE 'sent' END
+             WHERE id = ?2 AND lease = ?3"
+        ),
+        vec![Value::Integer(now), id.into(), Value::Integer(lease), Value::Integer(MAX_ERROR_LINES)],
     )
 }
 
-async fn resolve(ctx: &Ctx<'_>, m: &Message) -> Result<(), AppwriteError> {
-    let now = ctx.ports.clock.now_ms();
+/// Lists the message's recipients once: its targets, its users' targets and its topics'
+/// subscribers, of its type and not expired.
+fn resolve_statements(m: &Message, now: i64) -> Vec<Statement> {
     let list = |l: &Vec<String>| Value::from(json!(l).to_string());
-    ctx.ports
-        .sql
-        .batch(vec![
-            Statement::new(
-                "INSERT OR IGNORE INTO message_targets (message_id, target_id, state, updated_at)
-                 SELECT ?, t.id, 'pending', ? FROM targets t
-                 WHERE t.provider_type = ? AND t.expired = 0 AND (
-                     t.id IN (SELECT value FROM json_each(?))
-                     OR t.user_id IN (SELECT value FROM json_each(?))
-                     OR t.id IN (SELECT s.target_id FROM subscribers s WHERE s.topic_id IN (SELECT value FROM json_each(?))))",
-                vec![
-                    m.id.clone().into(),
-                    Value::Integer(now),
-                    m.provider_type.clone().into(),
-                    list(&m.targets),
-                    list(&m.users),
-                    list(&m.topics),
-                ],
-            ),
-            // Marks the message resolved even when it reached no one.
-            Statement::new(
-                "INSERT OR IGNORE INTO message_targets (message_id, target_id, state, error, updated_at)
-                 SELECT ?, '', 'resolved', '', ?",
-                vec![m.id.clone().into(), Value::Integer(now)],
-            ),
-        ])
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(())
+    vec![
+        Statement::new(
+            "INSERT OR IGNORE INTO message_targets (message_id, target_id, state, updated_at)
+             SELECT ?, t.id, 'pending', ? FROM targets t
+             WHERE t.provider_type = ? AND t.expired = 0 AND (
+                 t.id IN (SELECT value FROM json_each(?))
+                 OR t.user_id IN (SELECT value FROM json_each(?))
+                 OR t.id IN (SELECT s.target_id FROM subscribers s WHERE s.topic_id IN (SELECT value FROM json_each(?))))",
+            vec![
+                m.id.clone().into(),
+                Value::Integer(now),
+                m.provider_type.clone().into(),
+                list(&m.targets),
+                list(&m.users),
+                list(&m.topics),
+            ],
+        ),
+        Statement::new(
+            "UPDATE messages SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+            vec![Value::Integer(now), m.id.clone().into()],
+        ),
+    ]
 }
 
-async fn pending(ctx: &Ctx<'_>, m: &Message) -> Result<(bool, Vec<Recipient>), AppwriteError> {
-    let out = ctx
+struct Due {
+    recipients: Vec<Recipient>,
+    /// The message's first recipient: cc and bcc ride along with its email only.
+    first: Option<String>,
+}
+
+async fn due(ctx: &Ctx<'_>, m: &Message, limit: usize, inline: bool) -> Result<Due, AppwriteError> {
+    let now = ctx.ports.clock.now_ms();
+    let mut batch = Vec::new();
+    let resolved = ctx
         .ports
         .sql
-        .batch(vec![
-            Statement::new(
-                "SELECT 1 FROM message_targets WHERE message_id = ? AND target_id = ''",
-                vec![m.id.clone().into()],
-            ),
-            Statement::new(
-                format!(
-                    "SELECT mt.target_id, mt.attempts, t.identifier, t.provider_id,
-                        (SELECT u.name FROM users u WHERE u.id = t.user_id)
-                     FROM message_targets mt LEFT JOIN targets t ON t.id = mt.target_id
-                     WHERE mt.message_id = ? AND mt.state = 'pending' ORDER BY mt.rowid LIMIT {}",
-                    TARGETS_PER_RUN + 1
-                ),
-                vec![m.id.clone().into()],
-            ),
-        ])
+        .query(Statement::new("SELECT resolved_at FROM messages WHERE id = ?", vec![m.id.clone().into()]))
         .await
         .map_err(AppwriteError::internal)?;
-    let resolved = out.first().is_some_and(|r| !r.rows.is_empty());
+    if resolved.rows.first().and_then(|r| r.first()).and_then(Value::as_i64).is_none() {
+        batch.extend(resolve_statements(m, now));
+    }
+    let skip = batch.len();
+    batch.push(Statement::new(
+        "SELECT mt.target_id, mt.attempts, t.identifier, t.provider_id,
+            (SELECT u.name FROM users u WHERE u.id = t.user_id)
+         FROM message_targets mt LEFT JOIN targets t ON t.id = mt.target_id
+         WHERE mt.message_id = ? AND mt.state = 'pending' AND mt.next_at <= ? ORDER BY mt.rowid LIMIT ?",
+        vec![
+            m.id.clone().into(),
+            Value::Integer(if inline { i64::MAX } else { now }),
+            Value::Integer(limit as i64),
+        ],
+    ));
+    batch.push(Statement::new(
+        "SELECT target_id FROM message_targets WHERE message_id = ? ORDER BY rowid LIMIT 1",
+        vec![m.id.clone().into()],
+    ));
+    let out = ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     let recipients = out
-        .get(1)
+        .get(skip)
         .map(|r| {
             r.rows
                 .iter()
@@ -284,13 +356,17 @@ async fn pending(ctx: &Ctx<'_>, m: &Message) -> Result<(bool, Vec<Recipient>), A
                         attempts: row.get(1).and_then(Value::as_i64).unwrap_or_default(),
                         identifier: text(2),
                         provider_id: text(3),
-                        user_name: text(4).unwrap_or_default(),
+                        // A display name only: control characters would make the mail
+                        // header refuse the whole message.
+                        user_name: text(4).unwrap_or_default().chars().filter(|c| !c.is_control()).collect(),
                     })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    Ok((resolved, recipients))
+    let first =
+        out.get(skip + 1).and_then(|r| r.rows.first()).and_then(|r| r.first()).and_then(Value::as_str);
+    Ok(Due { recipients, first: first.map(str::to_string) })
 }
 
 /// What every send of one message shares: its providers (opened once) and its content.
@@ -339,17 +415,26 @@ async fn prepare(ctx: &Ctx<'_>, m: &Message) -> Result<Prepared, AppwriteError> 
             let both: Vec<String> = cc.iter().chain(&bcc).cloned().collect();
             let copies = edgewrite_account::targets_by_ids(ctx.ports.sql, &both).await?;
             let mut attachments = Vec::new();
-            for file in ids("attachments") {
-                let (bucket, id) = file.split_once(':').unwrap_or_default();
-                match edgewrite_storage::file_contents(ctx, bucket, id, messages::MAX_ATTACHMENT_BYTES).await
-                {
-                    Ok(Some(contents)) => attachments.push(wire::Attachment {
-                        name: contents.name,
-                        media_type: contents.media_type,
-                        bytes: contents.bytes,
-                    }),
-                    Ok(None) => prepared.broken = Some(format!("Attachment {file} could not be found.")),
-                    Err(error) => prepared.broken = Some(format!("Attachment {file}: {}", error.message)),
+            // Checked at create, but a file may have been replaced since: the total is held
+            // again here, before anything is read.
+            let mut total = 0u64;
+            for (bucket, id) in messages::attachments(&m.data) {
+                let left = messages::MAX_ATTACHMENT_BYTES.saturating_sub(total);
+                match edgewrite_storage::file_contents(ctx, &bucket, &id, left).await {
+                    Ok(Some(contents)) => {
+                        total += contents.bytes.len() as u64;
+                        attachments.push(wire::Attachment {
+                            name: contents.name,
+                            media_type: contents.media_type,
+                            bytes: contents.bytes,
+                        });
+                    }
+                    Ok(None) => {
+                        prepared.broken = Some(format!("Attachment {bucket}:{id} could not be found."))
+                    }
+                    Err(error) => {
+                        prepared.broken = Some(format!("Attachment {bucket}:{id}: {}", error.message))
+                    }
                 }
             }
             prepared.email = Some(wire::EmailMessage {
@@ -390,81 +475,87 @@ async fn prepare(ctx: &Ctx<'_>, m: &Message) -> Result<Prepared, AppwriteError> 
     Ok(prepared)
 }
 
-async fn send_pending(ctx: &Ctx<'_>, m: &Message) -> Result<Outcome, AppwriteError> {
-    let (resolved, mut recipients) = pending(ctx, m).await?;
-    if !resolved {
-        resolve(ctx, m).await?;
-        recipients = pending(ctx, m).await?.1;
+/// Sends to the message's due targets, recording each outcome (and renewing the lease) right
+/// after its send, so a run that dies resends at most the target it was at.
+async fn send_due(
+    ctx: &Ctx<'_>,
+    m: &Message,
+    lease: &Lease<'_>,
+    inline: bool,
+) -> Result<Stop, AppwriteError> {
+    let has_attachments = !messages::attachments(&m.data).is_empty();
+    let limit = if has_attachments { TARGETS_PER_RUN_WITH_ATTACHMENTS } else { TARGETS_PER_RUN };
+    let due = due(ctx, m, limit, inline).await?;
+    if due.recipients.is_empty() {
+        return Ok(Stop::Finished);
     }
-    if recipients.is_empty() {
-        return Ok(Outcome::Done);
-    }
-    let more = recipients.len() > TARGETS_PER_RUN;
-    recipients.truncate(TARGETS_PER_RUN);
-    let prepared = prepare(ctx, m).await?;
+    let mut prepared = prepare(ctx, m).await?;
     let endpoints = Endpoints::from_secrets(ctx.ports.secrets);
-    let mut retry_later = false;
-    for recipient in &recipients {
-        // A message deleted meanwhile stops here.
-        if recipient.attempts > 0 && messages::load_by_id(ctx, &m.id).await?.is_none() {
-            return Ok(Outcome::Done);
-        }
+    for recipient in &due.recipients {
+        let now = ctx.ports.clock.now_ms();
         let sender = Sender {
             outbound: ctx.ports.outbound,
             random: ctx.ports.random,
-            now_ms: ctx.ports.clock.now_ms(),
+            now_ms: now,
             endpoints: &endpoints,
         };
-        let result = send_one(sender, &prepared, recipient).await;
+        let first = due.first.as_deref() == Some(recipient.target_id.as_str());
+        let result = send_one(sender, &mut prepared, recipient, first).await;
         let attempts = recipient.attempts + 1;
-        let (state, error) = match &result {
-            Ok(()) => ("sent", String::new()),
-            Err(SendError::Retryable(_)) if attempts < MAX_ATTEMPTS => {
-                retry_later = true;
-                ("pending", String::new())
+        let target = recipient.identifier.as_deref().unwrap_or(&recipient.target_id);
+        let (state, error, next_at) = match &result {
+            Ok(()) => ("sent", String::new(), 0),
+            Err(SendError::Retryable(e)) if attempts < MAX_ATTEMPTS => {
+                tracing::info!(message = %m.id, target = %recipient.target_id, attempts, error = %e, "delivery to retry");
+                ("pending", String::new(), now + i64::from(backoff_secs(attempts)) * 1000)
             }
-            Err(SendError::TargetExpired(_)) => ("expired", String::new()),
-            Err(_) => ("failed", String::new()),
+            Err(e) => {
+                tracing::info!(message = %m.id, target = %recipient.target_id, attempts, error = %e, "delivery failed");
+                let state = if matches!(e, SendError::TargetExpired(_)) { "expired" } else { "failed" };
+                (state, format!("Failed sending to target {target} with error: {e}"), 0)
+            }
         };
-        let error = match &result {
-            Err(e) if state != "pending" => format!(
-                "Failed sending to target {} with error: {e}",
-                recipient.identifier.as_deref().unwrap_or(&recipient.target_id)
-            ),
-            _ => error,
-        };
-        if let Err(e) = &result {
-            tracing::info!(message = %m.id, target = %recipient.target_id, attempts, state, error = %e, "delivery failed");
-        }
-        let mut batch = vec![Statement::new(
-            "UPDATE message_targets SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE message_id = ? AND target_id = ?",
-            vec![
-                state.into(),
-                Value::Integer(attempts),
-                error.into(),
-                Value::Integer(ctx.ports.clock.now_ms()),
-                m.id.clone().into(),
-                recipient.target_id.clone().into(),
-            ],
-        )];
+        let done = ctx.ports.clock.now_ms();
+        let mut batch = vec![
+            // Deleting or changing the message removes its rows: then this run stops.
+            Statement::new(
+                "UPDATE message_targets SET state = ?, attempts = ?, error = ?, next_at = ?, updated_at = ?
+                 WHERE message_id = ? AND target_id = ?",
+                vec![
+                    state.into(),
+                    Value::Integer(attempts),
+                    error.into(),
+                    Value::Integer(next_at),
+                    Value::Integer(done),
+                    m.id.clone().into(),
+                    recipient.target_id.clone().into(),
+                ],
+            )
+            .expect_changes(1),
+            lease.renewal(done),
+        ];
         if state == "expired" {
             batch.push(Statement::new(
                 "UPDATE targets SET expired = 1, updated_at = ? WHERE id = ?",
-                vec![Value::Integer(ctx.ports.clock.now_ms()), recipient.target_id.clone().into()],
+                vec![Value::Integer(done), recipient.target_id.clone().into()],
             ));
         }
-        ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+        match ctx.ports.sql.batch(batch).await {
+            Ok(out) if out.get(1).is_some_and(|r| r.changes == 1) => lease.at.set(done),
+            Ok(_) => return Ok(Stop::LeaseLost),
+            Err(StoreError::GuardFailed { .. }) => return Ok(Stop::Gone),
+            Err(e) => return Err(AppwriteError::internal(e)),
+        }
     }
-    Ok(if more {
-        Outcome::Continue
-    } else if retry_later {
-        Outcome::RetryLater
-    } else {
-        Outcome::Done
-    })
+    Ok(Stop::Finished)
 }
 
-async fn send_one(sender: Sender<'_>, prepared: &Prepared, recipient: &Recipient) -> Result<(), SendError> {
+async fn send_one(
+    sender: Sender<'_>,
+    prepared: &mut Prepared,
+    recipient: &Recipient,
+    first: bool,
+) -> Result<(), SendError> {
     let Some(to) = &recipient.identifier else {
         return Err(SendError::Permanent("the target was deleted".into()));
     };
@@ -478,7 +569,7 @@ async fn send_one(sender: Sender<'_>, prepared: &Prepared, recipient: &Recipient
         .and_then(|id| prepared.providers.iter().find(|(p, _)| &p.id == id))
         .or_else(|| prepared.providers.first());
     let Some((provider, config)) = chosen else {
-        return Err(SendError::Permanent("no enabled provider delivers messages of this type".into()));
+        return Err(SendError::Permanent("No enabled provider found.".into()));
     };
     let Some(config) = config else {
         return Err(SendError::Permanent(format!(
@@ -486,14 +577,22 @@ async fn send_one(sender: Sender<'_>, prepared: &Prepared, recipient: &Recipient
             provider.id
         )));
     };
-    if let Some(email) = &prepared.email {
-        let message =
-            wire::EmailMessage { to: to.clone(), to_name: recipient.user_name.clone(), ..email.clone() };
-        wire::send_email(sender, config, &message).await
-    } else if let Some(sms) = &prepared.sms {
-        wire::send_sms(sender, config, &wire::SmsMessage { to: to.clone(), ..sms.clone() }).await
-    } else if let Some(push) = &prepared.push {
-        wire::send_push(sender, config, &wire::PushMessage { to: to.clone(), ..push.clone() }).await
+    // The content is shared by every send; only the recipient changes (no copy of attachments).
+    if let Some(email) = &mut prepared.email {
+        email.to.clone_from(to);
+        email.to_name.clone_from(&recipient.user_name);
+        // cc and bcc get one copy of the message, with its first target's.
+        let (cc, bcc) = if first { (email.cc.clone(), email.bcc.clone()) } else { (Vec::new(), Vec::new()) };
+        let kept = (std::mem::replace(&mut email.cc, cc), std::mem::replace(&mut email.bcc, bcc));
+        let result = wire::send_email(sender, config, email).await;
+        (email.cc, email.bcc) = kept;
+        result
+    } else if let Some(sms) = &mut prepared.sms {
+        sms.to.clone_from(to);
+        wire::send_sms(sender, config, sms).await
+    } else if let Some(push) = &mut prepared.push {
+        push.to.clone_from(to);
+        wire::send_push(sender, config, push).await
     } else {
         Err(SendError::Permanent("unknown message type".into()))
     }

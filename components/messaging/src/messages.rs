@@ -134,16 +134,22 @@ fn apply_content(ctx: &Ctx<'_>, kind: &str, data: &mut Map<String, Json>) -> Res
                 }
             }
             if let Some(files) = ctx.params.string_array("attachments", 73, limits)? {
+                // Kept as Appwrite keeps them: `{bucketId, fileId}`.
+                let mut parsed = Vec::with_capacity(files.len());
                 for file in &files {
-                    let valid = file.split_once(':').is_some_and(|(b, f)| !b.is_empty() && !f.is_empty());
-                    if !valid {
-                        return Err(AppwriteError::invalid_param(
-                            "attachments",
-                            "Value must be a valid array of bucketId:fileId strings",
-                        ));
+                    match file.split_once(':') {
+                        Some((bucket, id)) if !bucket.is_empty() && !id.is_empty() => {
+                            parsed.push(json!({"bucketId": bucket, "fileId": id}));
+                        }
+                        _ => {
+                            return Err(AppwriteError::invalid_param(
+                                "attachments",
+                                "Value must be a valid array of bucketId:fileId strings",
+                            ))
+                        }
                     }
                 }
-                data.insert("attachments".into(), json!(files));
+                data.insert("attachments".into(), Json::Array(parsed));
             }
             if let Some(html) = ctx.params.boolean("html")? {
                 data.insert("html".into(), json!(html));
@@ -187,12 +193,24 @@ fn apply_content(ctx: &Ctx<'_>, kind: &str, data: &mut Map<String, Json>) -> Res
     Ok(())
 }
 
+/// An email's attachments as `(bucketId, fileId)`.
+pub fn attachments(data: &Map<String, Json>) -> Vec<(String, String)> {
+    data.get("attachments")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| {
+            Some((a.get("bucketId")?.as_str()?.to_string(), a.get("fileId")?.as_str()?.to_string()))
+        })
+        .collect()
+}
+
 fn recipients(ctx: &Ctx<'_>, name: &str) -> Result<Option<Vec<String>>, AppwriteError> {
     let Some(list) = ctx.params.string_array(name, 36, &ctx.config.limits)? else { return Ok(None) };
     if list.len() > MAX_RECIPIENTS {
         return Err(AppwriteError::invalid_param(
             name,
-            &format!("Value must a valid array no longer than {MAX_RECIPIENTS} items"),
+            &format!("Value must be a valid array no longer than {MAX_RECIPIENTS} items"),
         ));
     }
     let mut unique: Vec<String> = Vec::with_capacity(list.len());
@@ -204,8 +222,8 @@ fn recipients(ctx: &Ctx<'_>, name: &str) -> Result<Option<Vec<String>>, Appwrite
     Ok(Some(unique))
 }
 
-/// Checks what a message that will be sent names: targets of its type, known topics and users,
-/// files that exist, and someone to send to.
+/// Checks what a message that will be sent names: targets of its type, known topics, files
+/// that exist, and someone to send to.
 async fn check_sendable(ctx: &Ctx<'_>, m: &Message) -> Result<(), AppwriteError> {
     let wrong_type = match m.provider_type.as_str() {
         "email" => ErrorType::MessageTargetNotEmail,
@@ -262,10 +280,8 @@ async fn check_sendable(ctx: &Ctx<'_>, m: &Message) -> Result<(), AppwriteError>
         ));
     }
     let mut total = 0u64;
-    for file in
-        m.data.get("attachments").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str)
-    {
-        let (bucket, id) = file.split_once(':').unwrap_or_default();
+    for (bucket, id) in attachments(&m.data) {
+        let file = format!("{bucket}:{id}");
         let exists = ctx
             .ports
             .sql
@@ -292,17 +308,15 @@ async fn check_sendable(ctx: &Ctx<'_>, m: &Message) -> Result<(), AppwriteError>
     Ok(())
 }
 
-/// The message's status from `draft` and `scheduledAt`, checked.
-fn settle_status(ctx: &Ctx<'_>, m: &mut Message, draft: bool) -> Result<(), AppwriteError> {
-    let now = ctx.ports.clock.now_ms();
-    m.status = if draft {
-        "draft".into()
-    } else if m.scheduled_at.is_some_and(|at| at > now) {
-        "scheduled".into()
+/// The status a message starts in: a draft, waiting for its `scheduledAt`, or sent now.
+fn initial_status(ctx: &Ctx<'_>, m: &Message, draft: bool) -> &'static str {
+    if draft {
+        "draft"
+    } else if m.scheduled_at.is_some_and(|at| at > ctx.ports.clock.now_ms()) {
+        "scheduled"
     } else {
-        "processing".into()
-    };
-    Ok(())
+        "processing"
+    }
 }
 
 fn scheduled_param(ctx: &Ctx<'_>) -> Result<Option<Option<i64>>, AppwriteError> {
@@ -357,7 +371,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     m.targets = recipients(ctx, "targets")?.unwrap_or_default();
     m.scheduled_at = scheduled_param(ctx)?.flatten();
     let draft = ctx.params.boolean("draft")?.unwrap_or(false);
-    settle_status(ctx, &mut m, draft)?;
+    m.status = initial_status(ctx, &m, draft).into();
     if !draft {
         check_sendable(ctx, &m).await?;
     }
@@ -414,7 +428,7 @@ pub async fn update(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
         m.scheduled_at = at;
     }
     let draft = ctx.params.boolean("draft")?.unwrap_or(was == "draft");
-    settle_status(ctx, &mut m, draft)?;
+    m.status = initial_status(ctx, &m, draft).into();
     if !draft {
         check_sendable(ctx, &m).await?;
     }
@@ -429,7 +443,8 @@ pub async fn update(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
             // meanwhile wins.
             Statement::new(
                 "UPDATE messages SET topics = ?, users = ?, targets = ?, data = ?, status = ?, scheduled_at = ?,
-                     updated_at = ?, delivery_errors = '[]', delivered_total = 0, delivered_at = NULL
+                     updated_at = ?, delivery_errors = '[]', delivered_total = 0, delivered_at = NULL,
+                     resolved_at = NULL, lease = NULL
                  WHERE id = ? AND status = ?",
                 values,
             )

@@ -38,89 +38,87 @@ struct Setting {
     name: &'static str,
     place: Place,
     kind: Type,
-    /// Needed before the provider may be enabled.
-    required: bool,
 }
 
-const fn s(name: &'static str, place: Place, kind: Type, required: bool) -> Setting {
-    Setting { name, place, kind, required }
+const fn s(name: &'static str, place: Place, kind: Type) -> Setting {
+    Setting { name, place, kind }
 }
 
 const SECRET: usize = 4096;
 const PLAIN: usize = 256;
 
 const SENDER: [Setting; 4] = [
-    s("fromName", Place::Option, Type::Text(PLAIN), false),
-    s("fromEmail", Place::Option, Type::Email, true),
-    s("replyToName", Place::Option, Type::Text(PLAIN), false),
-    s("replyToEmail", Place::Option, Type::Email, false),
+    s("fromName", Place::Option, Type::Text(PLAIN)),
+    s("fromEmail", Place::Option, Type::Email),
+    s("replyToName", Place::Option, Type::Text(PLAIN)),
+    s("replyToEmail", Place::Option, Type::Email),
 ];
 
 static SMTP: [Setting; 11] = [
-    s("host", Place::Credential, Type::Text(PLAIN), true),
-    s("port", Place::Credential, Type::Port, false),
-    s("username", Place::Credential, Type::Text(PLAIN), false),
-    s("password", Place::Secret, Type::Text(SECRET), false),
-    s("encryption", Place::Option, Type::OneOf(&["none", "ssl", "tls"]), false),
-    s("autoTLS", Place::Option, Type::Bool, false),
-    s("mailer", Place::Option, Type::Text(PLAIN), false),
+    s("host", Place::Credential, Type::Text(PLAIN)),
+    s("port", Place::Credential, Type::Port),
+    s("username", Place::Credential, Type::Text(PLAIN)),
+    s("password", Place::Secret, Type::Text(SECRET)),
+    s("encryption", Place::Option, Type::OneOf(&["none", "ssl", "tls"])),
+    s("autoTLS", Place::Option, Type::Bool),
+    s("mailer", Place::Option, Type::Text(PLAIN)),
     SENDER[0],
     SENDER[1],
     SENDER[2],
     SENDER[3],
 ];
 static MAILGUN: [Setting; 7] = [
-    s("apiKey", Place::Secret, Type::Text(SECRET), true),
-    s("domain", Place::Credential, Type::Text(PLAIN), true),
-    s("isEuRegion", Place::Credential, Type::Bool, false),
+    s("apiKey", Place::Secret, Type::Text(SECRET)),
+    s("domain", Place::Credential, Type::Text(PLAIN)),
+    s("isEuRegion", Place::Credential, Type::Bool),
     SENDER[0],
     SENDER[1],
     SENDER[2],
     SENDER[3],
 ];
 static API_KEY_MAIL: [Setting; 5] =
-    [s("apiKey", Place::Secret, Type::Text(SECRET), true), SENDER[0], SENDER[1], SENDER[2], SENDER[3]];
+    [s("apiKey", Place::Secret, Type::Text(SECRET)), SENDER[0], SENDER[1], SENDER[2], SENDER[3]];
 static SES: [Setting; 7] = [
-    s("accessKey", Place::Secret, Type::Text(PLAIN), true),
-    s("secretKey", Place::Secret, Type::Text(SECRET), true),
-    s("region", Place::Credential, Type::Text(64), true),
+    s("accessKey", Place::Secret, Type::Text(PLAIN)),
+    s("secretKey", Place::Secret, Type::Text(SECRET)),
+    s("region", Place::Credential, Type::Text(64)),
     SENDER[0],
     SENDER[1],
     SENDER[2],
     SENDER[3],
 ];
 static TWILIO: [Setting; 3] = [
-    s("accountSid", Place::Credential, Type::Text(PLAIN), true),
-    s("authToken", Place::Secret, Type::Text(SECRET), true),
-    s("from", Place::Option, Type::Text(PLAIN), true),
+    s("accountSid", Place::Credential, Type::Text(PLAIN)),
+    s("authToken", Place::Secret, Type::Text(SECRET)),
+    s("from", Place::Option, Type::Text(PLAIN)),
 ];
 static VONAGE: [Setting; 3] = [
-    s("apiKey", Place::Credential, Type::Text(PLAIN), true),
-    s("apiSecret", Place::Secret, Type::Text(SECRET), true),
-    s("from", Place::Option, Type::Text(PLAIN), true),
+    s("apiKey", Place::Credential, Type::Text(PLAIN)),
+    s("apiSecret", Place::Secret, Type::Text(SECRET)),
+    s("from", Place::Option, Type::Text(PLAIN)),
 ];
 static TEXTMAGIC: [Setting; 3] = [
-    s("username", Place::Credential, Type::Text(PLAIN), true),
-    s("apiKey", Place::Secret, Type::Text(SECRET), true),
-    s("from", Place::Option, Type::Text(PLAIN), false),
+    s("username", Place::Credential, Type::Text(PLAIN)),
+    s("apiKey", Place::Secret, Type::Text(SECRET)),
+    s("from", Place::Option, Type::Text(PLAIN)),
 ];
 static TELESIGN: [Setting; 3] = [
-    s("customerId", Place::Credential, Type::Text(PLAIN), true),
-    s("apiKey", Place::Secret, Type::Text(SECRET), true),
-    s("from", Place::Option, Type::Text(PLAIN), false),
+    s("customerId", Place::Credential, Type::Text(PLAIN)),
+    s("apiKey", Place::Secret, Type::Text(SECRET)),
+    s("from", Place::Option, Type::Text(PLAIN)),
 ];
 static MSG91: [Setting; 3] = [
-    s("templateId", Place::Credential, Type::Text(PLAIN), true),
-    s("senderId", Place::Credential, Type::Text(PLAIN), true),
-    s("authKey", Place::Secret, Type::Text(SECRET), true),
+    s("templateId", Place::Credential, Type::Text(PLAIN)),
+    s("senderId", Place::Credential, Type::Text(PLAIN)),
+    s("authKey", Place::Secret, Type::Text(SECRET)),
 ];
-static FCM: [Setting; 1] = [s("serviceAccountJSON", Place::Secret, Type::Json, true)];
+static FCM: [Setting; 1] = [s("serviceAccountJSON", Place::Secret, Type::Json)];
 static APNS: [Setting; 5] = [
-    s("authKey", Place::Secret, Type::Text(SECRET), true),
-    s("authKeyId", Place::Credential, Type::Text(PLAIN), true),
-    s("teamId", Place::Credential, Type::Text(PLAIN), true),
-    s("bundleId", Place::Credential, Type::Text(PLAIN), true),
-    s("sandbox", Place::Option, Type::Bool, false),
+    s("authKey", Place::Secret, Type::Text(SECRET)),
+    s("authKeyId", Place::Credential, Type::Text(PLAIN)),
+    s("teamId", Place::Credential, Type::Text(PLAIN)),
+    s("bundleId", Place::Credential, Type::Text(PLAIN)),
+    s("sandbox", Place::Option, Type::Bool),
 ];
 
 fn settings_of(kind: Kind) -> &'static [Setting] {
@@ -253,9 +251,11 @@ fn param(ctx: &Ctx<'_>, setting: &Setting) -> Result<Option<Json>, AppwriteError
         Type::Port => ctx.params.integer(name, 1, 65_535)?.map(Json::from),
         Type::Json => match ctx.params.raw(name) {
             None => None,
-            Some(Json::String(text)) if text.len() <= 16_384 => Some(Json::from(text.clone())),
-            Some(Json::Object(map)) => {
-                let text = Json::Object(map.clone()).to_string();
+            Some(value @ (Json::String(_) | Json::Object(_))) => {
+                let text = match value {
+                    Json::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
                 if text.len() > 16_384 {
                     return Err(AppwriteError::invalid_param(name, "Value must be at most 16384 chars"));
                 }
@@ -274,14 +274,6 @@ fn param(ctx: &Ctx<'_>, setting: &Setting) -> Result<Option<Json>, AppwriteError
             None => None,
         },
     })
-}
-
-fn present(value: Option<&Json>) -> bool {
-    match value {
-        None | Some(Json::Null) => false,
-        Some(Json::String(s)) => !s.is_empty(),
-        Some(_) => true,
-    }
 }
 
 /// The kind in the route (`/messaging/providers/{kind}`), known from the route's name.
@@ -342,14 +334,9 @@ pub async fn save(ctx: &Ctx<'_>, route_name: &str, creating: bool) -> Result<Res
     }
     let mut all = provider.credentials.clone();
     all.extend(secrets.clone());
-    let complete = settings_of(kind).iter().filter(|s| s.required).all(|s| {
-        let from = if s.place == Place::Option { &provider.options } else { &all };
-        present(from.get(s.name))
-    });
-    if complete {
-        wire::check_settings(kind, &all, &provider.options)
-            .map_err(|m| AppwriteError::new(ErrorType::GeneralArgumentInvalid, m))?;
-    }
+    wire::check_settings(kind, &all, &provider.options)
+        .map_err(|m| AppwriteError::new(ErrorType::GeneralArgumentInvalid, m))?;
+    let complete = wire::missing_settings(kind, &all, &provider.options).is_empty();
     let wanted = ctx.params.boolean("enabled")?;
     provider.enabled = match (creating, wanted) {
         // Appwrite: a new provider without its credentials is created disabled.
@@ -359,6 +346,12 @@ pub async fn save(ctx: &Ctx<'_>, route_name: &str, creating: bool) -> Result<Res
         (false, None) => provider.enabled && complete,
     };
     provider.updated_at = now;
+    if !secrets.is_empty() && ctx.ports.secrets.get("EDGEWRITE_ENCRYPTION_KEY").is_none_or(|k| k.is_empty()) {
+        tracing::warn!(
+            provider = %provider.id,
+            "EDGEWRITE_ENCRYPTION_KEY is not set: provider secrets are sealed with a key kept in the same database"
+        );
+    }
     provider.sealed = crate::credentials::seal(ctx, &provider.id, &secrets).await?;
     let shown = json!({"credentials": provider.credentials, "options": provider.options}).to_string();
     let statement = if creating {

@@ -257,6 +257,15 @@ impl Subscriber {
     }
 }
 
+/// Whether the caller may see and remove `subscriber`: keys any, a user their own.
+fn own(ctx: &Ctx<'_>, subscriber: &Subscriber) -> bool {
+    match &ctx.caller {
+        Caller::App { .. } => true,
+        Caller::User(user) => user.user_id == subscriber.user_id,
+        Caller::Guest => false,
+    }
+}
+
 fn subscriber_not_found() -> AppwriteError {
     AppwriteError::new(ErrorType::SubscriberNotFound, "Subscriber with the request ID could not be found.")
 }
@@ -364,8 +373,16 @@ pub async fn list_subscribers(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> 
     };
     let options = ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
     let columns = SUBSCRIBER_COLUMNS.replace("subscribers.", "edgewrite_t.");
+    // A signed-in user sees only their own subscriptions (other users' addresses and device
+    // tokens are theirs).
+    let scope = match &ctx.caller {
+        Caller::User(user) => {
+            ("topic_id = ? AND user_id = ?", vec![topic_id.into(), user.user_id.clone().into()])
+        }
+        _ => ("topic_id = ?", vec![topic_id.into()]),
+    };
     let page = query::plan(&options, &schema, &ctx.config.limits)?
-        .fetch(ctx.ports.sql, &columns, Some(("topic_id = ?", vec![topic_id.into()])))
+        .fetch(ctx.ports.sql, &columns, Some(scope))
         .await?;
     let subscribers: Vec<Subscriber> = page.rows.iter().filter_map(|r| Subscriber::from_row(r)).collect();
     let ids: Vec<String> = subscribers.iter().map(|s| s.target_id.clone()).collect();
@@ -381,6 +398,9 @@ pub async fn get_subscriber(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     load_by_id(ctx, &topic_id).await?;
     let id = ctx.params.required_text("subscriberId", 36)?;
     let subscriber = load_subscriber(ctx, &topic_id, &id).await?;
+    if !own(ctx, &subscriber) {
+        return Err(subscriber_not_found());
+    }
     let target = edgewrite_account::target(ctx.ports.sql, &subscriber.target_id).await?;
     Ok(Response::json(200, &subscriber.to_json(target.as_ref())))
 }
@@ -391,10 +411,8 @@ pub async fn unsubscribe(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     load_by_id(ctx, &topic_id).await?;
     let id = ctx.params.required_text("subscriberId", 36)?;
     let subscriber = load_subscriber(ctx, &topic_id, &id).await?;
-    match &ctx.caller {
-        Caller::App { .. } => {}
-        Caller::User(user) if user.user_id == subscriber.user_id => {}
-        _ => return Err(subscriber_not_found()),
+    if !own(ctx, &subscriber) {
+        return Err(subscriber_not_found());
     }
     ctx.ports
         .sql

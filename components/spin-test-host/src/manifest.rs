@@ -390,6 +390,10 @@ mod tests {
         values.insert("edgewrite_mail_api_origin".into(), "http://127.0.0.1:8025".into());
         let a = allowed_hosts(account, &values).unwrap();
         assert!(outbound_allowed(&a, "http", "127.0.0.1", Some(8025)));
-        assert!(!outbound_allowed(&a, "https", "api.resend.com", None));
+        assert!(!outbound_allowed(&a, "http", "127.0.0.1", Some(8026)));
+        // Messaging providers' public APIs stay reachable, and only those.
+        assert!(outbound_allowed(&a, "https", "email.eu-west-1.amazonaws.com", None));
+        assert!(outbound_allowed(&a, "https", "fcm.googleapis.com", None));
+        assert!(!outbound_allowed(&a, "https", "evil.googleapis.com", None));
     }
 }

@@ -499,8 +499,9 @@ pub const MIGRATIONS: &[Migration] = &[
             // A target that goes (deleted, or its user deleted) leaves every topic with it.
             "CREATE TRIGGER subscribers_of_deleted_targets AFTER DELETE ON targets
              BEGIN DELETE FROM subscribers WHERE target_id = OLD.id; END",
-            // `lease` is when the run holding the message started: another delivery of the same
-            // job leaves it alone until the lease runs out.
+            // `lease` is when the run holding the message last showed it was alive: another
+            // delivery of the same job leaves it alone until the lease runs out.
+            // `resolved_at`: when its recipients were listed in `message_targets` (once).
             "CREATE TABLE messages (
                 id TEXT PRIMARY KEY,
                 provider_type TEXT NOT NULL,
@@ -514,16 +515,19 @@ pub const MIGRATIONS: &[Migration] = &[
                 delivery_errors TEXT NOT NULL DEFAULT '[]',
                 delivered_total INTEGER NOT NULL DEFAULT 0,
                 lease INTEGER,
+                resolved_at INTEGER,
                 created_at INTEGER NOT NULL,
                 updated_at INTEGER NOT NULL
             )",
             "CREATE INDEX messages_due ON messages (status, scheduled_at)",
-            // One row per resolved recipient of a message being (or once) delivered.
+            // One row per resolved recipient of a message being (or once) delivered; a
+            // `pending` one is tried again no sooner than `next_at`.
             "CREATE TABLE message_targets (
                 message_id TEXT NOT NULL,
                 target_id TEXT NOT NULL,
                 state TEXT NOT NULL,
                 attempts INTEGER NOT NULL DEFAULT 0,
+                next_at INTEGER NOT NULL DEFAULT 0,
                 error TEXT NOT NULL DEFAULT '',
                 updated_at INTEGER NOT NULL,
                 PRIMARY KEY (message_id, target_id)

@@ -380,6 +380,16 @@ fn opportunistic_starttls_upgrades_only_when_offered() {
 }
 
 #[test]
+fn a_stripped_starttls_offer_never_gets_the_password() {
+    let mut s = scripted(&[&b"220 mx\r\n"[..], b"250-mx\r\n250 AUTH PLAIN LOGIN\r\n"]);
+    let settings = smtp(SmtpSecurity::StartTlsIfOffered, 587, Some("mailer"));
+    let result = block_on(converse(&mut s.session, &settings, &ENVELOPE, "x"));
+    assert!(matches!(result, Err(DeliveryError::Protocol(_))), "{result:?}");
+    let written = String::from_utf8(s.written.borrow().clone()).unwrap();
+    assert!(!written.contains("AUTH"), "{written}");
+}
+
+#[test]
 fn send_smtp_gives_every_recipient_a_rcpt_to() {
     let (port, server) = Server::default().start();
     let recipients = ["jane@example.test", "cc@example.test", "bcc@example.test"];

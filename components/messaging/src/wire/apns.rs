@@ -60,9 +60,9 @@ pub(super) async fn send(
         return Ok(());
     }
     let reason = http::json_body(&response)["reason"].as_str().unwrap_or_default().to_string();
-    if response.status == 410
-        || (response.status == 400 && matches!(reason.as_str(), "BadDeviceToken" | "Unregistered"))
-    {
+    // `BadDeviceToken` is also Apple's answer to a sandbox token sent to production (a wrong
+    // `sandbox` setting): only 410 says the device is gone.
+    if response.status == 410 || reason == "Unregistered" {
         return Err(SendError::TargetExpired(http::answered("APNs", &response, &scrubber)));
     }
     if response.status == 403 {

@@ -180,7 +180,8 @@ pub(super) fn smtp_port(settings: &Settings<'_>, security: SmtpSecurity) -> Resu
         None => Ok(match security {
             SmtpSecurity::StartTls => 587,
             SmtpSecurity::Tls => 465,
-            SmtpSecurity::None | SmtpSecurity::StartTlsIfOffered => 25,
+            // Appwrite's default; Cloudflare refuses port 25 anyway.
+            SmtpSecurity::None | SmtpSecurity::StartTlsIfOffered => 587,
         }),
         Some(port) => match port.trim().parse::<u16>() {
             Ok(port) if port != 0 => Ok(port),

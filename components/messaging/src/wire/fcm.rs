@@ -83,7 +83,9 @@ pub(super) async fn send(
         .into_iter()
         .flatten()
         .find_map(|detail| detail["errorCode"].as_str());
-    if response.status == 404 || error_code == Some("UNREGISTERED") {
+    // Only FCM's own word that the token is gone: a 404 from a wrong project or base URL must
+    // not expire every push target.
+    if error_code == Some("UNREGISTERED") {
         return Err(SendError::TargetExpired(http::answered("FCM", &response, &scrubber)));
     }
     if response.status == 401 {

@@ -96,11 +96,9 @@ fn the_provider_token_is_reused_for_50_minutes() {
 
 #[test]
 fn gone_devices_expire_the_target() {
-    for (status, body) in [
-        (410, r#"{"reason":"Unregistered","timestamp":1}"#),
-        (400, r#"{"reason":"BadDeviceToken"}"#),
-        (400, r#"{"reason":"Unregistered"}"#),
-    ] {
+    for (status, body) in
+        [(410, r#"{"reason":"Unregistered","timestamp":1}"#), (400, r#"{"reason":"Unregistered"}"#)]
+    {
         let fake = FakeOutbound::answering(status, body);
         let result = send_push_at(&fake, &apns("apns-gone", false), &push(), NOW);
         assert!(
@@ -108,11 +106,14 @@ fn gone_devices_expire_the_target() {
             "{result:?}"
         );
     }
-    let fake = FakeOutbound::answering(400, r#"{"reason":"BadTopic"}"#);
-    assert!(matches!(
-        send_push_at(&fake, &apns("apns-gone", false), &push(), NOW),
-        Err(SendError::Permanent(_))
-    ));
+    // A sandbox token sent to production (a wrong `sandbox` setting) is not a gone device.
+    for reason in ["BadTopic", "BadDeviceToken"] {
+        let fake = FakeOutbound::answering(400, &format!(r#"{{"reason":"{reason}"}}"#));
+        assert!(matches!(
+            send_push_at(&fake, &apns("apns-gone", false), &push(), NOW),
+            Err(SendError::Permanent(_))
+        ));
+    }
     let fake = FakeOutbound::answering(503, r#"{"reason":"ServiceUnavailable"}"#);
     assert!(matches!(
         send_push_at(&fake, &apns("apns-gone", false), &push(), NOW),

@@ -276,7 +276,7 @@ fn smtp_envelope_holds_every_recipient_but_the_message_no_bcc() {
     send(&fake, &p, &message()).unwrap();
     let sessions = fake.smtp.borrow();
     let session = &sessions[0];
-    assert_eq!((session.host.as_str(), session.port, session.tls), ("mx.acme.test", 25, Tls::None));
+    assert_eq!((session.host.as_str(), session.port, session.tls), ("mx.acme.test", 587, Tls::None));
     let transcript = &session.transcript;
     let lines: Vec<&str> = transcript.lines().collect();
     assert_eq!(
@@ -303,8 +303,8 @@ fn smtp_encryption_picks_the_connection_and_default_port() {
     for (encryption, auto_tls, port, tls) in [
         ("ssl", true, 465, Tls::Implicit),
         ("tls", false, 587, Tls::StartTls),
-        ("none", true, 25, Tls::StartTls),
-        ("", false, 25, Tls::None),
+        ("none", true, 587, Tls::StartTls),
+        ("", false, 587, Tls::None),
     ] {
         let fake = FakeOutbound::default();
         let p =

@@ -150,6 +150,10 @@ fn unregistered_tokens_expire_the_target() {
     let fake = FakeOutbound::answering(200, TOKEN_ANSWER);
     fake.then(400, invalid);
     assert!(matches!(send_push_at(&fake, &fcm("fcm-bad"), &push(), NOW), Err(SendError::Permanent(_))));
+    // A 404 without FCM's word that the token is gone (a wrong project, a wrong base URL).
+    let fake = FakeOutbound::answering(200, TOKEN_ANSWER);
+    fake.then(404, r#"{"error":{"code":404,"status":"NOT_FOUND"}}"#);
+    assert!(matches!(send_push_at(&fake, &fcm("fcm-404"), &push(), NOW), Err(SendError::Permanent(_))));
 }
 
 #[test]
