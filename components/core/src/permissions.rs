@@ -121,6 +121,26 @@ pub fn check_grantable(caller: &Caller, permissions: &[Permission]) -> Result<()
     Ok(())
 }
 
+/// A list of bare roles (a function's `execute`, a topic's `subscribe`): Appwrite's role strings
+/// (`any`, `guests`, `users`, `users/verified`, `user:ID`, `team:ID`, `member:ID`, `label:NAME`),
+/// not permission strings.
+pub fn roles_param(ctx: &crate::Ctx<'_>, name: &str) -> Result<Option<Vec<String>>, AppwriteError> {
+    let Some(roles) = ctx.params.string_array(name, 255, &ctx.config.limits)? else { return Ok(None) };
+    for role in &roles {
+        let valid = matches!(role.as_str(), "any" | "guests" | "users")
+            || ["user:", "team:", "member:", "label:", "users/"]
+                .iter()
+                .any(|p| role.starts_with(p) && role.len() > p.len());
+        if !valid {
+            return Err(AppwriteError::invalid_param(
+                name,
+                &format!("Role \"{role}\" is not allowed. Must be one of: any, guests, users, user:ID, team:ID, member:ID, label:NAME."),
+            ));
+        }
+    }
+    Ok(Some(roles))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

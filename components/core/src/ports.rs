@@ -329,6 +329,12 @@ pub trait Jobs {
     /// Queues `job` to run after `delay_secs`. `Ok(false)`: this runtime has no queue, and the
     /// caller must do the work itself, now.
     async fn enqueue(&self, job: Job, delay_secs: u32) -> Result<bool, StoreError>;
+
+    /// Whether this runtime has a queue (and a cron tick): without one, time-driven work must
+    /// be picked up by whatever request comes next.
+    fn queues(&self) -> bool {
+        true
+    }
 }
 
 /// A runtime without a queue: every job runs where it was asked for.
@@ -338,6 +344,10 @@ pub struct NoJobs;
 impl Jobs for NoJobs {
     async fn enqueue(&self, _job: Job, _delay_secs: u32) -> Result<bool, StoreError> {
         Ok(false)
+    }
+
+    fn queues(&self) -> bool {
+        false
     }
 }
 

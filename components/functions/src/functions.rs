@@ -192,24 +192,6 @@ pub async fn load(ctx: &Ctx<'_>) -> Result<Function, AppwriteError> {
     load_by_id(ctx, &id).await
 }
 
-/// Roles in `execute`: Appwrite's role strings, not permission strings.
-fn roles_param(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, AppwriteError> {
-    let Some(roles) = ctx.params.string_array("execute", 255, &ctx.config.limits)? else { return Ok(None) };
-    for role in &roles {
-        let valid = matches!(role.as_str(), "any" | "guests" | "users")
-            || ["user:", "team:", "member:", "label:", "users/"]
-                .iter()
-                .any(|p| role.starts_with(p) && role.len() > p.len());
-        if !valid {
-            return Err(AppwriteError::invalid_param(
-                "execute",
-                &format!("Role \"{role}\" is not allowed. Must be one of: any, guests, users, user:ID, team:ID, member:ID, label:NAME."),
-            ));
-        }
-    }
-    Ok(Some(roles))
-}
-
 fn scopes_param(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, AppwriteError> {
     let Some(scopes) = ctx.params.string_array("scopes", 128, &ctx.config.limits)? else { return Ok(None) };
     if let Some(unknown) =
@@ -240,7 +222,7 @@ fn apply_params(ctx: &Ctx<'_>, f: &mut Function) -> Result<(), AppwriteError> {
         }
         f.runtime = runtime;
     }
-    if let Some(execute) = roles_param(ctx)? {
+    if let Some(execute) = edgewrite_core::permissions::roles_param(ctx, "execute")? {
         f.execute = execute;
     }
     if let Some(events) = ctx.params.string_array("events", 256, &ctx.config.limits)? {

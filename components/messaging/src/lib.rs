@@ -107,6 +107,11 @@ impl Capability for Messaging {
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let name = route.name;
+        // Without a cron tick (Spin) scheduled messages that are due go out with the next
+        // messaging request.
+        if !ctx.ports.jobs.queues() {
+            delivery::tick(ctx).await?;
+        }
         match name {
             "providers.list" => providers::list(ctx).await,
             "providers.get" => providers::get(ctx).await,

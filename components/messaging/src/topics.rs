@@ -71,23 +71,6 @@ pub async fn load_by_id(ctx: &Ctx<'_>, id: &str) -> Result<Topic, AppwriteError>
     rows.rows.first().and_then(|r| Topic::from_row(r)).ok_or_else(not_found)
 }
 
-fn subscribe_param(ctx: &Ctx<'_>) -> Result<Option<Vec<String>>, AppwriteError> {
-    let Some(roles) = ctx.params.string_array("subscribe", 255, &ctx.config.limits)? else { return Ok(None) };
-    for role in &roles {
-        let valid = matches!(role.as_str(), "any" | "guests" | "users")
-            || ["user:", "team:", "member:", "label:", "users/"]
-                .iter()
-                .any(|p| role.starts_with(p) && role.len() > p.len());
-        if !valid {
-            return Err(AppwriteError::invalid_param(
-                "subscribe",
-                &format!("Role \"{role}\" is not allowed. Must be one of: any, users, user:ID, team:ID, member:ID, label:NAME."),
-            ));
-        }
-    }
-    Ok(Some(roles))
-}
-
 fn event(topic: &Topic, action: &str) -> Event {
     Event::new(events::names(&[("topics", &topic.id)], action), Vec::new(), topic.to_json(), Vec::new())
 }
@@ -97,7 +80,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
     let id = ctx.params.custom_id("topicId", now, ctx.ports.random)?;
     let name = ctx.params.required_text("name", 128)?;
-    let subscribe = subscribe_param(ctx)?.unwrap_or_else(|| vec!["users".to_string()]);
+    let subscribe = edgewrite_core::permissions::roles_param(ctx, "subscribe")?
+        .unwrap_or_else(|| vec!["users".to_string()]);
     let out = ctx
         .ports
         .sql
@@ -158,7 +142,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     if let Some(name) = ctx.params.text("name", 128)? {
         topic.name = name;
     }
-    if let Some(subscribe) = subscribe_param(ctx)? {
+    if let Some(subscribe) = edgewrite_core::permissions::roles_param(ctx, "subscribe")? {
         topic.subscribe = subscribe;
     }
     let out = ctx
