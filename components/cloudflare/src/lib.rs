@@ -77,6 +77,10 @@ impl edgewrite_core::ports::Jobs for QueueJobs<'_> {
         queue.send(message).await.map_err(binding_error(JOBS_BINDING))?;
         Ok(true)
     }
+
+    fn queues(&self) -> bool {
+        self.0.queue(JOBS_BINDING).is_ok()
+    }
 }
 
 fn binding_error(binding: &str) -> impl Fn(worker::Error) -> StoreError + '_ {

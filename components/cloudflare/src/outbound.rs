@@ -12,7 +12,8 @@ use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestIni
 
 pub struct WorkerOutbound;
 
-/// How long a provider may take to answer: a run delivering a message must not hang on one.
+/// How long a provider may take to answer (an HTTP request, or one step of an SMTP dialogue):
+/// a run delivering a message must not hang on one.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn failed(e: impl std::fmt::Display) -> OutboundError {
@@ -21,14 +22,28 @@ fn failed(e: impl std::fmt::Display) -> OutboundError {
 
 struct WorkerConnection(Socket);
 
+/// `step` of an SMTP dialogue, given up on when the server stays silent this long.
+async fn within<T>(
+    step: &str,
+    work: impl std::future::Future<Output = Result<T, OutboundError>>,
+) -> Result<T, OutboundError> {
+    match select(pin!(work), pin!(Delay::from(FETCH_TIMEOUT))).await {
+        Either::Left((done, _)) => done,
+        Either::Right(_) => Err(failed(format!("{step}: no answer within {} s", FETCH_TIMEOUT.as_secs()))),
+    }
+}
+
 #[async_trait(?Send)]
 impl Connection for WorkerConnection {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, OutboundError> {
-        self.0.read(buf).await.map_err(failed)
+        within("reading", async { self.0.read(buf).await.map_err(failed) }).await
     }
     async fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutboundError> {
-        self.0.write_all(bytes).await.map_err(failed)?;
-        self.0.flush().await.map_err(failed)
+        within("writing", async {
+            self.0.write_all(bytes).await.map_err(failed)?;
+            self.0.flush().await.map_err(failed)
+        })
+        .await
     }
     async fn start_tls(self: Box<Self>) -> Result<Box<dyn Connection>, OutboundError> {
         Ok(Box::new(WorkerConnection(self.0.start_tls())))
@@ -71,7 +86,7 @@ impl Outbound for WorkerOutbound {
             Tls::StartTls => SecureTransport::StartTls,
         };
         let socket = Socket::builder().secure_transport(transport).connect(host, port).map_err(failed)?;
-        socket.opened().await.map_err(failed)?;
+        within("connecting", async { socket.opened().await.map_err(failed) }).await?;
         Ok(Box::new(WorkerConnection(socket)))
     }
 }

@@ -21,6 +21,9 @@ const MAX_ATTEMPTS: i64 = 4;
 /// A run shows it is alive after every target; one silent this long is taken for lost, and the
 /// tick starts the message again.
 const LEASE_MS: i64 = 15 * 60 * 1000;
+/// A message `processing` without a run for this long lost its job (a failed enqueue, a run
+/// that died): the tick starts it again. Longer than the longest backoff.
+const LOST_AFTER_MS: i64 = 60_000;
 /// Targets sent to per run; a bigger message continues in a fresh job (Workers limit the
 /// subrequests of one invocation). Fewer when every email carries attachments.
 const TARGETS_PER_RUN: usize = 200;
@@ -44,16 +47,10 @@ async fn enqueue(ctx: &Ctx<'_>, id: &str, delay_secs: u32) -> Result<(), Appwrit
     match ctx.ports.jobs.enqueue(job, delay_secs).await {
         Ok(true) => Ok(()),
         Ok(false) => {
-            // No queue: deliver now, every target and every retry, without waiting between.
-            let mut retries = 1;
-            loop {
-                match run(ctx, id, true).await? {
-                    Outcome::Done => return Ok(()),
-                    Outcome::Continue => {}
-                    Outcome::RetryLater { .. } if retries < MAX_ATTEMPTS => retries += 1,
-                    Outcome::RetryLater { .. } => return Ok(()),
-                }
-            }
+            // No queue: deliver now, every target and every retry, without waiting between
+            // (each target's tries are counted, so this ends).
+            while run(ctx, id, true).await? == Outcome::Continue {}
+            Ok(())
         }
         Err(error) => {
             // The tick restarts a message left `processing` without a run.
@@ -76,6 +73,8 @@ pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
 /// The cron tick: due scheduled messages start; deliveries whose run was lost start again.
 /// One message's trouble never stops the others (or other capabilities' ticks).
 pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
+    // Without a queue the tick runs inside someone's request: one message at a time.
+    let limit = if ctx.ports.jobs.queues() { 100 } else { 1 };
     let now = ctx.ports.clock.now_ms();
     let rows = ctx
         .ports
@@ -84,8 +83,13 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
             "SELECT id, status FROM messages
              WHERE (status = 'scheduled' AND scheduled_at <= ?)
                 OR (status = 'processing' AND (lease IS NULL OR lease < ?) AND updated_at < ?)
-             LIMIT 100",
-            vec![Value::Integer(now), Value::Integer(now - LEASE_MS), Value::Integer(now - 60_000)],
+             LIMIT ?",
+            vec![
+                Value::Integer(now),
+                Value::Integer(now - LEASE_MS),
+                Value::Integer(now - LOST_AFTER_MS),
+                Value::Integer(limit),
+            ],
         ))
         .await
         .map_err(AppwriteError::internal)?;
@@ -103,21 +107,32 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
 }
 
 async fn restart(ctx: &Ctx<'_>, id: &str, status: &str, now: i64) -> Result<(), AppwriteError> {
+    // Claimed under the same conditions it was found by, so a schedule moved later meanwhile
+    // waits, and one lost delivery is restarted once per minute, not once per tick that sees it.
+    let claim = if status == "scheduled" {
+        Statement::new(
+            "UPDATE messages SET status = 'processing', updated_at = ?
+             WHERE id = ? AND status = 'scheduled' AND scheduled_at <= ?",
+            vec![Value::Integer(now), id.into(), Value::Integer(now)],
+        )
+    } else {
+        Statement::new(
+            "UPDATE messages SET updated_at = ?
+             WHERE id = ? AND status = 'processing' AND (lease IS NULL OR lease < ?) AND updated_at < ?",
+            vec![
+                Value::Integer(now),
+                id.into(),
+                Value::Integer(now - LEASE_MS),
+                Value::Integer(now - LOST_AFTER_MS),
+            ],
+        )
+    };
+    match ctx.ports.sql.query(claim.expect_changes(1)).await {
+        Ok(_) => {}
+        Err(StoreError::GuardFailed { .. }) => return Ok(()),
+        Err(e) => return Err(AppwriteError::internal(e)),
+    }
     if status == "scheduled" {
-        let claimed = ctx
-            .ports
-            .sql
-            .query(
-                Statement::new(
-                    "UPDATE messages SET status = 'processing', updated_at = ? WHERE id = ? AND status = 'scheduled'",
-                    vec![Value::Integer(now), id.into()],
-                )
-                .expect_changes(1),
-            )
-            .await;
-        if claimed.is_err() {
-            return Ok(());
-        }
         if let Some(m) = messages::load_by_id(ctx, id).await? {
             events::publish_all(ctx, None, vec![messages::event(&m, "update")]).await;
         }
@@ -141,10 +156,9 @@ enum Outcome {
 enum Stop {
     /// Every due target was tried.
     Finished,
-    /// The message was deleted or changed meanwhile.
-    Gone,
-    /// Another run took the message over (this one was taken for lost).
-    LeaseLost,
+    /// The message was deleted or changed meanwhile, or another run took it over (this one was
+    /// taken for lost): whatever this run would write no longer applies.
+    Lost,
 }
 
 struct Recipient {
@@ -164,14 +178,34 @@ struct Lease<'a> {
 }
 
 impl Lease<'_> {
+    /// Renews the lease; guarded, so a batch holding it commits only while this run holds it.
     fn renewal(&self, now: i64) -> Statement {
         Statement::new(
             "UPDATE messages SET lease = ? WHERE id = ? AND lease = ?",
             vec![Value::Integer(now), self.id.into(), Value::Integer(self.at.get())],
         )
+        .expect_changes(1)
     }
 
-    async fn release(&self, settle: bool) -> Result<(), AppwriteError> {
+    /// Runs `statements` after a renewal of the lease, all or nothing: `Ok(false)` when this
+    /// run no longer holds it (nothing was written).
+    async fn write(&self, statements: Vec<Statement>) -> Result<bool, AppwriteError> {
+        let now = self.ctx.ports.clock.now_ms().max(self.at.get() + 1);
+        let mut batch = vec![self.renewal(now)];
+        batch.extend(statements);
+        match self.ctx.ports.sql.batch(batch).await {
+            Ok(_) => {
+                self.at.set(now);
+                Ok(true)
+            }
+            Err(StoreError::GuardFailed { .. }) => Ok(false),
+            Err(e) => Err(AppwriteError::internal(e)),
+        }
+    }
+
+    /// Gives the message back (to the next job or the tick), or settles it; `Ok(false)` when
+    /// this run no longer held it.
+    async fn release(&self, settle: bool) -> Result<bool, AppwriteError> {
         let now = self.ctx.ports.clock.now_ms();
         let statement = if settle {
             settle_statement(self.id, now, self.at.get())
@@ -181,8 +215,8 @@ impl Lease<'_> {
                 vec![Value::Integer(now), self.id.into(), Value::Integer(self.at.get())],
             )
         };
-        self.ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
-        Ok(())
+        let out = self.ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
+        Ok(out.changes == 1)
     }
 }
 
@@ -200,26 +234,35 @@ async fn run(ctx: &Ctx<'_>, id: &str, inline: bool) -> Result<Outcome, AppwriteE
             .expect_changes(1),
         )
         .await;
-    if claimed.is_err() {
-        return Ok(Outcome::Done);
+    match claimed {
+        Ok(_) => {}
+        // Settled, gone, or another run holds it.
+        Err(StoreError::GuardFailed { .. }) => return Ok(Outcome::Done),
+        Err(e) => return Err(AppwriteError::internal(e)),
     }
     let lease = Lease { ctx, id, at: std::cell::Cell::new(now) };
-    let Some(message) = messages::load_by_id(ctx, id).await? else { return Ok(Outcome::Done) };
-    let sent = send_due(ctx, &message, &lease, inline).await;
-    let stop = match sent {
-        Ok(stop) => stop,
+    match held(ctx, id, &lease, inline).await {
+        Ok(outcome) => Ok(outcome),
         Err(error) => {
-            // The next job or the tick takes it up again.
-            lease.release(false).await?;
-            return Err(error);
+            // Handed back at once, so the queue's retry of this job (or the tick) goes on.
+            if let Err(e) = lease.release(false).await {
+                tracing::warn!(message = %id, error = %e.message, "handing back a message after an error");
+            }
+            Err(error)
         }
-    };
-    match stop {
-        Stop::Gone | Stop::LeaseLost => return Ok(Outcome::Done),
-        Stop::Finished => {}
+    }
+}
+
+/// The part of a run that holds the lease.
+async fn held(ctx: &Ctx<'_>, id: &str, lease: &Lease<'_>, inline: bool) -> Result<Outcome, AppwriteError> {
+    let Some(message) = messages::load_by_id(ctx, id).await? else { return Ok(Outcome::Done) };
+    if let Stop::Lost = send_due(ctx, &message, lease, inline).await? {
+        return Ok(Outcome::Done);
     }
     let outcome = next_step(ctx, id, inline).await?;
-    lease.release(outcome == Outcome::Done).await?;
+    if !lease.release(outcome == Outcome::Done).await? {
+        return Ok(Outcome::Done);
+    }
     if outcome == Outcome::Done {
         if let Some(m) = messages::load_by_id(ctx, id).await? {
             tracing::info!(message = %id, status = %m.status, delivered = m.delivered_total, "message settled");
@@ -287,6 +330,11 @@ fn resolve_statements(m: &Message, now: i64) -> Vec<Statement> {
     let list = |l: &Vec<String>| Value::from(json!(l).to_string());
     vec![
         Statement::new(
+            "UPDATE messages SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+            vec![Value::Integer(now), m.id.clone().into()],
+        )
+        .expect_changes(1),
+        Statement::new(
             "INSERT OR IGNORE INTO message_targets (message_id, target_id, state, updated_at)
              SELECT ?, t.id, 'pending', ? FROM targets t
              WHERE t.provider_type = ? AND t.expired = 0 AND (
@@ -302,10 +350,6 @@ fn resolve_statements(m: &Message, now: i64) -> Vec<Statement> {
                 list(&m.topics),
             ],
         ),
-        Statement::new(
-            "UPDATE messages SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
-            vec![Value::Integer(now), m.id.clone().into()],
-        ),
     ]
 }
 
@@ -315,35 +359,47 @@ struct Due {
     first: Option<String>,
 }
 
-async fn due(ctx: &Ctx<'_>, m: &Message, limit: usize, inline: bool) -> Result<Due, AppwriteError> {
+/// The message's targets due now (all pending ones when `inline`), its recipients listed first
+/// if this is its first run; `None` when the message went or this run lost its lease.
+async fn due(
+    ctx: &Ctx<'_>,
+    m: &Message,
+    lease: &Lease<'_>,
+    limit: usize,
+    inline: bool,
+) -> Result<Option<Due>, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
-    let mut batch = Vec::new();
     let resolved = ctx
         .ports
         .sql
         .query(Statement::new("SELECT resolved_at FROM messages WHERE id = ?", vec![m.id.clone().into()]))
         .await
         .map_err(AppwriteError::internal)?;
-    if resolved.rows.first().and_then(|r| r.first()).and_then(Value::as_i64).is_none() {
-        batch.extend(resolve_statements(m, now));
+    let Some(row) = resolved.rows.first() else { return Ok(None) };
+    if row.first().and_then(Value::as_i64).is_none() && !lease.write(resolve_statements(m, now)).await? {
+        return Ok(None);
     }
-    let skip = batch.len();
-    batch.push(Statement::new(
-        "SELECT mt.target_id, mt.attempts, t.identifier, t.provider_id,
-            (SELECT u.name FROM users u WHERE u.id = t.user_id)
-         FROM message_targets mt LEFT JOIN targets t ON t.id = mt.target_id
-         WHERE mt.message_id = ? AND mt.state = 'pending' AND mt.next_at <= ? ORDER BY mt.rowid LIMIT ?",
-        vec![
-            m.id.clone().into(),
-            Value::Integer(if inline { i64::MAX } else { now }),
-            Value::Integer(limit as i64),
-        ],
-    ));
-    batch.push(Statement::new(
-        "SELECT target_id FROM message_targets WHERE message_id = ? ORDER BY rowid LIMIT 1",
-        vec![m.id.clone().into()],
-    ));
+    let batch = vec![
+        Statement::new(
+            "SELECT mt.target_id, mt.attempts, t.identifier, t.provider_id,
+                (SELECT u.name FROM users u WHERE u.id = t.user_id)
+             FROM message_targets mt LEFT JOIN targets t ON t.id = mt.target_id
+             WHERE mt.message_id = ? AND mt.state = 'pending' AND (mt.next_at <= ? OR ?)
+             ORDER BY mt.rowid LIMIT ?",
+            vec![
+                m.id.clone().into(),
+                Value::Integer(now),
+                Value::Integer(i64::from(inline)),
+                Value::Integer(limit as i64),
+            ],
+        ),
+        Statement::new(
+            "SELECT target_id FROM message_targets WHERE message_id = ? ORDER BY rowid LIMIT 1",
+            vec![m.id.clone().into()],
+        ),
+    ];
     let out = ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+    let skip = 0;
     let recipients = out
         .get(skip)
         .map(|r| {
@@ -366,7 +422,7 @@ async fn due(ctx: &Ctx<'_>, m: &Message, limit: usize, inline: bool) -> Result<D
         .unwrap_or_default();
     let first =
         out.get(skip + 1).and_then(|r| r.rows.first()).and_then(|r| r.first()).and_then(Value::as_str);
-    Ok(Due { recipients, first: first.map(str::to_string) })
+    Ok(Some(Due { recipients, first: first.map(str::to_string) }))
 }
 
 /// What every send of one message shares: its providers (opened once) and its content.
@@ -485,14 +541,47 @@ async fn send_due(
 ) -> Result<Stop, AppwriteError> {
     let has_attachments = !messages::attachments(&m.data).is_empty();
     let limit = if has_attachments { TARGETS_PER_RUN_WITH_ATTACHMENTS } else { TARGETS_PER_RUN };
-    let due = due(ctx, m, limit, inline).await?;
+    let Some(due) = due(ctx, m, lease, limit, inline).await? else { return Ok(Stop::Lost) };
     if due.recipients.is_empty() {
         return Ok(Stop::Finished);
     }
     let mut prepared = prepare(ctx, m).await?;
     let endpoints = Endpoints::from_secrets(ctx.ports.secrets);
     for recipient in &due.recipients {
+        let attempts = recipient.attempts + 1;
+        let target = recipient.identifier.as_deref().unwrap_or(&recipient.target_id);
+        let row = |sql: &str, mut values: Vec<Value>| {
+            values.extend([m.id.clone().into(), recipient.target_id.clone().into()]);
+            // Guarded: deleting or changing the message removes its rows.
+            Statement::new(format!("{sql} WHERE message_id = ? AND target_id = ?"), values).expect_changes(1)
+        };
         let now = ctx.ports.clock.now_ms();
+        if recipient.attempts >= MAX_ATTEMPTS {
+            // Its runs died while sending to it, every time: it counts as failed.
+            let error =
+                format!("Failed sending to target {target} with error: no answer after {MAX_ATTEMPTS} tries");
+            let done = row(
+                "UPDATE message_targets SET state = 'failed', error = ?, updated_at = ?",
+                vec![error.into(), Value::Integer(now)],
+            );
+            if !lease.write(vec![done]).await? {
+                return Ok(Stop::Lost);
+            }
+            continue;
+        }
+        // The try is counted before it is made: a run that dies in it (a platform limit, a
+        // provider that never answers) still uses it up, and the target waits its backoff.
+        let counted = row(
+            "UPDATE message_targets SET attempts = ?, next_at = ?, updated_at = ?",
+            vec![
+                Value::Integer(attempts),
+                Value::Integer(now + i64::from(backoff_secs(attempts)) * 1000),
+                Value::Integer(now),
+            ],
+        );
+        if !lease.write(vec![counted]).await? {
+            return Ok(Stop::Lost);
+        }
         let sender = Sender {
             outbound: ctx.ports.outbound,
             random: ctx.ports.random,
@@ -501,50 +590,31 @@ async fn send_due(
         };
         let first = due.first.as_deref() == Some(recipient.target_id.as_str());
         let result = send_one(sender, &mut prepared, recipient, first).await;
-        let attempts = recipient.attempts + 1;
-        let target = recipient.identifier.as_deref().unwrap_or(&recipient.target_id);
-        let (state, error, next_at) = match &result {
-            Ok(()) => ("sent", String::new(), 0),
+        let (state, error) = match &result {
+            Ok(()) => ("sent", String::new()),
             Err(SendError::Retryable(e)) if attempts < MAX_ATTEMPTS => {
                 tracing::info!(message = %m.id, target = %recipient.target_id, attempts, error = %e, "delivery to retry");
-                ("pending", String::new(), now + i64::from(backoff_secs(attempts)) * 1000)
+                ("pending", String::new())
             }
             Err(e) => {
                 tracing::info!(message = %m.id, target = %recipient.target_id, attempts, error = %e, "delivery failed");
                 let state = if matches!(e, SendError::TargetExpired(_)) { "expired" } else { "failed" };
-                (state, format!("Failed sending to target {target} with error: {e}"), 0)
+                (state, format!("Failed sending to target {target} with error: {e}"))
             }
         };
         let done = ctx.ports.clock.now_ms();
-        let mut batch = vec![
-            // Deleting or changing the message removes its rows: then this run stops.
-            Statement::new(
-                "UPDATE message_targets SET state = ?, attempts = ?, error = ?, next_at = ?, updated_at = ?
-                 WHERE message_id = ? AND target_id = ?",
-                vec![
-                    state.into(),
-                    Value::Integer(attempts),
-                    error.into(),
-                    Value::Integer(next_at),
-                    Value::Integer(done),
-                    m.id.clone().into(),
-                    recipient.target_id.clone().into(),
-                ],
-            )
-            .expect_changes(1),
-            lease.renewal(done),
-        ];
+        let mut batch = vec![row(
+            "UPDATE message_targets SET state = ?, error = ?, updated_at = ?",
+            vec![state.into(), error.into(), Value::Integer(done)],
+        )];
         if state == "expired" {
             batch.push(Statement::new(
                 "UPDATE targets SET expired = 1, updated_at = ? WHERE id = ?",
                 vec![Value::Integer(done), recipient.target_id.clone().into()],
             ));
         }
-        match ctx.ports.sql.batch(batch).await {
-            Ok(out) if out.get(1).is_some_and(|r| r.changes == 1) => lease.at.set(done),
-            Ok(_) => return Ok(Stop::LeaseLost),
-            Err(StoreError::GuardFailed { .. }) => return Ok(Stop::Gone),
-            Err(e) => return Err(AppwriteError::internal(e)),
+        if !lease.write(batch).await? {
+            return Ok(Stop::Lost);
         }
     }
     Ok(Stop::Finished)

@@ -107,10 +107,12 @@ impl Capability for Messaging {
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let name = route.name;
-        // Without a cron tick (Spin) scheduled messages that are due go out with the next
-        // messaging request.
+        // Without a cron tick (Spin) a scheduled message that is due goes out with the next
+        // messaging request (one per request), as does a delivery whose run was lost.
         if !ctx.ports.jobs.queues() {
-            delivery::tick(ctx).await?;
+            if let Err(error) = delivery::tick(ctx).await {
+                tracing::warn!(error = %error.message, "sending due messages");
+            }
         }
         match name {
             "providers.list" => providers::list(ctx).await,

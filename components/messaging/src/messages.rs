@@ -396,7 +396,11 @@ pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     tracing::info!(message = %m.id, kind, status = %m.status, "message created");
     events::publish_all(ctx, None, vec![event(&m, "create")]).await;
     if m.status == "processing" {
-        crate::delivery::start(ctx, &m.id).await?;
+        // Stored and announced already: a delivery that fails to start is the tick's to retry,
+        // not the caller's (a retried create would send twice).
+        if let Err(error) = crate::delivery::start(ctx, &m.id).await {
+            tracing::warn!(message = %m.id, error = %error.message, "starting a delivery");
+        }
         // Without a queue the delivery just happened.
         if let Some(now) = load_by_id(ctx, &m.id).await? {
             m = now;
@@ -458,7 +462,11 @@ pub async fn update(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     m.delivered_at = None;
     events::publish_all(ctx, None, vec![event(&m, "update")]).await;
     if m.status == "processing" {
-        crate::delivery::start(ctx, &m.id).await?;
+        // Stored and announced already: a delivery that fails to start is the tick's to retry,
+        // not the caller's (a retried create would send twice).
+        if let Err(error) = crate::delivery::start(ctx, &m.id).await {
+            tracing::warn!(message = %m.id, error = %error.message, "starting a delivery");
+        }
         if let Some(now) = load_by_id(ctx, &m.id).await? {
             m = now;
         }

@@ -12,6 +12,9 @@ pub struct SpinOutbound;
 
 /// Largest provider answer read (providers answer a few hundred bytes).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// How long a provider may take to start answering: a request delivering messages inline must
+/// not hang on one.
+const FIRST_BYTE_TIMEOUT_NS: u64 = 30_000_000_000;
 
 #[async_trait(?Send)]
 impl Outbound for SpinOutbound {
@@ -21,6 +24,10 @@ impl Outbound for SpinOutbound {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
+        // The host enforces it: no answer's head within it fails the request.
+        let options = wasip3::http::types::RequestOptions::new();
+        let _ = options.set_first_byte_timeout(Some(FIRST_BYTE_TIMEOUT_NS));
+        builder = builder.extension(wasip3::http_compat::RequestOptionsExtension(options));
         let req = builder.body(FullBody::new(Bytes::from(request.body))).map_err(|e| failed(&e))?;
         let resp = spin_sdk::http::send(req).await.map_err(|e| failed(&format!("{e:?}")))?;
         let status = resp.status().as_u16();
