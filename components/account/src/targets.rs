@@ -335,23 +335,23 @@ async fn change(ctx: &Ctx<'_>, user_id: &str, only_type: Option<&str>) -> Result
 /// `DELETE /users/{userId}/targets/{targetId}`
 pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let user = crate::users::path_user(ctx).await?;
-    remove(ctx, &user.id, "%").await
+    remove(ctx, &user.id, None).await
 }
 
 /// `DELETE /account/targets/{targetId}/push`
 pub async fn delete_push(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (user, _) = crate::account::current_user(ctx).await?;
-    remove(ctx, &user.id, "push").await
+    remove(ctx, &user.id, Some("push")).await
 }
 
-async fn remove(ctx: &Ctx<'_>, user_id: &str, provider_type: &str) -> Result<Response, AppwriteError> {
+async fn remove(ctx: &Ctx<'_>, user_id: &str, only_type: Option<&str>) -> Result<Response, AppwriteError> {
     let id = ctx.params.required_text("targetId", 36)?;
     let deleted = ctx
         .ports
         .sql
         .query(Statement::new(
-            "DELETE FROM targets WHERE id = ? AND user_id = ? AND provider_type LIKE ?",
-            vec![id.into(), user_id.into(), provider_type.into()],
+            "DELETE FROM targets WHERE id = ? AND user_id = ? AND (? IS NULL OR provider_type = ?)",
+            vec![id.into(), user_id.into(), only_type.into(), only_type.into()],
         ))
         .await
         .map_err(AppwriteError::internal)?;

@@ -22,7 +22,8 @@ fn failed(e: impl std::fmt::Display) -> OutboundError {
 
 struct WorkerConnection(Socket);
 
-/// `step` of an SMTP dialogue, given up on when the server stays silent this long.
+/// `step` of a provider call (a fetch, a step of an SMTP dialogue), given up on when the other
+/// side stays silent for [`FETCH_TIMEOUT`].
 async fn within<T>(
     step: &str,
     work: impl std::future::Future<Output = Result<T, OutboundError>>,
@@ -65,18 +66,16 @@ impl Outbound for WorkerOutbound {
         let req = Request::new_with_init(&request.url, &init).map_err(failed)?;
         let abort = AbortController::default();
         let signal = abort.signal();
-        let answer = async {
+        let answer = within("fetching", async {
             let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(failed)?;
             Ok(OutboundResponse { status: resp.status_code(), body: resp.bytes().await.map_err(failed)? })
-        };
-        let outcome = match select(pin!(answer), pin!(Delay::from(FETCH_TIMEOUT))).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right(_) => {
-                abort.abort();
-                Err(failed(format!("no answer within {} s", FETCH_TIMEOUT.as_secs())))
-            }
-        };
-        outcome
+        })
+        .await;
+        if answer.is_err() {
+            // A request given up on is not left running (aborting a finished one does nothing).
+            abort.abort();
+        }
+        answer
     }
 
     async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {

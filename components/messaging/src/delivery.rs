@@ -1,7 +1,7 @@
 //! Delivery, outside the request that asked for it: a `messaging.deliver` job (Cloudflare
 //! Queues) resolves a message's recipients once, sends to each through its provider, records
 //! each outcome as it happens, retries what failed for a passing reason with backoff, and
-//! settles the message as `sent` (something was delivered) or `failed`. The cron `tick` starts
+//! settles the message as Appwrite does: `sent`, or `failed` when any target failed. The cron `tick` starts
 //! scheduled messages that are due and restarts deliveries whose run was lost.
 //!
 //! Without a queue (Spin) the same run happens in the request, retrying at once.
@@ -36,26 +36,27 @@ fn backoff_secs(attempt: i64) -> u32 {
     2u32.saturating_mul(4u32.saturating_pow(attempt.clamp(1, 6) as u32 - 1))
 }
 
-/// Hands message `id` (status `processing`) to delivery: queued, or run here.
-pub async fn start(ctx: &Ctx<'_>, id: &str) -> Result<(), AppwriteError> {
+/// Hands message `id` (status `processing`) to delivery: queued, or run here. `true`: it ran
+/// here (no queue), so the message changed.
+pub async fn start(ctx: &Ctx<'_>, id: &str) -> Result<bool, AppwriteError> {
     enqueue(ctx, id, 0).await
 }
 
-async fn enqueue(ctx: &Ctx<'_>, id: &str, delay_secs: u32) -> Result<(), AppwriteError> {
+async fn enqueue(ctx: &Ctx<'_>, id: &str, delay_secs: u32) -> Result<bool, AppwriteError> {
     let project = ctx.project.unwrap_or_default().to_string();
     let job = Job { project, kind: DELIVER_JOB.into(), payload: json!({ "messageId": id }) };
     match ctx.ports.jobs.enqueue(job, delay_secs).await {
-        Ok(true) => Ok(()),
+        Ok(true) => Ok(false),
         Ok(false) => {
             // No queue: deliver now, every target and every retry, without waiting between
             // (each target's tries are counted, so this ends).
             while run(ctx, id, true).await? == Outcome::Continue {}
-            Ok(())
+            Ok(true)
         }
         Err(error) => {
             // The tick restarts a message left `processing` without a run.
             tracing::warn!(message = %id, %error, "queueing a message delivery");
-            Ok(())
+            Ok(false)
         }
     }
 }
@@ -63,11 +64,12 @@ async fn enqueue(ctx: &Ctx<'_>, id: &str, delay_secs: u32) -> Result<(), Appwrit
 /// The `messaging.deliver` job.
 pub async fn run_queued(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     let id = ctx.params.required_text("messageId", 36)?;
-    match run(ctx, &id, false).await? {
-        Outcome::RetryLater { delay_secs } => enqueue(ctx, &id, delay_secs).await,
-        Outcome::Continue => enqueue(ctx, &id, 0).await,
-        Outcome::Done => Ok(()),
-    }
+    let delay_secs = match run(ctx, &id, false).await? {
+        Outcome::RetryLater { delay_secs } => delay_secs,
+        Outcome::Continue => 0,
+        Outcome::Done => return Ok(()),
+    };
+    enqueue(ctx, &id, delay_secs).await.map(drop)
 }
 
 /// The cron tick: due scheduled messages start; deliveries whose run was lost start again.
@@ -139,7 +141,7 @@ async fn restart(ctx: &Ctx<'_>, id: &str, status: &str, now: i64) -> Result<(), 
     } else {
         tracing::warn!(message = %id, "restarting a delivery whose run was lost");
     }
-    start(ctx, id).await
+    start(ctx, id).await.map(drop)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,14 +371,7 @@ async fn due(
     inline: bool,
 ) -> Result<Option<Due>, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
-    let resolved = ctx
-        .ports
-        .sql
-        .query(Statement::new("SELECT resolved_at FROM messages WHERE id = ?", vec![m.id.clone().into()]))
-        .await
-        .map_err(AppwriteError::internal)?;
-    let Some(row) = resolved.rows.first() else { return Ok(None) };
-    if row.first().and_then(Value::as_i64).is_none() && !lease.write(resolve_statements(m, now)).await? {
+    if !m.resolved && !lease.write(resolve_statements(m, now)).await? {
         return Ok(None);
     }
     let batch = vec![
@@ -399,9 +394,8 @@ async fn due(
         ),
     ];
     let out = ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
-    let skip = 0;
     let recipients = out
-        .get(skip)
+        .first()
         .map(|r| {
             r.rows
                 .iter()
@@ -420,8 +414,7 @@ async fn due(
                 .collect()
         })
         .unwrap_or_default();
-    let first =
-        out.get(skip + 1).and_then(|r| r.rows.first()).and_then(|r| r.first()).and_then(Value::as_str);
+    let first = out.get(1).and_then(|r| r.rows.first()).and_then(|r| r.first()).and_then(Value::as_str);
     Ok(Some(Due { recipients, first: first.map(str::to_string) }))
 }
 
@@ -429,6 +422,8 @@ async fn due(
 struct Prepared {
     providers: Vec<(Provider, Option<ProviderConfig>)>,
     email: Option<wire::EmailMessage>,
+    /// The email's cc and bcc addresses, given to the first target's email only.
+    copies: (Vec<String>, Vec<String>),
     sms: Option<wire::SmsMessage>,
     push: Option<wire::PushMessage>,
     /// Why nothing can be sent at all (attachments gone), if so.
@@ -448,18 +443,10 @@ async fn prepare(ctx: &Ctx<'_>, m: &Message) -> Result<Prepared, AppwriteError> 
         providers.push((provider, config));
     }
     let text = |name: &str| m.data.get(name).and_then(Json::as_str).map(str::to_string);
-    let mut prepared = Prepared { providers, email: None, sms: None, push: None, broken: None };
+    let mut prepared =
+        Prepared { providers, email: None, copies: Default::default(), sms: None, push: None, broken: None };
     match m.provider_type.as_str() {
         "email" => {
-            let ids = |name: &str| -> Vec<String> {
-                m.data
-                    .get(name)
-                    .and_then(Json::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            };
             let addresses = |targets: &[edgewrite_account::Target], wanted: &[String]| -> Vec<String> {
                 wanted
                     .iter()
@@ -467,7 +454,7 @@ async fn prepare(ctx: &Ctx<'_>, m: &Message) -> Result<Prepared, AppwriteError> 
                     .map(|t| t.identifier.clone())
                     .collect()
             };
-            let (cc, bcc) = (ids("cc"), ids("bcc"));
+            let (cc, bcc) = (messages::ids(&m.data, "cc"), messages::ids(&m.data, "bcc"));
             let both: Vec<String> = cc.iter().chain(&bcc).cloned().collect();
             let copies = edgewrite_account::targets_by_ids(ctx.ports.sql, &both).await?;
             let mut attachments = Vec::new();
@@ -493,14 +480,15 @@ async fn prepare(ctx: &Ctx<'_>, m: &Message) -> Result<Prepared, AppwriteError> 
                     }
                 }
             }
+            prepared.copies = (addresses(&copies, &cc), addresses(&copies, &bcc));
             prepared.email = Some(wire::EmailMessage {
                 to: String::new(),
                 to_name: String::new(),
                 subject: text("subject").unwrap_or_default(),
                 content: text("content").unwrap_or_default(),
                 html: m.data.get("html").and_then(Json::as_bool).unwrap_or(false),
-                cc: addresses(&copies, &cc),
-                bcc: addresses(&copies, &bcc),
+                cc: Vec::new(),
+                bcc: Vec::new(),
                 attachments,
             });
         }
@@ -652,11 +640,8 @@ async fn send_one(
         email.to.clone_from(to);
         email.to_name.clone_from(&recipient.user_name);
         // cc and bcc get one copy of the message, with its first target's.
-        let (cc, bcc) = if first { (email.cc.clone(), email.bcc.clone()) } else { (Vec::new(), Vec::new()) };
-        let kept = (std::mem::replace(&mut email.cc, cc), std::mem::replace(&mut email.bcc, bcc));
-        let result = wire::send_email(sender, config, email).await;
-        (email.cc, email.bcc) = kept;
-        result
+        (email.cc, email.bcc) = if first { prepared.copies.clone() } else { Default::default() };
+        wire::send_email(sender, config, email).await
     } else if let Some(sms) = &mut prepared.sms {
         sms.to.clone_from(to);
         wire::send_sms(sender, config, sms).await

@@ -16,7 +16,7 @@ pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 
 pub const COLUMNS: &str =
     "id, provider_type, topics, users, targets, data, status, scheduled_at, delivered_at,
-    delivery_errors, delivered_total, created_at, updated_at";
+    delivery_errors, delivered_total, created_at, updated_at, resolved_at";
 
 static FIELDS: &[Field] = &[
     Field { attribute: "$id", column: "id", kind: FieldKind::Text },
@@ -47,6 +47,8 @@ pub struct Message {
     pub delivered_total: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Its recipients are listed in `message_targets` (its first delivery run did that).
+    pub resolved: bool,
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -71,6 +73,7 @@ impl Message {
             delivered_total: int(10).unwrap_or_default(),
             created_at: int(11).unwrap_or_default(),
             updated_at: int(12).unwrap_or_default(),
+            resolved: int(13).is_some(),
         })
     }
 
@@ -193,6 +196,16 @@ fn apply_content(ctx: &Ctx<'_>, kind: &str, data: &mut Map<String, Json>) -> Res
     Ok(())
 }
 
+/// An id list kept in a message's `data` (an email's `cc`, `bcc`).
+pub fn ids(data: &Map<String, Json>, name: &str) -> Vec<String> {
+    data.get(name)
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
 /// An email's attachments as `(bucketId, fileId)`.
 pub fn attachments(data: &Map<String, Json>) -> Vec<(String, String)> {
     data.get("attachments")
@@ -231,16 +244,8 @@ async fn check_sendable(ctx: &Ctx<'_>, m: &Message) -> Result<(), AppwriteError>
         _ => ErrorType::MessageTargetNotPush,
     };
     let mut target_ids = m.targets.clone();
-    for name in ["cc", "bcc"] {
-        target_ids.extend(
-            m.data
-                .get(name)
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_string)),
-        );
-    }
+    target_ids.extend(ids(&m.data, "cc"));
+    target_ids.extend(ids(&m.data, "bcc"));
     let found = edgewrite_account::targets_by_ids(ctx.ports.sql, &target_ids).await?;
     for id in &target_ids {
         match found.iter().find(|t| &t.id == id) {
@@ -353,6 +358,24 @@ fn write_values(m: &Message) -> Vec<Value> {
     ]
 }
 
+/// Hands a stored, announced message that is `processing` to delivery, and gives it back as
+/// the caller should see it: as stored when queued, as delivered when it ran here (no queue).
+/// A delivery that fails to start is the tick's to retry, not the caller's: a retried create
+/// would send twice.
+async fn hand_over(ctx: &Ctx<'_>, m: Message) -> Result<Message, AppwriteError> {
+    if m.status != "processing" {
+        return Ok(m);
+    }
+    match crate::delivery::start(ctx, &m.id).await {
+        Ok(false) => Ok(m),
+        Ok(true) => Ok(load_by_id(ctx, &m.id).await?.unwrap_or(m)),
+        Err(error) => {
+            tracing::warn!(message = %m.id, error = %error.message, "starting a delivery");
+            Ok(m)
+        }
+    }
+}
+
 /// `POST /messaging/messages/{email|sms|push}`
 pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
@@ -395,18 +418,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
         })?;
     tracing::info!(message = %m.id, kind, status = %m.status, "message created");
     events::publish_all(ctx, None, vec![event(&m, "create")]).await;
-    if m.status == "processing" {
-        // Stored and announced already: a delivery that fails to start is the tick's to retry,
-        // not the caller's (a retried create would send twice).
-        if let Err(error) = crate::delivery::start(ctx, &m.id).await {
-            tracing::warn!(message = %m.id, error = %error.message, "starting a delivery");
-        }
-        // Without a queue the delivery just happened.
-        if let Some(now) = load_by_id(ctx, &m.id).await? {
-            m = now;
-        }
-    }
-    Ok(Response::json(201, &m.to_json()))
+    Ok(Response::json(201, &hand_over(ctx, m).await?.to_json()))
 }
 
 /// `PATCH /messaging/messages/{email|sms|push}/{messageId}`
@@ -461,17 +473,7 @@ pub async fn update(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     m.delivered_total = 0;
     m.delivered_at = None;
     events::publish_all(ctx, None, vec![event(&m, "update")]).await;
-    if m.status == "processing" {
-        // Stored and announced already: a delivery that fails to start is the tick's to retry,
-        // not the caller's (a retried create would send twice).
-        if let Err(error) = crate::delivery::start(ctx, &m.id).await {
-            tracing::warn!(message = %m.id, error = %error.message, "starting a delivery");
-        }
-        if let Some(now) = load_by_id(ctx, &m.id).await? {
-            m = now;
-        }
-    }
-    Ok(Response::json(200, &m.to_json()))
+    Ok(Response::json(200, &hand_over(ctx, m).await?.to_json()))
 }
 
 /// `GET /messaging/messages`
