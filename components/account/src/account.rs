@@ -98,7 +98,7 @@ pub(crate) fn new_password(
     history: Vec<String>,
 ) -> Result<(&'static str, Vec<Value>), AppwriteError> {
     let policy = &ctx.config.password;
-    let hash = password::hash(plain, ctx.ports.random, policy)?;
+    let hash = password::hash_for(ctx, plain)?;
     let history = password::push_history(history, &hash, policy);
     Ok((
         "password_hash = ?, hash_algo = 'argon2', hash_options = ?, password_updated_at = ?, password_history = ?",
@@ -182,10 +182,10 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     password::check_dictionary("password", &new, &ctx.config.password)?;
     let old = ctx.params.text("oldPassword", 256)?.unwrap_or_default();
     let (user, _) = current_user(ctx).await?;
-    if user.password_hash.is_some() && !user.password_matches(&old) {
+    if user.password_hash.is_some() && !user.password_matches(ctx, &old) {
         return Err(invalid_credentials());
     }
-    password::check_history(&new, &user.password_history)?;
+    password::check_history(ctx, &new, &user.password_history)?;
     password::check_personal_data(&new, &user.personal_data(), &ctx.config.password)?;
     let (set, params) = new_password(ctx, &new, user.password_history.clone())?;
     let user = update(ctx, &user.id, set, params, vec![]).await?;
@@ -233,7 +233,7 @@ async fn change_identifier(ctx: &Ctx<'_>, column: &str, value: String) -> Result
     }
     let mut params: Vec<Value> = vec![value.into()];
     match &user.password_hash {
-        Some(_) if !user.password_matches(&plain) => return Err(invalid_credentials()),
+        Some(_) if !user.password_matches(ctx, &plain) => return Err(invalid_credentials()),
         Some(_) => {}
         None => {
             password::validate("password", &plain)?;

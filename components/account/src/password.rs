@@ -5,8 +5,8 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use edgewrite_core::config::PasswordPolicy;
-use edgewrite_core::ports::Random;
-use edgewrite_core::{AppwriteError, ErrorType};
+use edgewrite_core::ports::{Random, Task, TaskOutput};
+use edgewrite_core::{AppwriteError, Ctx, ErrorType};
 
 /// Appwrite's wording for the password rule.
 pub const PASSWORD_RULE: &str =
@@ -52,6 +52,61 @@ pub fn hash(password: &str, random: &dyn Random, policy: &PasswordPolicy) -> Res
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(AppwriteError::internal)
+}
+
+/// A new hash of `plain` for a handler: done where the runtime runs CPU-heavy work
+/// (`ports::Offload`), else here.
+pub fn hash_for(ctx: &Ctx<'_>, plain: &str) -> Result<String, AppwriteError> {
+    let task = Task::HashPassword { password: plain.to_string() };
+    match ctx.ports.offload.output(&task, TaskOutput::Hash(String::new())) {
+        Some(TaskOutput::Hash(hash)) => Ok(hash),
+        _ => hash(plain, ctx.ports.random, &ctx.config.password),
+    }
+}
+
+/// Whether `plain` matches `stored` (hashed with `algo` and `options`), checked where the
+/// runtime runs CPU-heavy work, else here. `expect` is the answer that lets the handler go on
+/// (see `Offload::output`).
+pub fn verify_for(
+    ctx: &Ctx<'_>,
+    plain: &str,
+    stored: &str,
+    algo: &str,
+    options: &serde_json::Value,
+    expect: bool,
+) -> bool {
+    let task = Task::VerifyPassword {
+        password: plain.to_string(),
+        stored: stored.to_string(),
+        algo: algo.to_string(),
+        options: options.clone(),
+    };
+    match ctx.ports.offload.output(&task, TaskOutput::Verified(expect)) {
+        Some(TaskOutput::Verified(verified)) => verified,
+        _ => verify_any(plain, stored, algo, options),
+    }
+}
+
+fn verify_any(plain: &str, stored: &str, algo: &str, options: &serde_json::Value) -> bool {
+    if algo == "argon2" {
+        verify(plain, stored)
+    } else {
+        crate::imported::verify(plain, algo, stored, options)
+    }
+}
+
+/// Does `task` here: what the Worker runs for the project's object.
+pub fn perform(
+    task: &Task,
+    random: &dyn Random,
+    policy: &PasswordPolicy,
+) -> Result<TaskOutput, AppwriteError> {
+    Ok(match task {
+        Task::HashPassword { password } => TaskOutput::Hash(hash(password, random, policy)?),
+        Task::VerifyPassword { password, stored, algo, options } => {
+            TaskOutput::Verified(verify_any(password, stored, algo, options))
+        }
+    })
 }
 
 /// Largest Argon2 costs a stored hash may ask for: an imported hash must not make one login
@@ -140,8 +195,13 @@ pub fn check_personal_data(
 }
 
 /// `400 password_recently_used` when the password matches one of the remembered hashes.
-pub fn check_history(password: &str, history: &[String]) -> Result<(), AppwriteError> {
-    if history.iter().any(|h| verify(password, h)) {
+pub fn check_history(ctx: &Ctx<'_>, password: &str, history: &[String]) -> Result<(), AppwriteError> {
+    // Every remembered hash is checked (no short cut), so one serving asks for all of them.
+    let used = history
+        .iter()
+        .map(|h| verify_for(ctx, password, h, "argon2", &serde_json::Value::Null, false))
+        .fold(false, |any, v| any | v);
+    if used {
         return Err(AppwriteError::new(
             ErrorType::PasswordRecentlyUsed,
             "The password you are trying to use is similar to your previous password. For your security, please choose a different password and try again.",

@@ -106,10 +106,10 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .map_err(AppwriteError::internal)?;
     let user = User::first(&rows);
     let verified = match &user {
-        Some(u) if u.password_hash.is_some() => u.password_matches(&plain),
+        Some(u) if u.password_hash.is_some() => u.password_matches(ctx, &plain),
         _ => {
             // Spend the same time as a real check, so response times do not reveal which emails exist.
-            let _ = password::hash(&plain, ctx.ports.random, &ctx.config.password);
+            password::hash_for(ctx, &plain)?;
             false
         }
     };
@@ -127,7 +127,7 @@ pub async fn create_email(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         statements.push(Statement::new(
             "UPDATE users SET password_hash = ?, hash_options = ?, hash_algo = 'argon2' WHERE id = ?",
             vec![
-                password::hash(&plain, ctx.ports.random, &ctx.config.password)?.into(),
+                password::hash_for(ctx, &plain)?.into(),
                 password::hash_options(&ctx.config.password).to_string().into(),
                 user.id.clone().into(),
             ],

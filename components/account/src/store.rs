@@ -77,10 +77,11 @@ impl User {
     }
 
     /// Whether `plain` is this user's password (false for password-less users).
-    pub fn password_matches(&self, plain: &str) -> bool {
+    pub fn password_matches(&self, ctx: &edgewrite_core::Ctx<'_>, plain: &str) -> bool {
         match &self.password_hash {
-            Some(stored) if self.hash_algo == "argon2" => crate::password::verify(plain, stored),
-            Some(stored) => crate::imported::verify(plain, &self.hash_algo, stored, &self.hash_options),
+            Some(stored) => {
+                crate::password::verify_for(ctx, plain, stored, &self.hash_algo, &self.hash_options, true)
+            }
             None => false,
         }
     }

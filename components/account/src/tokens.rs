@@ -427,7 +427,7 @@ pub async fn update_recovery(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     if !user.status {
         return Err(blocked());
     }
-    password::check_history(&plain, &user.password_history)?;
+    password::check_history(ctx, &plain, &user.password_history)?;
     password::check_personal_data(&plain, &user.personal_data(), &ctx.config.password)?;
     let (set, mut params) = crate::account::new_password(ctx, &plain, user.password_history.clone())?;
     params.push(Value::Integer(ctx.ports.clock.now_ms()));

@@ -139,7 +139,7 @@ async fn insert(
             (Value::Null, "argon2", password::hash_options(&ctx.config.password), Value::Null)
         }
         NewPassword::Plain(plain) => (
-            password::hash(&plain, ctx.ports.random, &ctx.config.password)?.into(),
+            password::hash_for(ctx, &plain)?.into(),
             "argon2",
             password::hash_options(&ctx.config.password),
             Value::Integer(now),
@@ -416,7 +416,7 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     password::validate("password", &plain)?;
     password::check_dictionary("password", &plain, &ctx.config.password)?;
     let user = path_user(ctx).await?;
-    password::check_history(&plain, &user.password_history)?;
+    password::check_history(ctx, &plain, &user.password_history)?;
     password::check_personal_data(&plain, &user.personal_data(), &ctx.config.password)?;
     let (set, params) = new_password(ctx, &plain, user.password_history.clone())?;
     update(ctx, &user, set, params, vec![]).await

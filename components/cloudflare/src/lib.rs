@@ -2,11 +2,16 @@
 //! every capability linked in, and provides the ports over Durable Objects (SQL), R2 (blobs) and
 //! KV (cache). This is the only crate that uses `worker`.
 
+mod forward;
+mod object_runtime;
 mod outbound;
 mod project_object;
 mod stores;
 mod upstream;
 mod wire;
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use async_trait::async_trait;
 use edgewrite_core::ports::{Clock, Random, Secrets, StoreError};
@@ -18,8 +23,8 @@ pub use project_object::ProjectDatabase;
 
 /// Binding names, as declared in `wrangler.toml`.
 pub(crate) const DATABASE_BINDING: &str = "PROJECT_DATABASE";
-const BLOBS_BINDING: &str = "BLOBS";
-const CACHE_BINDING: &str = "CACHE";
+pub(crate) const BLOBS_BINDING: &str = "BLOBS";
+pub(crate) const CACHE_BINDING: &str = "CACHE";
 const JOBS_BINDING: &str = "JOBS";
 
 pub(crate) struct EnvSecrets<'a>(pub(crate) &'a Env);
@@ -47,21 +52,24 @@ impl Random for CryptoRandom {
     }
 }
 
+/// The Worker's runtime, for what it serves itself: its SQL is the project's object across
+/// the network, one crossing per batch (counted for the test header).
 struct CloudflareRuntime<'a> {
     env: &'a Env,
     secrets: EnvSecrets<'a>,
     jobs: QueueJobs<'a>,
+    crossings: Cell<u32>,
 }
 
 impl<'a> CloudflareRuntime<'a> {
     fn new(env: &'a Env) -> Self {
-        CloudflareRuntime { env, secrets: EnvSecrets(env), jobs: QueueJobs(env) }
+        CloudflareRuntime { env, secrets: EnvSecrets(env), jobs: QueueJobs(env), crossings: Cell::new(0) }
     }
 }
 
 /// Jobs go to the Cloudflare Queue bound as `JOBS`, whose consumer is this Worker's `queue`
 /// handler. Without the binding, work runs at once.
-struct QueueJobs<'a>(&'a Env);
+pub(crate) struct QueueJobs<'a>(pub(crate) &'a Env);
 
 /// Cloudflare Queues delay a message by at most 12 hours.
 const MAX_QUEUE_DELAY_SECS: u32 = 12 * 3600;
@@ -83,7 +91,7 @@ impl edgewrite_core::ports::Jobs for QueueJobs<'_> {
     }
 }
 
-fn binding_error(binding: &str) -> impl Fn(worker::Error) -> StoreError + '_ {
+pub(crate) fn binding_error(binding: &str) -> impl Fn(worker::Error) -> StoreError + '_ {
     move |e| StoreError::Unavailable(format!("binding {binding}: {e}"))
 }
 
@@ -105,29 +113,25 @@ impl Runtime for CloudflareRuntime<'_> {
         &self.jobs
     }
 
-    async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {
-        let stub = self
-            .env
-            .durable_object(DATABASE_BINDING)
-            .and_then(|ns| ns.get_by_name(project))
-            .map_err(binding_error(DATABASE_BINDING))?;
-        let events_stub = self
-            .env
-            .durable_object(DATABASE_BINDING)
-            .and_then(|ns| ns.get_by_name(project))
-            .map_err(binding_error(DATABASE_BINDING))?;
+    async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError> {
+        let stub = || {
+            self.env
+                .durable_object(DATABASE_BINDING)
+                .and_then(|ns| ns.get_by_name(project))
+                .map_err(binding_error(DATABASE_BINDING))
+        };
         let bucket = self.env.bucket(BLOBS_BINDING).map_err(binding_error(BLOBS_BINDING))?;
         let kv = self.env.kv(CACHE_BINDING).map_err(binding_error(CACHE_BINDING))?;
         Ok(ProjectStores {
-            sql: Box::new(stores::DurableSql { stub }),
+            sql: Box::new(stores::DurableSql { stub: stub()?, crossings: &self.crossings }),
             blobs: Box::new(stores::R2Blobs { bucket, prefix: format!("{project}/") }),
             kv: Box::new(stores::KvCache { store: kv, prefix: format!("{project}:") }),
-            events: Box::new(stores::ProjectEvents { stub: events_stub }),
+            events: Box::new(stores::ProjectEvents { stub: stub()?, crossings: &self.crossings }),
         })
     }
 }
 
-const CAPABILITIES: &[&dyn Capability] = &[
+pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_health::Health,
     &edgewrite_account::Account,
     &edgewrite_account::Users,
@@ -149,12 +153,14 @@ fn head_of(req: &Request) -> Result<(edgewrite_core::Request, bool), edgewrite_c
     let method = Method::parse(&req.inner().method());
     let mut core = edgewrite_core::Request::from_url(method.unwrap_or(Method::Get), &url)
         .map_err(|e| edgewrite_core::Response::error(&e))?;
-    core.headers = req.headers().entries().collect();
+    // Internal headers only ever come from the Worker itself (`wire::INTERNAL_PREFIX`).
+    core.headers =
+        req.headers().entries().filter(|(name, _)| !name.starts_with(wire::INTERNAL_PREFIX)).collect();
     core.client_ip = core.headers.get("cf-connecting-ip").unwrap_or_default().to_string();
     Ok((core, method.is_some()))
 }
 
-async fn to_core(
+pub(crate) async fn to_core(
     mut req: Request,
     config: &Config,
 ) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
@@ -191,13 +197,13 @@ async fn read_body(req: &mut Request, limit: usize) -> worker::Result<Option<Vec
     Ok(Some(body))
 }
 
-fn from_core(resp: edgewrite_core::Response) -> worker::Result<Response> {
+pub(crate) fn from_core(resp: edgewrite_core::Response) -> worker::Result<Response> {
     from_core_with(resp, None)
 }
 
 /// The worker response; a blob body streams from R2 one part at a time (each part at most a
 /// stored chunk), so memory holds one part whatever the file's size.
-fn from_core_with(resp: edgewrite_core::Response, env: Option<&Env>) -> worker::Result<Response> {
+pub(crate) fn from_core_with(resp: edgewrite_core::Response, env: Option<&Env>) -> worker::Result<Response> {
     let headers = Headers::new();
     for (name, value) in resp.headers.iter() {
         headers.append(name, value)?;
@@ -241,11 +247,24 @@ fn console_sink(level: tracing::Level, line: &str) {
     }
 }
 
+thread_local! {
+    /// The deployment's variables, read once per isolate: they do not change while it lives.
+    static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
+fn config_of(env: &Env) -> Rc<Config> {
+    CONFIG.with(|c| c.get_or_init(|| Rc::new(Config::from_secrets(&EnvSecrets(env)))).clone())
+}
+
+/// Test header (`EDGEWRITE_TEST_ROUTES=1`): how many times serving the request crossed from
+/// the Worker to the project's object.
+const CROSSINGS_HEADER: &str = "x-edgewrite-crossings";
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
     let runtime = CloudflareRuntime::new(&env);
-    let config = Config::from_secrets(&runtime.secrets);
+    let config = config_of(&env);
     if config.test_routes && req.path() == project_object::INSTANCE_HOOK {
         return project_object::instance(&req, &env).await;
     }
@@ -256,23 +275,36 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             }
         }
     }
+    let url = req.url().map(|u| u.to_string()).unwrap_or_default();
     let core = match to_core(req, &config).await {
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),
     };
-    let response = edgewrite_core::serve(
-        &core,
-        &config,
-        &runtime,
-        CAPABILITIES,
-        Some(&edgewrite_account::AccountAuthenticator),
-    )
-    .await;
-    // A realtime handshake: the project's object takes the socket.
-    if response.status == 200 && response.headers.get(edgewrite_realtime::HANDSHAKE_HEADER).is_some() {
-        return project_object::open_socket(&env, &response.body).await;
+    let response = match forward::object_for(&core, &config) {
+        Some(project) => forward::serve(&core, &url, &project, &env, &config, &runtime.crossings).await?,
+        None => {
+            let response = edgewrite_core::serve(
+                &core,
+                &config,
+                &runtime,
+                CAPABILITIES,
+                Some(&edgewrite_account::AccountAuthenticator),
+            )
+            .await;
+            from_core_with(response, Some(&env))?
+        }
+    };
+    if !config.test_routes || response.status_code() == 101 {
+        return Ok(response);
     }
-    from_core_with(response, Some(&env))
+    // The object's answer has immutable headers: copy them to add the count.
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    headers.set(CROSSINGS_HEADER, &runtime.crossings.get().to_string())?;
+    let status = response.status_code();
+    Ok(Response::from_body(response.body().clone())?.with_status(status).with_headers(headers))
 }
 
 /// The API's public URL, for work that runs without a request (schedules): the

@@ -1,52 +1,44 @@
-//! `ProjectDatabase`: one Durable Object per project, used as that project's SQL server and
-//! realtime hub. The stateless Worker sends it batches; it runs each batch in one
-//! `transactionSync` (all or nothing) against its SQLite storage, after applying the system
-//! migrations once per instance. It also holds the project's realtime WebSockets with the
-//! hibernation API (each connection's state is the socket's attachment, so it survives the
-//! object being evicted) and fans out the events the Worker publishes after its writes.
+//! `ProjectDatabase`: one Durable Object per project, which serves that project's requests.
+//! The Worker forwards a request once; the object runs the whole pipeline (`serve`) against its
+//! own SQLite — each write batch in one `transactionSync`, all or nothing — after applying the
+//! system migrations once per instance. Work the Worker keeps (Argon2) comes back as a
+//! [`Reply::Tasks`]; file bytes are streamed by the Worker from a [`Reply::Blobs`]. The object
+//! also answers the batches of the few routes the Worker serves itself (function runs, image
+//! previews, queued jobs), holds the project's realtime WebSockets with the hibernation API
+//! (each connection's state is the socket's attachment, so it survives eviction) and delivers
+//! every write's events to them in commit order.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 
 use async_trait::async_trait;
 use edgewrite_core::identity::{Authenticator, Credentials, SessionCredential};
 use edgewrite_core::ports::{Event, Ports};
 use edgewrite_core::ports::{Rows, Sql, Statement, StoreError, Value};
+use edgewrite_core::Config;
 use edgewrite_realtime::{Action, Connection, Sequencer};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    durable_object, DurableObject, Env, Request, RequestInit, Response, SqlStorage, SqlStorageValue, State,
+    durable_object, DurableObject, Env, Headers, Request, Response, SqlStorage, SqlStorageValue, State,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-use crate::wire::{Announcement, BatchReply, WireRows, WireStatement};
+use crate::object_runtime::{ObjectOffload, ObjectRuntime};
+use crate::wire::{
+    Announcement, BatchReply, Done, Reply, WireRows, WireStatement, DONE_HEADER, REPLY_HEADER, SERVE_HEADER,
+};
 
 #[durable_object]
 pub struct ProjectDatabase {
     state: State,
     env: Env,
     migrated: Cell<bool>,
+    /// The deployment's variables, read once per instance.
+    config: OnceCell<Config>,
     /// Random per instance: the test hook tells tests whether the object was evicted.
     instance: String,
     sequencer: RefCell<Sequencer>,
-}
-
-/// Header carrying a new realtime connection (JSON) from the Worker's handshake to the object.
-const CONNECTION_HEADER: &str = "x-edgewrite-connection";
-
-/// The Worker's side of a realtime handshake: the project's object accepts the socket, and
-/// its `101` goes back to the client.
-pub(crate) async fn open_socket(env: &Env, connection: &[u8]) -> worker::Result<Response> {
-    let connection: Connection =
-        serde_json::from_slice(connection).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let stub = env.durable_object(crate::DATABASE_BINDING)?.get_by_name(&connection.project)?;
-    let headers = worker::Headers::new();
-    headers.set("upgrade", "websocket")?;
-    headers.set(CONNECTION_HEADER, &serde_json::to_string(&connection).unwrap_or_default())?;
-    let mut init = RequestInit::new();
-    init.with_headers(headers);
-    stub.fetch_with_request(Request::new_with_init("https://project-database/realtime", &init)?).await
 }
 
 /// Test hook (mounted with `EDGEWRITE_TEST_ROUTES=1`): `GET …?project=P` answers the project
@@ -66,12 +58,21 @@ pub(crate) async fn instance(req: &Request, env: &Env) -> worker::Result<Respons
 impl DurableObject for ProjectDatabase {
     fn new(state: State, env: Env) -> Self {
         let instance = edgewrite_core::ids::random_hex(8, &crate::CryptoRandom);
-        Self { state, env, migrated: Cell::new(false), instance, sequencer: RefCell::default() }
+        Self {
+            state,
+            env,
+            migrated: Cell::new(false),
+            config: OnceCell::new(),
+            instance,
+            sequencer: RefCell::default(),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        if let Some(project) = req.headers().get(SERVE_HEADER)? {
+            return self.serve(req, project).await;
+        }
         match req.path().as_str() {
-            "/realtime" => return self.accept(&req).await,
             "/publish" => {
                 let announcement: Announcement = req.json().await?;
                 self.announce(announcement).await;
@@ -85,24 +86,10 @@ impl DurableObject for ProjectDatabase {
             }
             _ => {}
         }
-        let local = LocalSql { state: &self.state };
-        if !self.migrated.get() {
-            if let Err(e) = edgewrite_sql::migrate(&local, worker::Date::now().as_millis() as i64).await {
-                tracing::error!(error = %e, "migration failed");
-                return Response::from_json(&BatchReply::Err(e.into()));
-            }
-            self.migrated.set(true);
-            if !self.sequencer.borrow().started() {
-                let current = local
-                    .query(Statement::new("SELECT n FROM commit_seq WHERE id = 1", vec![]))
-                    .await
-                    .ok()
-                    .and_then(|r| r.rows.first()?.first()?.as_i64());
-                if let Some(current) = current {
-                    self.sequencer.borrow_mut().start(current);
-                }
-            }
+        if let Err(e) = self.ready().await {
+            return Response::from_json(&BatchReply::Err(e.into()));
         }
+        let local = self.sql();
         let wire: Vec<WireStatement> = req.json().await?;
         let reply = match wire.into_iter().map(WireStatement::into_statement).collect::<Result<Vec<_>, _>>() {
             Ok(statements) => match local.batch(statements).await {
@@ -190,11 +177,102 @@ impl DurableObject for ProjectDatabase {
 }
 
 impl ProjectDatabase {
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub(crate) fn sql(&self) -> LocalSql<'_> {
+        LocalSql { state: &self.state }
+    }
+
+    fn config(&self) -> &Config {
+        self.config.get_or_init(|| Config::from_secrets(&crate::EnvSecrets(&self.env)))
+    }
+
+    /// Applies the system migrations once per instance, and starts the realtime sequencer
+    /// where the commits are.
+    async fn ready(&self) -> Result<(), StoreError> {
+        if self.migrated.get() {
+            return Ok(());
+        }
+        let local = self.sql();
+        if let Err(e) = edgewrite_sql::migrate(&local, worker::Date::now().as_millis() as i64).await {
+            tracing::error!(error = %e, "migration failed");
+            return Err(e);
+        }
+        self.migrated.set(true);
+        if !self.sequencer.borrow().started() {
+            let current = local
+                .query(Statement::new("SELECT n FROM commit_seq WHERE id = 1", vec![]))
+                .await
+                .ok()
+                .and_then(|r| r.rows.first()?.first()?.as_i64());
+            if let Some(current) = current {
+                self.sequencer.borrow_mut().start(current);
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves a request the Worker forwarded: the whole pipeline, here.
+    async fn serve(&self, req: Request, project: String) -> worker::Result<Response> {
+        let config = self.config();
+        let done: Option<Done> = match req.headers().get(DONE_HEADER)? {
+            Some(header) => {
+                Some(serde_json::from_str(&header).map_err(|e| worker::Error::RustError(e.to_string()))?)
+            }
+            None => None,
+        };
+        let core = match crate::to_core(req, config).await {
+            Ok(core) => core,
+            Err(rejected) => return crate::from_core(rejected),
+        };
+        if let Err(e) = self.ready().await {
+            return crate::from_core(edgewrite_core::serve::reject(
+                &core,
+                config,
+                &edgewrite_core::AppwriteError::internal(e),
+            ));
+        }
+        let runtime = ObjectRuntime {
+            object: self,
+            project,
+            offload: ObjectOffload::new(done),
+            secrets: crate::EnvSecrets(&self.env),
+            jobs: crate::QueueJobs(&self.env),
+        };
+        let response = edgewrite_core::serve(
+            &core,
+            config,
+            &runtime,
+            crate::CAPABILITIES,
+            Some(&edgewrite_account::AccountAuthenticator),
+        )
+        .await;
+        if runtime.offload.deferring() {
+            return reply(
+                200,
+                &edgewrite_core::http::Headers::new(),
+                &Reply::Tasks(runtime.offload.take_pending()),
+            );
+        }
+        // A realtime handshake: this object takes the socket.
+        if response.status == 200 && response.headers.get(edgewrite_realtime::HANDSHAKE_HEADER).is_some() {
+            let connection: Connection = serde_json::from_slice(&response.body)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            return self.accept(connection).await;
+        }
+        match response.blob_body {
+            Some(blob_body) => {
+                let parts = blob_body.parts.into_iter().map(|(key, r)| (key, r.start, r.end)).collect();
+                reply(response.status, &response.headers, &Reply::Blobs { project: blob_body.project, parts })
+            }
+            None => crate::from_core(response),
+        }
+    }
+
     /// A new realtime connection: accepted for hibernation, greeted with `connected`.
-    async fn accept(&self, req: &Request) -> worker::Result<Response> {
-        let header = req.headers().get(CONNECTION_HEADER)?.unwrap_or_default();
-        let connection: Connection =
-            serde_json::from_str(&header).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    async fn accept(&self, connection: Connection) -> worker::Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(connection.to_attachment())?;
@@ -209,7 +287,7 @@ impl ProjectDatabase {
     /// Delivers a write's events once those of every write committed before it are out. The
     /// Worker is answered at once; announcements held for an earlier one are given up on by
     /// the alarm ([`edgewrite_realtime::GAP_WAIT_MS`]).
-    async fn announce(&self, announcement: Announcement) {
+    pub(crate) async fn announce(&self, announcement: Announcement) {
         let Announcement { seq, events } = announcement;
         let now = worker::Date::now().as_millis() as i64;
         let due = self.sequencer.borrow_mut().offer(seq, events, now);
@@ -306,6 +384,7 @@ impl ObjectStores<'_> {
             secrets: &self.secrets,
             outbound: &edgewrite_core::ports::NoOutbound,
             jobs: &edgewrite_core::ports::NoJobs,
+            offload: &edgewrite_core::ports::Inline,
         }
     }
 }
@@ -315,8 +394,19 @@ fn attachment(socket: &WebSocket) -> Option<Connection> {
     socket.deserialize_attachment::<String>().ok().flatten().and_then(|a| Connection::from_attachment(&a))
 }
 
-/// The object's own SQLite, behind the `Sql` port (used for migrations and batches).
-struct LocalSql<'a> {
+/// An answer for the Worker to finish: `status` and `headers` are the response's.
+fn reply(status: u16, headers: &edgewrite_core::http::Headers, reply: &Reply) -> worker::Result<Response> {
+    let out = Headers::new();
+    for (name, value) in headers.iter() {
+        out.append(name, value)?;
+    }
+    out.set(REPLY_HEADER, "1")?;
+    let body = serde_json::to_vec(reply).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    Ok(worker::ResponseBuilder::new().with_status(status).with_headers(out).fixed(body))
+}
+
+/// The object's own SQLite, behind the `Sql` port.
+pub(crate) struct LocalSql<'a> {
     state: &'a State,
 }
 
@@ -391,6 +481,11 @@ impl Sql for LocalSql<'_> {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Rows>, StoreError> {
         let storage = self.state.storage();
         let sql = storage.sql();
+        // Reads need no transaction: the statements run back to back in one synchronous turn
+        // of a single-threaded object, so no write can come between them.
+        if statements.iter().all(|s| s.expect_changes.is_none() && crate::object_runtime::reads_only(s)) {
+            return run_all(&sql, &statements);
+        }
         let raw: &JsValue = storage.as_raw().as_ref();
         let transaction_sync = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))
             .ok()

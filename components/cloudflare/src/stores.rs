@@ -1,6 +1,8 @@
 //! The ports over Cloudflare bindings: SQL through the project's Durable Object, blobs in R2,
 //! the cache in Workers KV.
 
+use std::cell::Cell;
+
 use async_trait::async_trait;
 use edgewrite_core::ports::{Blobs, ByteRange, Kv, Rows, Sql, Statement, StoreError};
 use worker::{Bucket, Headers, KvStore, Method, Range, Request, RequestInit, Stub};
@@ -11,14 +13,17 @@ fn unavailable(what: &str) -> impl Fn(worker::Error) -> StoreError + '_ {
     move |e| StoreError::Unavailable(format!("{what}: {e}"))
 }
 
-/// SQL statements sent to the project's `ProjectDatabase` object.
-pub struct DurableSql {
+/// SQL statements sent to the project's `ProjectDatabase` object (by the few routes the Worker
+/// serves itself), each batch one crossing.
+pub struct DurableSql<'a> {
     pub stub: Stub,
+    pub crossings: &'a Cell<u32>,
 }
 
 #[async_trait(?Send)]
-impl Sql for DurableSql {
+impl Sql for DurableSql<'_> {
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<Rows>, StoreError> {
+        self.crossings.set(self.crossings.get() + 1);
         let wire: Vec<WireStatement> = statements.iter().map(WireStatement::from).collect();
         let body = serde_json::to_string(&wire).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let headers = Headers::new();
@@ -123,17 +128,19 @@ impl Kv for KvCache {
 
 /// Realtime events go to the project's object, which holds the project's sockets and fans each
 /// event out to the connections that may read it.
-pub struct ProjectEvents {
+pub struct ProjectEvents<'a> {
     pub stub: Stub,
+    pub crossings: &'a Cell<u32>,
 }
 
 #[async_trait(?Send)]
-impl edgewrite_core::ports::Events for ProjectEvents {
+impl edgewrite_core::ports::Events for ProjectEvents<'_> {
     async fn publish(
         &self,
         seq: Option<i64>,
         events: Vec<edgewrite_core::ports::Event>,
     ) -> Result<(), StoreError> {
+        self.crossings.set(self.crossings.get() + 1);
         let body = serde_json::to_string(&crate::wire::Announcement { seq, events })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut init = RequestInit::new();

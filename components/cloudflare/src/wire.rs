@@ -117,6 +117,7 @@ pub enum WireError {
     Invalid { message: String },
     Unavailable { message: String },
     Busy { message: String },
+    Deferred,
 }
 
 impl From<StoreError> for WireError {
@@ -129,6 +130,7 @@ impl From<StoreError> for WireError {
             StoreError::Invalid(message) => WireError::Invalid { message },
             StoreError::Unavailable(message) => WireError::Unavailable { message },
             StoreError::Busy(message) => WireError::Busy { message },
+            StoreError::Deferred => WireError::Deferred,
         }
     }
 }
@@ -143,6 +145,7 @@ impl From<WireError> for StoreError {
             WireError::Invalid { message } => StoreError::Invalid(message),
             WireError::Unavailable { message } => StoreError::Unavailable(message),
             WireError::Busy { message } => StoreError::Busy(message),
+            WireError::Deferred => StoreError::Deferred,
         }
     }
 }
@@ -161,3 +164,28 @@ pub struct Announcement {
     pub seq: Option<i64>,
     pub events: Vec<edgewrite_core::ports::Event>,
 }
+
+/// Headers of a request the Worker forwards to the project's object, and of the object's
+/// answer. The Worker removes every request header with this prefix before forwarding, so a
+/// client cannot forge them.
+pub const INTERNAL_PREFIX: &str = "x-edgewrite-internal-";
+/// On a forwarded request: the project it is for (and the mark of a forwarded request).
+pub const SERVE_HEADER: &str = "x-edgewrite-internal-serve";
+/// On a forwarded request served again: the tasks the Worker did, with their outputs (JSON).
+pub const DONE_HEADER: &str = "x-edgewrite-internal-done";
+/// On the object's answer: its body is not the response but [`Reply`] (JSON).
+pub const REPLY_HEADER: &str = "x-edgewrite-internal-reply";
+
+/// What the object asks of the Worker instead of a finished response.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// Do these tasks and forward the request again with their outputs.
+    Tasks(Vec<edgewrite_core::ports::Task>),
+    /// The response's body is these parts of the project's blobs, streamed from R2 by the
+    /// Worker (its status and headers are the reply's).
+    Blobs { project: String, parts: Vec<(String, u64, u64)> },
+}
+
+/// Tasks done by the Worker, as [`DONE_HEADER`] carries them.
+pub type Done = Vec<(edgewrite_core::ports::Task, edgewrite_core::ports::TaskOutput)>;

@@ -254,7 +254,35 @@ static ROUTES: &[Route] = &[
         needs_project: true,
         name: "stored-file",
     },
+    // Where the isolate's linear memory stands: answered by whoever serves the route, the
+    // Worker for the first (no project state), the project's object for the second.
+    Route {
+        method: Method::Get,
+        path: "/v1/__edgewrite/memory",
+        scope: None,
+        needs_project: false,
+        name: "memory",
+    },
+    Route {
+        method: Method::Get,
+        path: "/v1/__edgewrite/memory/project",
+        scope: None,
+        needs_project: true,
+        name: "memory",
+    },
 ];
+
+/// The size of this instance's wasm linear memory, in bytes (0 off wasm).
+fn wasm_memory_bytes() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) as u64 * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
 
 /// The bytes a file's chunks occupy in the blob store, as stored (compressed, encrypted):
 /// tests check that nothing of a file in an encrypting bucket is stored in the clear.
@@ -307,6 +335,9 @@ impl Capability for TestRoutes {
         }
         if route.name == "stored-file" {
             return stored_file(ctx).await;
+        }
+        if route.name == "memory" {
+            return Ok(Response::json(200, &json!({ "wasmBytes": wasm_memory_bytes() })));
         }
         let results = run(&ctx.ports).await;
         let cases: Vec<_> = results

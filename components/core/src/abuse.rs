@@ -50,7 +50,8 @@ fn scoped(ctx: &Ctx<'_>, key: &str) -> String {
 
 /// Counts a hit on `key` when limits apply to this caller (see [`hit`]).
 pub async fn check(ctx: &Ctx<'_>, key: &str, limit: Limit) -> Result<(), AppwriteError> {
-    if applies(ctx) {
+    // A request served again after offloaded work was counted the first time.
+    if applies(ctx) && !ctx.ports.offload.repeat() {
         hit(&ctx.ports, &scoped(ctx, key), limit).await?;
     }
     Ok(())

@@ -272,6 +272,10 @@ impl AppwriteError {
             tracing::warn!(error = %detail, "store busy");
             return Self::new(ErrorType::DatabaseTimeout, "Database timed out. Try again.");
         }
+        // A refused side effect of a serving that is thrown away (`ports::Offload`): no fault.
+        if detail.starts_with("store deferred:") {
+            return Self::new(ErrorType::GeneralUnknown, "Server Error");
+        }
         tracing::error!(error = %detail, "internal error");
         Self::from(ErrorType::GeneralUnknown)
     }

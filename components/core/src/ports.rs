@@ -137,6 +137,10 @@ pub enum StoreError {
     /// Another writer held the database past the busy timeout; retrying may succeed.
     #[error("store busy: {0}")]
     Busy(String),
+    /// A side effect was refused because this serving of the request waits on work done
+    /// elsewhere ([`Offload`]); the request is served again once that work is done.
+    #[error("store deferred: the request is served again once offloaded work is done")]
+    Deferred,
 }
 
 impl StoreError {
@@ -351,6 +355,53 @@ impl Jobs for NoJobs {
     }
 }
 
+/// CPU-heavy work that a runtime may do in another place than the one serving the request: on
+/// Cloudflare the project's object serves requests but leaves Argon2 to the stateless Worker.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum Task {
+    /// A new hash of `password` with the deployment's Argon2id parameters.
+    HashPassword { password: String },
+    /// Whether `password` matches `stored`, hashed with `algo` (`argon2`, `bcrypt` …) and
+    /// `options`.
+    VerifyPassword { password: String, stored: String, algo: String, options: serde_json::Value },
+}
+
+/// What a [`Task`] gave.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskOutput {
+    Hash(String),
+    Verified(bool),
+}
+
+/// Where [`Task`]s run. Handlers ask [`Offload::output`] first and do the task themselves on
+/// `None`.
+pub trait Offload {
+    /// The task's output when it was done elsewhere for this request. `speculate` is the
+    /// output the handler expects (the one that lets it go on): a runtime that defers the task
+    /// records it and answers `speculate`, so the handler reaches every task it needs in one
+    /// serving; the runtime then refuses the serving's side effects
+    /// ([`StoreError::Deferred`]), throws its answer away, has the tasks done and serves the
+    /// request again with their outputs. `None`: do the task here.
+    fn output(&self, task: &Task, speculate: TaskOutput) -> Option<TaskOutput>;
+
+    /// Whether this serving repeats one whose tasks were deferred: effects that must happen
+    /// once per request (abuse counters) already happened.
+    fn repeat(&self) -> bool {
+        false
+    }
+}
+
+/// Every task runs where the request is served.
+pub struct Inline;
+
+impl Offload for Inline {
+    fn output(&self, _task: &Task, _speculate: TaskOutput) -> Option<TaskOutput> {
+        None
+    }
+}
+
 /// Deployment configuration and secrets (wrangler vars/secrets, Spin variables, env).
 pub trait Secrets {
     fn get(&self, name: &str) -> Option<String>;
@@ -368,6 +419,7 @@ pub struct Ports<'a> {
     pub secrets: &'a dyn Secrets,
     pub outbound: &'a dyn Outbound,
     pub jobs: &'a dyn Jobs,
+    pub offload: &'a dyn Offload,
 }
 
 /// [`Clock`] and [`Random`] for runtimes whose std has a wall clock and an OS random source.

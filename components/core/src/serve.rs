@@ -10,16 +10,17 @@ use crate::http::{Method, Request, Response};
 use crate::identity::{verify_bootstrap_key, Authenticator, Caller, Credentials};
 use crate::params::Params;
 use crate::ports::{
-    Blobs, Clock, Event, Events, Job, Jobs, Kv, NoJobs, Outbound, Ports, Random, Secrets, Sql, StoreError,
+    Blobs, Clock, Event, Events, Inline, Job, Jobs, Kv, NoJobs, Offload, Outbound, Ports, Random, Secrets,
+    Sql, StoreError,
 };
 use crate::router::{self, Capability, Ctx, LocalApi, Match};
 
-/// A project's stores, opened by the runtime adapter.
-pub struct ProjectStores {
-    pub sql: Box<dyn Sql>,
-    pub blobs: Box<dyn Blobs>,
-    pub kv: Box<dyn Kv>,
-    pub events: Box<dyn Events>,
+/// A project's stores, opened by the runtime adapter (they may borrow from it).
+pub struct ProjectStores<'a> {
+    pub sql: Box<dyn Sql + 'a>,
+    pub blobs: Box<dyn Blobs + 'a>,
+    pub kv: Box<dyn Kv + 'a>,
+    pub events: Box<dyn Events + 'a>,
 }
 
 /// What an adapter provides: the platform-wide ports and a way to open one project's stores.
@@ -33,9 +34,13 @@ pub trait Runtime {
     fn jobs(&self) -> &dyn Jobs {
         &NoJobs
     }
+    /// Where CPU-heavy tasks run; by default where the request is served.
+    fn offload(&self) -> &dyn Offload {
+        &Inline
+    }
     /// Opens the stores of `project` (a project the configuration serves), with the system
     /// tables migrated.
-    async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError>;
+    async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError>;
 }
 
 /// Routes a session still waiting for its second factor may call (Appwrite's list): end the
@@ -225,7 +230,9 @@ async fn serve_at(req: &Request, api: &Loopback<'_>) -> Response {
         response.blob_body = None;
     }
     finish(req, config, &mut response);
-    tracing::info!(
+    // At `debug`: the platform keeps its own request log, and a console line per request costs
+    // as much as serving a read.
+    tracing::debug!(
         method = req.method.as_str(),
         path = %req.path,
         status = response.status,
@@ -320,7 +327,7 @@ async fn dispatch(req: &Request, api: &Loopback<'_>) -> Result<Response, Appwrit
 }
 
 /// The ports over a project's stores (or none), and the runtime's own.
-fn ports_of<'a>(stores: Option<&'a ProjectStores>, runtime: &'a dyn Runtime) -> Ports<'a> {
+fn ports_of<'a>(stores: Option<&'a ProjectStores<'a>>, runtime: &'a dyn Runtime) -> Ports<'a> {
     static NONE: NoProject = NoProject;
     Ports {
         sql: stores.map_or(&NONE as &dyn Sql, |s| s.sql.as_ref()),
@@ -332,6 +339,7 @@ fn ports_of<'a>(stores: Option<&'a ProjectStores>, runtime: &'a dyn Runtime) -> 
         secrets: runtime.secrets(),
         outbound: runtime.outbound(),
         jobs: runtime.jobs(),
+        offload: runtime.offload(),
     }
 }
 

@@ -326,7 +326,7 @@ impl Runtime for NativeRuntime {
         &OsRandom
     }
 
-    async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {
+    async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError> {
         let dir = self.root.join(project);
         std::fs::create_dir_all(&dir).map_err(io_error)?;
         let sql = NativeSql::open(&dir.join("project.sqlite"))?;

@@ -28,6 +28,7 @@ fn native_adapter_passes_the_conformance_suite() {
         secrets: &secrets,
         outbound: &edgewrite_core::ports::NoOutbound,
         jobs: &edgewrite_core::ports::NoJobs,
+        offload: &edgewrite_core::ports::Inline,
     };
     let results = futures_executor::block_on(edgewrite_conformance::run(&ports));
     let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();

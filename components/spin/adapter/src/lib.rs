@@ -118,7 +118,7 @@ impl Runtime for SpinRuntime {
     }
 
     /// Every project opens the app's one database (see the crate docs).
-    async fn open_project(&self, project: &str) -> Result<ProjectStores, StoreError> {
+    async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError> {
         let sql = SpinSql::open(DATABASE).await?;
         if !MIGRATED.load(Ordering::Acquire) {
             edgewrite_sql::migrate(&sql, SystemClock.now_ms()).await?;
@@ -207,6 +207,7 @@ mod tests {
             secrets: &secrets,
             outbound: &edgewrite_core::ports::NoOutbound,
             jobs: &edgewrite_core::ports::NoJobs,
+            offload: &edgewrite_core::ports::Inline,
         };
         let results = block_on(edgewrite_conformance::run(&ports));
         let case = results.iter().find(|r| r.name == "blobs_round_trip").expect("the suite has a blob case");
