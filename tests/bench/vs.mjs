@@ -192,6 +192,7 @@ function random(seed) {
   };
 }
 let signUps = 0;
+
 // Sign-up and login come last: logins beyond a user's session limit end the sessions that the
 // other scenarios use.
 const scenarios = [
