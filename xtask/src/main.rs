@@ -2,6 +2,7 @@
 //! targets, worker-build, wasm-bindgen, wasm-tools, wrangler, the SDKs) is installed on first use.
 
 mod build;
+mod pocketbase;
 mod server;
 mod spin_check;
 mod tools;
@@ -23,6 +24,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   e2e [--spin] [FILE…]
                  only the end-to-end suite (or the named tests/e2e files) on one runtime
   bench          load scenarios against the local Worker; writes bench/results.json
+  bench --vs pocketbase
+                 the same scenarios against PocketBase and edgewrite, with a hello-world
+                 Worker as the floor; writes bench/results.json (vs_pocketbase)
   build [--spin] release artifacts and their sizes";
 
 fn main() -> ExitCode {
@@ -31,7 +35,14 @@ fn main() -> ExitCode {
         Some("dev") => dev(args.iter().any(|a| a == "--spin")),
         Some("test") => test(),
         Some("e2e") => e2e_only(&args[1..]),
-        Some("bench") => bench(),
+        Some("bench") => match args.get(1..).unwrap_or_default() {
+            [] => bench(),
+            [flag, other] if flag == "--vs" && other == "pocketbase" => pocketbase::bench(),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         Some("build") => build_cmd(args.iter().any(|a| a == "--spin")),
         _ => {
             eprintln!("{USAGE}");
@@ -463,6 +474,14 @@ fn bench() -> Result<()> {
         .collect();
     let dest = repo_root().join("bench/results.json");
     std::fs::create_dir_all(dest.parent().expect("bench/ has a parent"))?;
+    // `bench --vs pocketbase` keeps its last results in the same file.
+    if let Some(vs) = std::fs::read(&dest)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|previous| previous.get("vs_pocketbase").cloned())
+    {
+        results["vs_pocketbase"] = vs;
+    }
     std::fs::write(&dest, serde_json::to_string_pretty(&results)?)?;
 
     println!(

