@@ -1,5 +1,6 @@
 // Load client for `cargo xtask bench --vs pocketbase`: the same scenarios, data and client against
-// PocketBase and edgewrite, plus a hello-world Worker under the same `wrangler dev` as the floor.
+// PocketBase and edgewrite (workerd, and its Spin components when SPIN_ENDPOINT is set), plus a
+// hello-world Worker under the same `wrangler dev` as the floor.
 // Prints JSON: per scenario and concurrency, each server's throughput, p50/p99 and CPU per request.
 //
 // CPU is read from /proc: utime+stime of every process in the server's process group (wrangler's
@@ -70,16 +71,17 @@ async function pool(count, concurrency, task) {
   }));
 }
 
-// ---- the two backends ---------------------------------------------------------------------------
+// ---- the backends -------------------------------------------------------------------------------
 // Each turns a scenario's inputs into one request of its own REST API (edgewrite: the public
 // Appwrite API only); `user(i)` is the credentials of seeded user i % USERS.
-const edgewrite = {
-  name: 'edgewrite',
-  base: edgewriteEndpoint,
-  group: groups.edgewrite,
+// edgewrite in workerd, and (with SPIN_ENDPOINT) its Spin components: one API, two runtimes.
+const appwrite = (name, endpoint, group, writers) => ({
+  name,
+  base: endpoint,
+  group,
   async seed() {
     const admin = { 'x-appwrite-project': project, 'x-appwrite-key': key, ...json };
-    const post = (path, body) => must(edgewriteEndpoint, { method: 'POST', path, headers: admin, body });
+    const post = (path, body) => must(endpoint, { method: 'POST', path, headers: admin, body });
     await post('/databases', { databaseId: 'bench', name: 'bench' });
     await post('/databases/bench/collections', {
       collectionId: 'items', name: 'items', permissions: ['read("users")', 'create("users")'], documentSecurity: false,
@@ -88,16 +90,16 @@ const edgewrite = {
     await post('/databases/bench/collections/items/attributes/string', { key: 'label', size: 64, required: false });
     await post('/databases/bench/collections/items/indexes', { key: 'by_n', type: 'key', attributes: ['n'] });
     // 100 documents per request, the API's bulk limit.
-    await pool(DOCS / 100, 4, (batch) => post('/databases/bench/collections/items/documents', {
+    await pool(DOCS / 100, writers, (batch) => post('/databases/bench/collections/items/documents', {
       documents: Array.from({ length: 100 }, (_, j) => {
         const i = batch * 100 + j;
         return { $id: docId(i), n: i, label: `item ${i}` };
       }),
     }));
-    await pool(USERS, 4, (i) => post('/users', { userId: `u${i}`, email: userEmail(i), password: PASSWORD, name: `User ${i}` }));
+    await pool(USERS, writers, (i) => post('/users', { userId: `u${i}`, email: userEmail(i), password: PASSWORD, name: `User ${i}` }));
     // With the key the new session's secret is in the response, as for a server-side SDK.
     this.sessions = [];
-    await pool(USERS, 4, async (i) => {
+    await pool(USERS, writers, async (i) => {
       const session = await post('/account/sessions/email', { email: userEmail(i), password: PASSWORD });
       this.sessions[i] = { 'x-appwrite-project': project, 'x-appwrite-session': session.secret };
     });
@@ -127,8 +129,10 @@ const edgewrite = {
     method: 'POST', path: '/account/sessions/email', headers: { 'x-appwrite-project': project, ...json },
     body: { email, password: PASSWORD },
   }),
-};
-
+});
+// The Spin test host serialises writers behind SQLite's busy timeout: seed it one at a time.
+const edgewrite = appwrite('edgewrite', edgewriteEndpoint, groups.edgewrite, 4);
+const spin = process.env.SPIN_ENDPOINT ? appwrite('spin', process.env.SPIN_ENDPOINT, groups.spin, 1) : null;
 const pocketbase = {
   name: 'pocketbase',
   base: pocketbaseUrl,
@@ -179,6 +183,7 @@ const pocketbase = {
 };
 
 const hello = { name: 'hello', base: helloUrl, group: groups.hello };
+const backends = [pocketbase, edgewrite, spin].filter(Boolean);
 
 // ---- scenarios ----------------------------------------------------------------------------------
 // Random inputs come from a seeded generator, so both backends get the same sequence.
@@ -255,17 +260,20 @@ async function measure(server, concurrency, requests, request) {
 
 const scaled = (concurrency, requests) => Math.max(concurrency, Math.round(requests * scale));
 
-for (const server of [pocketbase, edgewrite]) {
+for (const server of backends) {
   const t0 = performance.now();
   await server.seed();
   process.stderr.write(`  seeded ${server.name}: ${DOCS} documents, ${USERS} users in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-process.stderr.write('  hello-world Worker (GET /)\n');
+process.stderr.write('  hello-world Worker (GET /, and GET /object through one Durable Object)\n');
 const floor = {};
+const objectFloor = {};
 for (const [concurrency, requests] of helloLevels) {
-  for (let i = 0; i < WARM_UP; i++) await call(helloUrl, { path: '/' });
-  floor[concurrency] = { concurrency, ...(await measure(hello, concurrency, scaled(concurrency, requests), () => ({ path: '/' }))) };
+  for (const [path, into] of [['/', floor], ['/object', objectFloor]]) {
+    for (let i = 0; i < WARM_UP; i++) await call(helloUrl, { path });
+    into[concurrency] = { concurrency, ...(await measure(hello, concurrency, scaled(concurrency, requests), () => ({ path }))) };
+  }
 }
 
 const results = [];
@@ -273,20 +281,23 @@ for (const scenario of scenarios) {
   process.stderr.write(`  ${scenario.name}\n`);
   for (const [concurrency, requests] of scenario.levels) {
     const row = { name: scenario.name, concurrency };
-    for (const server of [pocketbase, edgewrite]) {
+    for (const server of backends) {
       const warm = random(7);
       for (let i = 0; i < WARM_UP; i++) await call(server.base, scenario.request(server, i, warm));
       const rnd = random(concurrency * 1000 + results.length);
       row[server.name] = await measure(server, concurrency, scaled(concurrency, requests), (i) => scenario.request(server, i, rnd));
     }
     row.hello = floor[concurrency];
+    row.hello_object = objectFloor[concurrency];
     row.edgewrite_over_pocketbase = +(row.edgewrite.throughput_rps / row.pocketbase.throughput_rps).toFixed(3);
     row.edgewrite_share_of_hello = +(row.edgewrite.throughput_rps / row.hello.throughput_rps).toFixed(3);
+    row.edgewrite_share_of_hello_object = +(row.edgewrite.throughput_rps / row.hello_object.throughput_rps).toFixed(3);
+    if (spin) row.spin_over_pocketbase = +(row.spin.throughput_rps / row.pocketbase.throughput_rps).toFixed(3);
     results.push(row);
   }
 }
 
 process.stdout.write(JSON.stringify({
   node: process.version, scale, documents: DOCS, users: USERS, warm_up_requests: WARM_UP,
-  hello: Object.values(floor), scenarios: results,
+  hello: Object.values(floor), hello_object: Object.values(objectFloor), scenarios: results,
 }, null, 2));

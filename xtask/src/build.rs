@@ -38,9 +38,35 @@ fn artifact(name: &str, path: PathBuf) -> Result<Artifact> {
     Ok(Artifact { name: name.to_string(), path, raw: bytes.len() as u64, gzip })
 }
 
+/// What identifies a built file: its size and modification time.
+fn stamp_of(path: &std::path::Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("{}:{}", meta.len(), modified.as_nanos()))
+}
+
 pub fn worker(tools: &Tools) -> Result<Artifact> {
     step("building the Worker (release, wasm32-unknown-unknown)");
     let root = repo_root();
+    let output = root.join("components/cloudflare/build/index_bg.wasm");
+    // worker-build runs wasm-bindgen and a minute of wasm-opt even when cargo had nothing to
+    // do: build first, and skip it when the library is the one it last processed.
+    run(Command::new("cargo").args([
+        "build",
+        "--quiet",
+        "--lib",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "edgewrite-cloudflare",
+    ]))?;
+    let library = stamp_of(&target_dir().join("wasm32-unknown-unknown/release/edgewrite_cloudflare.wasm"));
+    let stamp_file = root.join("components/cloudflare/build/.library-stamp");
+    if library.is_some() && output.exists() && std::fs::read_to_string(&stamp_file).ok() == library {
+        eprintln!("the Worker is up to date");
+        return artifact("worker (index_bg.wasm)", output);
+    }
     let node_modules = root.join("tests/node_modules");
     let path = format!("{}:{}", tools.bin.display(), std::env::var("PATH").unwrap_or_default());
     run(Command::new(tools.bin.join("worker-build"))
@@ -51,7 +77,10 @@ pub fn worker(tools: &Tools) -> Result<Artifact> {
         .env("WASM_BINDGEN_BIN", tools.bin.join("wasm-bindgen"))
         .env("WASM_OPT_BIN", node_modules.join(".bin/wasm-opt"))
         .env("ESBUILD_BIN", node_modules.join("@esbuild/linux-x64/bin/esbuild")))?;
-    artifact("worker (index_bg.wasm)", root.join("components/cloudflare/build/index_bg.wasm"))
+    if let Some(library) = library {
+        std::fs::write(&stamp_file, library)?;
+    }
+    artifact("worker (index_bg.wasm)", output)
 }
 
 pub fn spin() -> Result<Vec<Artifact>> {

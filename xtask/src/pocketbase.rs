@@ -17,12 +17,14 @@ use crate::{build, generate_key, repo_root, step};
 const SUPERUSER_EMAIL: &str = "bench@pocketbase.test";
 
 pub fn bench() -> Result<()> {
-    let tools = tools::ensure(false)?;
+    let tools = tools::ensure(true)?;
     let pocketbase = tools::pocketbase()?;
     build::worker(&tools)?;
+    build::spin()?;
+    let spin_host = build::spin_host()?;
     let run_dir = repo_root().join("target/bench/vs-pocketbase");
     let _ = std::fs::remove_dir_all(&run_dir);
-    for dir in ["pocketbase", "edgewrite", "hello"] {
+    for dir in ["pocketbase", "edgewrite", "spin", "hello"] {
         std::fs::create_dir_all(run_dir.join(dir))?;
     }
 
@@ -43,6 +45,18 @@ pub fn bench() -> Result<()> {
         &[("EDGEWRITE_PROJECTS", "bench"), ("EDGEWRITE_API_KEY", &key), ("EDGEWRITE_ABUSE_LIMITS", "off")],
         Some(&run_dir.join("edgewrite/server.log")),
         false,
+    )?;
+
+    let spin_port = server::free_port()?;
+    step(&format!(
+        "starting edgewrite's Spin components in the Spin test host (fresh state) on 127.0.0.1:{spin_port}"
+    ));
+    let spin = Server::spin_host(
+        &spin_host,
+        spin_port,
+        &run_dir.join("spin/state"),
+        &[("EDGEWRITE_PROJECTS", "bench"), ("EDGEWRITE_API_KEY", &key), ("EDGEWRITE_ABUSE_LIMITS", "off")],
+        Some(&run_dir.join("spin/server.log")),
     )?;
 
     let hello_port = server::free_port()?;
@@ -67,15 +81,22 @@ pub fn bench() -> Result<()> {
         .env("EDGEWRITE_ENDPOINT", ew.endpoint())
         .env("EDGEWRITE_PROJECT_ID", "bench")
         .env("EDGEWRITE_API_KEY", &key)
+        .env("SPIN_ENDPOINT", spin.endpoint())
         .env("HELLO_URL", origin(&hello))
         .env(
             "BENCH_PROCESS_GROUPS",
-            format!("pocketbase={},edgewrite={},hello={}", pb.pid(), ew.pid(), hello.pid()),
+            format!(
+                "pocketbase={},edgewrite={},spin={},hello={}",
+                pb.pid(),
+                ew.pid(),
+                spin.pid(),
+                hello.pid()
+            ),
         )
         .stderr(Stdio::inherit())
         .output()
         .context("running the load client")?;
-    let memory: Vec<Value> = [("pocketbase", &pb), ("edgewrite", &ew), ("hello", &hello)]
+    let memory: Vec<Value> = [("pocketbase", &pb), ("edgewrite", &ew), ("spin", &spin), ("hello", &hello)]
         .into_iter()
         .map(|(name, s)| {
             json!({
@@ -85,7 +106,7 @@ pub fn bench() -> Result<()> {
             })
         })
         .collect();
-    drop((pb, ew, hello));
+    drop((pb, ew, spin, hello));
     if !out.status.success() {
         bail!("the load client failed ({}); server logs are in {}", out.status, run_dir.display());
     }
@@ -173,17 +194,25 @@ fn print_table(results: &Value) {
         )
     };
     println!(
-        "{:<28} {:>3} {:>5} | {:<29} | {:<29} | {:<29} | {:>6} {:>8}",
-        "", "", "", "PocketBase", "edgewrite (workerd)", "hello-world Worker", "ew/pb", "ew/hello"
+        "{:<28} {:>3} {:>5} | {:<29} | {:<29} | {:<29} | {:>6} {:>8} {:>8}",
+        "",
+        "",
+        "",
+        "PocketBase",
+        "edgewrite (workerd)",
+        "hello-world Worker",
+        "ew/pb",
+        "ew/hello",
+        "ew/hello"
     );
     let columns = format!("{:>7} {:>6} {:>7} {:>6}", "req/s", "p50", "p99", "cpu");
     println!(
-        "{:<28} {:>3} {:>5} | {columns} | {columns} | {columns} | {:>6} {:>8}",
-        "scenario", "c", "reqs", "req/s", "req/s"
+        "{:<28} {:>3} {:>5} | {columns} | {columns} | {columns} | {:>6} {:>8} {:>8}",
+        "scenario", "c", "reqs", "req/s", "req/s", "+object"
     );
     for row in results["scenarios"].as_array().into_iter().flatten() {
         println!(
-            "{:<28} {:>3} {:>5} | {} | {} | {} | {:>6.2} {:>8.2}",
+            "{:<28} {:>3} {:>5} | {} | {} | {} | {:>6.2} {:>8.2} {:>8.2}",
             row["name"].as_str().unwrap_or("?"),
             row["concurrency"].as_u64().unwrap_or(0),
             row["pocketbase"]["requests"].as_u64().unwrap_or(0),
@@ -192,6 +221,27 @@ fn print_table(results: &Value) {
             server(&row["hello"]),
             f(row, "edgewrite_over_pocketbase"),
             f(row, "edgewrite_share_of_hello"),
+            f(row, "edgewrite_share_of_hello_object"),
+        );
+    }
+    println!("\nthe same scenarios against edgewrite's Spin components (the Spin test host, wasmtime):");
+    println!("{:<28} {:>3} {:>5} | {:<29} | {:>6}", "", "", "", "edgewrite (Spin)", "spin/pb");
+    println!("{:<28} {:>3} {:>5} | {columns} | {:>6}", "scenario", "c", "reqs", "req/s");
+    for row in results["scenarios"].as_array().into_iter().flatten().filter(|row| row["spin"].is_object()) {
+        println!(
+            "{:<28} {:>3} {:>5} | {} | {:>6.2}",
+            row["name"].as_str().unwrap_or("?"),
+            row["concurrency"].as_u64().unwrap_or(0),
+            row["spin"]["requests"].as_u64().unwrap_or(0),
+            server(&row["spin"]),
+            f(row, "spin_over_pocketbase"),
+        );
+    }
+    for h in results["hello_object"].as_array().into_iter().flatten() {
+        println!(
+            "hello-world through one Durable Object (GET /object), c={}: {}",
+            h["concurrency"],
+            server(h)
         );
     }
     println!(
@@ -222,9 +272,10 @@ fn print_table(results: &Value) {
         );
     }
     let rows = results["scenarios"].as_array().into_iter().flatten();
-    let measured = rows.flat_map(|row| [&row["pocketbase"], &row["edgewrite"]]);
+    let measured = rows.flat_map(|row| [&row["pocketbase"], &row["edgewrite"], &row["spin"]]);
     let errors: u64 = measured
         .chain(results["hello"].as_array().into_iter().flatten())
+        .chain(results["hello_object"].as_array().into_iter().flatten())
         .map(|m| m["errors"].as_u64().unwrap_or(0))
         .sum();
     if errors > 0 {

@@ -38,6 +38,7 @@ pub(crate) fn object_for(req: &edgewrite_core::Request, config: &Config) -> Opti
 /// object every request of the project waits on).
 pub(crate) async fn serve(
     req: &edgewrite_core::Request,
+    headers: &Headers,
     url: &str,
     project: &str,
     env: &Env,
@@ -48,7 +49,7 @@ pub(crate) async fn serve(
     let mut done: Option<Done> = None;
     loop {
         crossings.set(crossings.get() + 1);
-        let mut resp = stub.fetch_with_request(forwarded(req, url, project, done.as_ref())?).await?;
+        let mut resp = stub.fetch_with_request(forwarded(req, headers, url, project, done.as_ref())?).await?;
         if resp.status_code() == 101 || resp.headers().get(REPLY_HEADER)?.is_none() {
             return Ok(resp);
         }
@@ -76,25 +77,24 @@ pub(crate) async fn serve(
     }
 }
 
-/// The request as the object receives it: the client's (whose internal headers the Worker
-/// already dropped) marked with its project, and the tasks' outputs when it comes again.
+/// The request as the object receives it: the client's, with its headers copied in one call
+/// and any internal ones a client sent dropped, marked with its project, and with the tasks'
+/// outputs when it comes again.
 fn forwarded(
     req: &edgewrite_core::Request,
+    client_headers: &Headers,
     url: &str,
     project: &str,
     done: Option<&Done>,
 ) -> worker::Result<Request> {
-    let headers = Headers::new();
-    for (name, value) in req.headers.iter() {
-        // A header the platform refuses to set is dropped, as a proxy would.
-        let _ = headers.append(name, value);
+    let headers = Headers(web_sys::Headers::new_with_headers(&client_headers.0)?);
+    for internal in [SERVE_HEADER, DONE_HEADER, REPLY_HEADER] {
+        headers.delete(internal)?;
     }
     headers.set(SERVE_HEADER, project)?;
     if let Some(done) = done {
-        headers.set(
-            DONE_HEADER,
-            &serde_json::to_string(done).map_err(|e| worker::Error::RustError(e.to_string()))?,
-        )?;
+        let done = serde_json::to_string(done).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        headers.set(DONE_HEADER, &done)?;
     }
     let mut init = RequestInit::new();
     init.with_method(worker::Method::from(req.method.as_str().to_string())).with_headers(headers);

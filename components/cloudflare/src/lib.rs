@@ -148,7 +148,8 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
 
 /// The request without its body, and whether its method is one edgewrite knows.
 fn head_of(req: &Request) -> Result<(edgewrite_core::Request, bool), edgewrite_core::Response> {
-    let url = req.url().map(|u| u.to_string()).unwrap_or_default();
+    // Parsed once, by edgewrite's own request type.
+    let url = req.inner().url();
     // The raw method: `worker::Method` maps unknown methods to GET.
     let method = Method::parse(&req.inner().method());
     let mut core = edgewrite_core::Request::from_url(method.unwrap_or(Method::Get), &url)
@@ -260,9 +261,20 @@ fn config_of(env: &Env) -> Rc<Config> {
 /// the Worker to the project's object.
 const CROSSINGS_HEADER: &str = "x-edgewrite-crossings";
 
+thread_local! {
+    static LOGGING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs the log subscriber once per isolate.
+pub(crate) fn init_logging(env: &Env) {
+    if !LOGGING.with(|done| done.replace(true)) {
+        edgewrite_core::log::init(EnvSecrets(env).get("EDGEWRITE_LOG").as_deref(), console_sink);
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
+    init_logging(&env);
     let runtime = CloudflareRuntime::new(&env);
     let config = config_of(&env);
     if config.test_routes && req.path() == project_object::INSTANCE_HOOK {
@@ -275,13 +287,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
             }
         }
     }
-    let url = req.url().map(|u| u.to_string()).unwrap_or_default();
+    let url = req.inner().url();
+    let headers = req.headers().clone();
     let core = match to_core(req, &config).await {
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),
     };
     let response = match forward::object_for(&core, &config) {
-        Some(project) => forward::serve(&core, &url, &project, &env, &config, &runtime.crossings).await?,
+        Some(project) => {
+            forward::serve(&core, &headers, &url, &project, &env, &config, &runtime.crossings).await?
+        }
         None => {
             let response = edgewrite_core::serve(
                 &core,
@@ -331,7 +346,7 @@ async fn run_job(
 /// (with its backoff); one that succeeds, or names something gone, is acknowledged.
 #[event(queue)]
 async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
-    edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
+    init_logging(&env);
     let runtime = CloudflareRuntime::new(&env);
     let config = Config::from_secrets(&runtime.secrets);
     for message in batch.messages()? {
@@ -365,7 +380,7 @@ async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> 
 /// whose `schedule` fires this minute and executions whose `scheduledAt` has come.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    edgewrite_core::log::init(EnvSecrets(&env).get("EDGEWRITE_LOG").as_deref(), console_sink);
+    init_logging(&env);
     let runtime = CloudflareRuntime::new(&env);
     let config = Config::from_secrets(&runtime.secrets);
     let endpoint = public_endpoint(&runtime.secrets);

@@ -39,6 +39,7 @@ pub struct ProjectDatabase {
     /// Random per instance: the test hook tells tests whether the object was evicted.
     instance: String,
     sequencer: RefCell<Sequencer>,
+    schema_cache: RefCell<SchemaCache>,
 }
 
 /// Test hook (mounted with `EDGEWRITE_TEST_ROUTES=1`): `GET …?project=P` answers the project
@@ -65,6 +66,7 @@ impl DurableObject for ProjectDatabase {
             config: OnceCell::new(),
             instance,
             sequencer: RefCell::default(),
+            schema_cache: RefCell::default(),
         }
     }
 
@@ -182,7 +184,7 @@ impl ProjectDatabase {
     }
 
     pub(crate) fn sql(&self) -> LocalSql<'_> {
-        LocalSql { state: &self.state }
+        LocalSql { state: &self.state, schema_cache: &self.schema_cache }
     }
 
     fn config(&self) -> &Config {
@@ -361,7 +363,7 @@ impl ProjectDatabase {
     }
 
     fn stores(&self) -> ObjectStores<'_> {
-        ObjectStores { sql: LocalSql { state: &self.state }, secrets: crate::EnvSecrets(&self.env) }
+        ObjectStores { sql: self.sql(), secrets: crate::EnvSecrets(&self.env) }
     }
 }
 
@@ -408,6 +410,25 @@ fn reply(status: u16, headers: &edgewrite_core::http::Headers, reply: &Reply) ->
 /// The object's own SQLite, behind the `Sql` port.
 pub(crate) struct LocalSql<'a> {
     state: &'a State,
+    schema_cache: &'a RefCell<SchemaCache>,
+}
+
+/// The rows of [`Statement::schema_read`] statements, by statement and parameters. Every write
+/// of the project goes through this object, so clearing the cache on each write that names a
+/// schema table keeps it exact.
+#[derive(Default)]
+pub(crate) struct SchemaCache(std::collections::HashMap<String, Rows>);
+
+/// More entries than a project's schema needs means something keys badly: start over.
+const SCHEMA_CACHE_ENTRIES: usize = 1024;
+
+fn cache_key(statement: &Statement) -> String {
+    format!("{}\u{0}{:?}", statement.sql, statement.params)
+}
+
+/// Whether a write may change what a schema read returns.
+fn names_schema_table(statement: &Statement) -> bool {
+    ["databases", "collections", "attributes", "indexes"].iter().any(|t| statement.sql.contains(t))
 }
 
 fn js_error(e: worker::Error) -> StoreError {
@@ -484,7 +505,28 @@ impl Sql for LocalSql<'_> {
         // Reads need no transaction: the statements run back to back in one synchronous turn
         // of a single-threaded object, so no write can come between them.
         if statements.iter().all(|s| s.expect_changes.is_none() && crate::object_runtime::reads_only(s)) {
-            return run_all(&sql, &statements);
+            let mut cache = self.schema_cache.borrow_mut();
+            return statements
+                .iter()
+                .map(|statement| {
+                    if !statement.schema_read {
+                        return run(&sql, statement);
+                    }
+                    let key = cache_key(statement);
+                    if let Some(rows) = cache.0.get(&key) {
+                        return Ok(rows.clone());
+                    }
+                    let rows = run(&sql, statement)?;
+                    if cache.0.len() >= SCHEMA_CACHE_ENTRIES {
+                        cache.0.clear();
+                    }
+                    cache.0.insert(key, rows.clone());
+                    Ok(rows)
+                })
+                .collect();
+        }
+        if statements.iter().any(names_schema_table) {
+            self.schema_cache.borrow_mut().0.clear();
         }
         let raw: &JsValue = storage.as_raw().as_ref();
         let transaction_sync = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))

@@ -88,11 +88,21 @@ pub struct Statement {
     /// When set, a batch fails with [`StoreError::GuardFailed`] (and rolls back) unless this
     /// statement changed exactly this many rows: the `WHERE version = ?` guard of DESIGN.md.
     pub expect_changes: Option<u64>,
+    /// A read whose rows change only when the schema tables (`databases`, `collections`,
+    /// `attributes`, `indexes`) do: a runtime may answer it from a cache that every write
+    /// naming one of those tables clears.
+    pub schema_read: bool,
 }
 
 impl Statement {
     pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Self {
-        Self { sql: sql.into(), params, expect_changes: None }
+        Self { sql: sql.into(), params, expect_changes: None, schema_read: false }
+    }
+
+    /// Marks a read of the schema tables only (see [`Statement::schema_read`]).
+    pub fn schema_read(mut self) -> Self {
+        self.schema_read = true;
+        self
     }
 
     /// Requires the statement to change exactly `n` rows for its batch to commit.

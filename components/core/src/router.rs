@@ -118,6 +118,13 @@ pub fn find<'c>(capabilities: &[&'c dyn Capability], method: Method, path: &str)
 /// Matches `/v1/x/{id}` against `/v1/x/abc`; slots get the percent-decoded segment.
 pub fn match_template(template: &str, path: &str) -> Option<Vec<(String, String)>> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    // Every request tries hundreds of templates: refuse most by their literal start and their
+    // number of segments before splitting anything.
+    let literal = &template[..template.find('{').unwrap_or(template.len())];
+    let slashes = |s: &str| s.bytes().filter(|b| *b == b'/').count();
+    if !path.starts_with(literal) || slashes(template) != slashes(path) {
+        return None;
+    }
     let mut t = template.split('/');
     let mut p = path.split('/');
     let mut params = Vec::new();

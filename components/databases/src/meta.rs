@@ -487,22 +487,26 @@ pub async fn load_collection_by(
         .ports
         .sql
         .batch(vec![
-            Statement::new(format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE id = ?"), vec![database_id.clone().into()]),
+            Statement::new(format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE id = ?"), vec![database_id.clone().into()])
+                .schema_read(),
             Statement::new(
                 format!(
                     "SELECT {} FROM collections c JOIN databases d ON d.seq = c.database_seq WHERE d.id = ? AND c.id = ?",
                     COLLECTION_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
                 ),
                 ids(),
-            ),
+            )
+            .schema_read(),
             Statement::new(
                 format!("SELECT {ATTRIBUTE_COLUMNS} FROM attributes WHERE collection_seq = {seq_of} ORDER BY rowid"),
                 ids(),
-            ),
+            )
+            .schema_read(),
             Statement::new(
                 format!("SELECT {INDEX_COLUMNS} FROM indexes WHERE collection_seq = {seq_of} ORDER BY rowid"),
                 ids(),
-            ),
+            )
+            .schema_read(),
         ])
         .await
         .map_err(AppwriteError::internal)?;
