@@ -121,6 +121,7 @@ impl Runtime for SpinRuntime {
     async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError> {
         let sql = SpinSql::open(DATABASE).await?;
         if !MIGRATED.load(Ordering::Acquire) {
+            sql.use_write_ahead_log().await;
             edgewrite_sql::migrate(&sql, SystemClock.now_ms()).await?;
             MIGRATED.store(true, Ordering::Release);
         }

@@ -68,6 +68,17 @@ impl SpinSql {
         Ok(SpinSql { inner: Rc::new(Inner { conn, turn: Mutex::new(()) }) })
     }
 
+    /// Puts the database in write-ahead-log mode (it stays so: the mode is kept in the file).
+    /// With the default rollback journal every reader holds off the writer's commit and every
+    /// writer the readers, so under concurrent load writers wait out SQLite's busy timeout; in
+    /// WAL mode readers and the one writer go on together. A store that refuses the pragma
+    /// (a remote libSQL) keeps its own mode.
+    pub async fn use_write_ahead_log(&self) {
+        if let Err(e) = self.exec("PRAGMA journal_mode = WAL", Vec::new()).await {
+            tracing::debug!(error = %e, "the database keeps its journal mode");
+        }
+    }
+
     /// Runs one statement to completion. The completion future must be awaited even when the
     /// row stream ended: errors after the first row (constraint failures, busy) arrive there.
     async fn exec(
