@@ -249,11 +249,12 @@ fn console_sink(level: tracing::Level, line: &str) {
 }
 
 thread_local! {
-    /// The deployment's variables, read once per isolate: they do not change while it lives.
+    /// The deployment's variables, read once per isolate (the Worker's and the objects' code share
+    /// it): they do not change while it lives.
     static CONFIG: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
 }
 
-fn config_of(env: &Env) -> Rc<Config> {
+pub(crate) fn config_of(env: &Env) -> Rc<Config> {
     CONFIG.with(|c| c.get_or_init(|| Rc::new(Config::from_secrets(&EnvSecrets(env)))).clone())
 }
 
@@ -348,7 +349,7 @@ async fn run_job(
 async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
     init_logging(&env);
     let runtime = CloudflareRuntime::new(&env);
-    let config = Config::from_secrets(&runtime.secrets);
+    let config = config_of(&env);
     for message in batch.messages()? {
         let Ok(job) = serde_json::from_str::<edgewrite_core::ports::Job>(message.body()) else {
             tracing::warn!("a queued job is not a job; dropped");
@@ -382,7 +383,7 @@ async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> 
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     init_logging(&env);
     let runtime = CloudflareRuntime::new(&env);
-    let config = Config::from_secrets(&runtime.secrets);
+    let config = config_of(&env);
     let endpoint = public_endpoint(&runtime.secrets);
     for project in &config.projects {
         let job = edgewrite_core::ports::Job {

@@ -8,20 +8,19 @@
 //! (each connection's state is the socket's attachment, so it survives eviction) and delivers
 //! every write's events to them in commit order.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use async_trait::async_trait;
 use edgewrite_core::identity::{Authenticator, Credentials, SessionCredential};
 use edgewrite_core::ports::{Event, Ports};
 use edgewrite_core::ports::{Rows, Sql, Statement, StoreError, Value};
-use edgewrite_core::Config;
 use edgewrite_realtime::{Action, Connection, Sequencer};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{
-    durable_object, DurableObject, Env, Headers, Request, Response, SqlStorage, SqlStorageValue, State,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    durable_object, DurableObject, Env, Request, Response, SqlStorage, SqlStorageValue, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::object_runtime::{ObjectOffload, ObjectRuntime};
@@ -34,8 +33,6 @@ pub struct ProjectDatabase {
     state: State,
     env: Env,
     migrated: Cell<bool>,
-    /// The deployment's variables, read once per instance.
-    config: OnceCell<Config>,
     /// Random per instance: the test hook tells tests whether the object was evicted.
     instance: String,
     sequencer: RefCell<Sequencer>,
@@ -63,7 +60,6 @@ impl DurableObject for ProjectDatabase {
             state,
             env,
             migrated: Cell::new(false),
-            config: OnceCell::new(),
             instance,
             sequencer: RefCell::default(),
             schema_cache: RefCell::default(),
@@ -187,10 +183,6 @@ impl ProjectDatabase {
         LocalSql { state: &self.state, schema_cache: &self.schema_cache }
     }
 
-    fn config(&self) -> &Config {
-        self.config.get_or_init(|| Config::from_secrets(&crate::EnvSecrets(&self.env)))
-    }
-
     /// Applies the system migrations once per instance, and starts the realtime sequencer
     /// where the commits are.
     async fn ready(&self) -> Result<(), StoreError> {
@@ -218,7 +210,8 @@ impl ProjectDatabase {
 
     /// Serves a request the Worker forwarded: the whole pipeline, here.
     async fn serve(&self, req: Request, project: String) -> worker::Result<Response> {
-        let config = self.config();
+        let config = crate::config_of(&self.env);
+        let config = config.as_ref();
         let done: Option<Done> = match req.headers().get(DONE_HEADER)? {
             Some(header) => {
                 Some(serde_json::from_str(&header).map_err(|e| worker::Error::RustError(e.to_string()))?)
@@ -254,7 +247,7 @@ impl ProjectDatabase {
         if runtime.offload.deferring() {
             return reply(
                 200,
-                &edgewrite_core::http::Headers::new(),
+                edgewrite_core::http::Headers::new(),
                 &Reply::Tasks(runtime.offload.take_pending()),
             );
         }
@@ -267,7 +260,7 @@ impl ProjectDatabase {
         match response.blob_body {
             Some(blob_body) => {
                 let parts = blob_body.parts.into_iter().map(|(key, r)| (key, r.start, r.end)).collect();
-                reply(response.status, &response.headers, &Reply::Blobs { project: blob_body.project, parts })
+                reply(response.status, response.headers, &Reply::Blobs { project: blob_body.project, parts })
             }
             None => crate::from_core(response),
         }
@@ -397,14 +390,12 @@ fn attachment(socket: &WebSocket) -> Option<Connection> {
 }
 
 /// An answer for the Worker to finish: `status` and `headers` are the response's.
-fn reply(status: u16, headers: &edgewrite_core::http::Headers, reply: &Reply) -> worker::Result<Response> {
-    let out = Headers::new();
-    for (name, value) in headers.iter() {
-        out.append(name, value)?;
-    }
-    out.set(REPLY_HEADER, "1")?;
-    let body = serde_json::to_vec(reply).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    Ok(worker::ResponseBuilder::new().with_status(status).with_headers(out).fixed(body))
+fn reply(status: u16, headers: edgewrite_core::http::Headers, reply: &Reply) -> worker::Result<Response> {
+    let mut response = edgewrite_core::Response::new(status);
+    response.headers = headers;
+    response.headers.set(REPLY_HEADER, "1");
+    response.body = serde_json::to_vec(reply).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    crate::from_core(response)
 }
 
 /// The object's own SQLite, behind the `Sql` port.
