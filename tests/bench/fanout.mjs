@@ -17,7 +17,7 @@ export async function fanout({ endpoint, project, admin, subscribers, writes = 2
   const sockets = [];
   const open = async (n) => {
     const ip = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-    const socket = new WebSocket(url, { headers: { 'cf-connecting-ip': ip } });
+    const socket = new WebSocket(url, { headers: { 'x-forwarded-for': ip } });
     const next = () => new Promise((resolve, reject) => {
       socket.once('message', resolve);
       socket.once('error', reject);

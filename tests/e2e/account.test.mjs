@@ -205,15 +205,14 @@ test('the oldest sessions beyond ten are dropped', async () => {
 
 test('sign-ups are limited to ten per hour per IP', async () => {
   // A client address of its own gives the test a fresh counter: connect from another loopback
-  // address (the Spin host reports the peer) and say so in CF-Connecting-IP (which wrangler dev
-  // passes through; Cloudflare's edge sets it itself).
+  // address and say so in X-Forwarded-For, the header the suite's deployment trusts.
   const ip = `127.0.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
   const url = new URL(`${endpoint}/account`);
   const signUp = () => new Promise((resolve, reject) => {
     const body = JSON.stringify({ userId: 'unique()', email: uniqueEmail('limit'), password: PASSWORD });
     const req = http.request({
       host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress: ip,
-      headers: { 'content-type': 'application/json', 'x-appwrite-project': projectId, 'cf-connecting-ip': ip, 'content-length': Buffer.byteLength(body) },
+      headers: { 'content-type': 'application/json', 'x-appwrite-project': projectId, 'x-forwarded-for': ip, 'content-length': Buffer.byteLength(body) },
     }, (res) => {
       let text = '';
       res.on('data', (c) => { text += c; });

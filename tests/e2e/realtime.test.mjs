@@ -335,7 +335,7 @@ test('realtime: concurrent writes to one document arrive in commit order, each w
 test('realtime: one client address gets 128 connection attempts a minute, then 429', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
   const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
   const attempt = () => new Promise((resolve) => {
-    const socket = new WebSocket(wsUrl, { headers: { 'cf-connecting-ip': ip } });
+    const socket = new WebSocket(wsUrl, { headers: { 'x-forwarded-for': ip } });
     socket.once('message', () => { socket.terminate(); resolve(101); });
     socket.once('unexpected-response', (_, res) => {
       let body = '';

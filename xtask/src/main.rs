@@ -150,7 +150,13 @@ fn dev(spin: bool) -> Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
-    let vars = [("EDGEWRITE_PROJECTS", project.as_str()), ("EDGEWRITE_API_KEY", key.as_str())];
+    let vars = [
+        ("EDGEWRITE_PROJECTS", project.as_str()),
+        ("EDGEWRITE_API_KEY", key.as_str()),
+        // Nothing in front of a local server vouches for a client's address: under wrangler dev
+        // a client writes CF-Connecting-IP itself.
+        ("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER", "none"),
+    ];
     let mut server = match &spin_host {
         Some(host) => Server::spin_host(host, port, &state.join("spin"), &vars, None)?,
         None => Server::workerd(&tools, port, &state.join("wrangler"), &vars, None, false)?,
@@ -335,6 +341,9 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         ("EDGEWRITE_PROJECTS", "test,other,migrated,restored"),
         ("EDGEWRITE_API_KEY", key.as_str()),
         ("EDGEWRITE_TEST_ROUTES", "1"),
+        // The suite stands for a proxy in front that appends the client's address: a test that
+        // needs a fresh per-address counter says so in X-Forwarded-For.
+        ("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER", "x-forwarded-for"),
         // The optional password policies, on, so the suite covers them.
         ("EDGEWRITE_PASSWORD_HISTORY", "3"),
         ("EDGEWRITE_PASSWORD_PERSONAL_DATA", "on"),
@@ -532,6 +541,8 @@ fn bench_runtime(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<serde_jso
             ("EDGEWRITE_API_KEY", &key),
             ("EDGEWRITE_MESSAGING_BASE_URLS", &providers_urls),
             ("EDGEWRITE_MESSAGING_ORIGIN", &providers_origin),
+            // The fan-out scenario's subscribers each name their own address, as behind a proxy.
+            ("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER", "x-forwarded-for"),
         ],
         &run_dir.join("server.log"),
         false,

@@ -36,7 +36,8 @@ fn text<'a>(json: &'a Json, key: &str) -> Option<&'a str> {
 
 fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
     let caller = ctx.caller.user().map(|u| u.user_id.clone());
-    let param = |key: &str| ctx.params.raw(key).and_then(Json::as_str).map(str::to_string);
+    // Only path slots name the subject: on `/v1/account/…` a body `userId` is not a route's.
+    let param = |key: &str| ctx.params.path(key).map(str::to_string);
     // The user a `/v1/users/{userId}/…` route is about, or the caller on `/v1/account/…`.
     let subject = param("userId").or(caller.clone());
     let own_id = text(&payload, "$id").map(str::to_string);

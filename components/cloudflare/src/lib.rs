@@ -147,7 +147,10 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
 ];
 
 /// The request without its body, and whether its method is one edgewrite knows.
-fn head_of(req: &Request) -> Result<(edgewrite_core::Request, bool), edgewrite_core::Response> {
+fn head_of(
+    req: &Request,
+    config: &Config,
+) -> Result<(edgewrite_core::Request, bool), edgewrite_core::Response> {
     // Parsed once, by edgewrite's own request type.
     let url = req.inner().url();
     // The raw method: `worker::Method` maps unknown methods to GET.
@@ -157,7 +160,11 @@ fn head_of(req: &Request) -> Result<(edgewrite_core::Request, bool), edgewrite_c
     // Internal headers only ever come from the Worker itself (`wire::INTERNAL_PREFIX`).
     core.headers =
         req.headers().entries().filter(|(name, _)| !name.starts_with(wire::INTERNAL_PREFIX)).collect();
-    core.client_ip = core.headers.get("cf-connecting-ip").unwrap_or_default().to_string();
+    // A Worker sees no peer address: only a header the deployment trusts can name the client
+    // (Cloudflare's edge overwrites `CF-Connecting-IP`; under wrangler dev or workerd alone a
+    // client writes it itself, so local runs trust none unless told).
+    let trusted = config.trusted_client_ip_header.as_deref().unwrap_or("cf-connecting-ip");
+    core.client_ip = edgewrite_core::http::client_address(&core.headers, trusted, None);
     Ok((core, method.is_some()))
 }
 
@@ -165,7 +172,7 @@ pub(crate) async fn to_core(
     mut req: Request,
     config: &Config,
 ) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
-    let (mut core, method_known) = head_of(&req)?;
+    let (mut core, method_known) = head_of(&req, config)?;
     let Some(limit) = edgewrite_core::serve::body_limit(&core, method_known, config)? else {
         return Ok(core);
     };
@@ -282,7 +289,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         return project_object::instance(&req, &env).await;
     }
     if let Some(upstream) = &config.upstream {
-        if let Ok((head, true)) = head_of(&req) {
+        if let Ok((head, true)) = head_of(&req, &config) {
             if upstream.forwards(CAPABILITIES, head.method, &head.path) {
                 return upstream::forward(req, head, &runtime, &config, upstream).await;
             }

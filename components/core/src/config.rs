@@ -19,6 +19,7 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_TEST_ROUTES",
     "EDGEWRITE_LOG",
     "EDGEWRITE_ABUSE_LIMITS",
+    "EDGEWRITE_TRUSTED_CLIENT_IP_HEADER",
     "EDGEWRITE_SESSION_DURATION",
     "EDGEWRITE_SESSION_LIMIT",
     "EDGEWRITE_PASSWORD_HISTORY",
@@ -119,6 +120,11 @@ pub struct Config {
     pub test_routes: bool,
     /// `EDGEWRITE_ABUSE_LIMITS=off` disables the abuse limiter.
     pub abuse_limits: bool,
+    /// `EDGEWRITE_TRUSTED_CLIENT_IP_HEADER`: the header that carries the client's address, set by
+    /// the edge or proxy in front (lower-case; empty: none, the connection's peer alone). `None`
+    /// when unset: the runtime's default (Cloudflare's edge sets `cf-connecting-ip`; Spin has the
+    /// peer).
+    pub trusted_client_ip_header: Option<String>,
     /// Session lifetime in seconds (`EDGEWRITE_SESSION_DURATION`, Appwrite's default one year).
     pub session_duration_secs: i64,
     /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
@@ -160,6 +166,10 @@ impl Config {
             limits,
             test_routes: secrets.get("EDGEWRITE_TEST_ROUTES").is_some_and(|v| v == "1" || v == "true"),
             abuse_limits: !secrets.get("EDGEWRITE_ABUSE_LIMITS").is_some_and(|v| v == "off" || v == "0"),
+            trusted_client_ip_header: secrets.get("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER").map(|v| {
+                let name = v.trim().to_ascii_lowercase();
+                if name == "none" { String::new() } else { name }
+            }),
             session_duration_secs: secrets
                 .get("EDGEWRITE_SESSION_DURATION")
                 .and_then(|v| v.trim().parse().ok())

@@ -81,6 +81,21 @@ impl<N: AsRef<str>, V: Into<String>> FromIterator<(N, V)> for Headers {
     }
 }
 
+/// The client's address: the last entry of the `trusted` header (the one the edge or proxy in
+/// front sets or appends to, so whatever a client wrote there itself comes first), else the
+/// connection's `peer`, else empty. A header the deployment does not name is never read: a
+/// client could otherwise pick a fresh address per request and reset every per-address limit.
+pub fn client_address(headers: &Headers, trusted: &str, peer: Option<&str>) -> String {
+    let vouched = (!trusted.is_empty())
+        .then(|| {
+            let values = headers.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(trusted));
+            values.last().and_then(|(_, v)| v.rsplit(',').next()).map(str::trim)
+        })
+        .flatten();
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());
+    vouched.and_then(ip).or_else(|| peer.and_then(ip)).unwrap_or_default()
+}
+
 /// An incoming request, already read whole (bodies are bounded by [`crate::Limits`]).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -91,7 +106,8 @@ pub struct Request {
     pub query: String,
     pub headers: Headers,
     pub body: Vec<u8>,
-    /// Client address as the platform reports it (`CF-Connecting-IP`, Spin's client addr).
+    /// Client address as the platform vouches for it ([`client_address`]); empty when it
+    /// vouches for none.
     pub client_ip: String,
     /// `http` or `https`, as the client reached us.
     pub scheme: String,
@@ -256,5 +272,26 @@ mod tests {
         headers.set("x-APPWRITE-project", "p2");
         assert_eq!(headers.iter().count(), 1);
         assert_eq!(headers.get("X-Appwrite-Project"), Some("p2"));
+    }
+
+    #[test]
+    fn the_client_address_comes_only_from_what_the_deployment_trusts() {
+        let headers: Headers = [
+            ("cf-connecting-ip", "203.0.113.7"),
+            ("x-forwarded-for", "6.6.6.6, 198.51.100.2"),
+        ]
+        .into_iter()
+        .collect();
+        // An untrusted header is never read, whatever it says.
+        assert_eq!(client_address(&headers, "", Some("127.0.0.9")), "127.0.0.9");
+        assert_eq!(client_address(&headers, "", None), "");
+        assert_eq!(client_address(&headers, "cf-connecting-ip", None), "203.0.113.7");
+        // Behind a proxy that appends, the client's own entries come first.
+        assert_eq!(client_address(&headers, "X-Forwarded-For", Some("10.0.0.1")), "198.51.100.2");
+        // A trusted header absent or not an address: the peer.
+        assert_eq!(client_address(&headers, "x-real-ip", Some("[::1]:80")), "");
+        assert_eq!(client_address(&headers, "x-real-ip", Some("::1")), "::1");
+        let junk: Headers = [("cf-connecting-ip", "not-an-ip")].into_iter().collect();
+        assert_eq!(client_address(&junk, "cf-connecting-ip", Some("10.0.0.1")), "10.0.0.1");
     }
 }

@@ -27,6 +27,10 @@ pub struct UploadedFile {
 pub struct Params {
     values: Map<String, Value>,
     files: Vec<UploadedFile>,
+    /// The route's path slots alone: what a request is *about* (its subject) is read from here,
+    /// never from the merged map, where a body or query value can stand in for a slot the route
+    /// does not have.
+    path: Vec<(String, String)>,
 }
 
 impl Params {
@@ -39,15 +43,22 @@ impl Params {
         let mut params = Params::default();
         params.merge_query(&req.query, limits)?;
         params.merge_body(req, limits)?;
-        for (k, v) in path_params {
-            params.values.insert(k, Value::String(v));
+        for (k, v) in &path_params {
+            params.values.insert(k.clone(), Value::String(v.clone()));
         }
+        params.path = path_params;
         Ok(params)
     }
 
     /// For tests and internal callers.
     pub fn from_json(values: Map<String, Value>) -> Params {
-        Params { values, files: Vec::new() }
+        Params { values, ..Params::default() }
+    }
+
+    /// The value of the route's path slot `name`; `None` when the route has no such slot, whatever
+    /// the body or query string say.
+    pub fn path(&self, name: &str) -> Option<&str> {
+        self.path.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     fn merge_query(&mut self, query: &str, limits: &Limits) -> Result<(), AppwriteError> {
@@ -333,6 +344,16 @@ mod tests {
             Params::from_request(&req, vec![("userId".into(), "path".into())], &Limits::default()).unwrap();
         assert_eq!(p.required_text("name", 10).unwrap(), "n");
         assert_eq!(p.required_text("userId", 36).unwrap(), "path");
+        assert_eq!(p.path("userId"), Some("path"));
+    }
+
+    #[test]
+    fn a_body_or_query_value_is_never_a_path_slot() {
+        let req = request("userId=query&teamId=q", "application/json", br#"{"userId":"body"}"#);
+        let p = Params::from_request(&req, Vec::new(), &Limits::default()).unwrap();
+        assert_eq!(p.path("userId"), None);
+        assert_eq!(p.path("teamId"), None);
+        assert_eq!(p.required_text("userId", 36).unwrap(), "body");
     }
 
     #[test]

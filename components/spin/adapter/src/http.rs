@@ -63,7 +63,9 @@ pub async fn to_core(
             core.headers.set("host", authority);
         }
     }
-    core.client_ip = last_header(&parts.headers, "spin-client-addr").map(client_ip).unwrap_or_default();
+    let peer = last_header(&parts.headers, "spin-client-addr").map(client_ip);
+    let trusted = config.trusted_client_ip_header.as_deref().unwrap_or_default();
+    core.client_ip = edgewrite_core::http::client_address(&core.headers, trusted, peer.as_deref());
     let Some(limit) = body_limit(&core, method.is_some(), config)? else {
         return Ok(core);
     };
