@@ -188,8 +188,19 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     password::check_history(ctx, &new, &user.password_history)?;
     password::check_personal_data(&new, &user.personal_data(), &ctx.config.password)?;
     let (set, params) = new_password(ctx, &new, user.password_history.clone())?;
-    let user = update(ctx, &user.id, set, params, vec![]).await?;
+    // Whoever else holds a session (or a JWT of one) loses it: Appwrite's `invalidateSessions`.
+    let keep = ctx.caller.user().map(|u| u.session_id.as_str());
+    let user = update(ctx, &user.id, set, params, vec![end_sessions(&user.id, keep)]).await?;
     respond(ctx, 200, &user).await
+}
+
+/// Ends `user`'s sessions but `keep` (the caller's own), and with them their JWTs; JWTs minted
+/// without a session die by `password_updated_at` ([`crate::auth`]).
+pub(crate) fn end_sessions(user: &str, keep: Option<&str>) -> Statement {
+    Statement::new(
+        "DELETE FROM sessions WHERE user_id = ? AND id <> ?",
+        vec![user.into(), keep.unwrap_or_default().into()],
+    )
 }
 
 /// Appwrite's phone rule: `+` and 1 to 15 digits (E.164).

@@ -52,7 +52,7 @@ fn session_and_user(row: &[Value]) -> Option<(Session, User, bool)> {
 fn caller(
     session_id: &str,
     user: &User,
-    via_jwt: bool,
+    (via_jwt, expires_ms): (bool, Option<i64>),
     mfa_pending: bool,
     memberships: Option<&Rows>,
 ) -> Result<Caller, AppwriteError> {
@@ -63,6 +63,7 @@ fn caller(
         user_id: user.id.clone(),
         session_id: session_id.to_string(),
         via_jwt,
+        expires_ms,
         email: user.email.clone().unwrap_or_default(),
         email_verified: user.email_verification,
         labels: user.labels.clone(),
@@ -107,13 +108,16 @@ pub async fn reload_caller(
     let memberships = crate::teams::caller_memberships_statement("?", vec![user_id.into()]);
     let out = ports.sql.batch(vec![user_statement, memberships]).await.ok()?;
     let row = out.first()?.rows.first()?;
-    let (user, pending) = if session_id.is_empty() {
-        (User::from_row(row)?, false)
+    // The expiry of a JWT is not known here: the connection keeps the one it started with.
+    let (user, pending, expires) = if session_id.is_empty() {
+        (User::from_row(row)?, false, None)
     } else {
-        session_and_user(row).map(|(_, u, pending)| (u, pending))?
+        session_and_user(row).map(|(s, u, pending)| (u, pending, Some(s.expire)))?
     };
     // A session still owing its second factor is nobody yet.
-    caller(session_id, &user, via_jwt, pending, out.get(1)).ok().filter(|c| !c.owes_second_factor())
+    caller(session_id, &user, (via_jwt, expires), pending, out.get(1))
+        .ok()
+        .filter(|c| !c.owes_second_factor())
 }
 
 #[async_trait(?Send)]
@@ -153,7 +157,9 @@ impl Authenticator for AccountAuthenticator {
                 .map(|(s, u, pending)| (s, u, pending, out.get(1).cloned()));
         }
         let Some(token) = &credentials.jwt else {
-            return found.map(|(s, u, pending, m)| caller(&s.id, &u, false, pending, m.as_ref())).transpose();
+            return found
+                .map(|(s, u, pending, m)| caller(&s.id, &u, (false, Some(s.expire)), pending, m.as_ref()))
+                .transpose();
         };
         if found.is_some() {
             return Err(AppwriteError::new(
@@ -186,13 +192,17 @@ impl Authenticator for AccountAuthenticator {
             return Err(jwt_invalid());
         }
         let row = out.get(1).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
-        let (user, pending) = if claims.session_id.is_empty() {
-            User::from_row(row).map(|u| (u, false))
+        let jwt_expiry = claims.exp.saturating_mul(1000);
+        let (user, pending, expires) = if claims.session_id.is_empty() {
+            // A password change ends the JWTs minted before it (those of a session end with it).
+            User::from_row(row)
+                .filter(|u| u.password_updated_at.is_none_or(|at| claims.iat >= at.div_euclid(1000)))
+                .map(|u| (u, false, jwt_expiry))
         } else {
-            session_and_user(row).map(|(_, u, pending)| (u, pending))
+            session_and_user(row).map(|(s, u, pending)| (u, pending, jwt_expiry.min(s.expire)))
         }
         .ok_or_else(jwt_invalid)?;
-        caller(&claims.session_id, &user, true, pending, out.get(2)).map(Some)
+        caller(&claims.session_id, &user, (true, Some(expires)), pending, out.get(2)).map(Some)
     }
 
     async fn api_key(&self, key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {

@@ -65,7 +65,8 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
         "account.name" | "users.name" => user_update("name", false),
         "account.email" | "users.email" => user_update("email", true),
         "account.phone" | "users.phone" => user_update("phone", false),
-        "account.password" | "users.password" => user_update("password", false),
+        // The user's other sessions ended with the old password.
+        "account.password" | "users.password" => user_update("password", true),
         "account.prefs.update" | "users.prefs.update" => user_update("prefs", false),
         "account.status" | "users.status" => user_update("status", true),
         "users.labels" => user_update("labels", true),
@@ -98,7 +99,9 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
             Some(event.refreshing(format!("user:{user}")))
         }
         "recovery.update" => {
-            Some(account_event(&of_payload?, Some(("recovery", &own_id?)), "update", payload))
+            let user = of_payload?;
+            let event = account_event(&user, Some(("recovery", &own_id?)), "update", payload);
+            Some(event.refreshing(format!("user:{user}")))
         }
         "targets.create" | "targets.update" | "targets.delete" => {
             let user = subject?;

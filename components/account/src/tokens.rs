@@ -440,11 +440,13 @@ pub async fn update_recovery(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 format!("UPDATE users SET {set}, email_verification = 1, updated_at = ? WHERE id = ?"),
                 params,
             ),
-            // Every other outstanding reset link dies with this one.
+            // Every other outstanding reset link dies with this one, and every session with the
+            // password that opened it.
             Statement::new(
                 "DELETE FROM tokens WHERE user_id = ? AND kind = 'recovery'",
                 vec![user.id.clone().into()],
             ),
+            crate::account::end_sessions(&user.id, None),
         ])
         .await
         .map_err(guard_error)?;

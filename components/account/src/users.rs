@@ -419,7 +419,7 @@ pub async fn update_password(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     password::check_history(ctx, &plain, &user.password_history)?;
     password::check_personal_data(&plain, &user.personal_data(), &ctx.config.password)?;
     let (set, params) = new_password(ctx, &plain, user.password_history.clone())?;
-    update(ctx, &user, set, params, vec![]).await
+    update(ctx, &user, set, params, vec![crate::account::end_sessions(&user.id, None)]).await
 }
 
 fn required_bool(ctx: &Ctx<'_>, name: &str) -> Result<bool, AppwriteError> {

@@ -105,6 +105,9 @@ impl DurableObject for ProjectDatabase {
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
         let Some(mut connection) = attachment(&ws) else { return Ok(()) };
+        if connection.expired(worker::Date::now().as_millis() as i64) {
+            return close_expired(&ws);
+        }
         let WebSocketIncomingMessage::String(text) = message else {
             ws.send_with_str(
                 r#"{"type":"error","data":{"code":1003,"message":"Message format is not valid."}}"#,
@@ -307,9 +310,14 @@ impl ProjectDatabase {
 
     /// Sends `event` to every connection that subscribed to one of its channels and may read it.
     fn fan_out(&self, event: &Event) {
-        let timestamp = edgewrite_core::time::iso_from_ms(worker::Date::now().as_millis() as i64);
+        let now = worker::Date::now().as_millis() as i64;
+        let timestamp = edgewrite_core::time::iso_from_ms(now);
         for socket in self.state.get_websockets() {
             let Some(connection) = attachment(&socket) else { continue };
+            if connection.expired(now) {
+                let _ = close_expired(&socket);
+                continue;
+            }
             if let Some(frame) = connection.deliver(event, &timestamp) {
                 if let Err(e) = socket.send_with_str(frame) {
                     tracing::debug!(error = %e, "a realtime socket refused an event");
@@ -382,6 +390,13 @@ impl ObjectStores<'_> {
             offload: &edgewrite_core::ports::Inline,
         }
     }
+}
+
+/// Ends a connection whose session or JWT has expired: it said who it was with a credential
+/// that no longer holds, so it gets nothing more, not even a guest's events.
+fn close_expired(socket: &WebSocket) -> worker::Result<()> {
+    socket.send_with_str(edgewrite_realtime::expired_frame())?;
+    socket.close(Some(edgewrite_realtime::EXPIRED_CLOSE_CODE), Some("credential expired"))
 }
 
 /// The connection a socket's attachment holds.

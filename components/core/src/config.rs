@@ -168,7 +168,11 @@ impl Config {
             abuse_limits: !secrets.get("EDGEWRITE_ABUSE_LIMITS").is_some_and(|v| v == "off" || v == "0"),
             trusted_client_ip_header: secrets.get("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER").map(|v| {
                 let name = v.trim().to_ascii_lowercase();
-                if name == "none" { String::new() } else { name }
+                if name == "none" {
+                    String::new()
+                } else {
+                    name
+                }
             }),
             session_duration_secs: secrets
                 .get("EDGEWRITE_SESSION_DURATION")

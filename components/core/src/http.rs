@@ -276,12 +276,10 @@ mod tests {
 
     #[test]
     fn the_client_address_comes_only_from_what_the_deployment_trusts() {
-        let headers: Headers = [
-            ("cf-connecting-ip", "203.0.113.7"),
-            ("x-forwarded-for", "6.6.6.6, 198.51.100.2"),
-        ]
-        .into_iter()
-        .collect();
+        let headers: Headers =
+            [("cf-connecting-ip", "203.0.113.7"), ("x-forwarded-for", "6.6.6.6, 198.51.100.2")]
+                .into_iter()
+                .collect();
         // An untrusted header is never read, whatever it says.
         assert_eq!(client_address(&headers, "", Some("127.0.0.9")), "127.0.0.9");
         assert_eq!(client_address(&headers, "", None), "");

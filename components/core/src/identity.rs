@@ -269,6 +269,9 @@ pub struct UserCaller {
     pub session_id: String,
     /// Authenticated by `X-Appwrite-JWT` rather than the session secret.
     pub via_jwt: bool,
+    /// When the credential stops being valid (unix ms): the session's expiry, or the JWT's if
+    /// sooner. What outlives one request (a realtime connection) ends with it.
+    pub expires_ms: Option<i64>,
     pub email: String,
     pub email_verified: bool,
     pub labels: Vec<String>,
@@ -472,6 +475,7 @@ mod tests {
             user_id: "u1".into(),
             session_id: "s1".into(),
             via_jwt: false,
+            expires_ms: None,
             email: "a@b.c".into(),
             email_verified: true,
             labels: vec!["vip".into()],

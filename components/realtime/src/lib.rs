@@ -179,6 +179,10 @@ pub struct Connection {
     pub session_id: Option<String>,
     #[serde(default)]
     pub via_jwt: bool,
+    /// When the credential the connection acts on ends (unix ms): past it, the connection is
+    /// closed rather than go on with the user's roles.
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
     pub roles: Vec<String>,
     pub subscriptions: Vec<Subscription>,
     /// The minute (unix ms / 60000) `frames` counts for.
@@ -201,6 +205,14 @@ pub enum Action {
 fn error_frame(code: u16, message: &str) -> String {
     json!({"type": "error", "data": {"code": code, "message": message}}).to_string()
 }
+
+/// The error frame sent before closing a connection whose credential expired.
+pub fn expired_frame() -> String {
+    error_frame(1008, "Your session or JWT expired. Reconnect with a new one.")
+}
+
+/// The close code that goes with [`expired_frame`] (policy violation).
+pub const EXPIRED_CLOSE_CODE: u16 = 1008;
 
 /// The error frame for a session that did not verify.
 pub fn invalid_session() -> String {
@@ -286,7 +298,13 @@ impl Connection {
         self.user_id = user.map(|u| u.user_id.clone());
         self.session_id = user.map(|u| u.session_id.clone());
         self.via_jwt = user.is_some_and(|u| u.via_jwt);
+        self.expires_ms = user.and_then(|u| u.expires_ms);
         self.roles = caller.roles();
+    }
+
+    /// Whether the credential the connection acts on has ended ([`expired_frame`], then close).
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.expires_ms.is_some_and(|at| now_ms >= at)
     }
 
     /// The state as the socket's attachment (a JSON string, within [`MAX_STATE_BYTES`] once
@@ -303,7 +321,15 @@ impl Connection {
     /// `None` when the session ended or the user was deleted or blocked, and the connection
     /// goes on as a guest.
     pub fn refresh(&mut self, caller: Option<&Caller>) {
+        let started = self.expires_ms;
         self.act_for(caller.unwrap_or(&Caller::Guest));
+        // A reload knows the session's expiry, not the JWT's the connection opened with.
+        if self.user_id.is_some() {
+            self.expires_ms = match (started, self.expires_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
     }
 
     /// The user as the frames show it: its Account model when the adapter could load it.
@@ -603,6 +629,31 @@ mod tests {
         assert_eq!(c.roles, vec!["any".to_string(), "guests".to_string()]);
         let own = event(&["account.u1"], &["user:u1"], json!({}));
         assert_eq!(c.deliver(&own, "t"), None);
+    }
+
+    #[test]
+    fn a_connection_ends_with_its_credential_even_when_reloaded_by_its_session() {
+        let user = |expires_ms| {
+            Caller::User(edgewrite_core::identity::UserCaller {
+                user_id: "u1".into(),
+                session_id: "s1".into(),
+                via_jwt: true,
+                expires_ms,
+                email: String::new(),
+                email_verified: false,
+                labels: vec![],
+                memberships: vec![],
+                mfa_pending: false,
+            })
+        };
+        let mut c = Connection::for_caller("p", &user(Some(1_000)));
+        assert!(!c.expired(999));
+        assert!(c.expired(1_000));
+        // The session lives on for a year; the JWT still ends at 1,000.
+        c.refresh(Some(&user(Some(9_999_999))));
+        assert!(c.expired(1_000));
+        c.refresh(None);
+        assert!(!c.expired(i64::MAX), "a guest has no credential to expire");
     }
 
     #[test]
