@@ -222,6 +222,15 @@ impl Session {
 }
 
 /// Maps a failed user write: UNIQUE violations are `409 user_already_exists`.
+/// Retires a deleted principal's id (`kind`: `user` or `team`) for good, in the delete's batch:
+/// grants to it outlive it, and the schema (`retired_ids`, migration 14) refuses its reuse.
+pub fn retire_id(kind: &str, id: &str, now_ms: i64) -> Statement {
+    Statement::new(
+        "INSERT OR IGNORE INTO retired_ids (kind, id, retired_at) VALUES (?, ?, ?)",
+        vec![kind.into(), id.into(), Value::Integer(now_ms)],
+    )
+}
+
 pub fn user_write_error(e: StoreError) -> AppwriteError {
     match e {
         StoreError::Constraint(_) => AppwriteError::new(

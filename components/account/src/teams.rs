@@ -321,6 +321,8 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .batch(vec![
             Statement::new("DELETE FROM memberships WHERE team_id = ?", vec![team.id.clone().into()]),
             Statement::new("DELETE FROM teams WHERE id = ?", vec![team.id.clone().into()]),
+            // Grants to `team:ID` outlive the team: a new team may not take its id.
+            crate::store::retire_id("team", &team.id, ctx.ports.clock.now_ms()),
         ])
         .await
         .map_err(AppwriteError::internal)?;

@@ -316,6 +316,8 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         Statement::new("DELETE FROM mfa_authenticators WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM mfa_challenges WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM users WHERE id = ?", vec![id]),
+        // Grants to `user:ID` stay where they are; nobody may sign up as ID to inherit them.
+        crate::store::retire_id("user", &user.id, ctx.ports.clock.now_ms()),
     ]);
     ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     tracing::info!(user = %user.id, "user deleted");

@@ -45,3 +45,29 @@ fn migrations_are_idempotent() {
     let second = futures_executor::block_on(edgewrite_sql::migrate(&sql, 2)).unwrap();
     assert_eq!(second, 0);
 }
+
+#[test]
+fn a_retired_user_or_team_id_cannot_be_taken_again() {
+    use edgewrite_core::ports::{Sql, Statement, StoreError, Value};
+    let sql = NativeSql::in_memory();
+    futures_executor::block_on(edgewrite_sql::migrate(&sql, 1)).unwrap();
+    let run = |text: &str, id: &str| {
+        let params = vec![Value::from(id), Value::Integer(1), Value::Integer(1), Value::Integer(1)];
+        futures_executor::block_on(sql.batch(vec![Statement::new(text, params)]))
+    };
+    let user = "INSERT INTO users (id, created_at, updated_at, accessed_at) VALUES (?, ?, ?, ?)";
+    let team = "INSERT INTO teams (id, name, total, created_at, updated_at) VALUES (?, 'n', ?, ?, ?)";
+    let retire = |kind: &str, id: &str| {
+        let params = vec![Value::from(kind), Value::from(id), Value::Integer(1)];
+        let statement =
+            Statement::new("INSERT INTO retired_ids (kind, id, retired_at) VALUES (?, ?, ?)", params);
+        futures_executor::block_on(sql.batch(vec![statement])).unwrap();
+    };
+    retire("user", "gone");
+    retire("team", "gone-team");
+    assert!(matches!(run(user, "gone"), Err(StoreError::Constraint(_))));
+    assert!(matches!(run(team, "gone-team"), Err(StoreError::Constraint(_))));
+    // Other ids, and an id retired for the other kind, are free.
+    run(user, "gone-team").unwrap();
+    run(team, "gone").unwrap();
+}

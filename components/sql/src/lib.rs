@@ -534,6 +534,27 @@ pub const MIGRATIONS: &[Migration] = &[
             )",
         ],
     },
+    // Grants name principals by id (`user:ID`, `team:ID`) in documents, files, executions and
+    // subscribers, and outlive the principal. Rather than rewrite every grant on a delete, the
+    // id is retired: no new user or team may take it, whatever path inserts it.
+    Migration {
+        version: 14,
+        name: "retired principal ids",
+        statements: &[
+            "CREATE TABLE retired_ids (
+                kind TEXT NOT NULL,
+                id TEXT NOT NULL,
+                retired_at INTEGER NOT NULL,
+                PRIMARY KEY (kind, id)
+            )",
+            "CREATE TRIGGER users_never_reuse_ids BEFORE INSERT ON users
+             WHEN EXISTS (SELECT 1 FROM retired_ids WHERE kind = 'user' AND id = NEW.id)
+             BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: users.id (a deleted user''s id)'); END",
+            "CREATE TRIGGER teams_never_reuse_ids BEFORE INSERT ON teams
+             WHEN EXISTS (SELECT 1 FROM retired_ids WHERE kind = 'team' AND id = NEW.id)
+             BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: teams.id (a deleted team''s id)'); END",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.
