@@ -622,6 +622,25 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
 }
 
 /// Whether the caller may `action` this stored document.
+/// 401 unless the caller may update every one of `ids` (those that exist) in `collection`.
+pub(crate) async fn require_update(
+    ctx: &Ctx<'_>,
+    flavor: Flavor,
+    database: &Database,
+    collection: &Collection,
+    ids: &[String],
+) -> Result<(), AppwriteError> {
+    if ids.is_empty() || collection_allows(ctx, collection, "update") {
+        return Ok(());
+    }
+    let docs = load_many(ctx, flavor, database, collection, ids).await?;
+    if docs.iter().all(|doc| document_allows(ctx, collection, doc, "update")) {
+        Ok(())
+    } else {
+        Err(unauthorized())
+    }
+}
+
 pub(crate) fn document_allows(ctx: &Ctx<'_>, collection: &Collection, doc: &Document, action: &str) -> bool {
     collection_allows(ctx, collection, action)
         || (collection.document_security

@@ -331,6 +331,7 @@ pub fn link_statements<'a>(
             }
             let (mine, theirs) = relation.columns();
             let table = relation.junction_table();
+            let before = partners(ctx, &relation, id).await?;
             batch.push(Statement::new(format!("DELETE FROM {table} WHERE {mine} = ?"), vec![id.into()]));
             let Some(items) = items(&attribute.key, &relation, value)? else { continue };
             if items.len() > MAX_LINKS {
@@ -372,11 +373,28 @@ pub fn link_statements<'a>(
             }
             // Linking by id reaches only documents the caller can read; taking a document from
             // another's links (where it can have just one) takes update permission on it.
+            let mut newly_linked = Vec::new();
             for doc in documents::load_readable(ctx, flavor, database, &related, &by_id).await? {
                 if relation.steals() && !documents::document_allows(ctx, &related, &doc, "update") {
                     return Err(documents::unauthorized());
                 }
+                if !before.contains(&doc.id) {
+                    newly_linked.push(doc.id.clone());
+                }
                 ids.push(doc.id);
+            }
+            // Every document whose attributes the links change takes update permission: on a
+            // two-way relationship the partners linked or let go (their side shows the link),
+            // and, where a document holds one link on this side, the one it is taken from.
+            let mut changed: Vec<String> = Vec::new();
+            if relation.two_way {
+                changed.extend(newly_linked.iter().cloned());
+                changed.extend(before.iter().filter(|b| !ids.contains(b)).cloned());
+            }
+            documents::require_update(ctx, flavor, database, &related, &changed).await?;
+            if relation.steals() {
+                let holders = previous_holders(ctx, &relation, id, &newly_linked).await?;
+                documents::require_update(ctx, flavor, database, collection, &holders).await?;
             }
             if relation.to_many() {
                 // Only documents that exist are linked; a document already linked on a side that
@@ -399,6 +417,35 @@ pub fn link_statements<'a>(
         }
         Ok(batch)
     })
+}
+
+/// The documents `id` links to through `relation` now, before a write replaces them.
+async fn partners(ctx: &Ctx<'_>, relation: &Relation, id: &str) -> Result<Vec<String>, AppwriteError> {
+    let (mine, theirs) = relation.columns();
+    let sql = format!("SELECT {theirs} FROM {} WHERE {mine} = ?", relation.junction_table());
+    let rows =
+        ctx.ports.sql.query(Statement::new(sql, vec![id.into()])).await.map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string)).collect())
+}
+
+/// The documents on this side other than `id` that hold any of `taken` now, and lose it.
+async fn previous_holders(
+    ctx: &Ctx<'_>,
+    relation: &Relation,
+    id: &str,
+    taken: &[String],
+) -> Result<Vec<String>, AppwriteError> {
+    if taken.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mine, theirs) = relation.columns();
+    let sql = format!(
+        "SELECT DISTINCT {mine} FROM {} WHERE {theirs} IN (SELECT value FROM json_each(?)) AND {mine} <> ?",
+        relation.junction_table()
+    );
+    let params = vec![json!(taken).to_string().into(), id.into()];
+    let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
+    Ok(rows.rows.iter().filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string)).collect())
 }
 
 /// A related document given as an object: created, or updated when its `$id` exists.

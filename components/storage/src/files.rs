@@ -168,7 +168,7 @@ pub async fn load_readable(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteErro
     if !all && !bucket.file_security {
         return Err(unauthorized());
     }
-    let file = load_file(ctx, &bucket, &id).await?.ok_or_else(not_found)?;
+    let file = load_file(ctx, &bucket, &id).await?.filter(|f| visible(ctx, f)).ok_or_else(not_found)?;
     if !file.allows(ctx, &bucket, "read") {
         return Err(not_found());
     }
@@ -180,7 +180,7 @@ pub async fn load_readable(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteErro
 pub async fn load_for_content(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteError> {
     let bucket = buckets::load(ctx).await?;
     let id = ctx.params.required_text("fileId", 36)?;
-    let file = load_file(ctx, &bucket, &id).await?.ok_or_else(not_found)?;
+    let file = load_file(ctx, &bucket, &id).await?.filter(|f| visible(ctx, f)).ok_or_else(not_found)?;
     if crate::tokens::grants_read(ctx, &bucket, &file).await? {
         return Ok((bucket, file));
     }
@@ -231,14 +231,27 @@ pub async fn encryption_key(ctx: &Ctx<'_>) -> Result<[u8; 32], AppwriteError> {
     Ok(hash.finalize().into())
 }
 
-/// Who an upload belongs to while it is in progress: only they may add chunks to it (guests
-/// are one party).
+/// Who an upload belongs to while it is in progress: only they may add chunks to it or see it.
+/// Guests share no identity, so a guest is told apart as far as the platform can: by its
+/// address and user agent (the SDKs' chunked protocol carries nothing else).
 fn uploader(ctx: &Ctx<'_>) -> String {
     match &ctx.caller {
         Caller::User(user) => format!("user:{}", user.user_id),
         Caller::App { key_id, .. } => format!("app:{key_id}"),
-        Caller::Guest => String::new(),
+        Caller::Guest => {
+            let mut hash = Sha256::new();
+            hash.update(ctx.request.client_ip.as_bytes());
+            hash.update(b"\n");
+            hash.update(ctx.request.header("user-agent").unwrap_or_default().as_bytes());
+            format!("guest:{}", &hex(&hash.finalize())[..32])
+        }
     }
+}
+
+/// Whether the caller may see `file` at all: a finished one, or its own upload in progress
+/// (API keys see every upload).
+fn visible(ctx: &Ctx<'_>, file: &File) -> bool {
+    file.complete() || matches!(ctx.caller, Caller::App { .. }) || file.uploader == uploader(ctx)
 }
 
 fn already_exists() -> AppwriteError {
@@ -641,10 +654,23 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let schema =
         Schema { table: &table, id_column: "id", fields: FIELDS, search: Some("name"), fulltext: &[] };
     let options = ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
-    let scope_sql =
-        "EXISTS (SELECT 1 FROM file_perms p WHERE p.file_seq = edgewrite_t.seq AND p.action = 'read'
-                     AND p.role IN (SELECT value FROM json_each(?)))";
-    let scope = (!all).then(|| (scope_sql, vec![Value::from(json!(ctx.caller.roles()).to_string())]));
+    let mut conditions = Vec::new();
+    let mut params = Vec::new();
+    if !all {
+        conditions.push(
+            "EXISTS (SELECT 1 FROM file_perms p WHERE p.file_seq = edgewrite_t.seq AND p.action = 'read'
+                     AND p.role IN (SELECT value FROM json_each(?)))",
+        );
+        params.push(Value::from(json!(ctx.caller.roles()).to_string()));
+    }
+    // Another client's upload in progress is nobody else's business.
+    if !matches!(ctx.caller, Caller::App { .. }) {
+        conditions
+            .push("(edgewrite_t.chunks_uploaded >= edgewrite_t.chunks_total OR edgewrite_t.uploader = ?)");
+        params.push(uploader(ctx).into());
+    }
+    let scope_sql = conditions.join(" AND ");
+    let scope = (!conditions.is_empty()).then(|| (scope_sql.as_str(), params));
     let page =
         query::plan(&options, &schema, &ctx.config.limits)?.fetch(ctx.ports.sql, COLUMNS, scope).await?;
     let files: Vec<Json> =
