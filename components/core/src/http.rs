@@ -88,8 +88,8 @@ impl<N: AsRef<str>, V: Into<String>> FromIterator<(N, V)> for Headers {
 pub fn client_address(headers: &Headers, trusted: &str, peer: Option<&str>) -> String {
     let vouched = (!trusted.is_empty())
         .then(|| {
-            let values = headers.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(trusted));
-            values.last().and_then(|(_, v)| v.rsplit(',').next()).map(str::trim)
+            let mut values = headers.0.iter().filter(|(n, _)| n.eq_ignore_ascii_case(trusted));
+            values.next_back().and_then(|(_, v)| v.rsplit(',').next()).map(str::trim)
         })
         .flatten();
     let ip = |text: &str| text.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string());

@@ -670,7 +670,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         params.push(uploader(ctx).into());
     }
     let scope_sql = conditions.join(" AND ");
-    let scope = (!conditions.is_empty()).then(|| (scope_sql.as_str(), params));
+    let scope = (!conditions.is_empty()).then_some((scope_sql.as_str(), params));
     let page =
         query::plan(&options, &schema, &ctx.config.limits)?.fetch(ctx.ports.sql, COLUMNS, scope).await?;
     let files: Vec<Json> =

@@ -5,6 +5,7 @@
 
 use std::io::Cursor;
 
+use edgewrite_core::abuse::{self, Limit};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, ImageFormat, Rgba, RgbaImage};
@@ -129,9 +130,11 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         other => other,
     }
     .to_string();
+    let params = normalised(params, &output);
     let cache =
         if content::public(&bucket, &file) { "public, max-age=2592000" } else { "private, max-age=2592000" };
-    // Keyed by what shapes the result, so extra query parameters cannot bypass the cache.
+    // Keyed by what shapes the result, normalised, so neither extra query parameters nor
+    // spellings of the same preview (opacity=0.50001, rotation=-270) miss the cache.
     let cache_key = {
         let mut h = Sha256::new();
         let p = &params;
@@ -166,13 +169,42 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         response
     };
     if let Ok(Some(bytes)) = ctx.ports.kv.get(&cache_key).await {
-        return Ok(respond(bytes, true));
+        return match bytes.strip_prefix(FAILED) {
+            Some(refusal) => Err(refused(refusal)),
+            None => Ok(respond(bytes, true)),
+        };
     }
     let previewable =
         PREVIEWABLE.contains(&file.mime_type.as_str()) && file.size_original as u64 <= TRANSFORM_LIMIT;
+    // Nothing to change: the image as stored, with no pixel decoded.
+    if previewable && is_identity(&params) && mime(&output) == file.mime_type {
+        return Ok(respond(content::read_all(ctx, &file).await?, false));
+    }
+    // Only a render costs: each address gets a budget of them (cache hits are free).
+    abuse::check(
+        ctx,
+        &format!(
+            "url:/v1/storage/buckets/{{bucketId}}/files/{{fileId}}/preview,ip:{}",
+            ctx.request.client_ip
+        ),
+        Limit { max: RENDERS_PER_MINUTE, window_secs: 60 },
+    )
+    .await?;
     let encoded = if previewable {
         let bytes = content::read_all(ctx, &file).await?;
-        render(decode(&bytes)?, &params, &output)?
+        let rendered = decode(&bytes, &params).and_then(|image| render(image, &params, &output));
+        match rendered {
+            Ok(encoded) => encoded,
+            // A refused render is remembered, so asking again costs a cache read, not a decode.
+            Err(e) => {
+                let mut remembered = FAILED.to_vec();
+                remembered.extend_from_slice(&e.body());
+                if let Err(e) = ctx.ports.kv.put(&cache_key, remembered, Some(CACHE_SECS)).await {
+                    tracing::warn!(error = %e, "caching a refused preview");
+                }
+                return Err(e);
+            }
+        }
     } else {
         // Not an image (or too big to decode here): a small placeholder in Appwrite's grey, of
         // the size asked for up to 512 pixels a side.
@@ -197,7 +229,74 @@ fn mime(output: &str) -> &'static str {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<DynamicImage, AppwriteError> {
+/// The parameters with what does not change the image dropped and the rest rounded: opacity
+/// to hundredths, rotation to one turn, the border colour without a border, the quality of
+/// lossless outputs.
+fn normalised(mut p: Params, output: &str) -> Params {
+    p.opacity = (p.opacity * 100.0).round() / 100.0;
+    p.rotation = (p.rotation % 360 + 360) % 360;
+    if p.border_width == 0 {
+        p.border_color = Rgba([0, 0, 0, 255]);
+    }
+    if !matches!(output, "jpg" | "webp") {
+        p.quality = -1;
+    }
+    p
+}
+
+/// Whether `p` (normalised) asks for the image as it is.
+fn is_identity(p: &Params) -> bool {
+    p.width == 0
+        && p.height == 0
+        && p.border_width == 0
+        && p.border_radius == 0
+        && p.opacity >= 1.0
+        && p.rotation == 0
+        && p.background.is_none()
+        && p.quality < 0
+}
+
+/// What a preview may cost, in pixels touched: the decoded image once, the output a few times
+/// (scaling, the effects, encoding). About a second of CPU on a Worker.
+const WORK_BUDGET: u64 = 24_000_000;
+/// Renders (cache misses) one client address may ask for per minute.
+const RENDERS_PER_MINUTE: u32 = 60;
+/// A cached refusal starts with this, which no image format does.
+const FAILED: &[u8] = b"\0edgewrite:refused\0";
+
+/// The error a cached refusal stood for (its Appwrite error body).
+fn refused(body: &[u8]) -> AppwriteError {
+    let json: Json = serde_json::from_slice(body).unwrap_or_default();
+    let message = json.get("message").and_then(Json::as_str).unwrap_or_default().to_string();
+    match json.get("type").and_then(Json::as_str) {
+        Some("storage_image_resolution_exceeded") => {
+            AppwriteError::new(ErrorType::StorageImageResolutionExceeded, message)
+        }
+        _ => AppwriteError::new(ErrorType::StorageFileTypeUnsupported, message),
+    }
+}
+
+/// Refuses, before any pixel is decoded, a preview whose work passes [`WORK_BUDGET`].
+fn within_budget(w: u32, h: u32, p: &Params) -> Result<(), AppwriteError> {
+    let (w, h) = (u64::from(w), u64::from(h));
+    let (pw, ph) = (u64::from(p.width), u64::from(p.height));
+    let (ow, oh) = match (pw, ph) {
+        (0, 0) => (w, h),
+        (pw, 0) => (pw, h * pw / w.max(1)),
+        (0, ph) => (w * ph / h.max(1), ph),
+        box_size => box_size,
+    };
+    let framed = (ow + 2 * u64::from(p.border_width)) * (oh + 2 * u64::from(p.border_width));
+    if w * h + 3 * framed > WORK_BUDGET {
+        return Err(AppwriteError::new(
+            ErrorType::StorageImageResolutionExceeded,
+            format!("This preview would take more than this server's budget of {WORK_BUDGET} pixels of work (the image's pixels plus three times the preview's); ask for a smaller one."),
+        ));
+    }
+    Ok(())
+}
+
+fn decode(bytes: &[u8], params: &Params) -> Result<DynamicImage, AppwriteError> {
     let unsupported =
         || AppwriteError::new(ErrorType::StorageFileTypeUnsupported, "The image could not be decoded.");
     let reader =
@@ -206,6 +305,7 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, AppwriteError> {
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(too_large());
     }
+    within_budget(w, h, params)?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     let mut reader = reader()?;
@@ -424,5 +524,24 @@ mod tests {
         assert_eq!(round.get_pixel(200, 100).0[3], 128, "half opacity");
         let tilted = render(sample(), &Params { rotation: 45, ..params() }, "png").unwrap();
         assert!(image::load_from_memory(&tilted).unwrap().width() > 400);
+    }
+
+    #[test]
+    fn spellings_of_one_preview_share_a_cache_entry() {
+        let a = normalised(Params { opacity: 0.500_01, rotation: -270, ..params() }, "png");
+        let b = normalised(Params { opacity: 0.5, rotation: 90, quality: 77, ..params() }, "png");
+        assert_eq!((a.opacity, a.rotation, a.quality), (b.opacity, b.rotation, b.quality));
+        let colored = normalised(Params { border_color: Rgba([1, 2, 3, 255]), ..params() }, "jpg");
+        assert_eq!(colored.border_color, params().border_color, "no border, no colour");
+    }
+
+    #[test]
+    fn a_preview_past_the_work_budget_is_refused_before_decoding() {
+        let big = Params { width: 3400, height: 3400, ..params() };
+        let err = within_budget(3400, 3400, &big).unwrap_err();
+        assert_eq!(err.kind, ErrorType::StorageImageResolutionExceeded);
+        assert!(within_budget(3400, 3400, &Params { width: 400, height: 300, ..params() }).is_ok());
+        assert!(within_budget(4000, 3000, &Params { width: 0, height: 0, ..params() }).is_err());
+        assert!(within_budget(2000, 1500, &Params { width: 0, height: 0, ..params() }).is_ok());
     }
 }
