@@ -156,3 +156,12 @@ test('the node SDK surfaces Appwrite errors as AppwriteException', async () => {
   const call = client.call('get', new URL(`${endpoint}/health`), {}, {});
   await rejectsWith(assert, call, 401, 'general_unauthorized_scope');
 });
+
+test('a 204 carries a Content-Type that is not JSON, as Appwrite sends (the Python SDK reads it on every answer)', async () => {
+  const teamId = `t${Date.now().toString(36)}`;
+  assert.equal((await raw('/teams', { method: 'POST', key: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ teamId, name: 'gone soon' }) })).status, 201);
+  const res = await raw(`/teams/${teamId}`, { method: 'DELETE', key: true });
+  assert.equal(res.status, 204);
+  assert.equal(res.text, '');
+  assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+});
