@@ -43,6 +43,7 @@ test('email OTP: the 6-digit code from the email signs the user up and in, once'
   await rejectsWith(assert, account.createSession({ userId: token.userId, secret: '000000' === code ? '111111' : '000000' }), 401, 'user_invalid_token');
   const session = await account.createSession({ userId: token.userId, secret: code });
   assert.deepEqual(session.factors, ['email']);
+  assert.equal(session.provider, 'token', 'an email code is a token session');
   const me = await account.get();
   assert.equal(me.email, email);
   assert.equal(me.emailVerification, true, 'the code proved the address');
@@ -62,6 +63,7 @@ test('magic URL: the emailed link carries userId and secret for the allowed URL;
   const account = freshWebAccount();
   const session = await account.updateMagicURLSession({ userId: link.searchParams.get('userId'), secret: link.searchParams.get('secret') });
   assert.equal(session.userId, token.userId);
+  assert.equal(session.provider, 'magic-url', 'Appwrite names magic-URL sessions after them');
   await rejectsWith(assert, freshWebAccount().createMagicURLToken({ userId: web.ID.unique(), email, url: 'https://evil.example/steal' }), 400, 'general_argument_invalid');
 });
 
@@ -119,6 +121,7 @@ test('phone: OTP login and phone verification by SMS with the provider\'s auth',
   assert.equal(sms.from, '+15550001111');
   const session = await account.createSession({ userId: token.userId, secret: codeIn(sms.body) });
   assert.deepEqual(session.factors, ['phone']);
+  assert.equal(session.provider, 'phone');
   assert.equal((await account.get()).phoneVerification, true);
 
   // A signed-in user verifies a new number.

@@ -363,7 +363,14 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         "phone" => "phone",
         _ => "token",
     };
-    let (mut statements, session, credential) = new_session(ctx, &user.id, "token", "", &[factor]);
+    // Appwrite names the provider after the token: magic-URL and phone logins have their own;
+    // email codes and server-made tokens are `token`.
+    let provider = match kind.as_str() {
+        "magic_url" => "magic-url",
+        "phone" => "phone",
+        _ => "token",
+    };
+    let (mut statements, session, credential) = new_session(ctx, &user.id, provider, "", &[factor]);
     // The delete must hit exactly the token: a concurrent exchange of the same secret loses.
     statements.insert(
         0,
