@@ -84,7 +84,7 @@ for (const flavor of ['databases', 'tablesdb']) {
     assert.deepEqual(idsOf(withPosts.posts), ['p1', 'p3']);
     const listed = await a.list(db, 'authors', [Query.select(['name', 'posts.title']), Query.orderAsc('name')]);
     assert.deepEqual(listed.map((x) => [x.name, x.posts.map((p) => p.title).sort()]), [['Ada', ['Engines', 'Notes']], ['Alan', ['Machines']]]);
-    await rejectsWith(assert, a.get(db, 'posts', 'p1', [Query.select(['author'])]), 400, 'general_argument_invalid');
+    await rejectsWith(assert, a.get(db, 'posts', 'p1', [Query.select(['author'])]), 400, 'general_query_invalid');
     await rejectsWith(assert, a.update(db, 'posts', 'p1', { author: ['ada'] }), 400, 'relationship_value_invalid');
     await rejectsWith(assert, a.createMany(db, 'posts', [{ title: 'x' }]), 400, 'general_bad_request');
 
@@ -140,7 +140,7 @@ for (const flavor of ['databases', 'tablesdb']) {
     await a.create(db, 'notes', 'n2', { text: 'y', tags: ['t1'] });
     assert.deepEqual(idsOf((await a.get(db, 'notes', 'n1', [Query.select(['tags.*'])])).tags), ['t1', 't2'], 'unknown ids are not linked');
     assert.deepEqual(idsOf((await a.get(db, 'tags', 't1', [Query.select(['notes.*'])])).notes), ['n1', 'n2']);
-    await rejectsWith(assert, a.list(db, 'notes', [Query.equal('tags', ['t1'])]), 400, 'general_argument_invalid');
+    await rejectsWith(assert, a.list(db, 'notes', [Query.equal('tags', ['t1'])]), 400, 'general_query_invalid');
     await a.remove(db, 'notes', 'n1');
     assert.equal((await a.get(db, 'tags', 't2')).label, 'two', 'setNull keeps the related documents');
     assert.deepEqual(idsOf((await a.get(db, 'tags', 't1', [Query.select(['notes.*'])])).notes), ['n2']);

@@ -123,8 +123,24 @@ fn document_statement(collection: &Collection, id: &str) -> Statement {
     Statement::new(sql, vec![Value::from(id)])
 }
 
+/// Appwrite parses a document list's queries in the database layer, not as a checked parameter:
+/// a bad one is 400 `general_query_invalid` with the query's own message (``Invalid query: …``),
+/// not ``Invalid `queries` param: …``.
+fn as_query_error(err: AppwriteError) -> AppwriteError {
+    match err.message.strip_prefix("Invalid `queries` param: ") {
+        Some(message) if err.kind == ErrorType::GeneralArgumentInvalid && message.starts_with("Invalid query") => {
+            AppwriteError::new(ErrorType::GeneralQueryInvalid, message.to_string())
+        }
+        _ => err,
+    }
+}
+
 /// `GET …/documents/{documentId}`
 pub async fn get(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    get_document(ctx, flavor).await.map_err(as_query_error)
+}
+
+async fn get_document(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     let id = ctx.params.required_text(flavor.document_param(), 36)?;
     let all = collection_allows(ctx, &collection, "read");
@@ -143,6 +159,10 @@ pub async fn get(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteErro
 
 /// `GET …/documents`
 pub async fn list(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
+    list_documents(ctx, flavor).await.map_err(as_query_error)
+}
+
+async fn list_documents(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteError> {
     let (database, collection) = meta::load_collection(ctx, flavor).await?;
     let all = collection_allows(ctx, &collection, "read");
     if !all && !collection.document_security {
