@@ -386,3 +386,34 @@ test('realtime: execution events reach the user who started it, from waiting to 
     for (const [, realtime] of realtimes) realtime.disconnect();
   }
 });
+
+test('realtime: channels named in the URL, as web SDKs up to 24.x send them, are subscribed at once', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const admin = new node.Databases(adminClient());
+  const db = uid('rturl');
+  await admin.create({ databaseId: db, name: db });
+  await admin.createCollection({ databaseId: db, collectionId: 'c', name: 'c', permissions: ['read("any")'] });
+  await admin.createStringAttribute({ databaseId: db, collectionId: 'c', key: 'v', size: 16, required: false });
+  const channel = `databases.${db}.collections.c.documents`;
+  const { user, session } = await userClient();
+  const url = `${wsUrl}&channels[]=${encodeURIComponent(channel)}&channels[]=account`;
+  // The session as a browser's cookie would carry it (the fallback header a web SDK 10.x sends).
+  const socket = new WebSocket(url, { headers: { 'x-fallback-cookies': JSON.stringify({ [`a_session_${projectId}`]: session.secret }) } });
+  const frames = [];
+  socket.on('message', (m) => frames.push(JSON.parse(m.toString())));
+  try {
+    await new Promise((resolve, reject) => { socket.once('message', resolve); socket.once('error', reject); });
+    const connected = frames[0];
+    assert.equal(connected.type, 'connected');
+    assert.deepEqual(connected.data.channels.sort(), [channel, `account.${user.$id}`].sort());
+    assert.equal(connected.data.user.$id, user.$id);
+    await admin.createDocument({ databaseId: db, collectionId: 'c', documentId: 'd1', data: { v: 'x' } });
+    const deadline = Date.now() + 5000;
+    while (!frames.some((f) => f.type === 'event') && Date.now() < deadline) await settle(50);
+    const event = frames.find((f) => f.type === 'event');
+    assert.ok(event, JSON.stringify(frames));
+    assert.equal(event.data.payload.$id, 'd1');
+    assert.ok(event.data.channels.includes(channel));
+  } finally {
+    socket.terminate();
+  }
+});

@@ -128,7 +128,9 @@ fn document_statement(collection: &Collection, id: &str) -> Statement {
 /// not ``Invalid `queries` param: …``.
 fn as_query_error(err: AppwriteError) -> AppwriteError {
     match err.message.strip_prefix("Invalid `queries` param: ") {
-        Some(message) if err.kind == ErrorType::GeneralArgumentInvalid && message.starts_with("Invalid query") => {
+        Some(message)
+            if err.kind == ErrorType::GeneralArgumentInvalid && message.starts_with("Invalid query") =>
+        {
             AppwriteError::new(ErrorType::GeneralQueryInvalid, message.to_string())
         }
         _ => err,

@@ -144,12 +144,23 @@ impl Capability for Realtime {
             attempts,
         )
         .await?;
-        let connection = Connection::for_caller(ctx.project.unwrap_or_default(), &ctx.caller);
+        let mut connection = Connection::for_caller(ctx.project.unwrap_or_default(), &ctx.caller);
+        // Web SDKs up to 24.x name their channels in the URL (`channels[]=…`) instead of
+        // sending subscribe frames; Appwrite 1.9 still subscribes them.
+        let channels = ctx.params.string_array("channels", 256, &ctx.config.limits)?.unwrap_or_default();
+        if !channels.is_empty() {
+            connection
+                .subscribe(&json!([{"subscriptionId": URL_SUBSCRIPTION, "channels": channels}]))
+                .map_err(|message| AppwriteError::invalid_param("channels", &message))?;
+        }
         let mut response = Response::json(200, &connection);
         response.headers.set(HANDSHAKE_HEADER, "1");
         Ok(response)
     }
 }
+
+/// The id of the subscription a connection's URL channels make.
+pub const URL_SUBSCRIPTION: &str = "url";
 
 /// The answer of a runtime without inbound WebSockets.
 pub fn unsupported() -> AppwriteError {
@@ -344,7 +355,10 @@ impl Connection {
     /// The first frame: who the connection is, with the user's Account model (the web SDK
     /// sends its session when `user` is null).
     pub fn connected_frame(&self, account: Option<&Json>) -> String {
-        json!({"type": "connected", "data": {"channels": [], "subscriptions": [], "user": self.user_json(account)}})
+        let channels: Vec<&str> =
+            self.subscriptions.iter().flat_map(|s| s.channels.iter().map(String::as_str)).collect();
+        let ids: Vec<&str> = self.subscriptions.iter().map(|s| s.id.as_str()).collect();
+        json!({"type": "connected", "data": {"channels": channels, "subscriptions": ids, "user": self.user_json(account)}})
             .to_string()
     }
 
