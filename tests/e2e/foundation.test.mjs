@@ -165,3 +165,11 @@ test('a 204 carries a Content-Type that is not JSON, as Appwrite sends (the Pyth
   assert.equal(res.text, '');
   assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
 });
+
+test('the console project is the server itself: appwrite-cli checks an endpoint with it and no key', async () => {
+  const res = await raw('/health/version', { project: 'console' });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.version, '1.9.6');
+  // It serves no app routes, as with no project at all.
+  assertAppwriteError(assert, await raw('/account', { project: 'console' }), 404, 'project_not_found');
+});

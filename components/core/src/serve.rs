@@ -287,7 +287,9 @@ async fn dispatch(req: &Request, api: &Loopback<'_>) -> Result<Response, Appwrit
         return Err(ErrorType::GeneralRouteNotFound.into());
     };
 
-    let project = project_of(req);
+    // `console` is the project every Appwrite server has (its own): naming it is naming none, as
+    // appwrite-cli does when it checks a server with `GET /v1/health/version`.
+    let project = project_of(req).filter(|p| p != "console" || config.serves_project(p));
     if let Some(p) = &project {
         if !config.serves_project(p) {
             return Err(ErrorType::ProjectNotFound.into());
