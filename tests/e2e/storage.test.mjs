@@ -68,6 +68,9 @@ test('storage: node SDK uploads of 1 KB, 6 MB and 40 MB download byte for byte',
     assert.equal(made.chunksUploaded, made.chunksTotal);
     const got = await s.getFile({ bucketId, fileId });
     assert.equal(got.name, `blob-${size}.bin`);
+    // 1.9.6's File model: at the bucket's root, no folder and the name as the key (the Python
+    // SDK refuses a file without them).
+    assert.deepEqual([got.folder, got.key], ['', `blob-${size}.bin`]);
     const downloaded = await s.getFileDownload({ bucketId, fileId });
     assert.equal(sha(downloaded), sha(data), `${size} bytes round-trip`);
     // Streamed or not, the length is known up front.

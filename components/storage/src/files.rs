@@ -97,6 +97,10 @@ impl File {
             "$updatedAt": iso_from_ms(self.updated_at),
             "$permissions": self.permissions,
             "name": self.name,
+            // Appwrite 1.9's folders: every file here sits at the bucket's root, where its key is
+            // its name.
+            "folder": "",
+            "key": self.name,
             "signature": self.signature,
             "mimeType": self.mime_type,
             "sizeOriginal": self.size_original,
