@@ -214,7 +214,9 @@ for (const flavor of ['databases', 'tablesdb']) {
     await rejectsWith(assert, a.get('nope', c, 'ada'), 404, 'database_not_found');
 
     // A document is at most 1 MiB of values: refused whole, or when an update would grow it past.
-    await a.attr.longtext(db, c, 'bio', false);
+    const longtext = await a.attr.longtext(db, c, 'bio', false);
+    assert.equal(longtext.type, 'longtext');
+    assert.ok(!('size' in longtext), "the longtext model has no size (its type fixes it)");
     await a.attr.longtext(db, c, 'notes', false);
     const big = 'x'.repeat(600 * 1024);
     await rejectsWith(assert, a.create(db, c, 'huge', { name: 'Huge', bio: big + big }), 400, a.invalid);

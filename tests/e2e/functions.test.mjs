@@ -153,8 +153,7 @@ test('functions: a synchronous execution gets the request exactly and answers wi
   assert.equal(execution.status, 'completed', execution.errors);
   assert.equal(execution.trigger, 'http');
   assert.equal(execution.functionId, functionId);
-  assert.equal(execution.resourceId, functionId);
-  assert.equal(execution.resourceType, 'functions');
+  assert.ok(!('resourceId' in execution) && !('resourceType' in execution), "1.9.6's Execution has neither");
   assert.equal(execution.deploymentId, deploymentId);
   assert.equal(execution.requestMethod, 'PATCH');
   assert.equal(execution.requestPath, '/items/7?sort=asc&tag=a%20b');

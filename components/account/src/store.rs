@@ -131,6 +131,10 @@ impl User {
                 if self.hash_algo == "scrypt" {
                     map.remove("salt");
                 }
+                // The AlgoSha model is its type alone; the SHA variant stays for verifying.
+                if self.hash_algo == "sha" {
+                    map.remove("version");
+                }
             }
             model["password"] = json!(self.password_hash.clone().unwrap_or_default());
             model["hash"] = json!(self.hash_algo);

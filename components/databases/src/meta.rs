@@ -254,8 +254,12 @@ impl Attribute {
         });
         let m = model.as_object_mut().expect("an object");
         match self.kind() {
+            // Text, mediumtext and longtext have a size fixed by their type, which their models
+            // leave out.
             Kind::String if self.format.is_empty() => {
-                m.insert("size".into(), json!(self.size));
+                if !matches!(self.type_name.as_str(), "text" | "mediumtext" | "longtext") {
+                    m.insert("size".into(), json!(self.size));
+                }
             }
             Kind::String | Kind::Datetime => {
                 m.insert("format".into(), json!(self.format));

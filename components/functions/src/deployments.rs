@@ -102,7 +102,8 @@ impl Deployment {
             "screenshotDark": "",
             "status": self.status,
             "buildLogs": self.build_logs,
-            "buildDuration": self.build_duration,
+            // Whole seconds, as the model's integer.
+            "buildDuration": self.build_duration.round() as i64,
             "providerRepositoryName": "",
             "providerRepositoryOwner": "",
             "providerRepositoryUrl": "",
@@ -113,8 +114,6 @@ impl Deployment {
             "providerCommitUrl": "",
             "providerBranch": "",
             "providerBranchUrl": "",
-            "chunksTotal": self.chunks_total,
-            "chunksUploaded": self.chunks_uploaded,
         })
     }
 }

@@ -118,8 +118,7 @@ impl Execution {
         })
     }
 
-    /// The Execution model in both shapes (`functionId`, and `resourceId`/`resourceType`);
-    /// `logs` and `errors` only when `sensitive` (API keys).
+    /// The Execution model; `logs` and `errors` only when `sensitive` (API keys).
     pub fn to_json(&self, sensitive: bool) -> Json {
         let permissions: Vec<String> =
             if self.owner.is_empty() { Vec::new() } else { vec![format!("read(\"{}\")", self.owner)] };
@@ -129,8 +128,6 @@ impl Execution {
             "$updatedAt": iso_from_ms(self.updated_at),
             "$permissions": permissions,
             "functionId": self.function_id,
-            "resourceId": self.function_id,
-            "resourceType": "functions",
             "deploymentId": self.deployment_id,
             "trigger": self.trigger,
             "status": self.status,
