@@ -396,6 +396,9 @@ for (const flavor of ['databases', 'tablesdb']) {
     assert.equal(tx.status, 'pending');
     const staged = await stage('y', { n: 5 }, tx.$id);
     assert.equal(staged.$id, 'y');
+    // Before the commit it has no sequence or times: the model's defaults, as Appwrite answers.
+    assert.deepEqual([staged.$sequence, staged.$createdAt, staged.$updatedAt, staged.n], ['', '', '', 5]);
+    assert.ok(Array.isArray(staged.$permissions));
     await rejectsWith(assert, a.get(db, 'acc', 'y'), 404, a.notFound);
     const withOps = await svc.createOperations({
       transactionId: tx.$id,
@@ -427,9 +430,11 @@ for (const flavor of ['databases', 'tablesdb']) {
       ? await svc.createDocuments({ ...ids(db, 'acc'), documents: [{ $id: 'm1', n: 10, label: 'draft one' }, { $id: 'm2', n: 20, label: 'draft two' }], transactionId: many.$id })
       : await svc.createRows({ ...ids(db, 'acc'), rows: [{ $id: 'm1', n: 10, label: 'draft one' }, { $id: 'm2', n: 20, label: 'draft two' }], transactionId: many.$id });
     assert.equal(stagedMany.total, 2);
-    await (flavor === 'databases'
+    assert.deepEqual(stagedMany[flavor === 'databases' ? 'documents' : 'rows'], [], 'none written yet');
+    const stagedIncrement = await (flavor === 'databases'
       ? svc.incrementDocumentAttribute({ ...ids(db, 'acc'), documentId: 'x', attribute: 'n', value: 5, transactionId: many.$id })
       : svc.incrementRowColumn({ ...ids(db, 'acc'), rowId: 'x', column: 'n', value: 5, transactionId: many.$id }));
+    assert.deepEqual([stagedIncrement.$id, stagedIncrement.$permissions, stagedIncrement.$sequence], ['x', [], '']);
     await (flavor === 'databases'
       ? svc.updateDocuments({ ...ids(db, 'acc'), data: { label: 'final' }, queries: [Query.search('label', 'draft'), Query.greaterThan('n', 15)], transactionId: many.$id })
       : svc.updateRows({ ...ids(db, 'acc'), data: { label: 'final' }, queries: [Query.search('label', 'draft'), Query.greaterThan('n', 15)], transactionId: many.$id }));

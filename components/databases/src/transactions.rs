@@ -8,7 +8,7 @@ use edgewrite_core::identity::Caller;
 use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
-use serde_json::{json, Value as Json};
+use serde_json::{json, Map, Value as Json};
 
 use crate::documents;
 use crate::flavor::Flavor;
@@ -329,8 +329,21 @@ pub async fn stage(ctx: &Ctx<'_>, flavor: Flavor, action: &str) -> Result<Respon
     model.insert("$id".into(), json!(document));
     model.insert("$databaseId".into(), json!(database));
     model.insert(flavor.collection_ref().into(), json!(collection));
-    model.entry("$permissions").or_insert(json!([]));
-    Ok(Response::json(if action == "update" { 200 } else { 201 }, &Json::Object(model)))
+    Ok(Response::json(if action == "update" { 200 } else { 201 }, &Json::Object(with_model_defaults(model))))
+}
+
+/// A staged write's answer is the document as far as it is known before the commit: Appwrite
+/// fills the model's other fields with its defaults (no sequence or times yet).
+fn with_model_defaults(mut model: Map<String, Json>) -> Map<String, Json> {
+    for (field, default) in [
+        ("$sequence", json!("")),
+        ("$createdAt", json!("")),
+        ("$updatedAt", json!("")),
+        ("$permissions", json!([])),
+    ] {
+        model.entry(field).or_insert(default);
+    }
+    model
 }
 
 /// A bulk write or an increment carrying `transactionId`: staged. Bulk writes answer the
@@ -377,17 +390,20 @@ async fn stage_other(
     };
     check_operation_data(ctx, action, &data)?;
     append(ctx, tx_id, vec![operation(action, database, collection, &document, data.clone())]).await?;
-    let staged: Vec<Json> = match (action, data) {
-        ("bulkCreate" | "bulkUpsert", Json::Array(items)) => items,
-        ("bulkUpdate" | "bulkDelete", _) => Vec::new(),
+    // Bulk writes answer how many documents they stage, none of them yet (as Appwrite does).
+    let total = match (action, data) {
+        ("bulkCreate" | "bulkUpsert", Json::Array(items)) => items.len(),
+        ("bulkUpdate" | "bulkDelete", _) => 0,
         _ => {
-            let model =
-                json!({"$id": document, "$databaseId": database, flavor.collection_ref(): collection});
-            return Ok(Response::json(200, &model));
+            let mut model = Map::new();
+            model.insert("$id".into(), json!(document));
+            model.insert("$databaseId".into(), json!(database));
+            model.insert(flavor.collection_ref().into(), json!(collection));
+            return Ok(Response::json(200, &Json::Object(with_model_defaults(model))));
         }
     };
     let status = if action == "bulkCreate" { 201 } else { 200 };
-    Ok(Response::json(status, &json!({"total": staged.len(), key: staged})))
+    Ok(Response::json(status, &json!({"total": total, key: []})))
 }
 
 fn conflict(message: &str) -> AppwriteError {
