@@ -294,3 +294,13 @@ test('a made-up API key neither skips the origin check nor borrows the session',
   assertAppwriteError(assert, bogus, 401, 'general_unauthorized_scope');
   assert.equal((await raw('/account', { headers: { cookie } })).status, 200);
 });
+
+test('prefs keep the order the client wrote them in, nested objects too (as Appwrite does)', async () => {
+  const { client } = await userClient();
+  const account = new node.Account(client);
+  await account.updatePrefs({ prefs: { zeta: 1, alpha: { yankee: 1, bravo: 2 }, mike: [3, 1] } });
+  const prefs = (await account.get()).prefs;
+  assert.deepEqual(Object.keys(prefs), ['zeta', 'alpha', 'mike']);
+  assert.deepEqual(Object.keys(prefs.alpha), ['yankee', 'bravo']);
+  assert.deepEqual(Object.keys(await account.getPrefs()), ['zeta', 'alpha', 'mike']);
+});
