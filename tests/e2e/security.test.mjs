@@ -220,3 +220,350 @@ test('sessions: a credential naming another user, a guessed secret or a malforme
   assert.equal((await raw('/account', { headers: sessionHeaders(alice) })).json.$id, alice.user.$id);
   assert.equal((await raw('/account', { headers: { cookie: `${cookie}=${bob.session.secret}` } })).json.$id, bob.user.$id);
 });
+
+// ---------------------------------------------------------------------------------------------
+// b. SQL injection through queries, ids, keys and values
+// ---------------------------------------------------------------------------------------------
+
+const INJECTIONS = [
+  "' OR '1'='1",
+  "' OR 1=1 --",
+  '" OR "1"="1',
+  "') OR ('1'='1",
+  "x'); DROP TABLE users; --",
+  '1; DROP TABLE sessions',
+  "' UNION SELECT id, secret_hash FROM sessions --",
+  "' UNION SELECT * FROM _edgewrite_settings --",
+  '*/ OR /*',
+  '%',
+  '_',
+  '\\',
+  "\\' OR 1=1 --",
+  '%\' OR \'%\'=\'',
+  "'||(SELECT value FROM _edgewrite_settings)||'",
+  'SECRET-BOB',
+  '\u0000',
+  '"*" OR "a"*',
+  'NEAR(bob secret)',
+  '{"$ne": null}',
+];
+
+/**
+ * One database shared by the injection tests: `notes` (document security, any user may create)
+ * holding Alice's three notes and Bob's three, whose texts repeat Alice's so that any escape
+ * from Alice's permission scope shows up as one of Bob's ids; a `canary` collection; a bulk
+ * target the key may write. Made once, on first use.
+ */
+let notesMade;
+function notesWorld() {
+  notesMade ??= (async () => {
+    const admin = new node.Databases(adminClient());
+    const db = uid('sqli');
+    await admin.create({ databaseId: db, name: db });
+    await admin.createCollection({
+      databaseId: db, collectionId: 'notes', name: 'notes', permissions: ['create("users")'], documentSecurity: true,
+      attributes: [
+        { key: 'owner', type: 'string', size: 64, required: true },
+        { key: 'text', type: 'string', size: 256, required: false },
+        { key: 'n', type: 'integer', required: false },
+        { key: 'tags', type: 'string', size: 64, required: false, array: true },
+      ],
+      indexes: [{ key: 'by_n', type: 'key', attributes: ['n'] }, { key: 'text_search', type: 'fulltext', attributes: ['text'] }],
+    });
+    await admin.createCollection({ databaseId: db, collectionId: 'canary', name: 'canary', permissions: [], attributes: [{ key: 'v', type: 'string', size: 64, required: true }] });
+    await admin.createDocument({ databaseId: db, collectionId: 'canary', documentId: 'alive', data: { v: 'untouched' } });
+    const alice = await userClient({ name: 'Alice' });
+    const bob = await userClient({ name: 'Bob' });
+    const texts = ["alice's first note", "' OR '1'='1", '100% _done_ \\ backslash'];
+    const docs = { alice: [], bob: [] };
+    for (const [who, owner] of [['alice', alice], ['bob', bob]]) {
+      const d = new node.Databases(owner.client);
+      for (const [i, text] of texts.entries()) {
+        const data = { owner: who, text: who === 'bob' && i === 0 ? 'bob private SECRET-BOB' : text, n: who === 'alice' ? i + 1 : 10 * (i + 1), tags: i === 0 ? ['red', "it's"] : ['blue'] };
+        const made = await d.createDocument({ databaseId: db, collectionId: 'notes', documentId: `${who}${i + 1}`, data });
+        docs[who].push(made.$id);
+      }
+    }
+    return { db, alice, bob, docs };
+  })();
+  return notesMade;
+}
+
+/** What the key sees of the shared database: every note and the canary, as id → text. */
+async function snapshot(db) {
+  const admin = new node.Databases(adminClient());
+  const notes = await admin.listDocuments({ databaseId: db, collectionId: 'notes', queries: [node.Query.limit(100)] });
+  const canary = await admin.getDocument({ databaseId: db, collectionId: 'canary', documentId: 'alive' });
+  const users = await new node.Users(adminClient()).list({ queries: [node.Query.limit(1)] });
+  return { notes: Object.fromEntries(notes.documents.map((d) => [d.$id, d.text])), total: notes.total, canary: canary.v, anyUsers: users.total > 0 };
+}
+
+/** Alice's list of notes with `queries`: `{ ids }` or `{ error: 'code type' }`. */
+async function aliceLists(w, queries) {
+  try {
+    const r = await new node.Databases(w.alice.client).listDocuments({ databaseId: w.db, collectionId: 'notes', queries });
+    assert.ok(r.total >= r.documents.length && r.total <= w.docs.alice.length, `total ${r.total} counts only what Alice may read`);
+    return { ids: r.documents.map((d) => d.$id).sort() };
+  } catch (e) {
+    if (e?.constructor?.name !== 'AppwriteException') throw e;
+    return { error: `${e.code} ${e.type}` };
+  }
+}
+
+/** A list outcome is a clean 400 or a subset of Alice's notes: never Bob's, never a 500. */
+function assertContained(w, got, what) {
+  if (got.error) {
+    assert.equal(got.error, '400 general_argument_invalid', what);
+    return;
+  }
+  for (const id of got.ids) assert.ok(w.docs.alice.includes(id), `${what}: returned ${id}`);
+}
+
+test('sql: injection in filter values matches literally, inside the caller\'s permissions, or is a clean 400', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const { Query } = node;
+  for (const p of INJECTIONS) {
+    for (const [name, query] of [
+      ['equal', Query.equal('text', [p])],
+      ['equal, several', Query.equal('text', [p, 'x', p])],
+      ['notEqual', Query.notEqual('text', p)],
+      ['startsWith', Query.startsWith('text', p)],
+      ['endsWith', Query.endsWith('text', p)],
+      ['contains', Query.contains('text', [p])],
+      ['notContains', Query.notContains('text', [p])],
+      ['search', Query.search('text', p)],
+      ['notSearch', Query.notSearch('text', p)],
+      ['between', Query.between('text', p, `${p}~`)],
+      ['lessThan', Query.lessThan('text', p)],
+      ['greaterThanEqual', Query.greaterThanEqual('owner', p)],
+      ['contains on an array', Query.contains('tags', [p])],
+      ['containsAny', Query.containsAny('tags', [p, 'red'])],
+      ['equal on an integer', Query.equal('n', [p])],
+      ['between on an integer', Query.between('n', p, 100)],
+      ['$id', Query.equal('$id', [p, 'bob1'])],
+      ['or', Query.or([Query.equal('text', [p]), Query.equal('owner', ['bob'])])],
+      ['and in or', Query.or([Query.and([Query.startsWith('text', p), Query.isNotNull('text')]), Query.search('text', p)])],
+    ]) {
+      assertContained(w, await aliceLists(w, [query]), `${name} ${JSON.stringify(p)}`);
+    }
+  }
+  // Values are bound, so they match exactly what is stored, and wildcards are literal.
+  const exact = async (queries, ids, what) => assert.deepEqual(await aliceLists(w, queries), { ids }, what);
+  await exact([Query.equal('text', ["' OR '1'='1"])], ['alice2'], 'a stored injection string matches itself, and only Alice\'s copy');
+  await exact([Query.equal('text', ["' OR 1=1 --"])], [], 'a near miss matches nothing');
+  await exact([Query.notEqual('owner', 'alice')], [], 'notEqual stays inside the scope');
+  await exact([Query.startsWith('text', '%')], [], '% is no wildcard');
+  await exact([Query.startsWith('text', '100%')], ['alice3'], '% matches itself');
+  await exact([Query.contains('text', ['_done_'])], ['alice3'], '_ matches itself');
+  await exact([Query.contains('text', ['_'])], ['alice3'], '_ is no wildcard');
+  await exact([Query.endsWith('text', '\\ backslash')], ['alice3'], 'a backslash matches itself');
+  await exact([Query.contains('tags', ["it's"])], ['alice1'], 'a quote in an array element');
+  await exact([Query.search('text', 'SECRET')], [], "Bob's words are not searchable by Alice");
+  await exact([Query.equal('$id', ['bob1', 'bob2', 'bob3'])], [], "Bob's ids by name");
+  await exact([Query.or([Query.equal('owner', ['bob']), Query.equal('owner', ['alice'])])], ['alice1', 'alice2', 'alice3'], 'or stays inside the scope');
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
+
+test('sql: attribute names in every query part must be attributes; internal columns are not', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const { Query } = node;
+  const names = [
+    'text" OR 1=1 --', 'text) OR (1=1', "text' --", 'text;DROP TABLE users', 'text/**/', 'TEXT ', ' text',
+    '_permissions', '_seq', '_id', '_created_at', 'rowid', 'oid', '_rowid_', 'sqlite_master', 'edgewrite_t.owner',
+    'edgewrite_t', '"owner"', 'owner"', '(SELECT secret_hash FROM sessions)', 'json_extract(text)', 'text.*', 'text[0]',
+    '$permissions"', '$sequence--', '__proto__', 'constructor', '\u0000', 'n; --',
+  ];
+  for (const name of names) {
+    for (const [method, query] of [
+      ['equal', Query.equal(name, ['x'])],
+      ['search', Query.search(name, 'x')],
+      ['orderAsc', Query.orderAsc(name)],
+      ['orderDesc', Query.orderDesc(name)],
+      ['select', Query.select([name])],
+      ['isNull', Query.isNull(name)],
+      ['contains', Query.contains(name, ['x'])],
+      ['between', Query.between(name, 1, 2)],
+      ['startsWith', Query.startsWith(name, 'x')],
+      ['or', Query.or([Query.equal('owner', ['alice']), Query.equal(name, ['x'])])],
+    ]) {
+      const got = await aliceLists(w, [query]);
+      // `select` of a `$` name shapes the answer only (system attributes are not columns of
+      // the query): it may pass, but still within Alice's documents.
+      if (method === 'select' && name.startsWith('$')) assertContained(w, got, `select(${JSON.stringify(name)})`);
+      else assert.deepEqual(got, { error: '400 general_argument_invalid' }, `${method}(${JSON.stringify(name)})`);
+    }
+  }
+  // Cursors take document ids: anything else is refused, and another user's document is no
+  // cursor at all (its attributes must not become an ordering oracle).
+  for (const id of ["' OR '1'='1", 'alice1" --', 'alice1; DROP TABLE users', '../alice1', '']) {
+    for (const query of [Query.cursorAfter(id), Query.cursorBefore(id)]) {
+      assert.deepEqual(await aliceLists(w, [query]), { error: '400 general_argument_invalid' }, `cursor ${JSON.stringify(id)}`);
+    }
+  }
+  for (const query of [Query.cursorAfter('bob1'), Query.cursorBefore('bob2')]) {
+    assert.deepEqual(await aliceLists(w, [Query.orderAsc('n'), query]), { error: '400 general_cursor_not_found' });
+  }
+  assert.deepEqual(await aliceLists(w, [Query.orderAsc('n'), Query.cursorAfter('alice1')]), { ids: ['alice2', 'alice3'] });
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
+
+test('sql: limit and offset take integers only; strings, SQL and out-of-range numbers are 400s', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const { Query } = node;
+  for (const value of ['1; DROP TABLE users', '1 OR 1=1', '-1', '1e3', '0x10', '', 'NaN', '99999999999999999999', 1.5, -1, 0, 5001, null, true, { n: 1 }]) {
+    assert.deepEqual(await aliceLists(w, [Query.limit(value)]), { error: '400 general_argument_invalid' }, `limit ${JSON.stringify(value)}`);
+  }
+  for (const value of ['0; DROP TABLE users', '0 OR 1=1', '-1', -1, 1.5, null, 'abc']) {
+    assert.deepEqual(await aliceLists(w, [Query.offset(value)]), { error: '400 general_argument_invalid' }, `offset ${JSON.stringify(value)}`);
+  }
+  // Integer strings are integers, as Appwrite reads them; a huge offset is just past the end.
+  assert.deepEqual(await aliceLists(w, [Query.limit('2'), Query.orderAsc('n')]), { ids: ['alice1', 'alice2'] });
+  assert.deepEqual(await aliceLists(w, [Query.offset(Number.MAX_SAFE_INTEGER)]), { ids: [] });
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
+
+test('sql: malformed, JSON-breaking and oversized queries on the wire are clean 400s', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const path = `/databases/${w.db}/collections/notes/documents`;
+  const list = (queries) =>
+    raw(`${path}?${queries.map((q, i) => `queries[${i}]=${encodeURIComponent(q)}`).join('&')}`, { headers: sessionHeaders(w.alice) });
+  const deep = (levels) => {
+    let q = { method: 'equal', attribute: 'owner', values: ['alice'] };
+    for (let i = 0; i < levels; i++) q = { method: 'or', values: [q, { method: 'equal', attribute: 'owner', values: ['x'] }] };
+    return JSON.stringify(q);
+  };
+  const cases = {
+    'unterminated JSON': '{"method":"equal","attribute":"text","values":["x"]',
+    'a quote closing the string early': '{"method":"equal","attribute":"text","values":["x"]}"); DROP TABLE users; --',
+    'a method with SQL': '{"method":"equal\\"); DROP TABLE users; --","attribute":"text","values":["x"]}',
+    'an unknown method': '{"method":"raw","attribute":"text","values":["1=1"]}',
+    'a method that is not a string': '{"method":["equal"],"attribute":"text","values":["x"]}',
+    'an attribute that is an object': '{"method":"equal","attribute":{"$ne":null},"values":["x"]}',
+    'values that are not an array': '{"method":"equal","attribute":"text","values":"\' OR 1=1"}',
+    'values holding an object': '{"method":"equal","attribute":"text","values":[{"$gt":""}]}',
+    'values holding an array': '{"method":"equal","attribute":"text","values":[["x","y"]]}',
+    'a number': '42',
+    'a string': '"equal(text, x)"',
+    'null': 'null',
+    'an empty query': '',
+    'a legacy string query': 'equal("text", ["x"])',
+    'or without sub-queries': '{"method":"or","values":[]}',
+    'or holding a limit': '{"method":"or","values":[{"method":"limit","values":[1]},{"method":"equal","attribute":"owner","values":["x"]}]}',
+    'or holding strings': '{"method":"or","values":["1=1","1=1"]}',
+    'nested too deep': deep(6),
+    'a query over 4096 characters': JSON.stringify({ method: 'equal', attribute: 'text', values: ['x'.repeat(4100)] }),
+    'over 500 values': JSON.stringify({ method: 'equal', attribute: 'text', values: Array.from({ length: 501 }, (_, i) => `v${i}`) }),
+  };
+  for (const [what, q] of Object.entries(cases)) {
+    const res = await list([q]);
+    assert.equal(res.status, 400, `${what}: ${res.text}`);
+    assert.equal(res.json.type, 'general_argument_invalid', what);
+    assert.ok(!res.text.includes('bob'), what);
+  }
+  // Keys a query does not have are ignored, never interpreted.
+  const extra = await list(['{"method":"equal","attribute":"owner","values":["bob"],"__proto__":{"method":"raw"},"sql":"1=1","scope":null}']);
+  assert.equal(extra.status, 200, extra.text);
+  assert.deepEqual(extra.json.documents, []);
+  const tooMany = await list(Array.from({ length: 101 }, () => '{"method":"equal","attribute":"owner","values":["alice"]}'));
+  assertAppwriteError(assert, tooMany, 400, 'general_argument_invalid');
+  // Five levels of or/and are allowed and stay inside the scope.
+  const five = await list([deep(5)]);
+  assert.equal(five.status, 200, five.text);
+  assert.deepEqual(five.json.documents.map((d) => d.$id).sort(), w.docs.alice);
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
+
+test('sql: injection through ids, attribute and index keys, enum elements and defaults is refused or stored literally', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const admin = new node.Databases(adminClient());
+  const asAlice = new node.Databases(w.alice.client);
+  const bad = ["x' OR '1'='1", 'x"; DROP TABLE users; --', 'a;b', '../notes', 'notes/../canary', 'x y', '_x', '-x', "x'", 'x"', 'x)', 'x\u0000', 'x'.repeat(37), '%27'];
+  for (const id of bad) {
+    const what = JSON.stringify(id);
+    await rejectsWith(assert, asAlice.createDocument({ databaseId: w.db, collectionId: 'notes', documentId: id, data: { owner: 'alice' } }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, admin.createDocument({ databaseId: w.db, collectionId: 'notes', documentId: id, data: { owner: 'alice' } }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, admin.createCollection({ databaseId: w.db, collectionId: id, name: 'x' }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, admin.create({ databaseId: id, name: 'x' }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, admin.createStringAttribute({ databaseId: w.db, collectionId: 'canary', key: id, size: 8, required: false }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, admin.createIndex({ databaseId: w.db, collectionId: 'canary', key: id, type: 'key', attributes: ['v'] }), 400, 'general_argument_invalid');
+    // In paths, such ids find nothing (the SDK encodes them as a browser would).
+    const got = await outcome(asAlice.getDocument({ databaseId: w.db, collectionId: 'notes', documentId: id }));
+    assert.match(got, /^(404 document_not_found|400 general_argument_invalid|404 general_route_not_found)$/, `get ${what}`);
+    const list = await outcome(asAlice.listDocuments({ databaseId: w.db, collectionId: id }));
+    assert.match(list, /^(404 collection_not_found|400 general_argument_invalid|404 general_route_not_found)$/, `list ${what}`);
+    assert.notEqual(await outcome(asAlice.listDocuments({ databaseId: id, collectionId: 'notes' })), 'ok', `database ${what}`);
+  }
+  // Index definitions: attributes must exist, orders are ASC or DESC.
+  await rejectsWith(assert, admin.createIndex({ databaseId: w.db, collectionId: 'canary', key: uid('i'), type: 'key', attributes: ['v" DESC); DROP TABLE users; --'] }), 400, 'attribute_unknown');
+  await rejectsWith(assert, admin.createIndex({ databaseId: w.db, collectionId: 'canary', key: uid('i'), type: 'key', attributes: ['v'], orders: ['ASC); DROP TABLE users; --'] }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, admin.createIndex({ databaseId: w.db, collectionId: 'canary', key: uid('i'), type: 'sql', attributes: ['v'] }), 400, 'index_invalid');
+  // Values, enum elements and defaults are stored and read back exactly as sent.
+  const c = uid('lit');
+  await admin.createCollection({ databaseId: w.db, collectionId: c, name: c, permissions: ['read("any")', 'create("users")'] });
+  const evil = "'); DROP TABLE users; -- \" ` \\ %_ \u2028";
+  await admin.createStringAttribute({ databaseId: w.db, collectionId: c, key: 's', size: 128, required: false });
+  await admin.createDocument({ databaseId: w.db, collectionId: c, documentId: 'before', data: { s: evil } });
+  await admin.createStringAttribute({ databaseId: w.db, collectionId: c, key: 'd', size: 128, required: false, xdefault: evil });
+  await admin.createEnumAttribute({ databaseId: w.db, collectionId: c, key: 'e', elements: [evil, 'plain'], required: false });
+  const made = await admin.createDocument({ databaseId: w.db, collectionId: c, documentId: 'after', data: { s: evil, e: evil } });
+  assert.equal(made.s, evil);
+  assert.equal(made.d, evil, 'a default is a value, not SQL');
+  assert.equal(made.e, evil);
+  const filled = await admin.getDocument({ databaseId: w.db, collectionId: c, documentId: 'before' });
+  assert.equal(filled.d, evil, 'existing documents take the default literally');
+  const found = await admin.listDocuments({ databaseId: w.db, collectionId: c, queries: [node.Query.equal('d', [evil]), node.Query.equal('e', [evil])] });
+  assert.deepEqual(found.documents.map((d) => d.$id), ['after']);
+  await rejectsWith(assert, admin.createDocument({ databaseId: w.db, collectionId: c, documentId: uid('d'), data: { e: "plain' OR '1'='1" } }), 400, 'document_invalid_structure');
+  // Data keys must be attributes: unknown and internal column names are structure errors.
+  for (const key of ['s" = (SELECT secret_hash FROM sessions) --', 's = 1', '_permissions', '_seq', '_id', 'rowid', 'S ']) {
+    await rejectsWith(assert, asAlice.createDocument({ databaseId: w.db, collectionId: c, documentId: uid('d'), data: { s: 'x', [key]: 'x' } }), 400, 'document_invalid_structure');
+  }
+  assert.equal((await admin.listDocuments({ databaseId: w.db, collectionId: c })).total, 2, 'only the two documents above exist');
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
+
+test('sql: bulk updates and deletes with injected queries change nothing', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const admin = new node.Databases(adminClient());
+  const { Query } = node;
+  for (const queries of [
+    [Query.equal('owner', ["nobody' OR '1'='1"])],
+    [Query.equal('text', ["' OR 1=1 --"])],
+    [Query.startsWith('text', '%')],
+  ]) {
+    assert.equal((await admin.deleteDocuments({ databaseId: w.db, collectionId: 'notes', queries })).total, 0);
+    assert.equal((await admin.updateDocuments({ databaseId: w.db, collectionId: 'notes', data: { text: 'pwned' }, queries })).total, 0);
+  }
+  for (const queries of [[Query.equal('owner" OR 1=1 --', ['x'])], [Query.limit('1; DROP TABLE users')], ['{"method":"equal"']]) {
+    await rejectsWith(assert, admin.deleteDocuments({ databaseId: w.db, collectionId: 'notes', queries }), 400, 'general_argument_invalid');
+    await rejectsWith(assert, admin.updateDocuments({ databaseId: w.db, collectionId: 'notes', data: { text: 'pwned' }, queries }), 400, 'general_argument_invalid');
+  }
+  // Alice's own writes cannot reach Bob's notes through queries either.
+  const asAlice = new node.Databases(w.alice.client);
+  await rejectsWith(assert, asAlice.deleteDocuments({ databaseId: w.db, collectionId: 'notes', queries: [Query.equal('owner', ['bob'])] }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, asAlice.updateDocuments({ databaseId: w.db, collectionId: 'notes', data: { text: 'pwned' }, queries: [Query.notEqual('owner', 'alice')] }), 401, 'general_unauthorized_scope');
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
+
+test('sql: the same attacks through TablesDB stay inside the caller\'s rows', async () => {
+  const w = await notesWorld();
+  const before = await snapshot(w.db);
+  const t = new node.TablesDB(w.alice.client);
+  const { Query } = node;
+  for (const p of INJECTIONS) {
+    for (const queries of [[Query.equal('text', [p])], [Query.search('text', p)], [Query.notEqual('owner', p)], [Query.orderDesc(p)], [Query.select([p])]]) {
+      const got = await outcome(t.listRows({ databaseId: w.db, tableId: 'notes', queries }).then((r) => {
+        for (const row of r.rows) assert.ok(w.docs.alice.includes(row.$id), `${JSON.stringify(p)} returned ${row.$id}`);
+      }));
+      assert.match(got, /^(ok|400 general_argument_invalid)$/, JSON.stringify(p));
+    }
+  }
+  await rejectsWith(assert, t.getRow({ databaseId: w.db, tableId: 'notes', rowId: 'bob1' }), 404, 'row_not_found');
+  assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
+});
