@@ -567,3 +567,183 @@ test('sql: the same attacks through TablesDB stay inside the caller\'s rows', as
   await rejectsWith(assert, t.getRow({ databaseId: w.db, tableId: 'notes', rowId: 'bob1' }), 404, 'row_not_found');
   assert.deepEqual(await snapshot(w.db), before, 'the data is intact');
 });
+
+// ---------------------------------------------------------------------------------------------
+// c. Self-granted roles
+// ---------------------------------------------------------------------------------------------
+
+/** Alice (the attacker), Bob with a team he owns and a document, Carol a mere viewer in it. */
+async function rolesWorld() {
+  const admin = adminClient();
+  const [alice, bob, carol] = await Promise.all([userClient({ name: 'Alice' }), userClient({ name: 'Bob' }), userClient({ name: 'Carol' })]);
+  const team = await new node.Teams(bob.client).create({ teamId: uid('team'), name: 'Bob\'s team' });
+  const [ownership] = (await new node.Teams(bob.client).listMemberships({ teamId: team.$id })).memberships;
+  const viewer = await new node.Teams(admin).createMembership({ teamId: team.$id, roles: ['viewer'], userId: carol.user.$id });
+  await new node.Users(admin).updateLabels({ userId: bob.user.$id, labels: ['admin'] });
+  const db = uid('roles');
+  const databases = new node.Databases(admin);
+  await databases.create({ databaseId: db, name: db });
+  await databases.createCollection({
+    databaseId: db, collectionId: 'notes', name: 'notes', permissions: ['create("users")', 'create("guests")'], documentSecurity: true,
+    attributes: [{ key: 'text', type: 'string', size: 64, required: false }],
+  });
+  const bobs = await new node.Databases(bob.client).createDocument({
+    databaseId: db, collectionId: 'notes', documentId: 'bobs', data: { text: 'bob only' }, permissions: [`read("team:${team.$id}")`, `update("user:${bob.user.$id}")`],
+  });
+  // Roles Alice does not hold, each a kind a permission can name.
+  const unheld = [
+    `team:${team.$id}`, `team:${team.$id}/owner`, `team:${team.$id}/viewer`, `member:${ownership.$id}`, `member:${viewer.$id}`,
+    `user:${bob.user.$id}`, `user:${bob.user.$id}/unverified`, 'label:admin', 'users/verified', 'guests',
+  ];
+  return { admin, alice, bob, carol, team, ownership, viewer, db, bobs, unheld };
+}
+
+test('roles: a user cannot grant a role it lacks on a document, by permissions, data or update, nor write over another\'s', async () => {
+  const w = await rolesWorld();
+  const asAlice = new node.Databases(w.alice.client);
+  const ids = { databaseId: w.db, collectionId: 'notes' };
+  const mine = await asAlice.createDocument({ ...ids, documentId: uid('mine'), data: { text: 'mine' } });
+  const own = [...mine.$permissions].sort();
+  for (const role of w.unheld) {
+    for (const permission of [`read("${role}")`, `update("${role}")`, `delete("${role}")`, `write("${role}")`]) {
+      await assert.rejects(asAlice.createDocument({ ...ids, documentId: uid('x'), data: { text: 'x' }, permissions: [permission] }), (e) => {
+        assert.equal(e.code, 401, permission);
+        assert.equal(e.type, 'user_unauthorized', permission);
+        assert.match(e.message, /^Permissions must be one of: \(/, permission);
+        assert.ok(e.message.includes(`user:${w.alice.user.$id}`) && !e.message.includes(`user:${w.bob.user.$id},`));
+        return true;
+      });
+    }
+    await rejectsWith(assert, asAlice.updateDocument({ ...ids, documentId: mine.$id, permissions: [...own, `read("${role}")`] }), 401, 'user_unauthorized');
+  }
+  // `$permissions` inside the data is no back door: it is ignored, as every `$` key is.
+  const sneaky = await asAlice.createDocument({
+    ...ids, documentId: uid('sneaky'),
+    data: { text: 'x', $permissions: [`read("user:${w.bob.user.$id}")`, 'read("any")'], $collectionId: 'other', $databaseId: 'other', $sequence: '1', $createdAt: '2000-01-01T00:00:00.000+00:00' },
+  });
+  assert.deepEqual([...sneaky.$permissions].sort(), own);
+  assert.equal(sneaky.$collectionId, 'notes');
+  assert.notEqual(sneaky.$sequence, '1');
+  assert.notEqual(sneaky.$createdAt, '2000-01-01T00:00:00.000+00:00');
+  await rejectsWith(assert, new node.Databases(w.bob.client).getDocument({ ...ids, documentId: sneaky.$id }), 404, 'document_not_found');
+  // Another user's document: neither readable, nor replaceable by upsert, nor taken by its id.
+  await rejectsWith(assert, asAlice.getDocument({ ...ids, documentId: 'bobs' }), 404, 'document_not_found');
+  await rejectsWith(assert, asAlice.updateDocument({ ...ids, documentId: 'bobs', data: { text: 'pwned' } }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asAlice.upsertDocument({ ...ids, documentId: 'bobs', data: { text: 'pwned' }, permissions: [`read("user:${w.alice.user.$id}")`] }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asAlice.createDocument({ ...ids, documentId: 'bobs', data: { text: 'pwned' } }), 409, 'document_already_exists');
+  await rejectsWith(assert, asAlice.deleteDocument({ ...ids, documentId: 'bobs' }), 401, 'user_unauthorized');
+  // A guest may grant neither users nor a user.
+  const asGuest = new node.Databases(guest());
+  for (const role of ['users', `user:${w.bob.user.$id}`, 'label:admin', `team:${w.team.$id}`]) {
+    await rejectsWith(assert, asGuest.createDocument({ ...ids, documentId: uid('g'), data: { text: 'g' }, permissions: [`read("${role}")`] }), 401, 'user_unauthorized');
+  }
+  // What the key sees: Bob's document as he made it, and none of the refused documents.
+  const theirs = await new node.Databases(w.admin).getDocument({ ...ids, documentId: 'bobs' });
+  assert.equal(theirs.text, 'bob only');
+  assert.deepEqual(theirs.$permissions, w.bobs.$permissions);
+  assert.equal((await new node.Databases(w.admin).listDocuments(ids)).total, 3, "Bob's, Alice's two");
+  assert.deepEqual([...(await asAlice.getDocument({ ...ids, documentId: mine.$id })).$permissions].sort(), own, 'refused grants changed nothing');
+});
+
+test('roles: a user cannot upload a file granting a role it lacks, nor touch or overwrite another\'s file', async () => {
+  const w = await rolesWorld();
+  const admin = new node.Storage(w.admin);
+  const bucketId = uid('b');
+  await admin.createBucket({ bucketId, name: bucketId, fileSecurity: true, permissions: ['create("users")'] });
+  const asAlice = new node.Storage(w.alice.client);
+  const bobsBytes = Buffer.from('bob secret bytes');
+  const bobs = await new node.Storage(w.bob.client).createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(bobsBytes, 'bob.txt') });
+  const mine = await asAlice.createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(Buffer.from('alice'), 'a.txt') });
+  for (const role of w.unheld) {
+    await rejectsWith(assert, asAlice.createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(Buffer.from('x'), 'x.txt'), permissions: [`read("${role}")`] }), 401, 'user_unauthorized');
+    await rejectsWith(assert, asAlice.updateFile({ bucketId, fileId: mine.$id, permissions: [...mine.$permissions, `update("${role}")`] }), 401, 'user_unauthorized');
+  }
+  await rejectsWith(assert, asAlice.getFile({ bucketId, fileId: bobs.$id }), 404, 'storage_file_not_found');
+  await rejectsWith(assert, asAlice.updateFile({ bucketId, fileId: bobs.$id, name: 'pwned', permissions: [`read("user:${w.alice.user.$id}")`] }), 404, 'storage_file_not_found');
+  await rejectsWith(assert, asAlice.deleteFile({ bucketId, fileId: bobs.$id }), 404, 'storage_file_not_found');
+  await rejectsWith(assert, asAlice.getFileDownload({ bucketId, fileId: bobs.$id }), 404, 'storage_file_not_found');
+  // Re-creating a finished file by its id, whole or as a chunk, is refused and leaks nothing.
+  await rejectsWith(assert, asAlice.createFile({ bucketId, fileId: bobs.$id, file: InputFile.fromBuffer(Buffer.from('alice bytes!!!!!'), 'a.txt') }), 409, 'storage_file_already_exists');
+  const form = new FormData();
+  form.append('fileId', bobs.$id);
+  form.append('file', new Blob([Buffer.from('alice bytes!!!!!')]), 'a.txt');
+  const chunk = await raw(`/storage/buckets/${bucketId}/files`, {
+    method: 'POST', body: form, headers: { ...sessionHeaders(w.alice), 'content-range': `bytes 0-15/16`, 'x-appwrite-id': bobs.$id },
+  });
+  assertAppwriteError(assert, chunk, 409, 'storage_file_already_exists');
+  assert.ok(!chunk.text.includes('bob.txt'));
+  const still = await admin.getFile({ bucketId, fileId: bobs.$id });
+  assert.equal(still.name, 'bob.txt');
+  assert.deepEqual(still.$permissions, bobs.$permissions);
+  assert.ok(Buffer.from(await admin.getFileDownload({ bucketId, fileId: bobs.$id })).equals(bobsBytes), "Bob's bytes are his");
+  assert.equal((await admin.listFiles({ bucketId })).total, 2);
+});
+
+test('roles: a user cannot join, take over or promote itself in a team', async () => {
+  const w = await rolesWorld();
+  const asAlice = new node.Teams(w.alice.client);
+  const team = w.team.$id;
+  // An outsider sees no team at all.
+  await rejectsWith(assert, asAlice.createMembership({ teamId: team, roles: ['owner'], userId: w.alice.user.$id }), 404, 'team_not_found');
+  await rejectsWith(assert, asAlice.createMembership({ teamId: team, roles: ['owner'], email: w.alice.email, url: 'http://localhost/join' }), 404, 'team_not_found');
+  await rejectsWith(assert, asAlice.updateMembership({ teamId: team, membershipId: w.ownership.$id, roles: ['viewer'] }), 404, 'team_not_found');
+  await rejectsWith(assert, asAlice.deleteMembership({ teamId: team, membershipId: w.ownership.$id }), 404, 'team_not_found');
+  await rejectsWith(assert, asAlice.updateName({ teamId: team, name: 'mine' }), 404, 'team_not_found');
+  // Accepting someone else's membership with a guessed secret.
+  for (const secret of ['x', 'a'.repeat(64), "' OR '1'='1"]) {
+    await rejectsWith(assert, asAlice.updateMembershipStatus({ teamId: team, membershipId: w.viewer.$id, userId: w.alice.user.$id, secret }), 401, 'team_invalid_secret');
+  }
+  // A viewer may neither promote itself nor bring others in.
+  const asCarol = new node.Teams(w.carol.client);
+  await rejectsWith(assert, asCarol.updateMembership({ teamId: team, membershipId: w.viewer.$id, roles: ['owner'] }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asCarol.updateMembership({ teamId: team, membershipId: w.ownership.$id, roles: ['viewer'] }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asCarol.createMembership({ teamId: team, roles: ['owner'], userId: w.alice.user.$id }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asCarol.createMembership({ teamId: team, roles: ['viewer'], email: w.alice.email, url: 'http://localhost/join' }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asCarol.updateMembershipStatus({ teamId: team, membershipId: w.viewer.$id, userId: w.carol.user.$id, secret: 'x' }), 401, 'team_invalid_secret');
+  // As the server sees it: nothing changed.
+  const memberships = await new node.Teams(w.admin).listMemberships({ teamId: team });
+  assert.deepEqual(memberships.memberships.map((m) => [m.userId, [...m.roles].sort()]).sort(), [[w.bob.user.$id, ['owner']], [w.carol.user.$id, ['viewer']]].sort());
+  assert.ok(!(await rolesFor(sessionHeaders(w.alice))).some((r) => r.includes(team)));
+  assert.ok(!(await rolesFor(sessionHeaders(w.carol))).includes(`team:${team}/owner`));
+});
+
+test('roles: a user cannot change its own labels, status or verification, impersonate, or grant itself server scopes', async () => {
+  const w = await rolesWorld();
+  const me = w.alice.user.$id;
+  const asAlice = w.alice.client;
+  const users = new node.Users(asAlice);
+  await rejectsWith(assert, users.updateLabels({ userId: me, labels: ['admin'] }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, users.updateEmailVerification({ userId: me, emailVerification: true }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, users.updateStatus({ userId: w.bob.user.$id, status: false }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, users.get({ userId: w.bob.user.$id }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Project(asAlice).createKey({ keyId: uid('k'), name: 'mine', scopes: ['users.write'] }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Project(asAlice).listKeys(), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Databases(asAlice).create({ databaseId: uid('db'), name: 'mine' }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Databases(asAlice).updateCollection({ databaseId: w.db, collectionId: 'notes', name: 'notes', permissions: ['read("any")'] }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Storage(asAlice).createBucket({ bucketId: uid('b'), name: 'mine' }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Functions(asAlice).create({ functionId: uid('f'), name: 'mine', runtime: 'wasm-wasip1' }), 401, 'general_unauthorized_scope');
+  // What a user may write about itself grants nothing.
+  const account = new node.Account(asAlice);
+  await account.updatePrefs({ prefs: { labels: ['admin'], roles: ['any', 'label:admin'], scopes: ['users.write'] } });
+  await account.updateName({ name: 'label:admin' });
+  const user = await new node.Users(w.admin).get({ userId: me });
+  assert.deepEqual(user.labels, []);
+  assert.equal(user.emailVerification, false);
+  // Headers that pick another identity in some setups pick nothing here.
+  const headers = {
+    ...sessionHeaders(w.alice),
+    'x-appwrite-impersonate-user-id': w.bob.user.$id,
+    'x-appwrite-impersonate-user-email': w.bob.email,
+    'x-appwrite-mode': 'admin',
+    'x-appwrite-user-id': w.bob.user.$id,
+    'x-appwrite-role': 'label:admin',
+  };
+  const roles = await rolesFor(headers);
+  assert.ok(roles.includes(`user:${me}`));
+  for (const r of roles) assert.ok(!r.includes(w.bob.user.$id) && r !== 'label:admin' && !r.startsWith('team:'), `Alice holds ${r}`);
+  const got = await raw('/account', { headers });
+  assert.equal(got.status, 200);
+  assert.equal(got.json.$id, me);
+  assertAppwriteError(assert, await raw('/users', { headers }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Databases(asAlice).getDocument({ databaseId: w.db, collectionId: 'notes', documentId: 'bobs' }), 404, 'document_not_found');
+});
