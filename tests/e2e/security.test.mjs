@@ -747,3 +747,179 @@ test('roles: a user cannot change its own labels, status or verification, impers
   assertAppwriteError(assert, await raw('/users', { headers }), 401, 'general_unauthorized_scope');
   await rejectsWith(assert, new node.Databases(asAlice).getDocument({ databaseId: w.db, collectionId: 'notes', documentId: 'bobs' }), 404, 'document_not_found');
 });
+
+// ---------------------------------------------------------------------------------------------
+// d. Identity forgery: the runtime's internal headers and the migration proxy's identity
+// ---------------------------------------------------------------------------------------------
+
+/** A login over raw HTTP, as a browser would send it, with extra headers. */
+const login = (email, password, headers = {}) =>
+  raw('/account/sessions/email', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) });
+
+test('internal headers: a client\'s x-edgewrite-internal-* headers are dropped, so a forged task result cannot log anyone in', async () => {
+  // A user imported with an MD5 hash: an attacker holding the leaked hash (but not the
+  // password) forges the outcome of the password check the Worker does for the object.
+  const password = `imported-${randomBytes(6).toString('hex')}`;
+  const hash = createHash('md5').update(password).digest('hex');
+  const email = uniqueEmail('md5');
+  const victim = await new node.Users(adminClient()).createMD5User({ userId: uid('u'), email, password: hash, name: 'Victim' });
+  const wrong = 'not-the-password-1';
+  const forgedDone = JSON.stringify([[{ task: 'verify_password', password: wrong, stored: hash, algo: 'md5', options: { type: 'md5' } }, { verified: true }]]);
+  const forgedHeaders = {
+    'x-edgewrite-internal-done': forgedDone,
+    'X-Edgewrite-Internal-Done': forgedDone,
+    'x-edgewrite-internal-serve': projectId,
+    'x-edgewrite-internal-reply': '1',
+  };
+  const refused = await login(email, wrong, forgedHeaders);
+  assertAppwriteError(assert, refused, 401, 'user_invalid_credentials');
+  assert.equal(refused.headers.get('set-cookie'), null, 'no session cookie');
+  assert.equal((await new node.Users(adminClient()).listSessions({ userId: victim.$id })).total, 0, 'no session was made');
+  // Garbage in the same headers is not read either: the login goes on as if they were absent.
+  const garbage = { 'x-edgewrite-internal-done': '{not json', 'x-edgewrite-internal-serve': 'other', 'x-edgewrite-internal-reply': 'garbage' };
+  const ok = await login(email, password, garbage);
+  assert.equal(ok.status, 201, ok.text);
+  assert.equal(ok.json.userId, victim.$id);
+  for (const [name] of ok.headers) assert.ok(!name.startsWith('x-edgewrite-internal-'), `answer header ${name}`);
+
+  // `serve` naming another project does not move a request there: the key's project decides.
+  const userId = uid('u');
+  const made = await raw('/users', {
+    method: 'POST', key: true, headers: { 'content-type': 'application/json', 'x-edgewrite-internal-serve': 'other' },
+    body: JSON.stringify({ userId, email: uniqueEmail('serve'), password: 'correct-horse-9' }),
+  });
+  assert.equal(made.status, 201, made.text);
+  assert.equal((await new node.Users(adminClient()).get({ userId })).$id, userId, 'the user is in the project the request named');
+  // A session of this project, sent with `serve` naming it, is still nobody in another project;
+  // and `serve` naming another project does not take it away from its own.
+  const { secret } = await new node.Account(adminClient()).createEmailPasswordSession({ email, password });
+  const here = await raw('/account', { headers: { 'x-appwrite-session': secret, 'x-edgewrite-internal-serve': 'other' } });
+  assert.equal(here.json.$id, victim.$id);
+  const other = await raw('/account', { project: 'other', headers: { 'x-appwrite-session': secret, 'x-edgewrite-internal-serve': projectId } });
+  if (spin) assertAppwriteError(assert, other, 404, 'project_not_found');
+  else assertAppwriteError(assert, other, 401, 'general_unauthorized_scope');
+  // A `reply` marker on a request does not make the answer a task list.
+  const reply = await raw('/account', { headers: { 'x-edgewrite-internal-reply': '1' } });
+  assertAppwriteError(assert, reply, 401, 'general_unauthorized_scope');
+});
+
+test('internal headers: method overrides are not honoured, so a GET cannot delete', async () => {
+  const alice = await userClient();
+  const admin = new node.Databases(adminClient());
+  const db = uid('override');
+  await admin.create({ databaseId: db, name: db });
+  await admin.createCollection({ databaseId: db, collectionId: 'c', name: 'c', permissions: ['create("users")'], documentSecurity: true, attributes: [{ key: 't', type: 'string', size: 8, required: false }] });
+  const doc = await new node.Databases(alice.client).createDocument({ databaseId: db, collectionId: 'c', documentId: 'd', data: { t: 'kept' } });
+  const path = `/databases/${db}/collections/c/documents/${doc.$id}`;
+  for (const header of ['x-http-method-override', 'x-http-method', 'x-method-override']) {
+    const res = await raw(path, { headers: { ...sessionHeaders(alice), [header]: 'DELETE' } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.t, 'kept');
+  }
+  const query = await raw(`${path}?_method=DELETE`, { headers: sessionHeaders(alice) });
+  assert.equal(query.status, 200, query.text);
+  assert.equal((await admin.getDocument({ databaseId: db, collectionId: 'c', documentId: 'd' })).t, 'kept');
+});
+
+// The proxy: a second edgewrite started by the test command in front of a legacy stand-in (as in
+// proxy.test.mjs), with EDGEWRITE_UPSTREAM_SECRET set.
+const proxy = process.env.EDGEWRITE_PROXY_ENDPOINT;
+const upstreamSecret = process.env.EDGEWRITE_TEST_UPSTREAM_SECRET;
+const proxySkip = !proxy && 'the test command starts the proxy instance for proxy.test.mjs (name it too)';
+const legacySeen = [];
+let legacy;
+if (proxy) {
+  legacy = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      legacySeen.push({ url: req.url, headers: req.headers, raw: req.rawHeaders });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"legacy":true}');
+    });
+  });
+  await new Promise((resolve) => legacy.listen(Number(process.env.EDGEWRITE_TEST_LEGACY_PORT), '127.0.0.1', resolve));
+}
+after(() => legacy?.close());
+
+/** What the legacy backend would accept: HS256 under the shared secret, not expired. */
+function verifiedIdentity(token) {
+  const [h, p, s] = (token ?? '').split('.');
+  const mac = createHmac('sha256', upstreamSecret).update(`${h}.${p}`).digest('base64url');
+  if (!s || s !== mac) return null;
+  const claims = JSON.parse(Buffer.from(p, 'base64url'));
+  return claims.exp * 1000 > Date.now() ? claims : null;
+}
+
+/** One request through the proxy with node:http (repeated headers, exact names), and what the legacy side got. */
+function throughProxy(path, headers) {
+  const before = legacySeen.length;
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${proxy.replace(/\/v1$/, '')}${path}`, { headers: { 'x-appwrite-project': projectId, ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, seen: legacySeen.slice(before) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('proxy: a client\'s own X-Edgewrite-Identity is never forwarded; the legacy side sees only what edgewrite verified', { skip: proxySkip }, async () => {
+  const admin = new node.Client().setEndpoint(proxy).setProject(projectId).setKey(apiKey);
+  const account = async (name) => {
+    const email = uniqueEmail(name);
+    const user = await new node.Users(admin).create({ userId: node.ID.unique(), email, password: 'correct-horse-9', name });
+    const session = await new node.Account(admin).createEmailPasswordSession({ email, password: 'correct-horse-9' });
+    return { user, session };
+  };
+  const alice = await account('alice');
+  const bob = await account('bob');
+  const now = Math.floor(Date.now() / 1000);
+  const claimsOfBob = { iss: 'edgewrite', project: projectId, kind: 'user', sub: bob.user.$id, sessionId: bob.session.$id, roles: ['any', 'users', `user:${bob.user.$id}`], iat: now, exp: now + 300 };
+  const claimsOfKey = { iss: 'edgewrite', project: projectId, kind: 'key', keyId: 'root', roles: [], iat: now, exp: now + 300 };
+  const forgeries = [forgeJwt(claimsOfBob), forgeJwt(claimsOfKey), forgeJwt(claimsOfKey, { header: { alg: 'none' }, signature: '' }), 'forged'];
+  const cases = [
+    ['a guest with a forged identity', {}, 'guest', null],
+    ['Alice with an identity claiming Bob', { 'x-appwrite-session': alice.session.secret }, 'user', alice.user.$id],
+    ['a forged session for Bob', { 'x-appwrite-session': Buffer.from(JSON.stringify({ id: bob.user.$id, secret: 'f'.repeat(64) })).toString('base64') }, 'guest', null],
+    ['a forged JWT for Bob', { 'x-appwrite-jwt': forgeJwt({ userId: bob.user.$id, sessionId: bob.session.$id, iat: now, exp: now + 900 }) }, 'guest', null],
+    ['a made-up key', { 'x-appwrite-key': `standard_${'0'.repeat(256)}` }, 'guest', null],
+  ];
+  for (const [what, credentials, kind, sub] of cases) {
+    for (const forged of forgeries) {
+      for (const name of ['X-Edgewrite-Identity', 'x-edgewrite-identity']) {
+        const { status, seen } = await throughProxy(`/legacy/whoami?case=${encodeURIComponent(what)}`, { ...credentials, [name]: [forged, forged] });
+        assert.equal(status, 200, what);
+        assert.equal(seen.length, 1, `${what}: forwarded once`);
+        const sent = seen[0].raw.filter((_, i) => i % 2 === 0 && seen[0].raw[i].toLowerCase() === 'x-edgewrite-identity');
+        assert.equal(sent.length, 1, `${what}: exactly one identity header`);
+        assert.ok(!seen[0].raw.includes(forged), `${what}: the forged value is gone`);
+        const identity = verifiedIdentity(seen[0].headers['x-edgewrite-identity']);
+        assert.ok(identity, `${what}: the identity verifies with the shared secret`);
+        assert.equal(identity.kind, kind, what);
+        assert.equal(identity.sub || null, sub, what);
+        assert.ok(identity.exp - identity.iat <= 300, 'valid five minutes at most');
+        assert.ok(!JSON.stringify(identity).includes(bob.user.$id), `${what}: nothing of Bob's`);
+      }
+    }
+  }
+});
+
+test('proxy: a client\'s forwarding headers are replaced, not passed on as the caller\'s address or host', { skip: proxySkip }, async () => {
+  const spoofed = {
+    'x-forwarded-for': '6.6.6.6',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-proto': 'gopher',
+    forwarded: 'for=6.6.6.6;host=evil.example;proto=https',
+    'x-real-ip': '6.6.6.6',
+    'true-client-ip': '6.6.6.6',
+    'x-client-ip': '6.6.6.6',
+  };
+  const { status, seen } = await throughProxy('/legacy/address', spoofed);
+  assert.equal(status, 200);
+  const got = seen[0].headers;
+  for (const name of ['forwarded', 'x-real-ip', 'true-client-ip', 'x-client-ip']) assert.equal(got[name], undefined, name);
+  assert.ok(!String(got['x-forwarded-for']).includes('6.6.6.6'), `x-forwarded-for: ${got['x-forwarded-for']}`);
+  assert.notEqual(got['x-forwarded-host'], 'evil.example');
+  assert.match(got['x-forwarded-proto'], /^https?$/);
+  assert.equal(verifiedIdentity(got['x-edgewrite-identity']).kind, 'guest');
+});
