@@ -923,3 +923,92 @@ test('proxy: a client\'s forwarding headers are replaced, not passed on as the c
   assert.match(got['x-forwarded-proto'], /^https?$/);
   assert.equal(verifiedIdentity(got['x-edgewrite-identity']).kind, 'guest');
 });
+
+// ---------------------------------------------------------------------------------------------
+// e. Functions: fetch to loopback and internal addresses; forged execution headers
+// ---------------------------------------------------------------------------------------------
+
+const examples = process.env.EDGEWRITE_FUNCTION_EXAMPLES ?? '../target/wasm32-wasip1/release';
+
+/** A function running example module `name`, deployed and active. */
+async function deployedFunction(name, options = {}) {
+  const functions = new node.Functions(adminClient());
+  const functionId = uid('f');
+  await functions.create({ functionId, name, runtime: 'wasm-wasip1', execute: ['any'], ...options });
+  const code = InputFile.fromBuffer(readFileSync(join(examples, `${name}.wasm`)), `${name}.wasm`);
+  const deployment = await functions.createDeployment({ functionId, code, activate: true });
+  let ready = deployment;
+  for (let i = 0; i < 200 && ['waiting', 'processing'].includes(ready.status); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    ready = await functions.getDeployment({ functionId, deploymentId: deployment.$id });
+  }
+  assert.equal(ready.status, 'ready', ready.buildLogs);
+  return functionId;
+}
+
+test('fetch: a function reaches no loopback, private or metadata address, however the URL spells it', async () => {
+  const functionId = await deployedFunction('fetch-elsewhere');
+  const functions = new node.Functions(adminClient());
+  const { origin, port } = new URL(endpoint);
+  const refusedUrls = [
+    'http://127.0.0.1:9/secret', 'http://localhost/', 'http://LOCALHOST:9/', 'http://localhost./', 'http://127.1/', 'http://127.0.1/',
+    'http://0x7f000001/', 'http://0x7f.0.0.1/', 'http://2130706433/', 'http://017700000001/', 'http://0177.0.0.1/',
+    'http://[::1]/', 'http://[0:0:0:0:0:0:0:1]/', 'http://[::ffff:127.0.0.1]/', 'http://[::ffff:7f00:1]/', 'http://[::]/',
+    'http://0.0.0.0/', 'http://0/', 'http://169.254.169.254/latest/meta-data/', 'http://[::ffff:a9fe:a9fe]/', 'http://[fd00:ec2::254]/',
+    'http://metadata.google.internal/computeMetadata/v1/', 'http://10.0.0.1/', 'http://172.16.0.1/', 'http://192.168.1.1/',
+    // Names that resolve to loopback: refused before any lookup.
+    'http://localtest.me/', 'http://127.0.0.1.nip.io/', 'http://spoofed.burpcollaborator.net/',
+    // Userinfo, fragments and backslashes that move the host.
+    'http://x@127.0.0.1/', 'http://x:y@127.0.0.1:9/', 'http://example.com@127.0.0.1/', 'http://127.0.0.1#@example.com/',
+    'http://127.0.0.1\\@example.com/', 'http://127.0.0.1%2f@example.com/', 'http://%31%32%37.0.0.1/', 'http://127\u30020\u30020\u30021/',
+    // Schemes: case, others, and none.
+    'HTTP://127.0.0.1/', 'hTTps://localhost/', 'ftp://127.0.0.1/', 'gopher://127.0.0.1:6379/_INFO', 'ws://127.0.0.1/', 'file:///etc/passwd',
+    'data:text/plain,hi', 'http:/127.0.0.1/', 'http:\\\\127.0.0.1\\', '//127.0.0.1/', '127.0.0.1',
+    // The deployment's own host outside its API, and its API under another spelling of the host.
+    `${origin}/`, `${origin}/__scheduled`, `http://localhost:${port}/v1/health/version`, `http://[::1]:${port}/v1/health/version`,
+    `http://0.0.0.0:${port}/v1/health/version`, `${endpoint}@evil.example/`, `${endpoint}.evil.example/`,
+    // Anything not allow-listed.
+    'https://example.com/', 'http://127.0.0.1:80/',
+  ];
+  for (const url of refusedUrls) {
+    const execution = await functions.createExecution({ functionId, body: url });
+    assert.equal(execution.status, 'completed', `${url}: ${execution.errors}`);
+    assert.match(execution.responseBody, /^refused: fetch to .* is not allowed: a function may call its project's API /, url);
+  }
+  // Dot segments inside the API stay inside it: the pipeline answers, not the network (where
+  // `/__scheduled` would run the Cron Trigger).
+  for (const url of [`${endpoint}/../__scheduled`, `${endpoint}/../../__scheduled?cron=*`, `${endpoint}/%2e%2e/__scheduled`]) {
+    const execution = await functions.createExecution({ functionId, body: url });
+    assert.equal(execution.responseBody, 'reached: 404', url);
+  }
+  // The project's API itself is reachable, so the refusals above are about the addresses.
+  const api = await functions.createExecution({ functionId, body: `${endpoint}/health/version` });
+  assert.equal(api.responseBody, 'reached: 200');
+});
+
+test('fetch: a caller cannot forge the headers edgewrite gives an execution (key, user, trigger, event)', async () => {
+  const functionId = await deployedFunction('echo');
+  const alice = await userClient({ name: 'Alice' });
+  const bob = await userClient({ name: 'Bob' });
+  const forged = {
+    'x-appwrite-key': `standard_${'0'.repeat(256)}`,
+    'x-appwrite-user-id': bob.user.$id,
+    'X-Appwrite-User-Id': bob.user.$id,
+    'x-appwrite-trigger': 'schedule',
+    'x-appwrite-event': `users.${bob.user.$id}.create`,
+    'x-appwrite-user-jwt': forgeJwt({ userId: bob.user.$id }),
+  };
+  for (const [who, client, userId] of [['a guest', guest(), undefined], ['Alice', alice.client, alice.user.$id]]) {
+    const execution = await new node.Functions(client).createExecution({ functionId, body: 'x', headers: forged });
+    assert.equal(execution.status, 'completed', who);
+    const seen = JSON.parse(execution.responseBody);
+    assert.equal(seen.headers['x-appwrite-user-id'], userId, `${who}: the user is the caller`);
+    assert.equal(seen.headers['x-appwrite-trigger'], 'http', who);
+    assert.equal(seen.headers['x-appwrite-event'], undefined, who);
+    const jwt = seen.headers['x-appwrite-user-jwt'];
+    if (userId && jwt) assert.equal(claimsOf(jwt).userId, userId, `${who}: a user JWT is the caller's`);
+    else assert.equal(jwt, undefined, `${who}: no user JWT`);
+    assert.match(seen.headers['x-appwrite-key'], /^dynamic_/, `${who}: the key is edgewrite's`);
+    assert.ok(!execution.responseBody.includes(bob.user.$id), `${who}: nothing of Bob's`);
+  }
+});
