@@ -221,6 +221,45 @@ test('sessions: a credential naming another user, a guessed secret or a malforme
   assert.equal((await raw('/account', { headers: { cookie: `${cookie}=${bob.session.secret}` } })).json.$id, bob.user.$id);
 });
 
+test('sessions: a user cannot read, extend or end another user\'s session, nor take over its email', async () => {
+  const { alice, bob } = await jwtWorld();
+  const account = new node.Account(alice.client);
+  for (const call of [
+    () => account.getSession({ sessionId: bob.session.$id }),
+    () => account.updateSession({ sessionId: bob.session.$id }),
+    () => account.deleteSession({ sessionId: bob.session.$id }),
+  ]) {
+    await rejectsWith(assert, call(), 404, 'user_session_not_found');
+  }
+  assert.ok(!(await account.listSessions()).sessions.some((s) => s.$id === bob.session.$id));
+  for (const email of [bob.email, bob.email.toUpperCase()]) {
+    await rejectsWith(assert, account.updateEmail({ email, password: alice.password }), 409, 'user_target_already_exists');
+  }
+  assert.equal((await account.get()).email, alice.email);
+  assert.equal((await new node.Account(bob.client).get()).email, bob.email, "Bob's session lives and his email is his");
+});
+
+test('tokens: guessed secrets for another user\'s token, magic URL, recovery, verification and phone logins are user_invalid_token', async () => {
+  const { alice, bob } = await jwtWorld();
+  const asGuest = new node.Account(guest());
+  const userId = bob.user.$id;
+  for (const [what, call] of [
+    ['token session', () => asGuest.createSession({ userId, secret: '123456' })],
+    ['token session, long', () => asGuest.createSession({ userId, secret: randomBytes(32).toString('hex') })],
+    ['magic URL session', () => asGuest.updateMagicURLSession({ userId, secret: randomBytes(32).toString('hex') })],
+    ['phone session', () => asGuest.updatePhoneSession({ userId, secret: '000000' })],
+    ['recovery', () => asGuest.updateRecovery({ userId, secret: randomBytes(32).toString('hex'), password: 'taken-over-123' })],
+    ['email verification', () => new node.Account(alice.client).updateVerification({ userId, secret: randomBytes(32).toString('hex') })],
+  ]) {
+    assert.equal(await outcome(call()), '401 user_invalid_token', what);
+  }
+  const users = new node.Users(adminClient());
+  assert.equal((await users.listSessions({ userId })).total, 1, 'no session was made for Bob');
+  assert.equal((await users.get({ userId })).emailVerification, false);
+  const login = await new node.Account(adminClient()).createEmailPasswordSession({ email: bob.email, password: bob.password });
+  assert.equal(login.userId, userId, "Bob's password is unchanged");
+});
+
 // ---------------------------------------------------------------------------------------------
 // b. SQL injection through queries, ids, keys and values
 // ---------------------------------------------------------------------------------------------
@@ -677,6 +716,23 @@ test('roles: a user cannot upload a file granting a role it lacks, nor touch or 
   assert.deepEqual(still.$permissions, bobs.$permissions);
   assert.ok(Buffer.from(await admin.getFileDownload({ bucketId, fileId: bobs.$id })).equals(bobsBytes), "Bob's bytes are his");
   assert.equal((await admin.listFiles({ bucketId })).total, 2);
+});
+
+test('roles: a transaction carries no write past its caller\'s permissions and is invisible to others', async () => {
+  const w = await rolesWorld();
+  const asAlice = new node.Databases(w.alice.client);
+  const ids = { databaseId: w.db, collectionId: 'notes' };
+  const tx = await asAlice.createTransaction({ ttl: 60 });
+  // Staging answers only what Alice sent: nothing of Bob's document.
+  const staged = await asAlice.updateDocument({ ...ids, documentId: 'bobs', data: { text: 'pwned' }, transactionId: tx.$id });
+  assert.ok(!JSON.stringify(staged).includes('bob only'));
+  await asAlice.createOperations({ transactionId: tx.$id, operations: [{ action: 'delete', ...ids, documentId: 'bobs' }] });
+  const asBob = new node.Databases(w.bob.client);
+  await rejectsWith(assert, asBob.getTransaction({ transactionId: tx.$id }), 404, 'transaction_not_found');
+  await rejectsWith(assert, asBob.updateTransaction({ transactionId: tx.$id, commit: true }), 404, 'transaction_not_found');
+  await rejectsWith(assert, asAlice.updateTransaction({ transactionId: tx.$id, commit: true }), 401, 'user_unauthorized');
+  const theirs = await new node.Databases(w.admin).getDocument({ ...ids, documentId: 'bobs' });
+  assert.equal(theirs.text, 'bob only');
 });
 
 test('roles: a user cannot join, take over or promote itself in a team', async () => {
