@@ -803,6 +803,26 @@ test('roles: a user cannot change its own labels, status or verification, impers
   await rejectsWith(assert, new node.Databases(asAlice).getDocument({ databaseId: w.db, collectionId: 'notes', documentId: 'bobs' }), 404, 'document_not_found');
 });
 
+test('roles: a user cannot subscribe another user\'s target, drop another\'s subscription, or send messages', async () => {
+  const [alice, bob] = await Promise.all([userClient({ name: 'Alice' }), userClient({ name: 'Bob' })]);
+  const admin = new node.Messaging(adminClient());
+  const topic = await admin.createTopic({ topicId: uid('t'), name: 'news', subscribe: ['users'] });
+  const targetOf = async (who) => (await new node.Users(adminClient()).listTargets({ userId: who.user.$id })).targets[0].$id;
+  const [aliceTarget, bobTarget] = [await targetOf(alice), await targetOf(bob)];
+  const asAlice = new node.Messaging(alice.client);
+  await rejectsWith(assert, asAlice.createSubscriber({ topicId: topic.$id, subscriberId: uid('s'), targetId: bobTarget }), 404, 'user_target_not_found');
+  const bobs = await new node.Messaging(bob.client).createSubscriber({ topicId: topic.$id, subscriberId: uid('s'), targetId: bobTarget });
+  await rejectsWith(assert, asAlice.deleteSubscriber({ topicId: topic.$id, subscriberId: bobs.$id }), 404, 'subscriber_not_found');
+  await asAlice.createSubscriber({ topicId: topic.$id, subscriberId: uid('s'), targetId: aliceTarget });
+  const seen = await asAlice.listSubscribers({ topicId: topic.$id });
+  assert.deepEqual(seen.subscribers.map((x) => x.targetId), [aliceTarget], 'Alice sees her own subscription only');
+  assert.equal(seen.total, 1);
+  assert.ok(!JSON.stringify(seen).includes(bob.email));
+  await rejectsWith(assert, asAlice.createEmail({ messageId: uid('m'), subject: 'x', content: 'y', topics: [topic.$id] }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, asAlice.listTopics(), 401, 'general_unauthorized_scope');
+  assert.deepEqual((await admin.listSubscribers({ topicId: topic.$id })).subscribers.map((x) => x.targetId).sort(), [aliceTarget, bobTarget].sort());
+});
+
 // ---------------------------------------------------------------------------------------------
 // d. Identity forgery: the runtime's internal headers and the migration proxy's identity
 // ---------------------------------------------------------------------------------------------
@@ -1265,6 +1285,47 @@ test('file tokens: a token opens exactly its file; edited, borrowed and foreign 
   // A deleted token opens nothing any more.
   await tokens.delete({ tokenId: token.$id });
   assertAppwriteError(assert, await download('a', token.secret), 404, 'storage_file_not_found');
+});
+
+test('files: an upload never comes back as active content, and its name injects no header', async () => {
+  const storage = new node.Storage(adminClient());
+  const bucketId = uid('b');
+  await storage.createBucket({ bucketId, name: bucketId, permissions: ['read("any")'] });
+  const fetchFile = (fileId, kind) => fetch(`${endpoint}/storage/buckets/${bucketId}/files/${fileId}/${kind}?project=${projectId}`);
+  const disposition = /^(inline|attachment); filename="[^"\\\r\n]*"; filename\*=UTF-8''[A-Za-z0-9%._~!$&'()*+,=:@-]*$/;
+  const active = {
+    'evil.svg': '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    'evil.html': '<html><script>alert(1)</script></html>',
+    'evil.xhtml': '<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>',
+    'evil.xml': '<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>',
+    'evil.js': 'alert(1)',
+    'image.png': '<html><script>alert(1)</script></html>',
+  };
+  for (const [name, body] of Object.entries(active)) {
+    const file = await storage.createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(Buffer.from(body), name) });
+    const view = await fetchFile(file.$id, 'view');
+    assert.equal(view.status, 200, name);
+    assert.match(view.headers.get('content-type'), /^text\/plain/, `${name} is viewed as text`);
+    const download = await fetchFile(file.$id, 'download');
+    assert.match(download.headers.get('content-disposition'), /^attachment;/, `${name} downloads as an attachment`);
+    for (const res of [view, download]) {
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', name);
+      assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'none'/, name);
+      assert.match(res.headers.get('content-disposition'), disposition, name);
+    }
+  }
+  // Names that try to end the header, add one, or add a second filename.
+  const file = await storage.createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(Buffer.from('<script>alert(1)</script>'), 'plain.txt') });
+  for (const name of ['a\r\nSet-Cookie: pwned=1', 'a"; filename="evil.html', 'a\\"; filename=evil.html', "a'; filename*=UTF-8''evil.html", 'x.txt\u0000.html', '../../etc/passwd']) {
+    const renamed = await storage.updateFile({ bucketId, fileId: file.$id, name });
+    assert.equal(renamed.name, name, 'the name is kept as given');
+    for (const kind of ['view', 'download']) {
+      const res = await fetchFile(file.$id, kind);
+      assert.equal(res.headers.get('set-cookie'), null, `${JSON.stringify(name)} ${kind}`);
+      assert.match(res.headers.get('content-disposition'), disposition, `${JSON.stringify(name)} ${kind}`);
+      assert.match(res.headers.get('content-type'), /^text\/plain/, `${JSON.stringify(name)} ${kind}`);
+    }
+  }
 });
 
 test('realtime: a forged JWT on the handshake is refused, not downgraded', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
