@@ -676,6 +676,13 @@ test('roles: a user cannot grant a role it lacks on a document, by permissions, 
   for (const role of ['users', `user:${w.bob.user.$id}`, 'label:admin', `team:${w.team.$id}`]) {
     await rejectsWith(assert, asGuest.createDocument({ ...ids, documentId: uid('g'), data: { text: 'g' }, permissions: [`read("${role}")`] }), 401, 'user_unauthorized');
   }
+  // Where only users may create, a guest may not, whatever it grants.
+  const usersOnly = uid('users');
+  await new node.Databases(w.admin).createCollection({ databaseId: w.db, collectionId: usersOnly, name: usersOnly, permissions: ['create("users")'], attributes: [{ key: 'text', type: 'string', size: 8, required: false }] });
+  for (const permissions of [undefined, ['read("any")'], ['read("guests")']]) {
+    await rejectsWith(assert, asGuest.createDocument({ databaseId: w.db, collectionId: usersOnly, documentId: uid('g'), data: { text: 'g' }, permissions }), 401, 'user_unauthorized');
+  }
+  assert.equal((await new node.Databases(w.admin).listDocuments({ databaseId: w.db, collectionId: usersOnly })).total, 0);
   // What the key sees: Bob's document as he made it, and none of the refused documents.
   const theirs = await new node.Databases(w.admin).getDocument({ ...ids, documentId: 'bobs' });
   assert.equal(theirs.text, 'bob only');
@@ -696,6 +703,10 @@ test('roles: a user cannot upload a file granting a role it lacks, nor touch or 
   for (const role of w.unheld) {
     await rejectsWith(assert, asAlice.createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(Buffer.from('x'), 'x.txt'), permissions: [`read("${role}")`] }), 401, 'user_unauthorized');
     await rejectsWith(assert, asAlice.updateFile({ bucketId, fileId: mine.$id, permissions: [...mine.$permissions, `update("${role}")`] }), 401, 'user_unauthorized');
+  }
+  const asGuest = new node.Storage(guest());
+  for (const permissions of [undefined, ['read("any")']]) {
+    await rejectsWith(assert, asGuest.createFile({ bucketId, fileId: uid('f'), file: InputFile.fromBuffer(Buffer.from('g'), 'g.txt'), permissions }), 401, 'user_unauthorized');
   }
   await rejectsWith(assert, asAlice.getFile({ bucketId, fileId: bobs.$id }), 404, 'storage_file_not_found');
   await rejectsWith(assert, asAlice.updateFile({ bucketId, fileId: bobs.$id, name: 'pwned', permissions: [`read("user:${w.alice.user.$id}")`] }), 404, 'storage_file_not_found');
