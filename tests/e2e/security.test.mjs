@@ -9,7 +9,8 @@
 //   d. identity forgery against the gradual-migration proxy and the runtime's internal headers
 //   e. a function's `fetch` to loopback and internal addresses, however spelled
 //   f. cheaper classes: other projects' credentials, key scopes and key confusion, foreign
-//      origins riding a session cookie, oversized and overdeep input, file tokens
+//      origins riding a session cookie, oversized and overdeep input, file tokens, uploads as
+//      active content, forged realtime handshakes
 //
 // A test that finds a hole is kept failing and marked `// HOLE:` until the fix lands.
 import { test, after } from 'node:test';
@@ -1341,7 +1342,7 @@ test('files: an upload never comes back as active content, and its name injects 
 
 test('realtime: a forged JWT on the handshake is refused, not downgraded', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
   const { default: WebSocket } = await import('ws');
-  const { alice, bob } = await jwtWorld();
+  const { bob } = await jwtWorld();
   const forged = forgeJwt({ userId: bob.user.$id, sessionId: bob.session.$id, iat: 0, exp: 9_999_999_999 }, { header: { alg: 'none' }, signature: '' });
   for (const jwt of [forged, forgeJwt({ userId: bob.user.$id, sessionId: bob.session.$id, iat: 0, exp: 9_999_999_999 })]) {
     const answer = await new Promise((resolve, reject) => {
@@ -1360,5 +1361,4 @@ test('realtime: a forged JWT on the handshake is refused, not downgraded', { ski
     assert.equal(answer.status, 401);
     assert.equal(answer.body.type, 'user_jwt_invalid');
   }
-  assert.ok(alice.user.$id);
 });
