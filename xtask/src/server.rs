@@ -145,9 +145,12 @@ impl Server {
             let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
             cmd.stdout(file.try_clone()?).stderr(file);
         }
+        const START_TIMEOUT_SECS: u64 = 300;
         let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
         let mut server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(90);
+        // The Spin test host compiles every component before it answers: 75 s on an idle 2-core
+        // machine with a cold cache, longer while other builds run.
+        let deadline = Instant::now() + Duration::from_secs(START_TIMEOUT_SECS);
         loop {
             if http_status(port, ready) == Some(200) {
                 return Ok(server);
@@ -156,7 +159,7 @@ impl Server {
                 bail!("{what} exited early ({status}){}", log_hint(log));
             }
             if Instant::now() > deadline {
-                bail!("{what} did not answer on port {port} within 90 s{}", log_hint(log));
+                bail!("{what} did not answer on port {port} within {START_TIMEOUT_SECS} s{}", log_hint(log));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
