@@ -159,6 +159,22 @@ impl Params {
         Ok(())
     }
 
+    /// Renames a parameter an older SDK sends under its old name (a new one already given wins).
+    pub fn rename(&mut self, old: &str, new: &str) {
+        if let Some(value) = self.values.shift_remove(old) {
+            self.values.entry(new.to_string()).or_insert(value);
+        }
+    }
+
+    /// Sets a parameter (an older format's fixed value or default).
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.values.insert(name.to_string(), value);
+    }
+
+    pub fn raw_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.values.get_mut(name).filter(|v| !v.is_null())
+    }
+
     pub fn raw(&self, name: &str) -> Option<&Value> {
         self.values.get(name).filter(|v| !v.is_null())
     }

@@ -302,7 +302,12 @@ async fn dispatch(req: &Request, api: &Loopback<'_>) -> Result<Response, Appwrit
         Some(p) => Some(runtime.open_project(p).await.map_err(AppwriteError::internal)?),
         None => None,
     };
-    let params = Params::from_request(req, path_params, &config.limits)?;
+    let mut params = Params::from_request(req, path_params, &config.limits)?;
+    // An SDK built for an older server sends parameters as that server read them.
+    let format = crate::format::ResponseFormat::of(req);
+    if let Some(format) = &format {
+        format.rewrite_params(route.name, &mut params)?;
+    }
 
     let ports = ports_of(stores.as_ref(), runtime);
 
@@ -325,7 +330,11 @@ async fn dispatch(req: &Request, api: &Loopback<'_>) -> Result<Response, Appwrit
         return Err(ErrorType::ProjectNotFound.into());
     }
     let ctx = Ctx { request: req, params, caller, config, project, ports, api };
-    capability.handle(route, &ctx).await
+    let mut response = capability.handle(route, &ctx).await?;
+    if let Some(format) = &format {
+        format.shape(route.name, &mut response);
+    }
+    Ok(response)
 }
 
 /// The ports over a project's stores (or none), and the runtime's own.
