@@ -189,6 +189,7 @@ fn test() -> Result<()> {
     let started = Instant::now();
     let mut tools = tools::ensure(true)?;
     tools.chromium = tools::chromium();
+    tools.python_sdk = tools::python_sdk();
     step("cargo fmt --check");
     run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
     step("clippy (host crates, Worker, Spin components)");
@@ -287,6 +288,7 @@ impl Runtime<'_> {
 fn e2e_only(args: &[String]) -> Result<()> {
     let mut tools = tools::ensure(true)?;
     tools.chromium = tools::chromium();
+    tools.python_sdk = tools::python_sdk();
     let files: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
     let (passed, failed, _) = if args.iter().any(|a| a == "--spin") {
         build::spin()?;
@@ -447,13 +449,45 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
         .status()
         .context("running node --test")?;
-    drop(server);
-    drop(proxy);
-    let counts = tap_counts(&std::fs::read_to_string(&tap).unwrap_or_default());
+    let mut counts = tap_counts(&std::fs::read_to_string(&tap).unwrap_or_default());
     if !status.success() && counts.1 == 0 {
         bail!("node --test failed before reporting results ({status}); see {}", run_dir.display());
     }
+    if files.is_empty() || files.iter().any(|f| f.contains("python")) {
+        let (passed, failed, skipped) = python_flows(tools, &server.endpoint(), &key)?;
+        counts = (counts.0 + passed, counts.1 + failed, counts.2 + skipped);
+    }
+    drop(server);
+    drop(proxy);
     Ok(counts)
+}
+
+/// tests/python/test_sdk.py (the official Python SDK) against the suite's server: its counts,
+/// or one skip without a Python SDK.
+fn python_flows(tools: &tools::Tools, endpoint: &str, key: &str) -> Result<(u64, u64, u64)> {
+    let Some(python) = &tools.python_sdk else {
+        println!("﹣ python SDK flows skipped: no Python 3 to install the SDK with");
+        return Ok((0, 0, 1));
+    };
+    step("Python SDK flows (tests/python/test_sdk.py)");
+    let out = Command::new(python)
+        .arg(repo_root().join("tests/python/test_sdk.py"))
+        .env("EDGEWRITE_ENDPOINT", endpoint)
+        .env("EDGEWRITE_PROJECT_ID", "test")
+        .env("EDGEWRITE_API_KEY", key)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running tests/python/test_sdk.py")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    let summary = stdout.lines().rev().find_map(|l| l.strip_prefix("python SDK: "));
+    let count = |word: &str| -> Option<u64> {
+        summary?.split(", ").find_map(|part| part.strip_suffix(word)?.trim().parse().ok())
+    };
+    match (count(" passed"), count(" failed")) {
+        (Some(passed), Some(failed)) => Ok((passed, failed, 0)),
+        _ => bail!("tests/python/test_sdk.py ended without its summary ({})", out.status),
+    }
 }
 
 fn bench() -> Result<()> {

