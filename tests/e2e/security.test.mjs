@@ -857,7 +857,7 @@ test('sql: the same attacks through TablesDB stay inside the caller\'s rows', as
       const got = await outcome(t.listRows({ databaseId: w.db, tableId: 'notes', queries }).then((r) => {
         for (const row of r.rows) assert.ok(w.docs.alice.includes(row.$id), `${JSON.stringify(p)} returned ${row.$id}`);
       }));
-      assert.match(got, /^(ok|400 general_argument_invalid)$/, JSON.stringify(p));
+      assert.match(got, /^(ok|400 general_query_invalid)$/, JSON.stringify(p));
     }
   }
   await rejectsWith(assert, t.getRow({ databaseId: w.db, tableId: 'notes', rowId: 'bob1' }), 404, 'row_not_found');
@@ -1248,8 +1248,10 @@ test('proxy: a client\'s own X-Edgewrite-Identity is never forwarded; the legacy
 });
 
 test('proxy: a client\'s forwarding headers are replaced, not passed on as the caller\'s address or host', { skip: proxySkip }, async () => {
+  // The suite's deployment trusts X-Forwarded-For as a proxy in front appends to it: what the
+  // client wrote comes first, the proxy's entry (the address it saw) last.
   const spoofed = {
-    'x-forwarded-for': '6.6.6.6',
+    'x-forwarded-for': '6.6.6.6, 198.51.100.77',
     'x-forwarded-host': 'evil.example',
     'x-forwarded-proto': 'gopher',
     forwarded: 'for=6.6.6.6;host=evil.example;proto=https',
@@ -1261,7 +1263,7 @@ test('proxy: a client\'s forwarding headers are replaced, not passed on as the c
   assert.equal(status, 200);
   const got = seen[0].headers;
   for (const name of ['forwarded', 'x-real-ip', 'true-client-ip', 'x-client-ip']) assert.equal(got[name], undefined, name);
-  assert.ok(!String(got['x-forwarded-for']).includes('6.6.6.6'), `x-forwarded-for: ${got['x-forwarded-for']}`);
+  assert.equal(got['x-forwarded-for'], '198.51.100.77', 'only the address the trusted proxy vouched for');
   assert.notEqual(got['x-forwarded-host'], 'evil.example');
   assert.match(got['x-forwarded-proto'], /^https?$/);
   assert.equal(verifiedIdentity(got['x-edgewrite-identity']).kind, 'guest');
