@@ -422,38 +422,43 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     let examples = build::function_examples()?;
     step(&format!("end-to-end suite (official SDKs against {})", runtime.name()));
     let tap = run_dir.join("e2e.tap");
-    let status = Command::new(&tools.test_node)
-        .args([
-            "--test",
-            "--test-concurrency=1",
-            "--test-reporter=spec",
-            "--test-reporter-destination=stdout",
-        ])
-        .arg("--test-reporter=tap")
-        .arg(format!("--test-reporter-destination={}", tap.display()))
-        .args(if files.is_empty() { vec!["e2e/".to_string()] } else { files.to_vec() })
-        .current_dir(repo_root().join("tests"))
-        .env("EDGEWRITE_ENDPOINT", server.endpoint())
-        .env("EDGEWRITE_PROJECT_ID", "test")
-        .env("EDGEWRITE_API_KEY", &key)
-        .env("EDGEWRITE_RUNTIME", runtime.name())
-        .env("EDGEWRITE_POLICIES_ON", "1")
-        .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
-        .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
-        .env("EDGEWRITE_TEST_PROVIDERS_PORT", &providers_port)
-        .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
-        .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
-        .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)
-        .env("EDGEWRITE_CLI", cli.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
-        .env("EDGEWRITE_FUNCTION_EXAMPLES", &examples)
-        .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
-        .status()
-        .context("running node --test")?;
-    let mut counts = tap_counts(&std::fs::read_to_string(&tap).unwrap_or_default());
-    if !status.success() && counts.1 == 0 {
-        bail!("node --test failed before reporting results ({status}); see {}", run_dir.display());
+    // `python` names the Python SDK flows, not a Node file.
+    let node_files: Vec<String> = files.iter().filter(|f| f.as_str() != "python").cloned().collect();
+    let mut counts = (0, 0, 0);
+    if files.is_empty() || !node_files.is_empty() {
+        let status = Command::new(&tools.test_node)
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "--test-reporter-destination=stdout",
+            ])
+            .arg("--test-reporter=tap")
+            .arg(format!("--test-reporter-destination={}", tap.display()))
+            .args(if files.is_empty() { vec!["e2e/".to_string()] } else { node_files.clone() })
+            .current_dir(repo_root().join("tests"))
+            .env("EDGEWRITE_ENDPOINT", server.endpoint())
+            .env("EDGEWRITE_PROJECT_ID", "test")
+            .env("EDGEWRITE_API_KEY", &key)
+            .env("EDGEWRITE_RUNTIME", runtime.name())
+            .env("EDGEWRITE_POLICIES_ON", "1")
+            .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
+            .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
+            .env("EDGEWRITE_TEST_PROVIDERS_PORT", &providers_port)
+            .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
+            .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
+            .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)
+            .env("EDGEWRITE_CLI", cli.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
+            .env("EDGEWRITE_FUNCTION_EXAMPLES", &examples)
+            .env("EDGEWRITE_CHROMIUM", tools.chromium.as_deref().map(|p| p.as_os_str()).unwrap_or_default())
+            .status()
+            .context("running node --test")?;
+        counts = tap_counts(&std::fs::read_to_string(&tap).unwrap_or_default());
+        if !status.success() && counts.1 == 0 {
+            bail!("node --test failed before reporting results ({status}); see {}", run_dir.display());
+        }
     }
-    if files.is_empty() || files.iter().any(|f| f.contains("python")) {
+    if files.is_empty() || files.iter().any(|f| f == "python") {
         let (passed, failed, skipped) = python_flows(tools, &server.endpoint(), &key)?;
         counts = (counts.0 + passed, counts.1 + failed, counts.2 + skipped);
     }
