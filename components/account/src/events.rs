@@ -48,15 +48,10 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
         Some(if refresh { event.refreshing(format!("user:{user}")) } else { event })
     };
     match name {
-        "account.create"
-        | "users.create"
-        | "users.create.argon2"
-        | "users.create.bcrypt"
-        | "users.create.md5"
-        | "users.create.sha"
-        | "users.create.phpass"
-        | "users.create.scrypt"
-        | "users.create.scrypt-modified" => Some(account_event(&own_id?, None, "create", payload)),
+        // `users.create` and its imported-hash forms (`users.create.bcrypt`, …).
+        n if n == "account.create" || n == "users.create" || n.starts_with("users.create.") => {
+            Some(account_event(&own_id?, None, "create", payload))
+        }
         "users.delete" => {
             let user = subject?;
             let payload = json!({"$id": user});
