@@ -417,3 +417,34 @@ test('realtime: channels named in the URL, as web SDKs up to 24.x send them, are
     socket.terminate();
   }
 });
+
+test('realtime: web SDK 24 subscriptions named in the URL by slot, each with its queries, get only their own events', { skip: spin && 'Spin takes no inbound WebSockets' }, async () => {
+  const web24 = await import('appwrite-web-24');
+  const admin = new node.Databases(adminClient());
+  const db = uid('rt24');
+  await admin.create({ databaseId: db, name: db });
+  for (const c of ['a', 'b']) {
+    await admin.createCollection({ databaseId: db, collectionId: c, name: c, permissions: ['read("any")'] });
+    await admin.createIntegerAttribute({ databaseId: db, collectionId: c, key: 'n', required: false });
+  }
+  const client = new web24.Client().setEndpoint(endpoint).setProject(projectId);
+  const seen = { a: collector(), b: collector(), big: collector() };
+  const channel = (c) => `databases.${db}.collections.${c}.documents`;
+  const stops = [
+    client.subscribe(channel('a'), (e) => seen.a.push(e)),
+    client.subscribe(channel('b'), (e) => seen.b.push(e)),
+    client.subscribe(channel('b'), (e) => seen.big.push(e), [web24.Query.greaterThan('n', 10)]),
+  ];
+  try {
+    await settle(800);
+    await admin.createDocument({ databaseId: db, collectionId: 'a', documentId: 'a1', data: { n: 1 } });
+    await admin.createDocument({ databaseId: db, collectionId: 'b', documentId: 'b1', data: { n: 5 } });
+    await admin.createDocument({ databaseId: db, collectionId: 'b', documentId: 'b2', data: { n: 50 } });
+    assert.deepEqual((await seen.b.until(2)).map((e) => e.payload.$id), ['b1', 'b2']);
+    await settle(300);
+    assert.deepEqual(seen.a.events.map((e) => e.payload.$id), ['a1'], 'slot 0 gets its collection only');
+    assert.deepEqual(seen.big.events.map((e) => e.payload.$id), ['b2'], "slot 2's query is its own");
+  } finally {
+    for (const stop of stops) stop();
+  }
+});

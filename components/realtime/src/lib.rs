@@ -145,12 +145,12 @@ impl Capability for Realtime {
         )
         .await?;
         let mut connection = Connection::for_caller(ctx.project.unwrap_or_default(), &ctx.caller);
-        // Web SDKs up to 24.x name their channels in the URL (`channels[]=…`) instead of
-        // sending subscribe frames; Appwrite 1.9 still subscribes them.
-        let channels = ctx.params.string_array("channels", 256, &ctx.config.limits)?.unwrap_or_default();
-        if !channels.is_empty() {
+        // Web SDKs up to 24.x name their channels in the URL instead of sending subscribe
+        // frames; Appwrite 1.9 still subscribes them.
+        let subscriptions = url_subscriptions(&ctx.request.query);
+        if !subscriptions.is_empty() {
             connection
-                .subscribe(&json!([{"subscriptionId": URL_SUBSCRIPTION, "channels": channels}]))
+                .subscribe(&Json::Array(subscriptions))
                 .map_err(|message| AppwriteError::invalid_param("channels", &message))?;
         }
         let mut response = Response::json(200, &connection);
@@ -159,8 +159,50 @@ impl Capability for Realtime {
     }
 }
 
-/// The id of the subscription a connection's URL channels make.
+/// The id of the subscription a connection's URL channels make when the URL names no slots.
 pub const URL_SUBSCRIPTION: &str = "url";
+
+/// The subscriptions a handshake URL asks for, as subscribe-frame items. Web SDKs up to 21.x
+/// send `channels[]=…` alone (one subscription); 24.x adds each of its subscriptions' queries as
+/// `<channel>[<slot>][]=<query>`, and routes events by the ids the `connected` frame maps its
+/// slots to.
+fn url_subscriptions(query: &str) -> Vec<Json> {
+    let mut channels: Vec<String> = Vec::new();
+    let mut slots: std::collections::BTreeMap<u32, (Vec<String>, Vec<String>)> = Default::default();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| edgewrite_core::http::percent_decode(&s.replace('+', " "));
+        let (Some(key), Some(value)) = (decode(key), decode(value)) else { continue };
+        if key == "channels" || (key.starts_with("channels[") && key.ends_with(']')) {
+            if !channels.contains(&value) {
+                channels.push(value);
+            }
+        } else if let Some((channel, slot)) =
+            key.strip_suffix("[]").and_then(|k| k.strip_suffix(']')).and_then(|k| k.rsplit_once('['))
+        {
+            let Ok(slot) = slot.parse::<u32>() else { continue };
+            let (slot_channels, queries) = slots.entry(slot).or_default();
+            if !slot_channels.iter().any(|c| c == channel) {
+                slot_channels.push(channel.to_string());
+            }
+            if !queries.contains(&value) {
+                queries.push(value);
+            }
+        }
+    }
+    if slots.is_empty() {
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        return vec![json!({"subscriptionId": URL_SUBSCRIPTION, "channels": channels})];
+    }
+    slots
+        .into_iter()
+        .map(|(slot, (channels, queries))| {
+            json!({"subscriptionId": format!("slot{slot}"), "slot": slot, "channels": channels, "queries": queries})
+        })
+        .collect()
+}
 
 /// The answer of a runtime without inbound WebSockets.
 pub fn unsupported() -> AppwriteError {
@@ -177,6 +219,10 @@ pub struct Subscription {
     pub id: String,
     pub channels: Vec<String>,
     pub queries: Vec<String>,
+    /// The URL slot a web SDK 24.x gave the subscription (its `connected` frame maps slots to
+    /// ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
 }
 
 /// A connection's state: kept as the socket's attachment, so it survives hibernation.
@@ -357,8 +403,18 @@ impl Connection {
     pub fn connected_frame(&self, account: Option<&Json>) -> String {
         let channels: Vec<&str> =
             self.subscriptions.iter().flat_map(|s| s.channels.iter().map(String::as_str)).collect();
-        let ids: Vec<&str> = self.subscriptions.iter().map(|s| s.id.as_str()).collect();
-        json!({"type": "connected", "data": {"channels": channels, "subscriptions": ids, "user": self.user_json(account)}})
+        // Slot → id for subscriptions a URL's slots made; the ids otherwise.
+        let subscriptions = if self.subscriptions.iter().any(|s| s.slot.is_some()) {
+            Json::Object(
+                self.subscriptions
+                    .iter()
+                    .filter_map(|s| Some((s.slot?.to_string(), Json::String(s.id.clone()))))
+                    .collect(),
+            )
+        } else {
+            json!(self.subscriptions.iter().map(|s| s.id.as_str()).collect::<Vec<_>>())
+        };
+        json!({"type": "connected", "data": {"channels": channels, "subscriptions": subscriptions, "user": self.user_json(account)}})
             .to_string()
     }
 
@@ -464,7 +520,8 @@ impl Connection {
             if self.subscriptions.len() >= MAX_SUBSCRIPTIONS {
                 return Err(format!("A connection holds at most {MAX_SUBSCRIPTIONS} subscriptions."));
             }
-            let subscription = Subscription { id, channels, queries };
+            let slot = item.get("slot").and_then(Json::as_u64).and_then(|s| u32::try_from(s).ok());
+            let subscription = Subscription { id, channels, queries, slot };
             added.push(json!({"subscriptionId": subscription.id, "channels": subscription.channels, "queries": subscription.queries}));
             self.subscriptions.push(subscription);
         }
@@ -679,5 +736,35 @@ mod tests {
         subscribe(&mut c, "a", &["account"], &[]);
         assert_eq!(c.subscriptions[0].channels, vec!["account.u1".to_string()]);
         assert_eq!(c.subscriptions.len(), 1, "the same id replaces the subscription");
+    }
+
+    #[test]
+    fn url_channels_and_slots_become_subscriptions() {
+        // Web SDK 21: channels alone.
+        let legacy = url_subscriptions("project=p&channels%5B%5D=files&channels%5B%5D=account");
+        assert_eq!(
+            legacy,
+            vec![json!({"subscriptionId": URL_SUBSCRIPTION, "channels": ["files", "account"]})]
+        );
+        // Web SDK 24: each slot's queries per channel.
+        let select = r#"{"method":"select","values":["*"]}"#;
+        let q = |s: &str| s.replace('"', "%22").replace('{', "%7B").replace('}', "%7D");
+        let url = format!(
+            "project=p&channels[]=files&channels[]=documents&files[0][]={}&documents[1][]={}&documents[1][]={}",
+            q(select),
+            q(select),
+            q(r#"{"method":"equal","attribute":"n","values":[1]}"#)
+        );
+        let subs = url_subscriptions(&url);
+        assert_eq!(subs.len(), 2);
+        assert_eq!(subs[0]["subscriptionId"], "slot0");
+        assert_eq!(subs[0]["channels"], json!(["files"]));
+        assert_eq!(subs[1]["channels"], json!(["documents"]));
+        assert_eq!(subs[1]["queries"].as_array().unwrap().len(), 2);
+        let mut c = guest();
+        assert!(c.subscribe(&Json::Array(subs)).is_ok());
+        let connected: Json = serde_json::from_str(&c.connected_frame(None)).unwrap();
+        assert_eq!(connected["data"]["subscriptions"], json!({"0": "slot0", "1": "slot1"}));
+        assert!(url_subscriptions("project=p").is_empty());
     }
 }
