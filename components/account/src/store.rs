@@ -135,6 +135,13 @@ impl User {
                 if self.hash_algo == "sha" {
                     map.remove("version");
                 }
+                // A user without a password has no hash to describe: Appwrite reports its
+                // default Argon2 options, which the AlgoArgon2 model requires.
+                if self.hash_algo == "argon2" && !map.contains_key("memoryCost") {
+                    map.insert("memoryCost".into(), json!(2048));
+                    map.insert("timeCost".into(), json!(4));
+                    map.insert("threads".into(), json!(3));
+                }
             }
             model["password"] = json!(self.password_hash.clone().unwrap_or_default());
             model["hash"] = json!(self.hash_algo);
