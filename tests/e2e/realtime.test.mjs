@@ -446,5 +446,13 @@ test('realtime: web SDK 24 subscriptions named in the URL by slot, each with its
     assert.deepEqual(seen.big.events.map((e) => e.payload.$id), ['b2'], "slot 2's query is its own");
   } finally {
     for (const stop of stops) stop();
+    // This SDK's heartbeat outlives its socket (harmless in a page, but it would keep Node's
+    // test process alive): stop it as closing the page would.
+    await settle(200);
+    const rt = client.realtime;
+    rt.reconnect = false;
+    clearInterval(rt.heartbeat);
+    clearTimeout(rt.timeout);
+    rt.socket?.close();
   }
 });
