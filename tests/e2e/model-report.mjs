@@ -25,13 +25,14 @@ const read = (file) =>
 for (const file of files) {
   const seen = new Map();
   for (const v of read(file)) {
-    const key = [v.route, v.model, v.field, v.problem, v.detail].join('\u0000');
+    const key = [v.route, v.answered, v.model, v.field, v.problem, v.detail].join('\u0000');
     const had = seen.get(key);
     if (had) had.count += 1;
     else seen.set(key, { ...v, count: 1 });
   }
+  const group = (v) => `${v.answered ?? ''} ${v.model}`;
   const all = [...seen.values()].sort((a, b) =>
-    a.route.localeCompare(b.route) || a.model.localeCompare(b.model) || a.field.localeCompare(b.field));
+    a.route.localeCompare(b.route) || group(a).localeCompare(group(b)) || a.field.localeCompare(b.field));
   const unchecked = [...new Set(read(join(dirname(file), 'model-unchecked.jsonl')).map((u) => `${u.route} (${u.why})`))].sort();
   if (asJson) {
     console.log(JSON.stringify({ file, violations: all, unchecked }, null, 2));
@@ -47,13 +48,16 @@ for (const file of files) {
       model = undefined;
       console.log(`\n## ${route}`);
     }
-    if (v.model !== model) {
-      model = v.model;
-      console.log(`- ${model}${v.answered && v.answered !== model ? ` (in ${v.answered})` : ''}`);
+    if (group(v) !== model) {
+      model = group(v);
+      console.log(`- ${v.model}${v.answered && v.answered !== v.model ? ` (in ${v.answered})` : ''}`);
     }
     const ex = v.example !== undefined ? ` e.g. ${JSON.stringify(v.example)}` : '';
     console.log(`  - ${v.field}: ${v.problem}: ${v.detail}${ex} [${v.via}${v.at ? `, ${v.at}` : ''}]`);
   }
+  const covered = read(join(dirname(file), 'model-checked.jsonl'));
+  const routes = new Set(covered.map((c) => c.route));
+  console.log(`\nChecked: ${routes.size} routes (${new Set(covered.map((c) => `${c.route} ${c.model}`)).size} route/model pairs, errors included).`);
   if (unchecked.length) {
     console.log(`\n## Not checked (${unchecked.length})`);
     for (const u of unchecked) console.log(`- ${u}`);

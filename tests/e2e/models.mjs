@@ -39,6 +39,7 @@ export const mode = (() => {
 export const reportFile =
   process.env.EDGEWRITE_MODEL_REPORT ?? join(repoRoot, 'target/e2e', runtimeName, 'model-violations.jsonl');
 const uncheckedFile = join(dirname(reportFile), 'model-unchecked.jsonl');
+const checkedFile = join(dirname(reportFile), 'model-checked.jsonl');
 
 // ---------------------------------------------------------------------------------------------
 // What models.json leaves out, from Appwrite 1.9.6's source (src/Appwrite/Utopia/Response.php,
@@ -86,6 +87,9 @@ const FIELD_FIXES = {
   // Declared a string, but Appwrite's error handler puts the HTTP status (an integer) there and
   // the output step does not cast it: {"message":…,"code":404,"type":…,"version":…}.
   error: { code: { type: 'integer', default: 0 } },
+  // Declared TYPE_DATETIME, but the value is the format's name, "datetime".
+  attributeDatetime: { format: { type: 'string', default: 'datetime' } },
+  columnDatetime: { format: { type: 'string', default: 'datetime' } },
   // The rules are named by constants (Type::TOTP …), which the extraction missed.
   mfaFactors: Object.fromEntries(
     ['totp', 'phone', 'email', 'recoveryCode'].map((k) => [k, { type: 'boolean', default: false }]),
@@ -479,6 +483,19 @@ function unchecked(routeKey, why) {
   console.error(`model check: not checked: ${routeKey} (${why})`);
 }
 
+const seenChecked = new Set();
+/** Report mode: which route answered which model at least once (the check's coverage). */
+function checked(routeKey, model, via) {
+  if (mode !== 'report') return;
+  const k = `${routeKey} ${model} ${via}`;
+  if (seenChecked.has(k)) return;
+  seenChecked.add(k);
+  try {
+    mkdirSync(dirname(checkedFile), { recursive: true });
+    appendFileSync(checkedFile, `${JSON.stringify({ runtime: runtimeName, route: routeKey, model, via })}\n`);
+  } catch {}
+}
+
 /** The test file and line that made the request, for the report. */
 function caller() {
   const stack = new Error().stack?.split('\n') ?? [];
@@ -491,6 +508,7 @@ function caller() {
 
 const reported = new Set();
 function deliver(violations, ctx) {
+  checked(ctx.route, ctx.model, ctx.via);
   if (violations.length === 0) return;
   const at = caller();
   if (mode === 'report') {
@@ -603,7 +621,7 @@ export function checkAnswer({ method, url, status, kind, body, via }) {
   if (models.length > 0 && !none) {
     ctx.model = models.join('|');
     deliver([{ field: '(body)', model: ctx.model, problem: 'not-json', detail: `a ${status ?? '2xx'} answer whose body is not JSON`, example: sample(body) }], ctx);
-  }
+  } else checked(routeKey, 'none', via);
 }
 
 // ---------------------------------------------------------------------------------------------
