@@ -383,6 +383,16 @@ function checkModel(value, name, path, out) {
         out.push({ field: p, model: name, problem: 'unexpected', detail: `${name} has no field ${key}`, example: sample(value[key]) });
       }
     }
+  } else if (name === 'document' || name === 'row') {
+    // Related documents (relationship attributes) are documents too: an object carrying the
+    // container's id ($collectionId, $tableId) is held against the same model.
+    const marker = name === 'document' ? '$collectionId' : '$tableId';
+    for (const [key, v] of Object.entries(value)) {
+      if (key in fields) continue;
+      const p = path ? `${path}.${key}` : key;
+      if (isObject(v) && marker in v) checkModel(v, name, p, out);
+      else if (Array.isArray(v)) v.forEach((x, i) => isObject(x) && marker in x && checkModel(x, name, `${p}[${i}]`, out));
+    }
   }
   return name;
 }
