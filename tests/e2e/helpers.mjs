@@ -4,7 +4,7 @@
 // EDGEWRITE_API_KEY=... node --test e2e/
 import * as node from 'node-appwrite';
 import * as web from 'appwrite';
-import { checkAnswer, hookClient } from './models.mjs';
+import { checkAnswer, hookClient, responseFormat } from './models.mjs';
 
 export const endpoint = process.env.EDGEWRITE_ENDPOINT ?? 'http://127.0.0.1:8787/v1';
 export const projectId = process.env.EDGEWRITE_PROJECT_ID ?? 'dev';
@@ -41,6 +41,7 @@ export async function raw(path, { method = 'GET', headers = {}, body, key = fals
   checkAnswer({
     method, url: `${endpoint}${path}`, status: res.status,
     kind: json !== undefined ? 'json' : text ? 'text' : 'empty', body: json ?? text, via: 'raw',
+    format: responseFormat(headers),
   });
   return { status: res.status, headers: res.headers, text, json };
 }

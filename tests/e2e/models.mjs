@@ -552,6 +552,25 @@ function deliver(violations, ctx) {
   throw err;
 }
 
+/** Whether version `a` (x.y.z) is lower than `b`. */
+function olderThan(a, b) {
+  const pa = String(a).split('.').map((x) => parseInt(x, 10) || 0);
+  const pb = String(b).split('.').map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) < (pb[i] ?? 0);
+  }
+  return false;
+}
+
+/** The X-Appwrite-Response-Format among `headers`, whatever its case. */
+export function responseFormat(...headers) {
+  let found;
+  for (const h of headers) {
+    for (const [k, v] of Object.entries(h ?? {})) if (k.toLowerCase() === 'x-appwrite-response-format') found = v;
+  }
+  return found;
+}
+
 /** Upstream routes the proxy test's legacy stand-in answers (not edgewrite's answers). */
 function isLegacyAnswer(url) {
   const proxy = process.env.EDGEWRITE_PROXY_ENDPOINT;
@@ -572,7 +591,7 @@ function apiPath(url) {
  * Checks one answer. `kind`: 'json' (a parsed JSON body in `body`), 'text' (a body that is not
  * JSON), 'binary' (skipped) or 'empty'. `status` may be unknown (the SDKs hide it) for 2xx.
  */
-export function checkAnswer({ method, url, status, kind, body, via }) {
+export function checkAnswer({ method, url, status, kind, body, via, format }) {
   if (mode === 'off' || !loadContract()) return;
   url = url instanceof URL ? url : new URL(String(url));
   method = method.toUpperCase();
@@ -591,6 +610,9 @@ export function checkAnswer({ method, url, status, kind, body, via }) {
       ? `${method} ${route.path}`
       : `${method} ${route.canonical} (alias ${route.path})`;
   const ctx = { route: routeKey, path, status, via };
+  // An older X-Appwrite-Response-Format gets older models (Appwrite's version filters), which
+  // 1.9.6's do not describe; its errors are still 1.9.6's.
+  const older = format && olderThan(format, '1.9.0');
   if (status !== undefined && status >= 400) {
     ctx.model = 'error';
     if (kind !== 'json') {
@@ -606,6 +628,10 @@ export function checkAnswer({ method, url, status, kind, body, via }) {
     return;
   }
   if (kind === 'binary') return;
+  if (older) {
+    unchecked(routeKey, `answered in response format ${format}`);
+    return;
+  }
   if (!route) {
     unchecked(`${method} ${path}`, 'no such route in routes.json');
     return;
@@ -661,7 +687,7 @@ export function hookClient(Client, via) {
         } catch {
           body = e.response;
         }
-        checkAnswer({ method, url, status: e.code, kind, body, via });
+        checkAnswer({ method, url, status: e.code, kind, body, via, format: responseFormat(this.headers, headers) });
       }
       throw e;
     }
@@ -671,7 +697,7 @@ export function hookClient(Client, via) {
     else if (result === null || result === undefined) kind = 'empty';
     else kind = 'text';
     if (kind === 'text' && responseType === 'arrayBuffer') kind = 'binary';
-    checkAnswer({ method, url, kind, body: kind === 'text' ? result?.message : result, via });
+    checkAnswer({ method, url, kind, body: kind === 'text' ? result?.message : result, via, format: responseFormat(this.headers, headers) });
     return result;
   };
   wrapped.__edgewriteModelCheck = true;
