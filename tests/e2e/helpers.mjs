@@ -4,6 +4,7 @@
 // EDGEWRITE_API_KEY=... node --test e2e/
 import * as node from 'node-appwrite';
 import * as web from 'appwrite';
+import { checkAnswer, hookClient, responseFormat } from './models.mjs';
 
 export const endpoint = process.env.EDGEWRITE_ENDPOINT ?? 'http://127.0.0.1:8787/v1';
 export const projectId = process.env.EDGEWRITE_PROJECT_ID ?? 'dev';
@@ -11,6 +12,11 @@ export const apiKey = process.env.EDGEWRITE_API_KEY ?? '';
 export const runtime = process.env.EDGEWRITE_RUNTIME ?? 'workerd';
 
 export { node, web };
+
+// Every answer the SDKs receive is held against Appwrite's response model of its route
+// (models.mjs; EDGEWRITE_MODEL_CHECK=on|report|off). Every test file imports this module.
+hookClient(node.Client, 'node-appwrite');
+hookClient(web.Client, 'appwrite');
 
 /** A node-appwrite client holding the API key (every scope). */
 export function adminClient() {
@@ -32,6 +38,11 @@ export async function raw(path, { method = 'GET', headers = {}, body, key = fals
   const text = await res.text();
   let json;
   if ((res.headers.get('content-type') ?? '').includes('application/json')) json = JSON.parse(text);
+  checkAnswer({
+    method, url: `${endpoint}${path}`, status: res.status,
+    kind: json !== undefined ? 'json' : text ? 'text' : 'empty', body: json ?? text, via: 'raw',
+    format: responseFormat(headers),
+  });
   return { status: res.status, headers: res.headers, text, json };
 }
 
