@@ -1,6 +1,6 @@
 // The model check (issue #20, "Wire fidelity"): every JSON answer the end-to-end suites receive,
 // through the official SDKs or `raw()`, is held against the response model Appwrite 1.9.6 gives
-// that route, from ../shared/appwrite-1.9.6/{models,routes}.json (see that folder's README).
+// that route, from tests/contract/appwrite-1.9.6/{models,routes}.json (see that folder's README).
 //
 // EDGEWRITE_MODEL_CHECK picks the mode:
 //   on (default)  a violation throws an AssertionError from the SDK call or `raw()` that got it,
@@ -33,7 +33,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
-const contractDir = process.env.EDGEWRITE_APPWRITE_CONTRACT ?? resolve(repoRoot, '../shared/appwrite-1.9.6');
+// A copy of the contract travels with the suite, so a clean clone checks it too.
+const contractDir = process.env.EDGEWRITE_APPWRITE_CONTRACT ?? resolve(repoRoot, 'tests/contract/appwrite-1.9.6');
 const runtimeName = process.env.EDGEWRITE_RUNTIME ?? 'workerd';
 
 /** `on`, `report` or `off`. */
