@@ -38,7 +38,8 @@ for (const file of files) {
     console.log(JSON.stringify({ file, violations: all, unchecked }, null, 2));
     continue;
   }
-  const runtime = all[0]?.runtime ?? file;
+  const covered = read(join(dirname(file), 'model-checked.jsonl'));
+  const runtime = all[0]?.runtime ?? covered[0]?.runtime ?? file;
   console.log(`# ${runtime}: ${all.length} distinct violations (${file})`);
   let route;
   let model;
@@ -55,7 +56,6 @@ for (const file of files) {
     const ex = v.example !== undefined ? ` e.g. ${JSON.stringify(v.example)}` : '';
     console.log(`  - ${v.field}: ${v.problem}: ${v.detail}${ex} [${v.via}${v.at ? `, ${v.at}` : ''}]`);
   }
-  const covered = read(join(dirname(file), 'model-checked.jsonl'));
   const routes = new Set(covered.map((c) => c.route));
   console.log(`\nChecked: ${routes.size} routes (${new Set(covered.map((c) => `${c.route} ${c.model}`)).size} route/model pairs, errors included).`);
   if (unchecked.length) {
