@@ -13,7 +13,9 @@ let files = args.filter((a) => !a.startsWith('--'));
 if (files.length === 0) {
   const base = join(root, 'target/e2e');
   files = existsSync(base)
-    ? readdirSync(base).map((d) => join(base, d, 'model-violations.jsonl')).filter((f) => existsSync(f))
+    ? readdirSync(base)
+      .filter((d) => ['model-violations.jsonl', 'model-checked.jsonl'].some((f) => existsSync(join(base, d, f))))
+      .map((d) => join(base, d, 'model-violations.jsonl'))
     : [];
 }
 
