@@ -138,9 +138,9 @@ impl User {
                 // A user without a password has no hash to describe: Appwrite reports its
                 // default Argon2 options, which the AlgoArgon2 model requires.
                 if self.hash_algo == "argon2" && !map.contains_key("memoryCost") {
-                    map.insert("memoryCost".into(), json!(2048));
-                    map.insert("timeCost".into(), json!(4));
-                    map.insert("threads".into(), json!(3));
+                    map.insert("memoryCost".into(), json!(7168));
+                    map.insert("timeCost".into(), json!(5));
+                    map.insert("threads".into(), json!(1));
                 }
             }
             model["password"] = json!(self.password_hash.clone().unwrap_or_default());
