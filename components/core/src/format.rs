@@ -78,8 +78,9 @@ impl ResponseFormat {
         if !self.below("1.9.2") || !(200..300).contains(&response.status) {
             return;
         }
-        let Ok(mut body) = serde_json::from_slice::<Json>(&response.body) else { return };
+        // Only the models some filter changes are parsed at all.
         let Some(model) = model_of(route) else { return };
+        let Ok(mut body) = serde_json::from_slice::<Json>(&response.body) else { return };
         let items = |body: &mut Json, key: &str, apply: &dyn Fn(&mut Map<String, Json>)| {
             if let Some(Json::Array(list)) = body.get_mut(key) {
                 list.iter_mut().filter_map(Json::as_object_mut).for_each(apply);

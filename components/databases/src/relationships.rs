@@ -331,7 +331,12 @@ pub fn link_statements<'a>(
             }
             let (mine, theirs) = relation.columns();
             let table = relation.junction_table();
-            let before = partners(ctx, &relation, id).await?;
+            // The links before the write matter only where they decide whose update it takes.
+            let before = if relation.two_way || relation.steals() {
+                partners(ctx, &relation, id).await?
+            } else {
+                Vec::new()
+            };
             batch.push(Statement::new(format!("DELETE FROM {table} WHERE {mine} = ?"), vec![id.into()]));
             let Some(items) = items(&attribute.key, &relation, value)? else { continue };
             if items.len() > MAX_LINKS {
@@ -423,9 +428,7 @@ pub fn link_statements<'a>(
 async fn partners(ctx: &Ctx<'_>, relation: &Relation, id: &str) -> Result<Vec<String>, AppwriteError> {
     let (mine, theirs) = relation.columns();
     let sql = format!("SELECT {theirs} FROM {} WHERE {mine} = ?", relation.junction_table());
-    let rows =
-        ctx.ports.sql.query(Statement::new(sql, vec![id.into()])).await.map_err(AppwriteError::internal)?;
-    Ok(rows.rows.iter().filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string)).collect())
+    ids_of(ctx, Statement::new(sql, vec![id.into()])).await
 }
 
 /// The documents on this side other than `id` that hold any of `taken` now, and lose it.
@@ -444,7 +447,12 @@ async fn previous_holders(
         relation.junction_table()
     );
     let params = vec![json!(taken).to_string().into(), id.into()];
-    let rows = ctx.ports.sql.query(Statement::new(sql, params)).await.map_err(AppwriteError::internal)?;
+    ids_of(ctx, Statement::new(sql, params)).await
+}
+
+/// The first column of `statement`'s rows, as ids.
+async fn ids_of(ctx: &Ctx<'_>, statement: Statement) -> Result<Vec<String>, AppwriteError> {
+    let rows = ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
     Ok(rows.rows.iter().filter_map(|r| r.first().and_then(Value::as_str).map(str::to_string)).collect())
 }
 
