@@ -336,6 +336,20 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     ]
     .map(|kind| format!("{kind}={providers_origin}"))
     .join(",");
+    // The OAuth2 providers' stand-in (tests/e2e/oauth-provider.mjs): an OpenID Connect server
+    // (found by discovery) and GitHub's endpoints, on one loopback server.
+    let oauth_origin = format!("http://127.0.0.1:{}", server::port_for_later()?);
+    let oauth_port = oauth_origin.rsplit(':').next().unwrap_or_default().to_string();
+    let oauth_providers = serde_json::json!({
+        "oidc": {"appId": "edgewrite-oidc", "secret": {
+            "clientSecret": "oidc-secret",
+            "wellKnownEndpoint": format!("{oauth_origin}/.well-known/openid-configuration"),
+        }},
+        "github": {"appId": "edgewrite-github", "secret": "github-secret"},
+        "gitlab": {"enabled": false, "appId": "off", "secret": "off"},
+    })
+    .to_string();
+    let oauth_base_urls = format!("github={oauth_origin}");
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
     let mut vars = vec![
         // `other` and the migration's `migrated` and `restored` stay empty but for
@@ -360,6 +374,9 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         ("EDGEWRITE_SMS_API_ORIGIN", sink_origin.as_str()),
         ("EDGEWRITE_MESSAGING_BASE_URLS", providers_urls.as_str()),
         ("EDGEWRITE_MESSAGING_ORIGIN", providers_origin.as_str()),
+        ("EDGEWRITE_OAUTH2_PROVIDERS", oauth_providers.as_str()),
+        ("EDGEWRITE_OAUTH2_BASE_URLS", oauth_base_urls.as_str()),
+        ("EDGEWRITE_OAUTH2_ORIGIN", oauth_origin.as_str()),
     ];
     match runtime {
         // workerd delivers mail over SMTP (the TCP socket API); Spin components have no raw TCP
@@ -384,7 +401,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     // tests/e2e/proxy.test.mjs starts on `legacy_port`.
     let legacy_port = loop {
         let port = server::port_for_later()?.to_string();
-        if port != smtp_port && port != sink_port && port != providers_port {
+        if port != smtp_port && port != sink_port && port != providers_port && port != oauth_port {
             break port;
         }
     };
@@ -445,6 +462,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
             .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
             .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
             .env("EDGEWRITE_TEST_PROVIDERS_PORT", &providers_port)
+            .env("EDGEWRITE_TEST_OAUTH_PORT", &oauth_port)
             .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
             .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
             .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)

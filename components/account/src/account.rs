@@ -290,17 +290,3 @@ pub async fn block(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     }
     Ok(response)
 }
-
-/// `GET /account/identities`: OAuth identities. No OAuth provider is wired up yet, so a user has
-/// none; the route exists so SDK calls succeed with the right shape.
-pub async fn list_identities(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    ctx.params.string_array("queries", 4096, &ctx.config.limits)?;
-    current_user(ctx).await?;
-    Ok(Response::json(200, &serde_json::json!({"total": 0, "identities": []})))
-}
-
-/// `DELETE /account/identities/{identityId}`
-pub async fn delete_identity(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    current_user(ctx).await?;
-    Err(AppwriteError::new(ErrorType::UserIdentityNotFound, "The identity could not be found."))
-}

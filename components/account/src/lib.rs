@@ -4,12 +4,14 @@
 mod account;
 mod auth;
 mod events;
+mod identities;
 mod imported;
 mod jwt;
 mod keys;
 mod list;
 mod messages;
 mod mfa;
+mod oauth2;
 pub mod password;
 mod sessions;
 mod store;
@@ -65,6 +67,24 @@ static ROUTES: &[Route] = &[
         "targets.write",
         "account.targets.push.delete",
     ),
+    // The provider's callback names the project in its path: it needs none from the request.
+    Route {
+        method: Method::Get,
+        path: "/v1/account/sessions/oauth2/callback/{provider}/{projectId}",
+        scope: Some("public"),
+        needs_project: false,
+        name: "oauth2.callback",
+    },
+    Route {
+        method: Method::Post,
+        path: "/v1/account/sessions/oauth2/callback/{provider}/{projectId}",
+        scope: Some("public"),
+        needs_project: false,
+        name: "oauth2.callback",
+    },
+    route(Method::Get, "/v1/account/sessions/oauth2/{provider}/redirect", "public", "oauth2.redirect"),
+    route(Method::Get, "/v1/account/sessions/oauth2/{provider}", "sessions.write", "oauth2.session"),
+    route(Method::Get, "/v1/account/tokens/oauth2/{provider}", "sessions.write", "oauth2.token"),
     route(Method::Post, "/v1/account/sessions/email", "sessions.write", "sessions.email"),
     route(Method::Post, "/v1/account/sessions/anonymous", "sessions.write", "sessions.anonymous"),
     route(Method::Post, "/v1/account/sessions/token", "sessions.write", "sessions.token"),
@@ -154,8 +174,12 @@ impl Capability for Account {
             "mfa.recovery.create" => mfa::create_recovery_codes(ctx).await,
             "mfa.recovery.get" => mfa::get_recovery_codes(ctx).await,
             "mfa.recovery.regenerate" => mfa::regenerate_recovery_codes(ctx).await,
-            "identities.list" => account::list_identities(ctx).await,
-            "identities.delete" => account::delete_identity(ctx).await,
+            "identities.list" => identities::list_own(ctx).await,
+            "identities.delete" => identities::delete_own(ctx).await,
+            "oauth2.session" => oauth2::start(ctx, false).await,
+            "oauth2.token" => oauth2::start(ctx, true).await,
+            "oauth2.callback" => oauth2::callback(ctx).await,
+            "oauth2.redirect" => oauth2::finish(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
         };
         if let Ok(response) = &response {
@@ -236,8 +260,8 @@ impl Capability for Users {
             ctx.caller.require_scope(scope, ctx.project.unwrap_or(""), &ctx.request.host)?;
         }
         let response = match route.name {
-            "identities.list" => users::list_identities(ctx).await,
-            "identities.delete" => users::delete_identity(ctx).await,
+            "identities.list" => identities::list_all(ctx).await,
+            "identities.delete" => identities::delete_any(ctx).await,
             "users.list" => users::list(ctx).await,
             "users.create" => users::create(ctx).await,
             "users.create.argon2" => users::create_imported(ctx, "argon2").await,

@@ -45,6 +45,7 @@ pub(crate) fn new_session(
         updated_at: now,
         expire: now + ctx.config.session_duration_secs * 1000,
         mfa_updated_at: None,
+        provider_token_expiry: None,
     };
     let user_agent =
         ctx.request.header("x-forwarded-user-agent").or(ctx.request.header("user-agent")).unwrap_or("");
@@ -177,6 +178,37 @@ pub(crate) async fn sessions_of(
     Ok(rows.rows.iter().filter_map(|r| Session::from_row(r)).collect())
 }
 
+/// Copies the user's newest identity at the session's provider (its account id, sealed tokens
+/// and their expiry) into a session made from an OAuth2 token.
+async fn oauth2_session_statements(
+    ctx: &Ctx<'_>,
+    session: &mut Session,
+    user_id: &str,
+) -> Result<Vec<Statement>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            "SELECT provider_uid, provider_tokens, access_token_expiry FROM identities
+             WHERE user_id = ? AND provider = ? ORDER BY updated_at DESC LIMIT 1",
+            vec![user_id.into(), session.provider.clone().into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    let Some(row) = rows.rows.first() else { return Err(crate::tokens::invalid_token()) };
+    session.provider_uid = row.first().and_then(Value::as_str).unwrap_or_default().to_string();
+    session.provider_token_expiry = row.get(2).and_then(Value::as_i64);
+    Ok(vec![Statement::new(
+        "UPDATE sessions SET provider_uid = ?, provider_tokens = ?, provider_access_token_expiry = ? WHERE id = ?",
+        vec![
+            session.provider_uid.clone().into(),
+            row.get(1).cloned().unwrap_or(Value::Null),
+            row.get(2).cloned().unwrap_or(Value::Null),
+            session.id.clone().into(),
+        ],
+    )])
+}
+
 /// `GET /account/sessions`
 pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (user, caller) = current_user(ctx).await?;
@@ -216,14 +248,18 @@ pub async fn extend(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
     session.expire = now + ctx.config.session_duration_secs * 1000;
     session.updated_at = now;
-    ctx.ports
-        .sql
-        .query(Statement::new(
-            "UPDATE sessions SET expire = ?, updated_at = ? WHERE id = ?",
-            vec![Value::Integer(session.expire), Value::Integer(now), session.id.clone().into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
+    let mut batch = vec![Statement::new(
+        "UPDATE sessions SET expire = ?, updated_at = ? WHERE id = ?",
+        vec![Value::Integer(session.expire), Value::Integer(now), session.id.clone().into()],
+    )];
+    // An OAuth2 session also gets new provider tokens.
+    if let Some((statements, expiry)) =
+        crate::oauth2::refresh_statements(ctx, &session.id, &session.provider, &session.provider_uid).await?
+    {
+        batch.extend(statements);
+        session.provider_token_expiry = expiry;
+    }
+    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
     Ok(Response::json(200, &session.to_json(current, "")))
 }
 
@@ -359,7 +395,7 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         return Err(AppwriteError::new(ErrorType::UserBlocked, "The current user has been blocked."));
     }
     let factor = match kind.as_str() {
-        "magic_url" | "email" => "email",
+        "magic_url" | "email" | "oauth2" => "email",
         "phone" => "phone",
         _ => "token",
     };
@@ -370,7 +406,17 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         "phone" => "phone",
         _ => "token",
     };
-    let (mut statements, session, credential) = new_session(ctx, &user.id, provider, "", &[factor]);
+    let (mut statements, mut session, credential) = if kind == "oauth2" {
+        // The token of an OAuth2 sign-in (`createOAuth2Token`): the session is the provider's,
+        // with the provider account's tokens, and counts as two factors, as in Appwrite.
+        let provider = destination.clone().unwrap_or_default();
+        new_session(ctx, &user.id, &provider, "", &[factor, "oauth2"])
+    } else {
+        new_session(ctx, &user.id, provider, "", &[factor])
+    };
+    if kind == "oauth2" {
+        statements.extend(oauth2_session_statements(ctx, &mut session, &user.id).await?);
+    }
     // The delete must hit exactly the token: a concurrent exchange of the same secret loses.
     statements.insert(
         0,

@@ -163,7 +163,7 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
 
 /// Columns read for a session, in this order.
 pub const SESSION_COLUMNS: &str =
-    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at";
+    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at, provider_access_token_expiry";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -177,6 +177,8 @@ pub struct Session {
     pub updated_at: i64,
     pub expire: i64,
     pub mfa_updated_at: Option<i64>,
+    /// When an OAuth2 session's provider access token expires (the tokens stay sealed).
+    pub provider_token_expiry: Option<i64>,
 }
 
 impl Session {
@@ -192,6 +194,7 @@ impl Session {
             updated_at: int(row, 7)?,
             expire: int(row, 8)?,
             mfa_updated_at: int(row, 9),
+            provider_token_expiry: int(row, 10),
         })
     }
 
@@ -207,7 +210,7 @@ impl Session {
             "provider": self.provider,
             "providerUid": self.provider_uid,
             "providerAccessToken": "",
-            "providerAccessTokenExpiry": "",
+            "providerAccessTokenExpiry": self.provider_token_expiry.map(iso_from_ms).unwrap_or_default(),
             "providerRefreshToken": "",
             "ip": self.ip,
             "osCode": "",

@@ -21,7 +21,7 @@ pub const LINK_TTL_MS: i64 = 3600 * 1000;
 
 /// Token kinds that `POST /account/sessions/token` may exchange for a session. Recovery and
 /// verification secrets never log anyone in.
-pub const SESSION_KINDS: &[&str] = &["generic", "email", "magic_url", "phone"];
+pub const SESSION_KINDS: &[&str] = &["generic", "email", "magic_url", "phone", "oauth2"];
 
 /// A token just issued.
 struct Issued {

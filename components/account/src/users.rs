@@ -312,6 +312,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     batch.extend([
         Statement::new("DELETE FROM sessions WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM tokens WHERE user_id = ?", vec![id.clone()]),
+        Statement::new("DELETE FROM identities WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM targets WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM mfa_authenticators WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM mfa_challenges WHERE user_id = ?", vec![id.clone()]),
@@ -630,16 +631,4 @@ pub async fn create_jwt(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     };
     let jwt = sessions::sign_jwt(ctx, &user.id, &session_id, duration).await?;
     Ok(Response::json(201, &json!({ "jwt": jwt })))
-}
-
-/// `GET /users/identities`: OAuth identities of every user. No OAuth provider is wired up yet,
-/// so there are none.
-pub async fn list_identities(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    edgewrite_core::query::ListOptions::from_params(&ctx.params, &ctx.config.limits)?;
-    Ok(Response::json(200, &json!({"total": 0, "identities": []})))
-}
-
-/// `DELETE /users/identities/{identityId}`
-pub async fn delete_identity(_ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    Err(AppwriteError::new(ErrorType::UserIdentityNotFound, "The identity could not be found."))
 }

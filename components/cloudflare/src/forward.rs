@@ -97,7 +97,10 @@ fn forwarded(
         headers.set(DONE_HEADER, &done)?;
     }
     let mut init = RequestInit::new();
-    init.with_method(worker::Method::from(req.method.as_str().to_string())).with_headers(headers);
+    // The object's own redirects (OAuth2) are the client's to follow, not the stub's.
+    init.with_method(worker::Method::from(req.method.as_str().to_string()))
+        .with_headers(headers)
+        .with_redirect(worker::RequestRedirect::Manual);
     if !req.body.is_empty() {
         init.with_body(Some(Uint8Array::from(req.body.as_slice()).into()));
     }

@@ -50,6 +50,8 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_FUNCTIONS_ALLOWED_HOSTS",
     "EDGEWRITE_PUBLIC_ENDPOINT",
     "EDGEWRITE_MESSAGING_BASE_URLS",
+    "EDGEWRITE_OAUTH2_PROVIDERS",
+    "EDGEWRITE_OAUTH2_BASE_URLS",
 ];
 
 /// Password rules and hashing parameters (Appwrite's project `auths` settings, per deployment).

@@ -555,6 +555,43 @@ pub const MIGRATIONS: &[Migration] = &[
              BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: teams.id (a deleted team''s id)'); END",
         ],
     },
+    // OAuth2 sign-in: users' provider identities, the flows under way (each state used once),
+    // and the provider tokens of OAuth2 sessions. Provider tokens are stored sealed
+    // (AES-256-GCM), never in clear.
+    Migration {
+        version: 15,
+        name: "oauth2",
+        statements: &[
+            "CREATE TABLE identities (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                provider_uid TEXT NOT NULL,
+                provider_email TEXT NOT NULL DEFAULT '',
+                provider_tokens BLOB,
+                access_token_expiry INTEGER,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (provider, provider_uid)
+            )",
+            "CREATE INDEX identities_by_user ON identities (user_id)",
+            "CREATE TABLE oauth2_states (
+                id_hash BLOB PRIMARY KEY,
+                provider TEXT NOT NULL,
+                token_flow INTEGER NOT NULL,
+                success TEXT NOT NULL,
+                failure TEXT NOT NULL,
+                verifier TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                browser_hash BLOB NOT NULL,
+                user_id TEXT,
+                expire INTEGER NOT NULL
+            )",
+            "CREATE INDEX oauth2_states_by_expiry ON oauth2_states (expire)",
+            "ALTER TABLE sessions ADD COLUMN provider_tokens BLOB",
+            "ALTER TABLE sessions ADD COLUMN provider_access_token_expiry INTEGER",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.
