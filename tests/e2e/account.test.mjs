@@ -267,7 +267,7 @@ test('personal data in a password is refused', { skip: !policies && 'password po
   await rejectsWith(assert, new node.Account(client).updatePassword({ password: `${user.$id}!!`, oldPassword: password }), 400, 'password_personal_data');
 });
 
-test('identities: none without OAuth, and deleting one is user_identity_not_found', async () => {
+test('identities: a password user has none, and deleting an unknown one is user_identity_not_found', async () => {
   const { client } = await userClient();
   const account = new node.Account(client);
   const list = await account.listIdentities();

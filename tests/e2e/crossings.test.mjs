@@ -8,7 +8,7 @@ import { apiKey, endpoint, projectId, runtime, uniqueEmail } from './helpers.mjs
 
 const skip = runtime === 'spin' && 'Spin has no Worker/object split';
 
-async function call(path, { method = 'GET', key = false, session, headers = {}, body, json } = {}) {
+async function call(path, { method = 'GET', key = false, session, headers = {}, body, json, redirect = 'follow' } = {}) {
   const h = { 'x-appwrite-project': projectId, ...headers };
   if (key) h['x-appwrite-key'] = apiKey;
   if (session) h['x-appwrite-session'] = session;
@@ -16,7 +16,7 @@ async function call(path, { method = 'GET', key = false, session, headers = {}, 
     h['content-type'] = 'application/json';
     body = JSON.stringify(json);
   }
-  const res = await fetch(`${endpoint}${path}`, { method, headers: h, body });
+  const res = await fetch(`${endpoint}${path}`, { method, headers: h, body, redirect });
   const text = await res.text();
   const crossings = Number(res.headers.get('x-edgewrite-crossings'));
   assert.ok(res.headers.has('x-edgewrite-crossings'), `${method} ${path} carries the crossings header`);
@@ -44,6 +44,13 @@ test('every route group crosses to the project object once; hashing routes at mo
   await expectCrossings(1, '/account', asUser);
   await expectCrossings(1, '/account/prefs', { ...asUser, method: 'PATCH', json: { prefs: { theme: 'dark' } } });
   await expectCrossings(2, '/account/password', { ...asUser, method: 'PATCH', json: { password: 'crossing-horse-10', oldPassword: password } });
+
+  // OAuth2: the start stores the flow (once); the provider's callback only hands the browser on.
+  const back = encodeURIComponent('http://127.0.0.1/back');
+  const started = await call(`/account/sessions/oauth2/github?success=${back}&failure=${back}`, { redirect: 'manual' });
+  assert.deepEqual([started.status, started.crossings], [301, 1]);
+  const callback = await call(`/account/sessions/oauth2/callback/github/${projectId}?code=c&state=s`, { redirect: 'manual' });
+  assert.deepEqual([callback.status, callback.crossings], [301, 0]);
 
   // Users, teams, keys.
   await expectCrossings(1, '/users?queries[]=' + encodeURIComponent(JSON.stringify({ method: 'limit', values: [5] })), { key: true });

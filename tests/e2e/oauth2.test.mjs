@@ -187,6 +187,21 @@ test('oauth2: success and failure URLs must be on the allowed origins', { skip: 
   assert.equal(app.landed.protocol, `appwrite-callback-${projectId}:`);
 });
 
+test('oauth2: a form_post callback (Apple) continues as a GET to the project with what the provider posted', { skip: noProvider }, async () => {
+  const res = await fetch(`${endpoint}/account/sessions/oauth2/callback/github/${projectId}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ code: 'c1', state: 's.t', user: '{"name":{"firstName":"Ada"}}' }).toString(),
+  });
+  assert.equal(res.status, 303);
+  const to = new URL(res.headers.get('location'), apiOrigin);
+  assert.equal(to.pathname, '/v1/account/sessions/oauth2/github/redirect');
+  assert.deepEqual(Object.fromEntries(to.searchParams), { code: 'c1', state: 's.t', user: '{"name":{"firstName":"Ada"}}', project: projectId });
+  const bad = await raw(`/account/sessions/oauth2/callback/github/${encodeURIComponent('bad project!')}`, { project: '' });
+  assertAppwriteError(assert, bad, 400, 'general_argument_invalid');
+});
+
 test('oauth2: unknown and disabled providers are refused with Appwrite errors', { skip: noProvider }, async () => {
   const q = new URLSearchParams({ success: `${page.origin}/done`, failure: `${page.origin}/failed` });
   assertAppwriteError(assert, await raw(`/account/sessions/oauth2/myspace?${q}`), 400, 'general_argument_invalid');
@@ -284,10 +299,6 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
   });
-  const sdk = ({ endpoint, projectId }) => {
-    const { Client, Account } = window.Appwrite;
-    return new Account(new Client().setEndpoint(endpoint).setProject(projectId));
-  };
   try {
     const tab = await browser.newPage();
     await tab.goto(`${page.origin}/`);
@@ -365,5 +376,4 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
     provider.deny = false;
     await browser.close();
   }
-  void sdk;
 });

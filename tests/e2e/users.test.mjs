@@ -301,7 +301,7 @@ test('targets: list, create, update, delete, conflicts', async () => {
 test('identities and memberships lists answer the right shapes', async () => {
   const u = users();
   const user = await u.create({ userId: node.ID.unique() });
-  const identities = await u.listIdentities();
+  const identities = await u.listIdentities({ queries: [node.Query.equal('userId', user.$id)] });
   assert.deepEqual([identities.total, identities.identities], [0, []]);
   const memberships = await u.listMemberships({ userId: user.$id });
   assert.equal(memberships.total, 0);
