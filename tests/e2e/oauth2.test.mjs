@@ -288,6 +288,19 @@ test('oauth2: refreshing an OAuth2 session gets new provider tokens; identities 
   assert.equal(JSON.parse((await browser.get(`${endpoint}/account/identities`, { headers })).text).total, 0);
 });
 
+/** Starts `method` (createOAuth2Session or createOAuth2Token) from `tab` and waits to land on `landing`. */
+async function startFromPage(tab, method, providerName, landing, extra = {}) {
+  await Promise.all([
+    tab.waitForNavigation({ url: (u) => u.startsWith(`${page.origin}/${landing}`) }),
+    tab.evaluate((c, origin, method, providerName, landing, extra) => {
+      const { Client, Account } = window.Appwrite;
+      new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId))[method]({
+        provider: providerName, success: `${origin}/${landing === 'failed' ? 'done' : landing}`, failure: `${origin}/failed`, ...extra,
+      });
+    }, { endpoint, projectId }, page.origin, method, providerName, landing, extra),
+  ]);
+}
+
 test('browser: createOAuth2Session signs in through the redirects, links GitHub, and createOAuth2Token then createSession signs in again', { skip: noBrowser }, async () => {
   const { default: puppeteer } = await import('puppeteer-core');
   const email = uniqueEmail('web');
@@ -302,14 +315,7 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
   try {
     const tab = await browser.newPage();
     await tab.goto(`${page.origin}/`);
-    await Promise.all([
-      tab.waitForNavigation({ url: (u) => u.startsWith(`${page.origin}/done`) }),
-      tab.evaluate((c, origin) => {
-        const { Client, Account } = window.Appwrite;
-        new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId))
-          .createOAuth2Session({ provider: 'oidc', success: `${origin}/done`, failure: `${origin}/failed` });
-      }, { endpoint, projectId }, page.origin),
-    ]);
+    await startFromPage(tab, 'createOAuth2Session', 'oidc', 'done');
     const me = await tab.evaluate(async (c) => {
       const { Client, Account } = window.Appwrite;
       const account = new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId));
@@ -319,14 +325,7 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
     assert.equal(me.session.provider, 'oidc');
 
     // Signed in, the GitHub account links to the same user.
-    await Promise.all([
-      tab.waitForNavigation({ url: (u) => u.startsWith(`${page.origin}/linked`) }),
-      tab.evaluate((c, origin) => {
-        const { Client, Account } = window.Appwrite;
-        new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId))
-          .createOAuth2Session({ provider: 'github', success: `${origin}/linked`, failure: `${origin}/failed`, scopes: ['repo'] });
-      }, { endpoint, projectId }, page.origin),
-    ]);
+    await startFromPage(tab, 'createOAuth2Session', 'github', 'linked', { scopes: ['repo'] });
     const linked = await tab.evaluate(async (c) => {
       const { Client, Account } = window.Appwrite;
       const account = new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId));
@@ -341,14 +340,7 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
     const incognito = await browser.createBrowserContext();
     const fresh = await incognito.newPage();
     await fresh.goto(`${page.origin}/`);
-    await Promise.all([
-      fresh.waitForNavigation({ url: (u) => u.startsWith(`${page.origin}/token`) }),
-      fresh.evaluate((c, origin) => {
-        const { Client, Account } = window.Appwrite;
-        new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId))
-          .createOAuth2Token({ provider: 'github', success: `${origin}/token`, failure: `${origin}/failed` });
-      }, { endpoint, projectId }, page.origin),
-    ]);
+    await startFromPage(fresh, 'createOAuth2Token', 'github', 'token');
     const again = await fresh.evaluate(async (c) => {
       const { Client, Account } = window.Appwrite;
       const account = new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId));
@@ -361,14 +353,7 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
 
     // Refused consent lands on the failure page.
     provider.deny = true;
-    await Promise.all([
-      fresh.waitForNavigation({ url: (u) => u.startsWith(`${page.origin}/failed`) }),
-      fresh.evaluate((c, origin) => {
-        const { Client, Account } = window.Appwrite;
-        new Account(new Client().setEndpoint(c.endpoint).setProject(c.projectId))
-          .createOAuth2Session({ provider: 'github', success: `${origin}/done`, failure: `${origin}/failed` });
-      }, { endpoint, projectId }, page.origin),
-    ]);
+    await startFromPage(fresh, 'createOAuth2Session', 'github', 'failed');
     const failed = JSON.parse(new URL(fresh.url()).searchParams.get('error'));
     assert.equal(failed.type, 'user_oauth2_provider_error');
     await incognito.close();

@@ -75,6 +75,16 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// `name=url` pairs, comma-separated (the `…_BASE_URLS` variables), trimmed, without a trailing
+/// slash on the URL; malformed and empty pairs are left out.
+pub fn url_overrides(raw: &str) -> Vec<(String, String)> {
+    raw.split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_end_matches('/').to_string()))
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .collect()
+}
+
 fn parse_argon2(v: &str) -> Option<(u32, u32, u32)> {
     let mut it = v.split(',').map(|p| p.trim().parse::<u32>().ok());
     let (m, t, p) = (it.next()??, it.next()??, it.next()??);

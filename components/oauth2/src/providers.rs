@@ -131,13 +131,7 @@ pub struct BaseUrls {
 
 impl BaseUrls {
     pub fn parse(raw: &str) -> BaseUrls {
-        let overrides = raw
-            .split(',')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_end_matches('/').to_string()))
-            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-            .collect();
-        BaseUrls { overrides }
+        BaseUrls { overrides: edgewrite_core::config::url_overrides(raw) }
     }
 
     /// `url` (a provider's public endpoint) at the provider's overriding origin, if any.

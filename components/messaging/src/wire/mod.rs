@@ -196,13 +196,7 @@ pub struct Endpoints {
 impl Endpoints {
     pub fn from_secrets(secrets: &dyn Secrets) -> Endpoints {
         let raw = secrets.get("EDGEWRITE_MESSAGING_BASE_URLS").unwrap_or_default();
-        let overrides = raw
-            .split(',')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_end_matches('/').to_string()))
-            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-            .collect();
-        Endpoints { overrides }
+        Endpoints { overrides: edgewrite_core::config::url_overrides(&raw) }
     }
 
     /// The base URL for `key` (a kind's name, or `fcm-token`), without a trailing slash, or
