@@ -198,14 +198,11 @@ async fn oauth2_session_statements(
     let Some(row) = rows.rows.first() else { return Err(crate::tokens::invalid_token()) };
     session.provider_uid = row.first().and_then(Value::as_str).unwrap_or_default().to_string();
     session.provider_token_expiry = row.get(2).and_then(Value::as_i64);
-    Ok(vec![Statement::new(
-        "UPDATE sessions SET provider_uid = ?, provider_tokens = ?, provider_access_token_expiry = ? WHERE id = ?",
-        vec![
-            session.provider_uid.clone().into(),
-            row.get(1).cloned().unwrap_or(Value::Null),
-            row.get(2).cloned().unwrap_or(Value::Null),
-            session.id.clone().into(),
-        ],
+    Ok(vec![crate::store::session_provider_tokens(
+        &session.id,
+        &session.provider_uid,
+        row.get(1).cloned().unwrap_or(Value::Null),
+        session.provider_token_expiry,
     )])
 }
 

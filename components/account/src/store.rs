@@ -3,7 +3,7 @@
 
 use edgewrite_core::ports::{Rows, Statement, StoreError, Value};
 use edgewrite_core::time::iso_from_ms;
-use edgewrite_core::{AppwriteError, ErrorType};
+use edgewrite_core::{AppwriteError, Ctx, ErrorType};
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
@@ -242,6 +242,33 @@ pub fn retire_id(kind: &str, id: &str, now_ms: i64) -> Statement {
     Statement::new(
         "INSERT OR IGNORE INTO retired_ids (kind, id, retired_at) VALUES (?, ?, ?)",
         vec![kind.into(), id.into(), Value::Integer(now_ms)],
+    )
+}
+
+/// The user whose `column` (a column name, never input) is `value`, if any.
+pub async fn user_by(ctx: &Ctx<'_>, column: &str, value: &str) -> Result<Option<User>, AppwriteError> {
+    let rows = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?"),
+            vec![value.into()],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    Ok(User::first(&rows))
+}
+
+/// Stores an OAuth2 session's provider account, its sealed tokens and their expiry.
+pub fn session_provider_tokens(
+    session_id: &str,
+    provider_uid: &str,
+    sealed: Value,
+    expiry: Option<i64>,
+) -> Statement {
+    Statement::new(
+        "UPDATE sessions SET provider_uid = ?, provider_tokens = ?, provider_access_token_expiry = ? WHERE id = ?",
+        vec![provider_uid.into(), sealed, expiry.map_or(Value::Null, Value::Integer), session_id.into()],
     )
 }
 

@@ -24,19 +24,19 @@ pub const LINK_TTL_MS: i64 = 3600 * 1000;
 pub const SESSION_KINDS: &[&str] = &["generic", "email", "magic_url", "phone", "oauth2"];
 
 /// A token just issued.
-struct Issued {
-    id: String,
-    user_id: String,
-    secret: String,
-    created_at: i64,
-    expire: i64,
+pub(crate) struct Issued {
+    pub id: String,
+    pub user_id: String,
+    pub secret: String,
+    pub created_at: i64,
+    pub expire: i64,
     phrase: String,
     /// The address or number the secret goes to.
     destination: String,
 }
 
 impl Issued {
-    fn new(ctx: &Ctx<'_>, user_id: &str, secret: String, ttl_ms: i64, destination: &str) -> Issued {
+    pub fn new(ctx: &Ctx<'_>, user_id: &str, secret: String, ttl_ms: i64, destination: &str) -> Issued {
         let now = ctx.ports.clock.now_ms();
         Issued {
             id: edgewrite_core::ids::unique_id(now, ctx.ports.random),
@@ -58,24 +58,29 @@ impl Issued {
                 "DELETE FROM tokens WHERE user_id = ? AND kind = ?",
                 vec![self.user_id.clone().into(), kind.into()],
             ),
-            Statement::new(
-                "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at, destination)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-                vec![
-                    self.id.clone().into(),
-                    self.user_id.clone().into(),
-                    kind.into(),
-                    Value::Blob(secret_hash(&self.secret)),
-                    Value::Integer(self.expire),
-                    Value::Integer(self.created_at),
-                    self.destination.clone().into(),
-                ],
-            ),
+            self.row(kind),
         ]
     }
 
+    /// The statement that stores the token (only its secret's hash) as a `kind` token.
+    pub fn row(&self, kind: &str) -> Statement {
+        Statement::new(
+            "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at, destination)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                self.id.clone().into(),
+                self.user_id.clone().into(),
+                kind.into(),
+                Value::Blob(secret_hash(&self.secret)),
+                Value::Integer(self.expire),
+                Value::Integer(self.created_at),
+                self.destination.clone().into(),
+            ],
+        )
+    }
+
     /// The Token model; the secret only for API-key callers (it travels by email or SMS).
-    fn to_json(&self, ctx: &Ctx<'_>) -> Json {
+    pub fn to_json(&self, ctx: &Ctx<'_>) -> Json {
         let shown = matches!(ctx.caller, Caller::App { .. });
         json!({
             "$id": self.id,
@@ -174,19 +179,6 @@ pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
-async fn user_by(ctx: &Ctx<'_>, column: &str, value: &str) -> Result<Option<User>, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?"),
-            vec![value.into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(User::first(&rows))
-}
-
 /// Limits a sending route twice, as Appwrite does: per destination and per client address.
 async fn limit_sending(ctx: &Ctx<'_>, path: &str, destination: &str, max: u32) -> Result<(), AppwriteError> {
     abuse::check(ctx, &format!("{},to:{destination}", url_key(path)), Limit { max, window_secs: 3600 })
@@ -245,7 +237,7 @@ async fn user_for_login(
     value: &str,
     batch: &mut Vec<Statement>,
 ) -> Result<(String, String), AppwriteError> {
-    if let Some(user) = user_by(ctx, column, value).await? {
+    if let Some(user) = crate::store::user_by(ctx, column, value).await? {
         if !user.status {
             return Err(blocked());
         }
@@ -389,7 +381,7 @@ pub async fn create_recovery(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let url = redirect_param(ctx, "url")?;
     limit_sending(ctx, "/v1/account/recovery", &email, 10).await?;
     let settings = messages::mail_settings(ctx)?;
-    let user = user_by(ctx, "email", &email).await?;
+    let user = crate::store::user_by(ctx, "email", &email).await?;
     let user_id = user.as_ref().map_or_else(
         || edgewrite_core::ids::unique_id(ctx.ports.clock.now_ms(), ctx.ports.random),
         |u| u.id.clone(),

@@ -172,6 +172,14 @@ impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
+
+    /// The value of the cookie `name` in the `Cookie` header, as sent (not decoded).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.header("cookie")?.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+    }
 }
 
 /// Content type of every JSON body, as Appwrite sends it.

@@ -205,26 +205,14 @@ impl Credentials {
     pub fn from_request(req: &Request, project: &str) -> Credentials {
         let cookie_name = session_cookie_name(project);
         let legacy_name = format!("{cookie_name}_legacy");
-        let from_cookie = req.header("cookie").and_then(|header| {
-            let mut legacy = None;
-            for pair in header.split(';') {
-                let Some((k, v)) = pair.trim().split_once('=') else { continue };
-                if k == cookie_name {
-                    return Some(v.to_string());
-                }
-                if k == legacy_name {
-                    legacy = Some(v.to_string());
-                }
-            }
-            legacy
-        });
+        let from_cookie = req.cookie(&cookie_name).or_else(|| req.cookie(&legacy_name));
         let from_fallback = || {
             let map: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(req.header("x-fallback-cookies")?).ok()?;
             map.get(&cookie_name)?.as_str().map(str::to_string)
         };
         let session = from_cookie
-            .and_then(|v| SessionCredential::decode(&percent_decode(&v)?))
+            .and_then(|v| SessionCredential::decode(&percent_decode(v)?))
             .or_else(|| req.header("x-appwrite-session").and_then(SessionCredential::decode))
             .or_else(|| from_fallback().and_then(|v| SessionCredential::decode(&v)));
         let non_empty = |h: &str| req.header(h).map(str::trim).filter(|v| !v.is_empty());

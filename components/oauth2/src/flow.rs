@@ -8,11 +8,10 @@ use crate::jose::{self, Expect};
 use crate::providers::map_user;
 use crate::{BaseUrls, Grant, OAuthError, Provider, ProviderConfig, ProviderUser};
 
-/// What the flow needs from the platform.
-#[derive(Clone, Copy)]
+/// What the flow needs from the platform, and where the providers' endpoints are.
 pub struct Client<'a> {
     pub outbound: &'a dyn Outbound,
-    pub base_urls: &'a BaseUrls,
+    pub base_urls: BaseUrls,
     pub now_secs: i64,
 }
 

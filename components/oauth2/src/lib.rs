@@ -38,6 +38,14 @@ pub struct Grant {
     pub id_token: Option<String>,
 }
 
+impl Grant {
+    /// When the access token expires (Unix ms), given the time it was granted; a provider's
+    /// lifetime is held to 0–10 years.
+    pub fn expires_at_ms(&self, now_ms: i64) -> Option<i64> {
+        self.expires_in.map(|s| now_ms + s.clamp(0, 10 * 365 * 86_400) * 1000)
+    }
+}
+
 /// Why a sign-in with a provider failed; each maps to one of Appwrite's `user_oauth2_*` errors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OAuthError {

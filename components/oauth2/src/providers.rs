@@ -58,6 +58,24 @@ impl Provider {
         }
     }
 
+    /// The name as Appwrite's messages write it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Provider::Oidc => "OpenID Connect",
+            Provider::Google => "Google",
+            Provider::Github => "GitHub",
+            Provider::Apple => "Apple",
+            Provider::Microsoft => "Microsoft",
+            Provider::Discord => "Discord",
+            Provider::Gitlab => "GitLab",
+            Provider::Facebook => "Facebook",
+            Provider::Slack => "Slack",
+            Provider::Spotify => "Spotify",
+            Provider::Linkedin => "LinkedIn",
+            Provider::Twitch => "Twitch",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Provider> {
         PROVIDERS.iter().copied().find(|p| p.name() == name)
     }

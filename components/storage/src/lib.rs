@@ -10,6 +10,7 @@ mod codec;
 mod content;
 mod files;
 mod preview;
+pub mod sealed;
 mod tokens;
 
 use async_trait::async_trait;
@@ -17,12 +18,6 @@ use edgewrite_core::http::Method;
 use edgewrite_core::{AppwriteError, Capability, Ctx, ErrorType, Response, Route};
 
 pub use codec::TRANSFORM_LIMIT;
-
-/// The project's storage key (see `EDGEWRITE_ENCRYPTION_KEY`), for other capabilities to
-/// derive their own keys from.
-pub async fn project_key(ctx: &Ctx<'_>) -> Result<[u8; 32], AppwriteError> {
-    files::encryption_key(ctx).await
-}
 
 /// A stored file's name, media type and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,8 +28,9 @@ use crate::account::ip_key;
 use crate::identities::{self, Identity};
 use crate::jwt;
 use crate::sessions::new_session;
-use crate::store::{secret_hash, user_write_error, User, USER_COLUMNS};
+use crate::store::{secret_hash, session_provider_tokens, user_by, user_write_error};
 use crate::targets;
+use crate::tokens::Issued;
 use crate::transport;
 pub(crate) use support::{open_tokens, seal_tokens, token_aad};
 
@@ -40,13 +41,6 @@ const TOKEN_TTL_MS: i64 = 5 * 60 * 1000;
 
 fn browser_cookie_name(project: &str) -> String {
     format!("a_oauth2_{project}")
-}
-
-fn cookie_value(ctx: &Ctx<'_>, name: &str) -> Option<String> {
-    ctx.request.header("cookie")?.split(';').find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
 }
 
 /// The public origin the provider returns the browser to: `EDGEWRITE_PUBLIC_ENDPOINT`'s, or
@@ -104,8 +98,9 @@ pub async fn start(ctx: &Ctx<'_>, token_flow: bool) -> Result<Response, Appwrite
     // bound to nothing.
     let bind = !matches!(ctx.caller, Caller::App { .. });
     let cookie_name = browser_cookie_name(project);
-    let browser = cookie_value(ctx, &cookie_name).filter(|v| v.len() == 43).unwrap_or_else(|| random(32));
-    let browser_hash = if bind { support::sha256(browser.as_bytes()) } else { Vec::new() };
+    let browser =
+        ctx.request.cookie(&cookie_name).filter(|v| v.len() == 43).map_or_else(|| random(32), str::to_string);
+    let browser_hash = if bind { secret_hash(&browser) } else { Vec::new() };
     let signed_in = ctx.caller.user().map(|u| u.user_id.clone());
     let now = ctx.ports.clock.now_ms();
     let [make_secret, read_secret] = jwt::secret_statements(&ctx.ports);
@@ -120,7 +115,7 @@ pub async fn start(ctx: &Ctx<'_>, token_flow: bool) -> Result<Response, Appwrite
                 "INSERT INTO oauth2_states (id_hash, provider, token_flow, success, failure, verifier, nonce, browser_hash, user_id, expire)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 vec![
-                    Value::Blob(support::sha256(id.as_bytes())),
+                    Value::Blob(secret_hash(&id)),
                     provider.name().into(),
                     Value::Integer(i64::from(token_flow)),
                     success.into(),
@@ -137,15 +132,14 @@ pub async fn start(ctx: &Ctx<'_>, token_flow: bool) -> Result<Response, Appwrite
         .map_err(AppwriteError::internal)?;
     let secret = jwt::secret_from(out.get(1))?;
     let state = support::sign_state(&secret, project, provider, &id);
-    let base_urls = support::base_urls(ctx);
     let request = AuthorizeRequest {
         redirect_uri: &callback_url(ctx, provider, project),
         state: &state,
-        code_challenge: &support::b64(&support::sha256(verifier.as_bytes())),
+        code_challenge: &support::b64(&secret_hash(&verifier)),
         nonce: &nonce,
         scopes: &scopes,
     };
-    let url = edgewrite_oauth2::authorize_url(&support::client(ctx, &base_urls), &config, &request)
+    let url = edgewrite_oauth2::authorize_url(&support::client(ctx), &config, &request)
         .await
         .map_err(|e| support::provider_error(provider, &e))?;
     let mut response = support::redirect(&url);
@@ -222,7 +216,7 @@ async fn take_flow(ctx: &Ctx<'_>, provider: Provider, project: &str) -> Result<F
         .batch(vec![Statement::new(
             "DELETE FROM oauth2_states WHERE id_hash = ? AND provider = ?
              RETURNING token_flow, success, failure, verifier, nonce, browser_hash, user_id, expire",
-            vec![Value::Blob(support::sha256(id.as_bytes())), provider.name().into()],
+            vec![Value::Blob(secret_hash(&id)), provider.name().into()],
         )])
         .await
         .map_err(AppwriteError::internal)?;
@@ -269,8 +263,8 @@ async fn sign_in(
     flow: &Flow,
 ) -> Result<Response, AppwriteError> {
     if !flow.browser_hash.is_empty() {
-        let cookie = cookie_value(ctx, &browser_cookie_name(project)).unwrap_or_default();
-        if !bool::from(support::sha256(cookie.as_bytes()).ct_eq(&flow.browser_hash)) {
+        let cookie = ctx.request.cookie(&browser_cookie_name(project)).unwrap_or_default();
+        if !bool::from(secret_hash(cookie).ct_eq(&flow.browser_hash)) {
             return Err(AppwriteError::new(
                 ErrorType::UserOauth2BadRequest,
                 "This sign-in was started in another browser. Start it again here.",
@@ -278,7 +272,7 @@ async fn sign_in(
         }
     }
     let config = support::provider_config(ctx, provider)?;
-    let name = support::display_name(provider);
+    let name = provider.display_name();
     if let Some(error) = ctx.params.text("error", 2048)?.filter(|e| !e.is_empty()) {
         let description = ctx.params.text("error_description", 2048)?.unwrap_or_default();
         let detail = if description.is_empty() { error } else { format!("{error}: {description}") };
@@ -292,7 +286,6 @@ async fn sign_in(
         return Err(AppwriteError::new(ErrorType::UserOauth2ProviderError, "Missing OAuth2 code."));
     }
     let apple_user = ctx.params.text("user", 4096)?;
-    let base_urls = support::base_urls(ctx);
     let exchange = Exchange {
         code: &code,
         redirect_uri: &callback_url(ctx, provider, project),
@@ -300,7 +293,7 @@ async fn sign_in(
         nonce: &flow.nonce,
         apple_user: apple_user.as_deref(),
     };
-    let (grant, who) = edgewrite_oauth2::exchange(&support::client(ctx, &base_urls), &config, &exchange)
+    let (grant, who) = edgewrite_oauth2::exchange(&support::client(ctx), &config, &exchange)
         .await
         .map_err(|e| support::provider_error(provider, &e))?;
     let now = ctx.ports.clock.now_ms();
@@ -310,7 +303,7 @@ async fn sign_in(
     }
     let aad = token_aad(provider.name(), &who.id);
     let sealed = seal_tokens(ctx, &aad, &grant.access_token, &grant.refresh_token).await?;
-    let expiry = grant.expires_in.map(|s| now + s.clamp(0, 10 * 365 * 86_400) * 1000);
+    let expiry = grant.expires_at_ms(now);
     let identity_id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
     // The guard holds only if no other user took this provider account meanwhile.
     batch.push(
@@ -337,37 +330,22 @@ async fn sign_in(
     );
     if flow.token_flow {
         let secret = edgewrite_core::ids::random_hex(32, ctx.ports.random);
-        let token_id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
-        batch.push(Statement::new(
-            "INSERT INTO tokens (id, user_id, kind, secret_hash, expire, created_at, destination) VALUES (?, ?, 'oauth2', ?, ?, ?, ?)",
-            vec![
-                token_id.clone().into(),
-                user_id.clone().into(),
-                Value::Blob(secret_hash(&secret)),
-                Value::Integer(now + TOKEN_TTL_MS),
-                Value::Integer(now),
-                provider.name().into(),
-            ],
-        ));
+        let token = Issued::new(ctx, &user_id, secret, TOKEN_TTL_MS, provider.name());
+        batch.push(token.row("oauth2"));
         ctx.ports.sql.batch(batch).await.map_err(conflict)?;
-        let token = json!({
-            "$id": token_id, "$createdAt": edgewrite_core::time::iso_from_ms(now), "userId": user_id,
-            "secret": "", "expire": edgewrite_core::time::iso_from_ms(now + TOKEN_TTL_MS), "phrase": "",
-        });
-        publish(ctx, account_event(&user_id, Some(("tokens", &token_id)), "create", token)).await;
+        let mut model = token.to_json(ctx);
+        model["secret"] = json!("");
+        publish(ctx, account_event(&user_id, Some(("tokens", &token.id)), "create", model)).await;
         return Ok(support::redirect(&support::with_query(
             &flow.success,
-            &[("userId", &user_id), ("secret", &secret)],
+            &[("userId", &user_id), ("secret", &token.secret)],
         )));
     }
     let (session_statements, mut session, credential) =
         new_session(ctx, &user_id, provider.name(), &who.id, &["email", "oauth2"]);
     batch.extend(session_statements);
     session.provider_token_expiry = expiry;
-    batch.push(Statement::new(
-        "UPDATE sessions SET provider_tokens = ?, provider_access_token_expiry = ? WHERE id = ?",
-        vec![Value::Blob(sealed), expiry.map_or(Value::Null, Value::Integer), session.id.clone().into()],
-    ));
+    batch.push(session_provider_tokens(&session.id, &who.id, Value::Blob(sealed), expiry));
     ctx.ports.sql.batch(batch).await.map_err(conflict)?;
     let event =
         account_event(&user_id, Some(("sessions", &session.id)), "create", session.to_json(false, ""));
@@ -391,19 +369,6 @@ fn already_linked() -> AppwriteError {
     )
 }
 
-async fn user_where(ctx: &Ctx<'_>, condition: &str, value: &str) -> Result<Option<User>, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            format!("SELECT {USER_COLUMNS} FROM users WHERE {condition}"),
-            vec![value.into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    Ok(User::first(&rows))
-}
-
 /// Whether a user other than `user_id` has `email`.
 async fn email_taken_by_other(
     ctx: &Ctx<'_>,
@@ -411,7 +376,7 @@ async fn email_taken_by_other(
     user_id: &str,
 ) -> Result<bool, AppwriteError> {
     let Some(email) = email else { return Ok(false) };
-    Ok(user_where(ctx, "email = ?", email).await?.is_some_and(|u| u.id != user_id))
+    Ok(user_by(ctx, "email", email).await?.is_some_and(|u| u.id != user_id))
 }
 
 /// Whom the provider account signs in (the user's id and status), and the statements that
@@ -427,7 +392,7 @@ async fn find_or_create_user(
     let linked: Option<Identity> = identities::by_provider_uid(ctx, provider.name(), &who.id).await?;
     let verified_email = who.email.clone().filter(|_| who.email_verified);
     if let Some(owner) = &flow.user_id {
-        let user = user_where(ctx, "id = ?", owner).await?.ok_or_else(|| {
+        let user = user_by(ctx, "id", owner).await?.ok_or_else(|| {
             AppwriteError::new(ErrorType::UserNotFound, "The user who started this sign-in is gone.")
         })?;
         if linked.as_ref().is_some_and(|i| i.user_id != user.id)
@@ -438,7 +403,7 @@ async fn find_or_create_user(
         return Ok((user.id, user.status, Vec::new()));
     }
     if let Some(identity) = linked {
-        let user = user_where(ctx, "id = ?", &identity.user_id)
+        let user = user_by(ctx, "id", &identity.user_id)
             .await?
             .ok_or_else(|| AppwriteError::internal("an identity without its user"))?;
         return Ok((user.id, user.status, Vec::new()));
@@ -449,13 +414,13 @@ async fn find_or_create_user(
             "OAuth provider failed to return email.",
         ));
     };
-    if let Some(existing) = user_where(ctx, "email = ?", &email).await? {
+    if let Some(existing) = user_by(ctx, "email", &email).await? {
         if !who.email_verified {
             return Err(AppwriteError::new(
                 ErrorType::GeneralBadRequest,
                 format!(
                     "{} did not verify this email address; sign in another way, then link the provider.",
-                    support::display_name(provider)
+                    provider.display_name()
                 ),
             ));
         }
@@ -503,18 +468,14 @@ pub(crate) async fn refresh_statements(
         return Ok(None);
     }
     let config = support::provider_config(ctx, provider)?;
-    let base_urls = support::base_urls(ctx);
-    let grant = edgewrite_oauth2::refresh(&support::client(ctx, &base_urls), &config, &refresh)
+    let grant = edgewrite_oauth2::refresh(&support::client(ctx), &config, &refresh)
         .await
         .map_err(|e| support::provider_error(provider, &e))?;
     let now = ctx.ports.clock.now_ms();
-    let expiry = grant.expires_in.map(|s| now + s.clamp(0, 10 * 365 * 86_400) * 1000);
+    let expiry = grant.expires_at_ms(now);
     let sealed = seal_tokens(ctx, &aad, &grant.access_token, &grant.refresh_token).await?;
     let statements = vec![
-        Statement::new(
-            "UPDATE sessions SET provider_tokens = ?, provider_access_token_expiry = ? WHERE id = ?",
-            vec![Value::Blob(sealed.clone()), expiry.map_or(Value::Null, Value::Integer), session_id.into()],
-        ),
+        session_provider_tokens(session_id, provider_uid, Value::Blob(sealed.clone()), expiry),
         Statement::new(
             "UPDATE identities SET provider_tokens = ?, access_token_expiry = ?, updated_at = ? WHERE provider = ? AND provider_uid = ?",
             vec![

@@ -1,8 +1,6 @@
 //! What the OAuth2 routes share: the providers' settings, the redirect URLs they may send the
 //! browser to, the signed state, and the sealing of provider tokens.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use edgewrite_core::http::Response;
@@ -10,29 +8,11 @@ use edgewrite_core::{AppwriteError, Ctx, ErrorType};
 use edgewrite_oauth2::{BaseUrls, Client, OAuthError, Provider, ProviderConfig};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value as Json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 /// `EDGEWRITE_OAUTH2_PROVIDERS`: a JSON object of providers by name, each
 /// `{"enabled": bool, "appId": "...", "secret": "..." or {...}}` (README "OAuth2 sign-in").
 pub const PROVIDERS_VARIABLE: &str = "EDGEWRITE_OAUTH2_PROVIDERS";
-
-/// A provider's name as Appwrite's messages write it.
-pub fn display_name(provider: Provider) -> &'static str {
-    match provider {
-        Provider::Oidc => "OpenID Connect",
-        Provider::Google => "Google",
-        Provider::Github => "GitHub",
-        Provider::Apple => "Apple",
-        Provider::Microsoft => "Microsoft",
-        Provider::Discord => "Discord",
-        Provider::Gitlab => "GitLab",
-        Provider::Facebook => "Facebook",
-        Provider::Slack => "Slack",
-        Provider::Spotify => "Spotify",
-        Provider::Linkedin => "LinkedIn",
-        Provider::Twitch => "Twitch",
-    }
-}
 
 /// The `{provider}` path slot, one of the providers edgewrite speaks.
 pub fn provider_param(ctx: &Ctx<'_>) -> Result<Provider, AppwriteError> {
@@ -69,18 +49,18 @@ pub fn provider_config(ctx: &Ctx<'_>, provider: Provider) -> Result<ProviderConf
     Ok(ProviderConfig { provider, app_id, secret })
 }
 
-/// Runs `f` with a flow client over the request's ports.
-pub fn base_urls(ctx: &Ctx<'_>) -> BaseUrls {
-    BaseUrls::parse(&ctx.ports.secrets.get("EDGEWRITE_OAUTH2_BASE_URLS").unwrap_or_default())
-}
-
-pub fn client<'a>(ctx: &'a Ctx<'_>, base_urls: &'a BaseUrls) -> Client<'a> {
-    Client { outbound: ctx.ports.outbound, base_urls, now_secs: ctx.ports.clock.now_ms() / 1000 }
+/// A flow client over the request's ports, with the deployment's `EDGEWRITE_OAUTH2_BASE_URLS`.
+pub fn client<'a>(ctx: &'a Ctx<'_>) -> Client<'a> {
+    Client {
+        outbound: ctx.ports.outbound,
+        base_urls: BaseUrls::parse(&ctx.ports.secrets.get("EDGEWRITE_OAUTH2_BASE_URLS").unwrap_or_default()),
+        now_secs: ctx.ports.clock.now_ms() / 1000,
+    }
 }
 
 /// The Appwrite error a failed provider call becomes.
 pub fn provider_error(provider: Provider, error: &OAuthError) -> AppwriteError {
-    let name = display_name(provider);
+    let name = provider.display_name();
     match error {
         OAuthError::Refused(detail) => AppwriteError::new(
             ErrorType::UserOauth2BadRequest,
@@ -192,18 +172,8 @@ pub fn verify_state(secret: &[u8], project: &str, provider: Provider, state: &st
     Some(id.to_string())
 }
 
-pub fn sha256(bytes: &[u8]) -> Vec<u8> {
-    Sha256::digest(bytes).to_vec()
-}
-
-async fn sealing_key(ctx: &Ctx<'_>) -> Result<[u8; 32], AppwriteError> {
-    let storage_key = edgewrite_storage::project_key(ctx).await?;
-    let mut hash = Sha256::new();
-    // A key of its own: file encryption and other secrets never share one.
-    hash.update(b"edgewrite oauth2 provider tokens\0");
-    hash.update(storage_key);
-    Ok(hash.finalize().into())
-}
+/// The purpose label of the provider tokens' key; stored tokens depend on it.
+const TOKENS_PURPOSE: &str = "edgewrite oauth2 provider tokens";
 
 /// The provider account a sealed blob belongs to: a blob copied to another account's row
 /// does not open.
@@ -211,21 +181,15 @@ pub fn token_aad(provider: &str, provider_uid: &str) -> Vec<u8> {
     format!("oauth2:{provider}:{provider_uid}").into_bytes()
 }
 
-/// The provider's access and refresh tokens, sealed (nonce, then ciphertext and tag).
+/// The provider's access and refresh tokens, sealed (`edgewrite_storage::sealed`).
 pub async fn seal_tokens(
     ctx: &Ctx<'_>,
     aad: &[u8],
     access: &str,
     refresh: &str,
 ) -> Result<Vec<u8>, AppwriteError> {
-    let key = sealing_key(ctx).await?;
-    let mut nonce = [0u8; 12];
-    ctx.ports.random.fill(&mut nonce);
     let plain = json!({"access": access, "refresh": refresh}).to_string();
-    let sealed = Aes256Gcm::new(&key.into())
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain.as_bytes(), aad })
-        .map_err(|_| AppwriteError::internal("sealing provider tokens failed"))?;
-    Ok([nonce.to_vec(), sealed].concat())
+    edgewrite_storage::sealed::seal(ctx, TOKENS_PURPOSE, aad, plain.as_bytes()).await
 }
 
 /// The access and refresh tokens [`seal_tokens`] sealed.
@@ -234,13 +198,9 @@ pub async fn open_tokens(
     aad: &[u8],
     sealed: &[u8],
 ) -> Result<(String, String), AppwriteError> {
-    if sealed.len() < 12 {
-        return Err(AppwriteError::internal("sealed provider tokens are truncated"));
-    }
-    let key = sealing_key(ctx).await?;
-    let plain = Aes256Gcm::new(&key.into())
-        .decrypt(Nonce::from_slice(&sealed[..12]), Payload { msg: &sealed[12..], aad })
-        .map_err(|_| AppwriteError::internal("sealed provider tokens do not open"))?;
+    let plain = edgewrite_storage::sealed::open(ctx, TOKENS_PURPOSE, aad, sealed)
+        .await?
+        .ok_or_else(|| AppwriteError::internal("sealed provider tokens do not open"))?;
     let tokens: Json = serde_json::from_slice(&plain).map_err(AppwriteError::internal)?;
     let field = |k: &str| tokens[k].as_str().unwrap_or_default().to_string();
     Ok((field("access"), field("refresh")))

@@ -42,8 +42,7 @@ fn run(
     answers: Vec<(&'static str, u16, Json)>,
 ) -> (Result<ProviderUser, OAuthError>, Vec<OutboundRequest>) {
     let outbound = Recorded { answers, seen: RefCell::new(vec![]) };
-    let base_urls = BaseUrls::default();
-    let client = Client { outbound: &outbound, base_urls: &base_urls, now_secs: 1_800_000_000 };
+    let client = Client { outbound: &outbound, base_urls: BaseUrls::default(), now_secs: 1_800_000_000 };
     let exchange = Exchange {
         code: "code-1",
         redirect_uri: "https://api.test/cb",
@@ -295,8 +294,11 @@ fn facebook_spotify_slack_linkedin_map_their_users() {
 #[test]
 fn the_authorization_url_carries_state_pkce_nonce_and_the_scopes() {
     let outbound = Recorded { answers: vec![], seen: RefCell::new(vec![]) };
-    let base_urls = BaseUrls::parse("github=http://127.0.0.1:9999/");
-    let client = Client { outbound: &outbound, base_urls: &base_urls, now_secs: 0 };
+    let client = Client {
+        outbound: &outbound,
+        base_urls: BaseUrls::parse("github=http://127.0.0.1:9999/"),
+        now_secs: 0,
+    };
     let request = AuthorizeRequest {
         redirect_uri: "https://api.test/v1/account/sessions/oauth2/callback/github/p1",
         state: "st",
@@ -338,8 +340,7 @@ fn oidc_needs_its_endpoints_and_finds_them_by_discovery() {
         )],
         seen: RefCell::new(vec![]),
     };
-    let base_urls = BaseUrls::default();
-    let client = Client { outbound: &outbound, base_urls: &base_urls, now_secs: 0 };
+    let client = Client { outbound: &outbound, base_urls: BaseUrls::default(), now_secs: 0 };
     let request =
         AuthorizeRequest { redirect_uri: "r", state: "s", code_challenge: "c", nonce: "n", scopes: &[] };
     let found = config(
@@ -374,9 +375,8 @@ fn an_oidc_id_token_that_does_not_verify_stops_the_sign_in() {
         answers: answers(json!({"access_token": "a", "id_token": fixture["token"]})),
         seen: RefCell::new(vec![]),
     };
-    let base_urls = BaseUrls::default();
     // The fixture's token is for client-1 with nonce n-1, alive at this time.
-    let client = Client { outbound: &outbound, base_urls: &base_urls, now_secs: 1_800_000_000 };
+    let client = Client { outbound: &outbound, base_urls: BaseUrls::default(), now_secs: 1_800_000_000 };
     let oidc = ProviderConfig { provider: Provider::Oidc, app_id: "client-1".into(), secret: secret.into() };
     let good = Exchange { code: "c", redirect_uri: "r", verifier: "v", nonce: "n-1", apple_user: None };
     let (_, who) = futures_executor::block_on(super::exchange(&client, &oidc, &good)).unwrap();
