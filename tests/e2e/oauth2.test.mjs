@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { adminClient, assertAppwriteError, endpoint, node, projectId, raw, uniqueEmail } from './helpers.mjs';
+import { adminClient, assertAppwriteError, endpoint, node, projectId, raw, uniqueEmail, userClient } from './helpers.mjs';
 import { startProvider } from './oauth-provider.mjs';
 
 const port = Number(process.env.EDGEWRITE_TEST_OAUTH_PORT ?? 0);
@@ -268,6 +268,20 @@ test('oauth2: node-appwrite createOAuth2Token answers the provider URL; the serv
   assert.deepEqual(session.factors, ['email', 'oauth2']);
   // A token is good once.
   await assert.rejects(account.createSession({ userId, secret }), (e) => e.type === 'user_invalid_token');
+});
+
+test('oauth2: linking a provider and signing in by its token leaves the user\'s own email unverified', { skip: noProvider }, async () => {
+  const { user, session } = await userClient();
+  assert.equal(user.emailVerification, false);
+  provider.oidcUser = { sub: `link-${Date.now()}`, email: uniqueEmail('elsewhere'), email_verified: true, name: 'Linked' };
+  // Signed in (the session header), the token flow links the provider account to this user.
+  const { landed } = await flow(agent(), { kind: 'tokens', headers: { 'x-appwrite-session': session.secret } });
+  assert.equal(landed.pathname, '/done');
+  assert.equal(landed.searchParams.get('userId'), user.$id);
+  const made = await new node.Account(adminClient()).createSession({ userId: user.$id, secret: landed.searchParams.get('secret') });
+  assert.equal(made.provider, 'oidc');
+  const after = await new node.Users(adminClient()).get({ userId: user.$id });
+  assert.equal(after.emailVerification, false, 'the provider verified another address, not this one');
 });
 
 test('oauth2: refreshing an OAuth2 session gets new provider tokens; identities list and delete', { skip: noProvider }, async () => {

@@ -419,9 +419,10 @@ pub async fn create_from_token(ctx: &Ctx<'_>) -> Result<Response, AppwriteError>
         0,
         Statement::new("DELETE FROM tokens WHERE id = ?", vec![token_id.into()]).expect_changes(1),
     );
-    // A code or link that reached the user proves the address or number it went to.
-    let verified = match factor {
-        "email" => Some("email_verification"),
+    // A code or link that reached the user proves the address or number it went to; an
+    // OAuth2 token went to no address of the user's.
+    let verified = match kind.as_str() {
+        "magic_url" | "email" => Some("email_verification"),
         "phone" => Some("phone_verification"),
         _ => None,
     };
