@@ -34,17 +34,7 @@ pub fn valid_email(param: &str, email: &str) -> Result<String, AppwriteError> {
     }
 }
 
-/// The `{url}` part of an abuse-limit key: the route. Appwrite prefixes the host name; here the
-/// Host header is the client's to choose (on Spin it reaches the app unchecked), so a changed
-/// Host would restart the count.
-pub fn url_key(path: &str) -> String {
-    format!("url:{path}")
-}
-
-/// The `url + ip` abuse key of most account routes.
-pub fn ip_key(ctx: &Ctx<'_>, path: &str) -> String {
-    format!("{},ip:{}", url_key(path), ctx.request.client_ip)
-}
+pub use edgewrite_core::abuse::{ip_key, url_key};
 
 /// Loads the signed-in user (the route's `account` scope guarantees there is one).
 pub async fn current_user<'c>(ctx: &'c Ctx<'_>) -> Result<(User, &'c UserCaller), AppwriteError> {

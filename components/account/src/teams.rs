@@ -404,7 +404,7 @@ pub async fn get_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 pub async fn create_membership(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     abuse::check(
         ctx,
-        &format!("url:/v1/teams/{{teamId}}/memberships,ip:{}", ctx.request.client_ip),
+        &abuse::ip_key(ctx, "/v1/teams/{teamId}/memberships"),
         Limit { max: 10, window_secs: 3600 },
     )
     .await?;

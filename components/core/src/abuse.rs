@@ -34,6 +34,18 @@ impl Usage {
     }
 }
 
+/// The `{url}` part of an abuse-limit key: the route. Appwrite prefixes the host name; here the
+/// Host header is the client's to choose (on Spin it reaches the app unchecked), so a changed
+/// Host would restart the count.
+pub fn url_key(path: &str) -> String {
+    format!("url:{path}")
+}
+
+/// The `url + ip` abuse key most routes count by.
+pub fn ip_key(ctx: &Ctx<'_>, path: &str) -> String {
+    format!("{},ip:{}", url_key(path), ctx.request.client_ip)
+}
+
 fn counter_key(key: &str) -> String {
     Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -233,9 +233,9 @@ impl Response {
         response
     }
 
-    /// `204 No Content` with an empty body, as the SDKs expect from deletes.
-    /// 204 with the `Content-Type` Appwrite's server sends with it (PHP's default, not JSON): the
-    /// Python SDK reads that header on every answer, and parses JSON ones.
+    /// `204 No Content` with an empty body, as the SDKs expect from deletes, and the
+    /// `Content-Type` Appwrite's server sends with it (PHP's default, not JSON): the Python SDK
+    /// reads that header on every answer, and parses JSON ones.
     pub fn no_content() -> Self {
         let mut response = Self::new(204);
         response.headers.set("content-type", "text/html; charset=UTF-8");

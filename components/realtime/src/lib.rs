@@ -138,12 +138,8 @@ impl Capability for Realtime {
             ));
         }
         let attempts = edgewrite_core::abuse::Limit { max: MAX_CONNECTIONS_PER_MINUTE, window_secs: 60 };
-        edgewrite_core::abuse::check(
-            ctx,
-            &format!("url:/v1/realtime,ip:{}", ctx.request.client_ip),
-            attempts,
-        )
-        .await?;
+        edgewrite_core::abuse::check(ctx, &edgewrite_core::abuse::ip_key(ctx, "/v1/realtime"), attempts)
+            .await?;
         let mut connection = Connection::for_caller(ctx.project.unwrap_or_default(), &ctx.caller);
         // Web SDKs up to 24.x name their channels in the URL instead of sending subscribe
         // frames; Appwrite 1.9 still subscribes them.
@@ -265,7 +261,7 @@ fn error_frame(code: u16, message: &str) -> String {
 
 /// The error frame sent before closing a connection whose credential expired.
 pub fn expired_frame() -> String {
-    error_frame(1008, "Your session or JWT expired. Reconnect with a new one.")
+    error_frame(EXPIRED_CLOSE_CODE, "Your session or JWT expired. Reconnect with a new one.")
 }
 
 /// The close code that goes with [`expired_frame`] (policy violation).

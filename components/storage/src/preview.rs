@@ -183,10 +183,7 @@ pub async fn serve(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     // Only a render costs: each address gets a budget of them (cache hits are free).
     abuse::check(
         ctx,
-        &format!(
-            "url:/v1/storage/buckets/{{bucketId}}/files/{{fileId}}/preview,ip:{}",
-            ctx.request.client_ip
-        ),
+        &abuse::ip_key(ctx, "/v1/storage/buckets/{bucketId}/files/{fileId}/preview"),
         Limit { max: RENDERS_PER_MINUTE, window_secs: 60 },
     )
     .await?;

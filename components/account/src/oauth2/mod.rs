@@ -162,11 +162,8 @@ pub async fn start(ctx: &Ctx<'_>, token_flow: bool) -> Result<Response, Appwrite
 pub async fn callback(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let provider = support::provider_param(ctx)?;
     let project = ctx.params.path("projectId").unwrap_or_default();
-    if project.is_empty()
-        || project.len() > 36
-        || !project.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(AppwriteError::invalid_param("projectId", "Value must be a valid project id"));
+    if !edgewrite_core::ids::is_valid_custom_id(project) {
+        return Err(AppwriteError::invalid_param("projectId", edgewrite_core::ids::CUSTOM_ID_RULE));
     }
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, max) in
