@@ -1,7 +1,7 @@
 //! `/v1/account`: sign-up, the signed-in user, name, email, password, preferences, status
 //! (`appwrite-api.md` §4).
 
-use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::abuse::{self, ip_key, Limit};
 use edgewrite_core::identity::UserCaller;
 use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
@@ -33,8 +33,6 @@ pub fn valid_email(param: &str, email: &str) -> Result<String, AppwriteError> {
         Err(invalid())
     }
 }
-
-pub use edgewrite_core::abuse::{ip_key, url_key};
 
 /// Loads the signed-in user (the route's `account` scope guarantees there is one).
 pub async fn current_user<'c>(ctx: &'c Ctx<'_>) -> Result<(User, &'c UserCaller), AppwriteError> {

@@ -11,11 +11,11 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::account::{current_user, url_key};
+use crate::account::current_user;
 use crate::messages;
 use crate::store::{secret_hash, Session, User, SESSION_COLUMNS};
 use crate::tokens::numeric_code;
-use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::abuse::{self, url_key, Limit};
 
 /// A challenge must be answered within this long.
 const CHALLENGE_TTL_MS: i64 = 15 * 60 * 1000;

@@ -1,13 +1,13 @@
 //! `/v1/account/sessions*` and `/v1/account/jwts` (`appwrite-api.md` §4): email-password and
 //! anonymous sessions, listing, extending and ending them, and JWTs.
 
-use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::abuse::{self, ip_key, url_key, Limit};
 use edgewrite_core::identity::{Caller, SessionCredential};
 use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde_json::json;
 
-use crate::account::{current_user, ip_key, url_key, valid_email};
+use crate::account::{current_user, valid_email};
 use crate::jwt;
 use crate::password;
 use crate::store::{secret_hash, Session, User, SESSION_COLUMNS, USER_COLUMNS};

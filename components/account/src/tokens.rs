@@ -2,7 +2,7 @@
 //! tokens, phone OTP, password recovery, email and phone verification. Only a SHA-256 of each
 //! secret is stored; each is single-use and expires.
 
-use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::abuse::{self, url_key, Limit};
 use edgewrite_core::identity::Caller;
 use edgewrite_core::ports::{Random, Statement, StoreError, Value};
 use edgewrite_core::time::iso_from_ms;
@@ -10,7 +10,7 @@ use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use edgewrite_mail::Template;
 use serde_json::{json, Value as Json};
 
-use crate::account::{current_user, url_key, valid_email, valid_phone};
+use crate::account::{current_user, valid_email, valid_phone};
 use crate::messages;
 use crate::password;
 use crate::store::{secret_hash, User, USER_COLUMNS};

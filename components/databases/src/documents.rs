@@ -643,7 +643,6 @@ pub async fn create(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response, AppwriteE
     create_document(ctx, flavor, &database, &collection, id, &data, permissions).await
 }
 
-/// Whether the caller may `action` this stored document.
 /// 401 unless the caller may update every one of `ids` (those that exist) in `collection`.
 pub(crate) async fn require_update(
     ctx: &Ctx<'_>,
@@ -663,6 +662,7 @@ pub(crate) async fn require_update(
     }
 }
 
+/// Whether the caller may `action` this stored document.
 pub(crate) fn document_allows(ctx: &Ctx<'_>, collection: &Collection, doc: &Document, action: &str) -> bool {
     collection_allows(ctx, collection, action)
         || (collection.document_security

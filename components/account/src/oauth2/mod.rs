@@ -15,7 +15,7 @@
 
 mod support;
 
-use edgewrite_core::abuse::{self, Limit};
+use edgewrite_core::abuse::{self, ip_key, Limit};
 use edgewrite_core::events::{account_event, publish};
 use edgewrite_core::identity::Caller;
 use edgewrite_core::ports::{Statement, Value};
@@ -24,7 +24,6 @@ use edgewrite_oauth2::{AuthorizeRequest, Exchange, Provider, ProviderUser};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::account::ip_key;
 use crate::identities::{self, Identity};
 use crate::jwt;
 use crate::sessions::new_session;
