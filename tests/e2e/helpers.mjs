@@ -30,11 +30,11 @@ export function guestClient(project = projectId) {
 }
 
 /** Raw HTTP against edgewrite, for wire details the SDKs hide. */
-export async function raw(path, { method = 'GET', headers = {}, body, key = false, project = projectId } = {}) {
+export async function raw(path, { method = 'GET', headers = {}, body, key = false, project = projectId, redirect = 'follow' } = {}) {
   const h = { ...headers };
   if (project) h['x-appwrite-project'] = project;
   if (key) h['x-appwrite-key'] = apiKey;
-  const res = await fetch(`${endpoint}${path}`, { method, headers: h, body });
+  const res = await fetch(`${endpoint}${path}`, { method, headers: h, body, redirect });
   const text = await res.text();
   let json;
   if ((res.headers.get('content-type') ?? '').includes('application/json')) json = JSON.parse(text);

@@ -91,8 +91,44 @@ const LISTS = {
 /** Models Appwrite outputs as they are (`isAny`): their own fields are checked, others allowed. */
 const FREE_FORM = new Set(['any', 'document', 'row', 'preferences']);
 
+/**
+ * The OAuth2 provider models (`oAuth2Github` …): model → [provider ids ($id condition), client
+ * id field, client secret field]. Both fields are named by methods of each model, which the
+ * extraction missed (OAuth2Base::getClientIdFieldName/getClientSecretFieldName; Apple has no
+ * secret field, its key, key id and team id stand for it).
+ */
+const OAUTH2_MODELS = {
+  oAuth2Amazon: [['amazon'], 'clientId', 'clientSecret'], oAuth2Apple: [['apple'], 'serviceId', null],
+  oAuth2Appwrite: [['appwrite'], 'clientId', 'clientSecret'], oAuth2Auth0: [['auth0'], 'clientId', 'clientSecret'],
+  oAuth2Authentik: [['authentik'], 'clientId', 'clientSecret'], oAuth2Autodesk: [['autodesk'], 'clientId', 'clientSecret'],
+  oAuth2Bitbucket: [['bitbucket'], 'key', 'secret'], oAuth2Bitly: [['bitly'], 'clientId', 'clientSecret'],
+  oAuth2Box: [['box'], 'clientId', 'clientSecret'], oAuth2Dailymotion: [['dailymotion'], 'apiKey', 'apiSecret'],
+  oAuth2Discord: [['discord'], 'clientId', 'clientSecret'], oAuth2Disqus: [['disqus'], 'publicKey', 'secretKey'],
+  oAuth2Dropbox: [['dropbox'], 'appKey', 'appSecret'], oAuth2Etsy: [['etsy'], 'keyString', 'sharedSecret'],
+  oAuth2Facebook: [['facebook'], 'appId', 'appSecret'], oAuth2Figma: [['figma'], 'clientId', 'clientSecret'],
+  oAuth2FusionAuth: [['fusionauth'], 'clientId', 'clientSecret'], oAuth2Github: [['github'], 'clientId', 'clientSecret'],
+  oAuth2Gitlab: [['gitlab'], 'applicationId', 'secret'], oAuth2Google: [['google'], 'clientId', 'clientSecret'],
+  oAuth2Keycloak: [['keycloak'], 'clientId', 'clientSecret'], oAuth2Kick: [['kick'], 'clientId', 'clientSecret'],
+  oAuth2Linkedin: [['linkedin'], 'clientId', 'primaryClientSecret'],
+  oAuth2Microsoft: [['microsoft'], 'applicationId', 'applicationSecret'],
+  oAuth2Notion: [['notion'], 'oauthClientId', 'oauthClientSecret'], oAuth2Oidc: [['oidc'], 'clientId', 'clientSecret'],
+  oAuth2Okta: [['okta'], 'clientId', 'clientSecret'], oAuth2Paypal: [['paypal', 'paypalSandbox'], 'clientId', 'secretKey'],
+  oAuth2Podio: [['podio'], 'clientId', 'clientSecret'], oAuth2Salesforce: [['salesforce'], 'customerKey', 'customerSecret'],
+  oAuth2Slack: [['slack'], 'clientId', 'clientSecret'], oAuth2Spotify: [['spotify'], 'clientId', 'clientSecret'],
+  oAuth2Stripe: [['stripe'], 'clientId', 'apiSecretKey'],
+  oAuth2Tradeshift: [['tradeshift', 'tradeshiftBox'], 'oauth2ClientId', 'oauth2ClientSecret'],
+  oAuth2Twitch: [['twitch'], 'clientId', 'clientSecret'], oAuth2WordPress: [['wordpress'], 'clientId', 'clientSecret'],
+  oAuth2X: [['x'], 'customerKey', 'secretKey'], oAuth2Yahoo: [['yahoo'], 'clientId', 'clientSecret'],
+  oAuth2Yandex: [['yandex'], 'clientId', 'clientSecret'], oAuth2Zoho: [['zoho'], 'clientId', 'clientSecret'],
+  oAuth2Zoom: [['zoom'], 'clientId', 'clientSecret'],
+};
+
 /** Fields models.json gets wrong or leaves out. */
 const FIELD_FIXES = {
+  ...Object.fromEntries(Object.entries(OAUTH2_MODELS).map(([model, [, id, secret]]) => [model, {
+    [id]: { type: 'string', default: '' },
+    ...(secret ? { [secret]: { type: 'string', default: '' } } : {}),
+  }])),
   // Declared a string, but Appwrite's error handler puts the HTTP status (an integer) there and
   // the output step does not cast it: {"message":…,"code":404,"type":…,"version":…}.
   error: { code: { type: 'integer', default: 0 } },
@@ -136,6 +172,7 @@ const CONDITIONS = (() => {
     policySessionDuration: 'session-duration', policySessionInvalidation: 'session-invalidation',
     policySessionLimit: 'session-limit', policyUserLimit: 'user-limit',
   })) c[m] = { $id: id };
+  for (const [m, [ids]] of Object.entries(OAUTH2_MODELS)) c[m] = { $id: ids.length === 1 ? ids[0] : ids };
   return c;
 })();
 
@@ -218,6 +255,7 @@ const EXTRA_ROUTES = (() => {
   add('POST', '/v1/projects', ['project']);
   add('PATCH', '/v1/projects/:projectId', ['project']);
   add('GET', '/v1/project/policies/:policyId', POLICY_MODELS);
+  add('GET', '/v1/project/oauth2/:provider', Object.keys(OAUTH2_MODELS));
   add('POST', '/v1/project/smtp/tests', ['none']);
   return rows;
 })();

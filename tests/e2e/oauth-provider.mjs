@@ -3,10 +3,12 @@
 // server (`oauth2-mock-server`: discovery, JWKS, RS256 ID tokens with the nonce, PKCE checked)
 // for the `oidc` provider, and GitHub's OAuth endpoints (`/login/oauth/*`, `/user`,
 // `/user/emails`) for `github`, which edgewrite reaches through EDGEWRITE_OAUTH2_BASE_URLS.
-// Neither asks for consent: the authorization endpoint answers at once, as a user who already
+// A self-managed GitLab (`/oauth/*`, `/api/v4/user`) stands in for `gitlab`, which a project
+// points at through the project API's `endpoint` setting.
+// None asks for consent: the authorization endpoint answers at once, as a user who already
 // consented would see it; `provider.deny = true` makes it answer `access_denied` instead.
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 export async function startProvider(port) {
@@ -22,9 +24,16 @@ export async function startProvider(port) {
     /** The GitHub user the next sign-in is, and their emails. */
     githubUser: { id: 4242, login: 'octo', name: 'Octo Cat' },
     githubEmails: [{ email: 'octo@example.com', primary: true, verified: true }],
+    /** The GitLab user the next sign-in is. */
+    gitlabUser: { id: 77, username: 'tanuki', name: 'Tanu Ki', email: 'tanuki@example.com', confirmed_at: '2020-01-01T00:00:00Z' },
     /** Every token request's form, newest last. */
     tokenRequests: [],
-    close: () => new Promise((resolve) => server.close(resolve)),
+    /** How GitHub's token endpoint fails next: `'error'` (a 502), `'hang'` (never answers), or not. */
+    tokenFailure: null,
+    close: () => new Promise((resolve) => {
+      server.close(resolve);
+      server.closeAllConnections();
+    }),
   };
   oidc.service.on('beforeAuthorizeRedirect', ({ url }) => {
     if (provider.deny) {
@@ -69,8 +78,13 @@ export async function startProvider(port) {
     if (url.pathname === '/login/oauth/access_token') {
       const form = Object.fromEntries(new URLSearchParams(body));
       provider.tokenRequests.push(form);
-      // GitHub answers 200 with an error for a bad code; a code is good once.
-      if (!githubCodes.has(form.code) || form.client_secret !== 'github-secret') {
+      if (provider.tokenFailure === 'hang') return undefined;
+      if (provider.tokenFailure === 'error') return json(502, { message: 'Bad Gateway' });
+      // GitHub answers 200 with an error for a bad code or client; a code is good once.
+      if (form.client_secret !== 'github-secret') {
+        return json(200, { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' });
+      }
+      if (!githubCodes.has(form.code)) {
         return json(200, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' });
       }
       githubCodes.delete(form.code);
@@ -82,8 +96,48 @@ export async function startProvider(port) {
     return json(404, { message: 'Not Found' });
   };
 
+  const gitlabCodes = new Map();
+  const gitlab = (req, res, body) => {
+    const url = new URL(req.url, origin);
+    const json = (status, value) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(value));
+    };
+    if (url.pathname === '/oauth/authorize') {
+      const back = new URL(url.searchParams.get('redirect_uri'));
+      back.searchParams.set('state', url.searchParams.get('state') ?? '');
+      const code = randomUUID();
+      gitlabCodes.set(code, { challenge: url.searchParams.get('code_challenge'), clientId: url.searchParams.get('client_id') });
+      back.searchParams.set('code', code);
+      res.writeHead(302, { location: back.href });
+      return res.end();
+    }
+    if (url.pathname === '/oauth/token') {
+      const form = Object.fromEntries(new URLSearchParams(body));
+      provider.tokenRequests.push({ ...form, gitlab: true });
+      const issued = gitlabCodes.get(form.code);
+      gitlabCodes.delete(form.code);
+      const challenge = form.code_verifier && createHash('sha256').update(form.code_verifier).digest('base64url');
+      if (!issued || form.client_secret !== 'gitlab-secret' || form.client_id !== issued.clientId || challenge !== issued.challenge) {
+        return json(400, { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid.' });
+      }
+      return json(200, { access_token: `glpat-${randomUUID()}`, token_type: 'Bearer', expires_in: 7200, refresh_token: randomUUID() });
+    }
+    if (url.pathname === '/api/v4/user') {
+      const authorized = (req.headers.authorization ?? '').startsWith('Bearer glpat-');
+      return authorized ? json(200, provider.gitlabUser) : json(401, { message: '401 Unauthorized' });
+    }
+    return json(404, { message: '404 Not Found' });
+  };
+
   const server = http.createServer((req, res) => {
     const path = req.url.split('?')[0];
+    if (path.startsWith('/oauth/') || path.startsWith('/api/v4/')) {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => gitlab(req, res, body));
+      return;
+    }
     if (path.startsWith('/login/oauth/') || path === '/user' || path === '/user/emails') {
       let body = '';
       req.on('data', (chunk) => { body += chunk; });

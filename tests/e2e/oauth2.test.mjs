@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { adminClient, assertAppwriteError, endpoint, node, projectId, raw, uniqueEmail, userClient } from './helpers.mjs';
+import { adminClient, apiKey, assertAppwriteError, endpoint, node, projectId, raw, rejectsWith, runtime, uniqueEmail, userClient } from './helpers.mjs';
 import { startProvider } from './oauth-provider.mjs';
 
 const port = Number(process.env.EDGEWRITE_TEST_OAUTH_PORT ?? 0);
@@ -76,10 +76,10 @@ function agent() {
  * Starts a sign-in the way the web SDK's URL does and follows it to the app; returns every hop.
  * `tamper(url)` may rewrite the callback URL the provider sends the browser to.
  */
-async function flow(browser, { kind = 'sessions', providerName = 'oidc', success, failure, scopes = [], tamper = (u) => u, headers } = {}) {
+async function flow(browser, { kind = 'sessions', providerName = 'oidc', success, failure, scopes = [], tamper = (u) => u, headers, project = projectId } = {}) {
   const params = new URLSearchParams({ success: success ?? `${page.origin}/done`, failure: failure ?? `${page.origin}/failed` });
   scopes.forEach((s, i) => params.append(`scopes[${i}]`, s));
-  params.append('project', projectId);
+  params.append('project', project);
   const start = await browser.get(`${endpoint}/account/${kind}/oauth2/${providerName}?${params}`, { headers });
   if (start.res.status !== 301) return { start };
   const authorize = await browser.get(start.location);
@@ -227,6 +227,27 @@ test('oauth2: refused consent lands on the failure URL with the error, and creat
   assert.equal((await new node.Users(adminClient()).list({ queries: [node.Query.limit(1)] })).total, before);
 });
 
+test('oauth2: a provider that fails or never answers sends the browser to the failure URL, and nothing is created', { skip: noProvider, timeout: 120_000 }, async () => {
+  const users = new node.Users(adminClient());
+  for (const failure of ['error', 'hang']) {
+    const email = uniqueEmail(`failing-${failure}`);
+    provider.githubUser = { id: Date.now(), login: 'failing', name: 'Failing' };
+    provider.githubEmails = [{ email, primary: true, verified: true }];
+    provider.tokenFailure = failure;
+    try {
+      const { landed, redirect } = await flow(agent(), { providerName: 'github' });
+      assert.equal(landed.pathname, '/failed', `${failure}: ${redirect.location}`);
+      const error = errorOf(landed);
+      assert.equal(error.type, 'user_oauth2_provider_error', failure);
+      assert.equal(error.code, 424);
+      assert.equal(redirect.res.headers.getSetCookie().filter((c) => c.startsWith('a_session_')).length, 0);
+    } finally {
+      provider.tokenFailure = null;
+    }
+    assert.equal((await users.list({ search: email })).total, 0, failure);
+  }
+});
+
 test('oauth2: an unverified provider email never takes over the account that has it', { skip: noProvider }, async () => {
   const email = uniqueEmail('victim');
   const users = new node.Users(adminClient());
@@ -300,6 +321,122 @@ test('oauth2: refreshing an OAuth2 session gets new provider tokens; identities 
   const removed = await browser.get(`${endpoint}/account/identities/${mine.identities[0].$id}`, { method: 'DELETE', headers });
   assert.equal(removed.res.status, 204);
   assert.equal(JSON.parse((await browser.get(`${endpoint}/account/identities`, { headers })).text).total, 0);
+});
+
+// The project API's OAuth2 settings, on a project of their own (`oauth`) so the deployment's
+// settings the other tests sign in with stay as they are; a Spin app serves one project, so
+// there they change the test project's, after the tests above ran (tests run in order).
+const settingsProject = runtime === 'spin' ? projectId : 'oauth';
+/** Deep equality of what node-appwrite parsed (objects without a prototype) and a literal. */
+const same = (actual, expected, message) => assert.deepEqual(JSON.parse(JSON.stringify(actual)), expected, message);
+const projectApi = (key = apiKey) => new node.Project(new node.Client().setEndpoint(endpoint).setProject(settingsProject).setKey(key));
+
+test('project API: the OAuth2 providers list with the deployment\'s settings, secrets never shown, and Appwrite\'s errors', { skip: noProvider }, async () => {
+  const api = projectApi();
+  const list = await api.listOAuth2Providers();
+  const ids = list.providers.map((p) => p.$id);
+  same(ids, ['apple', 'discord', 'facebook', 'github', 'gitlab', 'google', 'linkedin', 'microsoft', 'oidc', 'slack', 'spotify', 'twitch']);
+  assert.equal(list.total, 12);
+  const byId = Object.fromEntries(list.providers.map((p) => [p.$id, p]));
+  same(byId.github, { $id: 'github', enabled: true, clientId: 'edgewrite-github', clientSecret: '' });
+  same(byId.gitlab, { $id: 'gitlab', enabled: false, applicationId: 'off', secret: '', endpoint: '' });
+  same(byId.discord, { $id: 'discord', enabled: false, clientId: '', clientSecret: '' });
+  same(byId.apple, { $id: 'apple', enabled: false, serviceId: '', keyId: '', teamId: '', p8File: '' });
+  const oidc = await api.getOAuth2Provider({ providerId: 'oidc' });
+  assert.equal(oidc.wellKnownURL, `${provider.origin}/.well-known/openid-configuration`);
+  assert.equal(oidc.clientSecret, '');
+  same(oidc.prompt, []);
+  assert.equal(oidc.maxAge, null);
+  const page2 = await api.listOAuth2Providers({ queries: [node.Query.limit(2), node.Query.offset(3)], total: false });
+  same(page2.providers.map((p) => p.$id), ['github', 'gitlab']);
+  assert.equal(page2.total, 0);
+  await rejectsWith(assert, api.listOAuth2Providers({ queries: [node.Query.equal('$id', 'github')] }), 400, 'general_query_invalid');
+  // Providers Appwrite has and edgewrite does not speak, and names nobody has.
+  await rejectsWith(assert, api.getOAuth2Provider({ providerId: 'amazon' }), 400, 'project_provider_unsupported');
+  await rejectsWith(assert, api.updateOAuth2Amazon({ clientId: 'a', clientSecret: 'b' }), 400, 'project_provider_unsupported');
+  assertAppwriteError(assert, await raw('/project/oauth2/myspace', { key: true, project: settingsProject }), 400, 'general_argument_invalid');
+  const q = new URLSearchParams({ success: `${page.origin}/done`, failure: `${page.origin}/failed` });
+  assertAppwriteError(assert, await raw(`/account/sessions/oauth2/amazon?${q}`), 400, 'project_provider_unsupported');
+});
+
+test('project API: only keys with the project.oauth2 scopes read or change the settings', { skip: noProvider }, async () => {
+  const admin = projectApi();
+  const reader = await admin.createKey({ keyId: node.ID.unique(), name: 'oauth2 reader', scopes: ['project.oauth2.read'] });
+  const other = await admin.createKey({ keyId: node.ID.unique(), name: 'users only', scopes: ['users.read', 'project.read'] });
+  assert.equal((await projectApi(reader.secret).getOAuth2Provider({ providerId: 'github' })).clientId, 'edgewrite-github');
+  await rejectsWith(assert, projectApi(reader.secret).updateOAuth2GitHub({ enabled: false }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, projectApi(other.secret).listOAuth2Providers(), 401, 'general_unauthorized_scope');
+  // A signed-in user is no admin.
+  const { session } = await userClient();
+  assertAppwriteError(assert, await raw('/project/oauth2', { headers: { 'x-appwrite-session': session.secret } }), 401, 'general_unauthorized_scope');
+  assertAppwriteError(assert, await raw('/project/oauth2', { project: settingsProject }), 401, 'general_unauthorized_scope');
+  assert.equal((await admin.getOAuth2Provider({ providerId: 'github' })).enabled, true, 'nothing changed');
+});
+
+test('project API: a self-managed GitLab configured through updateOAuth2Gitlab signs users in; disabled, it refuses them', { skip: noProvider }, async () => {
+  const api = projectApi();
+  const saved = await api.updateOAuth2Gitlab({ applicationId: 'edgewrite-gitlab', secret: 'gitlab-secret', endpoint: provider.origin, enabled: true });
+  same(saved, { $id: 'gitlab', enabled: true, applicationId: 'edgewrite-gitlab', secret: '', endpoint: provider.origin });
+  provider.gitlabUser = { id: Date.now(), username: 'tanuki', name: 'Tanu Ki', email: uniqueEmail('gitlab'), confirmed_at: '2020-01-01T00:00:00Z' };
+  const browser = agent();
+  const { start, landed, redirect } = await flow(browser, { providerName: 'gitlab', project: settingsProject });
+  assert.equal(new URL(start.location).origin + new URL(start.location).pathname, `${provider.origin}/oauth/authorize`);
+  assert.equal(new URL(start.location).searchParams.get('client_id'), 'edgewrite-gitlab');
+  assert.equal(`${landed.origin}${landed.pathname}`, `${page.origin}/done`, redirect.location);
+  const tokenRequest = provider.tokenRequests.at(-1);
+  assert.equal(tokenRequest.gitlab, true);
+  assert.equal(tokenRequest.client_secret, 'gitlab-secret');
+  const headers = { 'x-appwrite-project': settingsProject };
+  const me = JSON.parse((await browser.get(`${endpoint}/account`, { headers })).text);
+  assert.equal(me.email, provider.gitlabUser.email);
+  assert.equal(me.name, 'Tanu Ki');
+  const session = JSON.parse((await browser.get(`${endpoint}/account/sessions/current`, { headers })).text);
+  assert.equal(session.provider, 'gitlab');
+  assert.equal(session.providerUid, String(provider.gitlabUser.id));
+  const q = new URLSearchParams({ success: `${page.origin}/done`, failure: `${page.origin}/failed` });
+  if (settingsProject !== projectId) {
+    // The other project still has the deployment's (disabled) GitLab.
+    assertAppwriteError(assert, await raw(`/account/sessions/oauth2/gitlab?${q}`), 412, 'project_provider_disabled');
+  }
+  // Disabled, the settings stay and sign-in stops.
+  const off = await api.updateOAuth2Gitlab({ enabled: false });
+  same(off, { ...saved, enabled: false });
+  assertAppwriteError(assert, await raw(`/account/sessions/oauth2/gitlab?${q}`, { project: settingsProject }), 412, 'project_provider_disabled');
+  // A change that leaves `enabled` out enables settings that check out (Appwrite's rule).
+  assert.equal((await api.updateOAuth2Gitlab({ applicationId: 'edgewrite-gitlab' })).enabled, true);
+  assert.equal((await raw(`/account/sessions/oauth2/gitlab?${q}`, { project: settingsProject, redirect: 'manual' })).status, 301);
+});
+
+test('project API: settings that do not check out are refused when enabling, and nothing is stored', { skip: noProvider }, async () => {
+  const api = projectApi();
+  // GitHub is asked whether it knows the client and its secret.
+  const wrong = api.updateOAuth2GitHub({ clientId: 'edgewrite-github', clientSecret: 'not-the-secret', enabled: true });
+  await rejectsWith(assert, wrong, 400, 'general_argument_invalid');
+  await wrong.catch((e) => assert.match(e.message, /^Could not enable OAuth2 provider: .*Client Secret is incorrect/));
+  same(await api.getOAuth2Provider({ providerId: 'github' }), { $id: 'github', enabled: true, clientId: 'edgewrite-github', clientSecret: '' });
+  await rejectsWith(assert, api.updateOAuth2Discord({ clientId: 'only-an-id', enabled: true }), 400, 'general_argument_invalid');
+  assert.equal((await api.getOAuth2Provider({ providerId: 'discord' })).clientId, '');
+  // Apple's key must sign; left undecided, the settings are kept but not enabled.
+  const apple = { serviceId: 'app.example.web', keyId: 'KEY123', teamId: 'TEAM123', p8File: '-----BEGIN PRIVATE KEY-----garbage-----END PRIVATE KEY-----' };
+  await rejectsWith(assert, api.updateOAuth2Apple({ ...apple, enabled: true }), 400, 'general_argument_invalid');
+  same(await api.updateOAuth2Apple(apple), { $id: 'apple', enabled: false, serviceId: 'app.example.web', keyId: 'KEY123', teamId: 'TEAM123', p8File: '' });
+  // Google's and OpenID Connect's prompts, and OpenID Connect's endpoints.
+  await rejectsWith(assert, api.updateOAuth2Google({ prompt: [] }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, api.updateOAuth2Google({ prompt: ['none', 'consent'] }), 400, 'general_argument_invalid');
+  const google = await api.updateOAuth2Google({ clientId: 'g-id', clientSecret: 'g-secret', prompt: ['select_account'], enabled: false });
+  same(google, { $id: 'google', enabled: false, clientId: 'g-id', clientSecret: '', prompt: ['select_account'] });
+  await rejectsWith(assert, api.updateOAuth2Oidc({ wellKnownURL: 'not a url' }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, api.updateOAuth2Oidc({ wellKnownURL: '', authorizationURL: `${provider.origin}/authorize`, enabled: true }), 400, 'general_argument_invalid');
+  assert.equal((await api.getOAuth2Provider({ providerId: 'oidc' })).wellKnownURL, `${provider.origin}/.well-known/openid-configuration`);
+  const oidc = await api.updateOAuth2Oidc({ prompt: ['login'], maxAge: 300 });
+  assert.equal(oidc.enabled, true);
+  same([oidc.prompt, oidc.maxAge, oidc.clientSecret], [['login'], 300, '']);
+  const q = new URLSearchParams({ success: `${page.origin}/done`, failure: `${page.origin}/failed` });
+  const start = await raw(`/account/sessions/oauth2/oidc?${q}`, { project: settingsProject, redirect: 'manual' });
+  const to = new URL(start.headers.get('location'));
+  assert.equal(to.searchParams.get('prompt'), 'login');
+  assert.equal(to.searchParams.get('max_age'), '300');
+  same((await api.updateOAuth2Oidc({ prompt: [] })).prompt, []);
 });
 
 /** Starts `method` (createOAuth2Session or createOAuth2Token) from `tab` and waits to land on `landing`. */

@@ -375,6 +375,31 @@ impl Capability for Teams {
     }
 }
 
+/// The project's OAuth2 provider settings (`/v1/project/oauth2…`, `oauth2::settings`).
+pub struct ProjectOAuth2;
+
+static OAUTH2_SETTINGS_ROUTES: &[Route] = &[
+    route(Method::Get, "/v1/project/oauth2", "project.oauth2.read", "oauth2.settings.list"),
+    route(Method::Get, "/v1/project/oauth2/{provider}", "project.oauth2.read", "oauth2.settings.get"),
+    route(Method::Patch, "/v1/project/oauth2/{provider}", "project.oauth2.write", "oauth2.settings.update"),
+];
+
+#[async_trait(?Send)]
+impl Capability for ProjectOAuth2 {
+    fn routes(&self) -> &'static [Route] {
+        OAUTH2_SETTINGS_ROUTES
+    }
+
+    async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        match route.name {
+            "oauth2.settings.list" => oauth2::settings::list(ctx).await,
+            "oauth2.settings.get" => oauth2::settings::get(ctx).await,
+            "oauth2.settings.update" => oauth2::settings::update(ctx).await,
+            _ => Err(ErrorType::GeneralRouteNotFound.into()),
+        }
+    }
+}
+
 /// The project's API keys (`/v1/project/keys`, the node SDK's `Project` service).
 pub struct ProjectKeys;
 

@@ -38,11 +38,12 @@ impl Server {
             req.headers.set(k, *v);
         }
         req.body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let caps: [&dyn Capability; 4] = [
+        let caps: [&dyn Capability; 5] = [
             &edgewrite_account::Account,
             &edgewrite_account::Users,
             &edgewrite_account::Teams,
             &edgewrite_account::ProjectKeys,
+            &edgewrite_account::ProjectOAuth2,
         ];
         let config = edgewrite_core::Config::from_secrets(edgewrite_core::Runtime::secrets(&self.runtime));
         let resp = futures_executor::block_on(edgewrite_core::serve(

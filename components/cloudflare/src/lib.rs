@@ -137,6 +137,7 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_account::Users,
     &edgewrite_account::Teams,
     &edgewrite_account::ProjectKeys,
+    &edgewrite_account::ProjectOAuth2,
     &edgewrite_databases::Databases,
     &edgewrite_databases::TablesDb,
     &edgewrite_storage::Storage,

@@ -199,6 +199,7 @@ error_types! {
     KeyNotFound = ("key_not_found", 404, "Key with the requested ID could not be found."),
     KeyAlreadyExists = ("key_already_exists", 409, "Key with the same ID already exists."),
     ProjectProviderDisabled = ("project_provider_disabled", 412, "OAuth provider disabled."),
+    ProjectProviderUnsupported = ("project_provider_unsupported", 400, "The chosen OAuth provider is unsupported. Please check the Create OAuth2 Session docs for the complete list of supported OAuth providers."),
     ProjectInvalidSuccessUrl = ("project_invalid_success_url", 400, "OAuth success URL not allowed."),
     ProjectInvalidFailureUrl = ("project_invalid_failure_url", 400, "OAuth failure URL not allowed."),
     ProviderNotFound = ("provider_not_found", 404, "Messaging provider missing."),

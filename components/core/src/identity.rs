@@ -69,6 +69,8 @@ pub const API_KEY_SCOPES: &[&str] = &[
     "policies.write",
     "project.policies.read",
     "project.policies.write",
+    "project.oauth2.read",
+    "project.oauth2.write",
     "templates.read",
     "templates.write",
     "stages.read",

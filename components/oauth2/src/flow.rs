@@ -155,7 +155,11 @@ async fn oidc_endpoints(client: &Client<'_>, config: &ProviderConfig) -> Result<
     };
     let authorize = pick("authorizationEndpoint", "authorization_endpoint");
     let token = pick("tokenEndpoint", "token_endpoint");
-    let userinfo = pick("userinfoEndpoint", "userinfo_endpoint");
+    // `userinfoEndpoint` is the spelling of settings older than Appwrite 1.9.
+    let userinfo = match pick("userInfoEndpoint", "userinfo_endpoint") {
+        found if found.is_empty() => pick("userinfoEndpoint", "userinfo_endpoint"),
+        found => found,
+    };
     if authorize.is_empty() || token.is_empty() {
         return Err(OAuthError::Config(
             "the OpenID Connect provider needs wellKnownEndpoint, or authorizationEndpoint and tokenEndpoint"
@@ -224,6 +228,13 @@ pub async fn authorize_url(
             query.append_pair("prompt", "none");
         }
         _ => {}
+    }
+    let prompt = config.prompt();
+    if !prompt.is_empty() {
+        query.append_pair("prompt", &prompt.join(" "));
+    }
+    if let Some(max_age) = config.max_age() {
+        query.append_pair("max_age", &max_age.to_string());
     }
     let separator = if endpoints.authorize.contains('?') { '&' } else { '?' };
     Ok(format!("{}{separator}{}", endpoints.authorize, query.finish()))
@@ -384,6 +395,37 @@ pub async fn refresh(
         grant.refresh_token = refresh_token.to_string();
     }
     Ok(grant)
+}
+
+/// The check Appwrite makes before it enables a provider through the project API, so a typo in
+/// the settings shows there and not at a user's first sign-in: Apple's key must sign, and
+/// GitHub is asked, with a code that cannot be good, whether it knows the client and its secret.
+pub async fn verify_credentials(client: &Client<'_>, config: &ProviderConfig) -> Result<(), String> {
+    match config.provider {
+        Provider::Apple => config.client_secret(client.now_secs).map(drop).map_err(|e| match e {
+            OAuthError::Config(detail) => detail,
+            other => other.to_string(),
+        }),
+        Provider::Github => {
+            let endpoints = endpoints(client, config).await.map_err(|e| e.to_string())?;
+            let fields =
+                [("code", "intentionally-invalid-code"), ("redirect_uri", "intentionally-invalid-redirect")];
+            match token_request(client, config, &endpoints.token, &fields).await {
+                Err(OAuthError::Refused(detail)) if detail.starts_with("incorrect_client_credentials") => Err(
+                    "GitHub application with provided Client ID is valid, but the provided Client Secret is incorrect."
+                        .into(),
+                ),
+                Err(OAuthError::Refused(detail)) if detail.starts_with("Not Found") => {
+                    Err("GitHub application with provided Client ID does not exist.".into())
+                }
+                Err(OAuthError::Provider(detail)) => Err(detail),
+                // A refused code (bad_verification_code, redirect_uri_mismatch) means GitHub
+                // knew the client.
+                _ => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod flow;
 pub mod jose;
 mod providers;
 
-pub use flow::{authorize_url, exchange, refresh, AuthorizeRequest, Client, Exchange};
+pub use flow::{authorize_url, exchange, refresh, verify_credentials, AuthorizeRequest, Client, Exchange};
 pub use providers::{BaseUrls, Provider, ProviderConfig, PROVIDERS};
 
 /// What a sign-in learned about the provider's user.

@@ -116,6 +116,20 @@ impl Provider {
         )
     }
 
+    /// What Appwrite's project API (`/v1/project/oauth2/{provider}`) calls the client id and
+    /// the client secret of this provider; Apple has no single secret (its key, key id and
+    /// team id stand for it).
+    pub fn credential_fields(self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Provider::Apple => ("serviceId", None),
+            Provider::Microsoft => ("applicationId", Some("applicationSecret")),
+            Provider::Gitlab => ("applicationId", Some("secret")),
+            Provider::Facebook => ("appId", Some("appSecret")),
+            Provider::Linkedin => ("clientId", Some("primaryClientSecret")),
+            _ => ("clientId", Some("clientSecret")),
+        }
+    }
+
     /// The origins the provider's endpoints live on (for Spin's `allowed_outbound_hosts`).
     pub fn origins(self) -> &'static [&'static str] {
         match self {
@@ -170,8 +184,9 @@ impl BaseUrls {
 
 /// A provider as a project configured it: Appwrite's `appId` and `secret`, where the secret is,
 /// for some providers, a JSON object (Apple: `keyID`, `teamID`, `p8`; Microsoft:
-/// `clientSecret`, `tenantID`; GitLab: `clientSecret`, `endpoint`; OpenID Connect:
-/// `clientSecret` and `wellKnownEndpoint` or the three endpoints).
+/// `clientSecret`, `tenantID`; GitLab: `clientSecret`, `endpoint`; Google: `clientSecret`,
+/// `prompt`; OpenID Connect: `clientSecret`, `wellKnownEndpoint` or the three endpoints,
+/// `prompt`, `maxAge`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderConfig {
     pub provider: Provider,
@@ -185,7 +200,7 @@ impl ProviderConfig {
     }
 
     /// A field of the JSON secret, trimmed; empty when absent.
-    pub(crate) fn secret_field(&self, key: &str) -> String {
+    pub fn secret_field(&self, key: &str) -> String {
         self.secret_json()[key].as_str().unwrap_or_default().trim().to_string()
     }
 
@@ -199,7 +214,7 @@ impl ProviderConfig {
                 &self.app_id,
                 now_secs,
             ),
-            Provider::Microsoft | Provider::Gitlab | Provider::Oidc => {
+            Provider::Microsoft | Provider::Gitlab | Provider::Oidc | Provider::Google => {
                 let value = self.secret_field("clientSecret");
                 // A plain string is the secret itself (older settings).
                 Ok(if value.is_empty() && !self.secret.trim_start().starts_with('{') {
@@ -209,6 +224,40 @@ impl ProviderConfig {
                 })
             }
             _ => Ok(self.secret.clone()),
+        }
+    }
+
+    /// Whether the settings hold what the token endpoint needs: a client id, and a client
+    /// secret (Apple: the key, its id and the team id).
+    pub fn has_credentials(&self) -> bool {
+        if self.app_id.trim().is_empty() {
+            return false;
+        }
+        match self.provider {
+            Provider::Apple => ["p8", "keyID", "teamID"].iter().all(|k| !self.secret_field(k).is_empty()),
+            _ => self.client_secret(0).is_ok_and(|s| !s.trim().is_empty()),
+        }
+    }
+
+    /// The `prompt` values the authorization request carries: Google's settings (`consent`
+    /// unless set, so Google hands out a refresh token), OpenID Connect's (none unless set).
+    pub fn prompt(&self) -> Vec<String> {
+        let set: Vec<String> = self.secret_json()["prompt"]
+            .as_array()
+            .map(|values| values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        match self.provider {
+            Provider::Google if set.is_empty() => vec!["consent".into()],
+            Provider::Google | Provider::Oidc => set,
+            _ => vec![],
+        }
+    }
+
+    /// OpenID Connect's `max_age` (seconds since the user last authenticated), if set.
+    pub fn max_age(&self) -> Option<i64> {
+        match self.provider {
+            Provider::Oidc => self.secret_json()["maxAge"].as_i64().filter(|n| *n >= 0),
+            _ => None,
         }
     }
 

@@ -592,6 +592,19 @@ pub const MIGRATIONS: &[Migration] = &[
             "ALTER TABLE sessions ADD COLUMN provider_access_token_expiry INTEGER",
         ],
     },
+    // OAuth2 provider settings the project API (`/v1/project/oauth2…`) stores; a row here
+    // wins over the deployment's EDGEWRITE_OAUTH2_PROVIDERS. The secret is sealed.
+    Migration {
+        version: 16,
+        name: "oauth2 provider settings",
+        statements: &["CREATE TABLE oauth2_providers (
+                provider TEXT PRIMARY KEY,
+                enabled INTEGER NOT NULL,
+                app_id TEXT NOT NULL,
+                secret BLOB NOT NULL,
+                updated_at INTEGER NOT NULL
+            )"],
+    },
 ];
 
 /// The newest schema version this build knows.

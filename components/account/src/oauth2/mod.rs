@@ -13,6 +13,7 @@
 //! flow signed in or the provider vouches for the same email; every write of a sign-in is one
 //! batch, after every check and every call to the provider.
 
+pub mod settings;
 mod support;
 
 use edgewrite_core::abuse::{self, ip_key, Limit};
@@ -83,7 +84,7 @@ pub async fn start(ctx: &Ctx<'_>, token_flow: bool) -> Result<Response, Appwrite
     let success = redirect_param(ctx, "success")?;
     let failure = redirect_param(ctx, "failure")?;
     let scopes = ctx.params.string_array("scopes", 4096, &ctx.config.limits)?.unwrap_or_default();
-    let config = support::provider_config(ctx, provider)?;
+    let config = support::provider_config(ctx, provider).await?;
     let random = |n: usize| {
         let mut bytes = vec![0u8; n];
         ctx.ports.random.fill(&mut bytes);
@@ -267,7 +268,7 @@ async fn sign_in(
             ));
         }
     }
-    let config = support::provider_config(ctx, provider)?;
+    let config = support::provider_config(ctx, provider).await?;
     let name = provider.display_name();
     if let Some(error) = ctx.params.text("error", 2048)?.filter(|e| !e.is_empty()) {
         let description = ctx.params.text("error_description", 2048)?.unwrap_or_default();
@@ -463,7 +464,7 @@ pub(crate) async fn refresh_statements(
     if refresh.is_empty() {
         return Ok(None);
     }
-    let config = support::provider_config(ctx, provider)?;
+    let config = support::provider_config(ctx, provider).await?;
     let grant = edgewrite_oauth2::refresh(&support::client(ctx), &config, &refresh)
         .await
         .map_err(|e| support::provider_error(provider, &e))?;

@@ -11,42 +11,41 @@ use serde_json::{json, Value as Json};
 use sha2::Sha256;
 
 /// `EDGEWRITE_OAUTH2_PROVIDERS`: a JSON object of providers by name, each
-/// `{"enabled": bool, "appId": "...", "secret": "..." or {...}}` (README "OAuth2 sign-in").
+/// `{"enabled": bool, "appId": "...", "secret": "..." or {...}}` (README "OAuth2 sign-in"); the
+/// project API's settings win over it (`settings`).
 pub const PROVIDERS_VARIABLE: &str = "EDGEWRITE_OAUTH2_PROVIDERS";
 
-/// The `{provider}` path slot, one of the providers edgewrite speaks.
+/// The `{provider}` path slot, one of the providers edgewrite speaks; Appwrite's others are
+/// `project_provider_unsupported`.
 pub fn provider_param(ctx: &Ctx<'_>) -> Result<Provider, AppwriteError> {
     let name = ctx.params.path("provider").unwrap_or_default();
     Provider::from_name(name).ok_or_else(|| {
+        if super::settings::APPWRITE_PROVIDERS.contains(&name) {
+            return AppwriteError::from(ErrorType::ProjectProviderUnsupported);
+        }
         let names: Vec<&str> = edgewrite_oauth2::PROVIDERS.iter().map(|p| p.name()).collect();
         AppwriteError::invalid_param("provider", &format!("Value must be one of ({})", names.join(", ")))
     })
 }
 
-/// The project's settings for `provider`, when it is enabled and configured.
-pub fn provider_config(ctx: &Ctx<'_>, provider: Provider) -> Result<ProviderConfig, AppwriteError> {
-    let all: Json = serde_json::from_str(&ctx.ports.secrets.get(PROVIDERS_VARIABLE).unwrap_or_default())
-        .unwrap_or(Json::Null);
-    let entry = &all[provider.name()];
-    let app_id = entry["appId"].as_str().unwrap_or_default().trim().to_string();
-    let secret = match &entry["secret"] {
-        Json::String(s) => s.clone(),
-        Json::Null => String::new(),
-        other => other.to_string(),
-    };
-    if entry["enabled"] == Json::Bool(false) || entry.is_null() {
+/// The project's settings for `provider` (`settings::effective`), when it is enabled and
+/// configured.
+pub async fn provider_config(ctx: &Ctx<'_>, provider: Provider) -> Result<ProviderConfig, AppwriteError> {
+    let setting = super::settings::effective(ctx, provider).await?;
+    let Some(setting) = setting.filter(|s| s.enabled) else {
         return Err(AppwriteError::new(
             ErrorType::ProjectProviderDisabled,
             "This provider is disabled. Please enable the provider from your Appwrite console to continue.",
         ));
-    }
-    if app_id.is_empty() || secret.is_empty() {
+    };
+    let config = ProviderConfig { provider, app_id: setting.app_id, secret: setting.secret };
+    if !config.has_credentials() {
         return Err(AppwriteError::new(
             ErrorType::ProjectProviderDisabled,
             "This provider is disabled. Please configure the provider app ID and app secret key from your Appwrite console to continue.",
         ));
     }
-    Ok(ProviderConfig { provider, app_id, secret })
+    Ok(config)
 }
 
 /// A flow client over the request's ports, with the deployment's `EDGEWRITE_OAUTH2_BASE_URLS`.

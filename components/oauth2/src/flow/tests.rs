@@ -384,3 +384,72 @@ fn an_oidc_id_token_that_does_not_verify_stops_the_sign_in() {
     let replayed = Exchange { nonce: "n-2", ..good };
     assert!(futures_executor::block_on(super::exchange(&client, &oidc, &replayed)).is_err());
 }
+
+#[test]
+fn prompts_and_max_age_come_from_the_settings() {
+    let outbound = Recorded { answers: vec![], seen: RefCell::new(vec![]) };
+    let client = Client { outbound: &outbound, base_urls: BaseUrls::default(), now_secs: 0 };
+    let request =
+        AuthorizeRequest { redirect_uri: "r", state: "s", code_challenge: "c", nonce: "n", scopes: &[] };
+    let query = |config: &ProviderConfig| -> Vec<(String, String)> {
+        let url = futures_executor::block_on(authorize_url(&client, config, &request)).unwrap();
+        form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes()).into_owned().collect()
+    };
+    let has = |pairs: &[(String, String)], k: &str, v: &str| pairs.contains(&(k.into(), v.into()));
+    // Google: `consent` unless the settings say otherwise; the secret may be plain or JSON.
+    let plain = config(Provider::Google, "g-secret");
+    assert!(has(&query(&plain), "prompt", "consent"));
+    assert_eq!(plain.client_secret(0).unwrap(), "g-secret");
+    let chosen = config(Provider::Google, r#"{"clientSecret": "g2", "prompt": ["select_account"]}"#);
+    assert!(has(&query(&chosen), "prompt", "select_account"));
+    assert_eq!(chosen.client_secret(0).unwrap(), "g2");
+    // OpenID Connect: nothing unless set.
+    let bare = r#"{"clientSecret": "x", "authorizationEndpoint": "https://idp.test/a", "tokenEndpoint": "https://idp.test/t"}"#;
+    let pairs = query(&config(Provider::Oidc, bare));
+    assert!(!pairs.iter().any(|(k, _)| k == "prompt" || k == "max_age"));
+    let set =
+        bare.replace("\"clientSecret\"", r#""prompt": ["login", "consent"], "maxAge": 600, "clientSecret""#);
+    let pairs = query(&config(Provider::Oidc, &set));
+    assert!(has(&pairs, "prompt", "login consent") && has(&pairs, "max_age", "600"));
+}
+
+#[test]
+fn credentials_are_there_only_with_an_id_and_a_secret() {
+    assert!(config(Provider::Github, "s").has_credentials());
+    assert!(!config(Provider::Github, "").has_credentials());
+    assert!(!ProviderConfig { provider: Provider::Github, app_id: " ".into(), secret: "s".into() }
+        .has_credentials());
+    assert!(!config(Provider::Google, r#"{"clientSecret": "", "prompt": ["consent"]}"#).has_credentials());
+    assert!(config(Provider::Microsoft, r#"{"clientSecret": "m", "tenantID": ""}"#).has_credentials());
+    assert!(!config(Provider::Apple, r#"{"p8": "k", "keyID": "", "teamID": "t"}"#).has_credentials());
+    assert!(config(Provider::Apple, r#"{"p8": "k", "keyID": "i", "teamID": "t"}"#).has_credentials());
+}
+
+#[test]
+fn verifying_github_credentials_asks_github_with_a_code_that_cannot_be_good() {
+    let check = |answer: Json| {
+        let outbound = Recorded {
+            answers: vec![("https://github.com/login/oauth/access_token", 200, answer)],
+            seen: RefCell::new(vec![]),
+        };
+        let client = Client { outbound: &outbound, base_urls: BaseUrls::default(), now_secs: 0 };
+        let result = futures_executor::block_on(verify_credentials(&client, &config(Provider::Github, "s")));
+        let seen = outbound.seen.into_inner();
+        assert!(form(&seen[0]).contains(&("code".into(), "intentionally-invalid-code".into())));
+        result
+    };
+    assert_eq!(check(json!({"error": "bad_verification_code"})), Ok(()));
+    assert!(check(json!({"error": "incorrect_client_credentials"}))
+        .unwrap_err()
+        .contains("Client Secret is incorrect"));
+    // Apple's key must sign; other providers are not asked.
+    let outbound = Recorded { answers: vec![], seen: RefCell::new(vec![]) };
+    let client = Client { outbound: &outbound, base_urls: BaseUrls::default(), now_secs: 0 };
+    let apple = config(Provider::Apple, r#"{"p8": "not a key", "keyID": "i", "teamID": "t"}"#);
+    assert!(futures_executor::block_on(verify_credentials(&client, &apple)).unwrap_err().contains("p8"));
+    assert_eq!(
+        futures_executor::block_on(verify_credentials(&client, &config(Provider::Discord, "d"))),
+        Ok(())
+    );
+    assert!(outbound.seen.into_inner().is_empty());
+}

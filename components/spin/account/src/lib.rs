@@ -15,6 +15,7 @@ async fn handle(req: Request) -> impl IntoResponse {
             &edgewrite_account::Users,
             &edgewrite_account::Teams,
             &edgewrite_account::ProjectKeys,
+            &edgewrite_account::ProjectOAuth2,
             &edgewrite_messaging::Messaging,
         ],
         Some(&edgewrite_account::AccountAuthenticator),
