@@ -452,7 +452,7 @@ async function startFromPage(tab, method, providerName, landing, extra = {}) {
   ]);
 }
 
-test('browser: createOAuth2Session signs in through the redirects, links GitHub, and createOAuth2Token then createSession signs in again', { skip: noBrowser }, async () => {
+test('browser: createOAuth2Session signs in through the redirects, links GitHub, and createOAuth2Token then createSession signs in again; a replayed or tampered callback is refused', { skip: noBrowser }, async () => {
   const { default: puppeteer } = await import('puppeteer-core');
   const email = uniqueEmail('web');
   provider.oidcUser = { sub: `web-${Date.now()}`, email, email_verified: true, name: 'Web User' };
@@ -465,6 +465,8 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
   });
   try {
     const tab = await browser.newPage();
+    const callbacks = [];
+    tab.on('request', (r) => { if (r.url().includes('/sessions/oauth2/callback/')) callbacks.push(r.url()); });
     await tab.goto(`${page.origin}/`);
     await startFromPage(tab, 'createOAuth2Session', 'oidc', 'done');
     const me = await tab.evaluate(async (c) => {
@@ -474,6 +476,18 @@ test('browser: createOAuth2Session signs in through the redirects, links GitHub,
     }, { endpoint, projectId });
     assert.equal(me.user.email, email);
     assert.equal(me.session.provider, 'oidc');
+
+    // The provider's callback replayed in the same browser, and with a tampered state.
+    const callback = new URL(callbacks.at(-1));
+    for (const tampered of [false, true]) {
+      const url = new URL(callback);
+      const state = url.searchParams.get('state');
+      if (tampered) url.searchParams.set('state', `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`);
+      const answer = await tab.goto(url.href);
+      assert.equal(answer.status(), 400, url.href);
+      assert.equal(JSON.parse(await answer.text()).type, 'user_oauth2_bad_request');
+    }
+    await tab.goto(`${page.origin}/`);
 
     // Signed in, the GitHub account links to the same user.
     await startFromPage(tab, 'createOAuth2Session', 'github', 'linked', { scopes: ['repo'] });
