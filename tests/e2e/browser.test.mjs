@@ -2,19 +2,20 @@
 // its own origin, which uploads files through `appwrite`'s Storage (CORS with credentials, the
 // chunked upload from a page), then views and previews them by the SDK's URL builders.
 // `cargo xtask test` finds or installs Chromium and passes it as EDGEWRITE_CHROMIUM; without
-// one these tests report themselves skipped.
+// one these tests report themselves skipped. Web SDK 21.5 (the one Appwrite's React starter
+// ships) runs in the browser too: sign-up, login, TablesDB rows and realtime over URL channels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { adminClient, endpoint, projectId, node } from './helpers.mjs';
+import { adminClient, endpoint, projectId, node, runtime } from './helpers.mjs';
 
 const chromium = process.env.EDGEWRITE_CHROMIUM;
 const skip = chromium ? false : 'no Chromium (EDGEWRITE_CHROMIUM is not set)';
 
-/** Serves the page and the SDK bundle on a loopback port of its own. */
-async function pageServer() {
-  const sdk = await readFile(new URL('../node_modules/appwrite/dist/iife/sdk.js', import.meta.url));
+/** Serves the page and the SDK bundle (`package`'s) on a loopback port of its own. */
+async function pageServer(pkg = 'appwrite') {
+  const sdk = await readFile(new URL(`../node_modules/${pkg}/dist/iife/sdk.js`, import.meta.url));
   const server = http.createServer((req, res) => {
     if (req.url === '/sdk.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' });
@@ -79,6 +80,59 @@ test('browser: a page uploads with the web SDK, then views and previews its file
     assert.deepEqual(result.preview, [64, 48]);
     assert.deepEqual(result.chunks, [2, 2]);
     assert.ok(result.largeSame, 'the chunked upload downloads byte for byte');
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test('browser: web SDK 21 signs up and in, lists TablesDB rows, and gets realtime events over URL channels', { skip }, async () => {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const databaseId = `web21${Date.now().toString(36)}`;
+  const tables = new node.TablesDB(adminClient());
+  await tables.create({ databaseId, name: 'web21' });
+  await tables.createTable({ databaseId, tableId: 'notes', name: 'notes', permissions: ['read("users")'] });
+  await tables.createIntegerColumn({ databaseId, tableId: 'notes', key: 'n', required: false });
+  await tables.createRow({ databaseId, tableId: 'notes', rowId: 'first', data: { n: 1 } });
+  const { server, origin } = await pageServer('appwrite-web-21');
+  const browser = await puppeteer.launch({
+    executablePath: chromium,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const email = `web21-${Date.now().toString(36)}@example.com`;
+    const signedIn = await page.evaluate(async ({ endpoint, projectId, databaseId, email }) => {
+      const { Client, Account, TablesDB, ID, Query } = window.Appwrite;
+      const client = new Client().setEndpoint(endpoint).setProject(projectId);
+      const account = new Account(client);
+      await account.create({ userId: ID.unique(), email, password: 'correct-horse-9', name: 'Web 21' });
+      const session = await account.createEmailPasswordSession({ email, password: 'correct-horse-9' });
+      const me = await account.get();
+      const rows = await new TablesDB(client).listRows({ databaseId, tableId: 'notes', queries: [Query.equal('n', 1)] });
+      window.events = [];
+      window.unsubscribe = client.subscribe(`databases.${databaseId}.tables.notes.rows`, (event) => window.events.push(event));
+      return { me, session, rows };
+    }, { endpoint, projectId, databaseId, email });
+    assert.equal(signedIn.me.email, email);
+    assert.equal(signedIn.session.provider, 'email');
+    assert.equal(signedIn.rows.total, 1);
+    assert.equal(signedIn.rows.rows[0].$id, 'first');
+    assert.equal(signedIn.rows.rows[0].$sequence, 1, 'format 1.8.0: a numeric $sequence');
+    if (runtime === 'spin') return; // Spin takes no inbound WebSockets (README, "Realtime").
+    // The SDK opens the socket with the channel in its URL; then a row is written.
+    const deadline = Date.now() + 10_000;
+    let event;
+    for (let n = 2; !event && Date.now() < deadline; n++) {
+      await tables.createRow({ databaseId, tableId: 'notes', rowId: `row${n}`, data: { n } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      event = (await page.evaluate(() => window.events)).find((e) => e.payload?.$id === `row${n}`);
+    }
+    assert.ok(event, 'a realtime event reached the page');
+    assert.ok(event.events.some((e) => e.endsWith('.create')), JSON.stringify(event.events));
+    assert.ok(event.channels.includes(`databases.${databaseId}.tables.notes.rows`));
   } finally {
     await browser.close();
     server.close();

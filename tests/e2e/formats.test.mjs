@@ -1,11 +1,13 @@
 // Older SDK generations against edgewrite: each sends the X-Appwrite-Response-Format it was built
 // for, and gets its answers in that format and its parameters read the old way, as Appwrite's
-// version filters do (node-appwrite 11 → 1.4.0 with string queries, web 10 → 1.0.0, web 21 →
-// 1.8.0 with numeric $sequence). The newest SDKs (27.x) run through every other suite.
+// version filters do (node-appwrite 11 → 1.4.0 with string queries, web 10 → 1.0.0, web 17 →
+// 1.6.0, web 21 → 1.8.0 with numeric $sequence). The newest SDKs (27.x) run through every other suite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import node11 from 'node-appwrite-11';
+import { InputFile } from 'node-appwrite/file';
 import * as web10 from 'appwrite-web-10';
+import * as web17 from 'appwrite-web-17';
 import * as web21 from 'appwrite-web-21';
 import { adminClient, raw, node, endpoint, projectId, apiKey, uniqueEmail, installFallbackStorage } from './helpers.mjs';
 
@@ -81,6 +83,46 @@ test('web SDK 10 (format 1.0.0): sign up, log in, read documents with string que
   assert.equal(typeof page.documents[0].$sequence, 'number');
   await account.deleteSession('current');
   await assert.rejects(account.get(), (e) => e.code === 401);
+});
+
+test('web SDK 17 (format 1.6.0): account, prefs in order, documents with JSON queries, a team, files; each answer as 1.6 had it', async () => {
+  const client = new web17.Client().setEndpoint(endpoint).setProject(projectId);
+  const account = new web17.Account(client);
+  const email = uniqueEmail('w17');
+  const made = await account.create(web17.ID.unique(), email, PASSWORD, 'Web 17');
+  const session = await account.createEmailPasswordSession(email, PASSWORD);
+  assert.equal(session.userId, made.$id);
+  assert.deepEqual(session.factors, ['password']);
+  const me = await account.get();
+  assert.equal(me.email, email);
+  await account.updatePrefs({ theme: 'dark', zebra: 1, apple: 2 });
+  assert.deepEqual(Object.keys((await account.getPrefs())), ['theme', 'zebra', 'apple'], 'prefs keep their order');
+
+  const db = await numbers();
+  const documents = new web17.Databases(client);
+  const page = await documents.listDocuments(db, 'c', [web17.Query.greaterThan('n', 1), web17.Query.orderDesc('n')]);
+  assert.deepEqual(page.documents.map((d) => d.$id), ['n3', 'n2']);
+  assert.equal(typeof page.documents[0].$sequence, 'number');
+  const mine = await documents.createDocument(db, 'c', web17.ID.unique(), { n: 9 });
+  assert.equal(mine.n, 9);
+  assert.equal(typeof mine.$sequence, 'number');
+  assert.equal((await documents.getDocument(db, 'c', mine.$id)).n, 9);
+
+  const teams = new web17.Teams(client);
+  const team = await teams.create(web17.ID.unique(), 'Web 17 team');
+  const memberships = await teams.listMemberships(team.$id);
+  assert.equal(memberships.total, 1);
+  assert.equal(memberships.memberships[0].userId, made.$id);
+
+  // (Web SDKs before 18 upload through a FormData polyfill that needs a browser; the file is the
+  // server's.)
+  const bucketId = uid('w17');
+  const adminStorage = new node.Storage(adminClient());
+  await adminStorage.createBucket({ bucketId, name: bucketId, permissions: ['read("users")'] });
+  await adminStorage.createFile({ bucketId, fileId: 'f', file: InputFile.fromBuffer(Buffer.from('web 17 bytes'), 'w17.txt') });
+  const files = await new web17.Storage(client).listFiles(bucketId);
+  assert.deepEqual([files.total, files.files[0].sizeOriginal, files.files[0].name], [1, 12, 'w17.txt']);
+  await account.deleteSession('current');
 });
 
 test('web SDK 21 (format 1.8.0): TablesDB rows with numeric $sequence; the account as 1.8 had it', async () => {
