@@ -25,7 +25,9 @@
 // routes, routes 1.9.6 does not have, answers in an X-Appwrite-Response-Format older than 1.9
 // (older models by design), and what the proxy test's legacy stand-in answers. Binary answers
 // and 204s have no model. Requests a test makes with fetch() itself, old SDK generations
-// (node-appwrite 11, web 10/21/24), the Python flows and realtime frames are outside the hook.
+// (node-appwrite 11, web 10/17/21/24: older formats, older models) and realtime frames are outside
+// the hook. The Python SDK's answers are checked after its flows, from the file they write
+// (check-answers.mjs).
 import { readFileSync, appendFileSync, mkdirSync, existsSync } from 'node:fs';
 import { AssertionError } from 'node:assert';
 import { dirname, join, resolve } from 'node:path';

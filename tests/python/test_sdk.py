@@ -1,19 +1,23 @@
 """The official Python SDK (PyPI `appwrite`) against edgewrite: the flows a Python backend runs,
 every delete included. The SDK validates each answer against its pydantic models, so a model
-that lacks a field or carries a wrong type fails here. `cargo xtask test` runs this file after
-the Node suites, against the same server; to run it by hand:
+that lacks a field or carries a wrong type fails here. With EDGEWRITE_MODEL_ANSWERS set, every
+answer is also written there (JSON lines) for the Node suites' model check, which holds it against
+Appwrite 1.9.6's model exactly (tests/e2e/check-answers.mjs). `cargo xtask test` runs this file
+after the Node suites, against the same server; to run it by hand:
 
     EDGEWRITE_ENDPOINT=http://127.0.0.1:8787/v1 EDGEWRITE_PROJECT_ID=dev \\
     EDGEWRITE_API_KEY=... python tests/python/test_sdk.py
 """
 
 import hashlib
+import json
 import os
 import sys
 import time
 import traceback
 import warnings
 
+import requests
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.id import ID
@@ -34,6 +38,39 @@ PROJECT = os.environ.get("EDGEWRITE_PROJECT_ID", "dev")
 API_KEY = os.environ.get("EDGEWRITE_API_KEY", "")
 PASSWORD = "a-python-password-7"
 TESTS = []
+
+
+ANSWERS = os.environ.get("EDGEWRITE_MODEL_ANSWERS", "")
+CURRENT_TEST = {"name": ""}
+
+
+def record_answers():
+    """Wraps `requests.request`, which the SDK calls for every request, to write each answer to
+    EDGEWRITE_MODEL_ANSWERS."""
+    original = requests.request
+
+    def recording(method, url, **kwargs):
+        response = original(method, url, **kwargs)
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.startswith("application/json"):
+            kind, body = "json", response.json()
+        else:
+            kind, body = ("text" if response.content else "empty"), response.content[:64].decode("latin-1")
+        headers = {k.lower(): v for k, v in (kwargs.get("headers") or {}).items()}
+        answer = {
+            "test": CURRENT_TEST["name"],
+            "method": method,
+            "url": response.url if response.status_code < 300 or response.status_code >= 400 else url,
+            "status": response.status_code,
+            "kind": kind,
+            "body": body,
+            "format": headers.get("x-appwrite-response-format", ""),
+        }
+        with open(ANSWERS, "a", encoding="utf-8") as out:
+            out.write(json.dumps(answer) + "\n")
+        return response
+
+    requests.request = recording
 
 
 def test(fn):
@@ -231,8 +268,11 @@ def main():
     if not API_KEY:
         print("EDGEWRITE_API_KEY is not set", file=sys.stderr)
         return 2
+    if ANSWERS:
+        record_answers()
     passed = failed = 0
     for fn in TESTS:
+        CURRENT_TEST["name"] = fn.__name__
         started = time.time()
         try:
             fn()

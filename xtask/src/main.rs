@@ -478,7 +478,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         }
     }
     if files.is_empty() || files.iter().any(|f| f == "python") {
-        let (passed, failed, skipped) = python_flows(tools, &server.endpoint(), &key)?;
+        let (passed, failed, skipped) = python_flows(tools, &server.endpoint(), &key, &run_dir)?;
         counts = (counts.0 + passed, counts.1 + failed, counts.2 + skipped);
     }
     drop(server);
@@ -486,16 +486,20 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     Ok(counts)
 }
 
-/// tests/python/test_sdk.py (the official Python SDK) against the suite's server: its counts,
+/// tests/python/test_sdk.py (the official Python SDK) against the suite's server, then the model
+/// check of every answer it received (tests/e2e/check-answers.mjs, one more test): the counts,
 /// or one skip without a Python SDK.
-fn python_flows(tools: &tools::Tools, endpoint: &str, key: &str) -> Result<(u64, u64, u64)> {
+fn python_flows(tools: &tools::Tools, endpoint: &str, key: &str, run_dir: &Path) -> Result<(u64, u64, u64)> {
     let Some(python) = &tools.python_sdk else {
         println!("﹣ python SDK flows skipped: no Python 3 to install the SDK with");
         return Ok((0, 0, 1));
     };
     step("Python SDK flows (tests/python/test_sdk.py)");
+    let answers = run_dir.join("python-answers.jsonl");
+    let _ = std::fs::remove_file(&answers);
     let out = Command::new(python)
         .arg(repo_root().join("tests/python/test_sdk.py"))
+        .env("EDGEWRITE_MODEL_ANSWERS", &answers)
         .env("EDGEWRITE_ENDPOINT", endpoint)
         .env("EDGEWRITE_PROJECT_ID", "test")
         .env("EDGEWRITE_API_KEY", key)
@@ -508,10 +512,19 @@ fn python_flows(tools: &tools::Tools, endpoint: &str, key: &str) -> Result<(u64,
     let count = |word: &str| -> Option<u64> {
         summary?.split(", ").find_map(|part| part.strip_suffix(word)?.trim().parse().ok())
     };
-    match (count(" passed"), count(" failed")) {
-        (Some(passed), Some(failed)) => Ok((passed, failed, 0)),
+    let (passed, failed) = match (count(" passed"), count(" failed")) {
+        (Some(passed), Some(failed)) => (passed, failed),
         _ => bail!("tests/python/test_sdk.py ended without its summary ({})", out.status),
-    }
+    };
+    step("model check of the Python SDK's answers (tests/e2e/check-answers.mjs)");
+    let checked = Command::new(&tools.test_node)
+        .arg("e2e/check-answers.mjs")
+        .arg(&answers)
+        .arg("python")
+        .current_dir(repo_root().join("tests"))
+        .status()
+        .context("running tests/e2e/check-answers.mjs")?;
+    Ok(if checked.success() { (passed + 1, failed, 0) } else { (passed, failed + 1, 0) })
 }
 
 fn bench() -> Result<()> {
