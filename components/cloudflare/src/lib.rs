@@ -6,6 +6,8 @@ mod forward;
 mod object_runtime;
 mod outbound;
 mod project_object;
+#[cfg(test)]
+mod route_table;
 mod stores;
 mod upstream;
 mod wire;
