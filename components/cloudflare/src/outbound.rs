@@ -49,6 +49,13 @@ impl Connection for WorkerConnection {
     async fn start_tls(self: Box<Self>) -> Result<Box<dyn Connection>, OutboundError> {
         Ok(Box::new(WorkerConnection(self.0.start_tls())))
     }
+    async fn close(mut self: Box<Self>) {
+        // A socket dropped without `close()` stays open until the isolate goes: the server's
+        // side waits half-closed (and the Worker's open sockets are limited).
+        if let Err(e) = within("closing", async { self.0.close().await.map_err(failed) }).await {
+            tracing::debug!(error = %e, "closing an SMTP connection");
+        }
+    }
 }
 
 #[async_trait(?Send)]

@@ -305,6 +305,9 @@ pub trait Connection {
     async fn write_all(&mut self, bytes: &[u8]) -> Result<(), OutboundError>;
     /// Upgrades a connection opened with [`Tls::StartTls`] to TLS.
     async fn start_tls(self: Box<Self>) -> Result<Box<dyn Connection>, OutboundError>;
+    /// Closes the connection. A runtime whose sockets do not close when dropped (a Worker's)
+    /// must close them here, or the peer waits on a half-closed connection.
+    async fn close(self: Box<Self>) {}
 }
 
 /// Calls to the outside world: HTTP to providers, and TCP for SMTP.

@@ -53,6 +53,9 @@ pub(crate) async fn send(
     if !session.in_step {
         let _ = session.command("QUIT", "QUIT", &[221]).await;
     }
+    if let Some(conn) = session.conn.take() {
+        conn.close().await;
+    }
     result.map_err(|error| {
         let transient = match &error {
             DeliveryError::Connection(_) => true,
