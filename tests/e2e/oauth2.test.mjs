@@ -355,6 +355,7 @@ test('project API: the OAuth2 providers list with the deployment\'s settings, se
   await rejectsWith(assert, api.getOAuth2Provider({ providerId: 'amazon' }), 400, 'project_provider_unsupported');
   await rejectsWith(assert, api.updateOAuth2Amazon({ clientId: 'a', clientSecret: 'b' }), 400, 'project_provider_unsupported');
   assertAppwriteError(assert, await raw('/project/oauth2/myspace', { key: true, project: settingsProject }), 400, 'general_argument_invalid');
+  assertAppwriteError(assert, await raw('/project/oauth2/myspace', { method: 'PATCH', key: true, project: settingsProject, headers: { 'content-type': 'application/json' }, body: '{}' }), 404, 'general_route_not_found');
   const q = new URLSearchParams({ success: `${page.origin}/done`, failure: `${page.origin}/failed` });
   assertAppwriteError(assert, await raw(`/account/sessions/oauth2/amazon?${q}`), 400, 'project_provider_unsupported');
 });
@@ -425,13 +426,26 @@ test('project API: settings that do not check out are refused when enabling, and
   await rejectsWith(assert, api.updateOAuth2Google({ prompt: ['none', 'consent'] }), 400, 'general_argument_invalid');
   const google = await api.updateOAuth2Google({ clientId: 'g-id', clientSecret: 'g-secret', prompt: ['select_account'], enabled: false });
   same(google, { $id: 'google', enabled: false, clientId: 'g-id', clientSecret: '', prompt: ['select_account'] });
-  await rejectsWith(assert, api.updateOAuth2Oidc({ wellKnownURL: 'not a url' }), 400, 'general_argument_invalid');
+  for (const bad of ['not a url', 'http://idp.example/.well-known/openid-configuration', 'https://user:pass@idp.example/wk']) {
+    await rejectsWith(assert, api.updateOAuth2Oidc({ wellKnownURL: bad }), 400, 'general_argument_invalid');
+  }
+  await rejectsWith(assert, api.updateOAuth2Oidc({ maxAge: -1 }), 400, 'general_argument_invalid');
   await rejectsWith(assert, api.updateOAuth2Oidc({ wellKnownURL: '', authorizationURL: `${provider.origin}/authorize`, enabled: true }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, api.updateOAuth2Microsoft({ applicationId: 'm', applicationSecret: 's', enabled: true }), 400, 'general_argument_invalid');
+  await rejectsWith(assert, api.updateOAuth2Microsoft({ tenant: '../evil' }), 400, 'general_argument_invalid');
   assert.equal((await api.getOAuth2Provider({ providerId: 'oidc' })).wellKnownURL, `${provider.origin}/.well-known/openid-configuration`);
-  const oidc = await api.updateOAuth2Oidc({ prompt: ['login'], maxAge: 300 });
-  assert.equal(oidc.enabled, true);
-  same([oidc.prompt, oidc.maxAge, oidc.clientSecret], [['login'], 300, '']);
+
+  // The deployment's client secret is never the project's: pointing the provider elsewhere
+  // without entering a secret leaves none to send there.
   const q = new URLSearchParams({ success: `${page.origin}/done`, failure: `${page.origin}/failed` });
+  const moved = await api.updateOAuth2Oidc({ wellKnownURL: 'https://idp.attacker.example/.well-known/openid-configuration' });
+  assert.equal(moved.clientId, 'edgewrite-oidc');
+  assertAppwriteError(assert, await raw(`/account/sessions/oauth2/oidc?${q}`, { project: settingsProject, redirect: 'manual' }), 412, 'project_provider_disabled');
+
+  // With its secret entered, the project's own settings sign in, with their prompt and max_age.
+  const oidc = await api.updateOAuth2Oidc({ clientSecret: 'oidc-secret', wellKnownURL: `${provider.origin}/.well-known/openid-configuration`, tokenUrl: '', prompt: ['login'], maxAge: 300 });
+  assert.equal(oidc.enabled, true);
+  assert.deepEqual([oidc.prompt, oidc.maxAge, oidc.clientSecret, oidc.tokenURL], [['login'], 300, '', '']);
   const start = await raw(`/account/sessions/oauth2/oidc?${q}`, { project: settingsProject, redirect: 'manual' });
   const to = new URL(start.headers.get('location'));
   assert.equal(to.searchParams.get('prompt'), 'login');

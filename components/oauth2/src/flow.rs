@@ -155,10 +155,11 @@ async fn oidc_endpoints(client: &Client<'_>, config: &ProviderConfig) -> Result<
     };
     let authorize = pick("authorizationEndpoint", "authorization_endpoint");
     let token = pick("tokenEndpoint", "token_endpoint");
-    // `userinfoEndpoint` is the spelling of settings older than Appwrite 1.9.
-    let userinfo = match pick("userInfoEndpoint", "userinfo_endpoint") {
-        found if found.is_empty() => pick("userinfoEndpoint", "userinfo_endpoint"),
-        found => found,
+    // `userinfoEndpoint` is the spelling of settings older than Appwrite 1.9: a set endpoint,
+    // in either spelling, wins over discovery.
+    let userinfo = match config.secret_field("userInfoEndpoint") {
+        set if set.is_empty() => pick("userinfoEndpoint", "userinfo_endpoint"),
+        set => set,
     };
     if authorize.is_empty() || token.is_empty() {
         return Err(OAuthError::Config(
@@ -398,10 +399,14 @@ pub async fn refresh(
 }
 
 /// The check Appwrite makes before it enables a provider through the project API, so a typo in
-/// the settings shows there and not at a user's first sign-in: Apple's key must sign, and
-/// GitHub is asked, with a code that cannot be good, whether it knows the client and its secret.
+/// the settings shows there and not at a user's first sign-in: Apple's key must sign,
+/// Microsoft needs a tenant, and GitHub is asked, with a code that cannot be good, whether it
+/// knows the client and its secret.
 pub async fn verify_credentials(client: &Client<'_>, config: &ProviderConfig) -> Result<(), String> {
     match config.provider {
+        Provider::Microsoft if config.secret_field("tenantID").is_empty() => {
+            Err("Microsoft tenant is required.".into())
+        }
         Provider::Apple => config.client_secret(client.now_secs).map(drop).map_err(|e| match e {
             OAuthError::Config(detail) => detail,
             other => other.to_string(),

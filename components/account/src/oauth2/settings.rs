@@ -119,10 +119,18 @@ async fn stored(ctx: &Ctx<'_>, provider: Provider) -> Result<Option<Setting>, Ap
     let Some(row) = rows.rows.first() else { return Ok(None) };
     let secret = match row.get(2) {
         Some(Value::Blob(sealed)) if !sealed.is_empty() => {
-            let plain = edgewrite_storage::sealed::open(ctx, SECRET_PURPOSE, &secret_aad(provider), sealed)
-                .await?
-                .ok_or_else(|| AppwriteError::internal("sealed OAuth2 provider settings do not open"))?;
-            String::from_utf8(plain).map_err(AppwriteError::internal)?
+            match edgewrite_storage::sealed::open(ctx, SECRET_PURPOSE, &secret_aad(provider), sealed).await? {
+                Some(plain) => String::from_utf8(plain).unwrap_or_default(),
+                // The keys changed (a restored database, a new EDGEWRITE_ENCRYPTION_KEY): the
+                // provider reads as having no secret until an admin enters it again.
+                None => {
+                    tracing::warn!(
+                        provider = provider.name(),
+                        "the stored OAuth2 client secret does not open"
+                    );
+                    String::new()
+                }
+            }
         }
         _ => String::new(),
     };
@@ -139,6 +147,24 @@ pub async fn effective(ctx: &Ctx<'_>, provider: Provider) -> Result<Option<Setti
         Some(setting) => Some(setting),
         None => deployed(ctx, provider),
     })
+}
+
+/// What a project's first change starts from: the deployment's settings without their secret.
+/// The deployment's client secret serves every project of the deployment; were it copied, one
+/// project's admin could point the token endpoint (GitLab's `endpoint`, OpenID Connect's URLs)
+/// at their own server and receive it. A project's settings hold only what its admins entered.
+fn without_secret(setting: Setting) -> Setting {
+    let secret = match serde_json::from_str::<Json>(&setting.secret) {
+        Ok(Json::Object(mut object)) => {
+            for key in ["clientSecret", "p8"] {
+                object.shift_remove(key);
+            }
+            Json::Object(object).to_string()
+        }
+        // A plain secret is the client secret itself.
+        _ => String::new(),
+    };
+    Setting { secret, ..setting }
 }
 
 async fn save(ctx: &Ctx<'_>, provider: Provider, setting: &Setting) -> Result<(), AppwriteError> {
@@ -261,7 +287,8 @@ fn sorted_providers() -> Vec<Provider> {
 }
 
 /// The `{provider}` of a project API route: one edgewrite speaks, or Appwrite's
-/// `project_provider_unsupported` for the others Appwrite has.
+/// `project_provider_unsupported` for the others Appwrite has. Other names: Appwrite has no
+/// update route for them (404), and its get route checks a list (400).
 fn provider_of(ctx: &Ctx<'_>) -> Result<Provider, AppwriteError> {
     let name = ctx.params.path("provider").unwrap_or_default();
     if let Some(provider) = Provider::from_name(name) {
@@ -269,6 +296,9 @@ fn provider_of(ctx: &Ctx<'_>) -> Result<Provider, AppwriteError> {
     }
     if APPWRITE_PROVIDERS.contains(&name) {
         return Err(unsupported());
+    }
+    if ctx.request.method == edgewrite_core::http::Method::Patch {
+        return Err(ErrorType::GeneralRouteNotFound.into());
     }
     Err(AppwriteError::invalid_param(
         "providerId",
@@ -284,19 +314,32 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 }
 
 /// An optional URL param (`""` clears it).
+/// An optional URL param (`""` clears it): `https`, or `http` to a loopback host (a provider on
+/// the same machine); the client secret is sent there, so never in clear over a network and
+/// never with credentials of the URL's own.
 fn url_param(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, AppwriteError> {
     let Some(value) = ctx.params.text(name, 2048)? else { return Ok(None) };
-    let valid = value.is_empty()
-        || ["https://", "http://"].iter().any(|scheme| {
-            value.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme))
-                && value.len() > scheme.len()
-                && !value[scheme.len()..].starts_with(['/', '?', '#'])
-                && !value.chars().any(|c| c.is_whitespace() || c.is_control())
-        });
+    if value.is_empty() {
+        return Ok(Some(value));
+    }
+    let lower = value.to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://").unwrap_or(("", ""));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = edgewrite_core::http::host_of(authority);
+    let loopback = host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let valid = !host.is_empty()
+        && !authority.contains('@')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && (scheme == "https" || (scheme == "http" && loopback));
     if valid {
         Ok(Some(value))
     } else {
-        Err(AppwriteError::invalid_param(name, "Value must be a valid URL"))
+        Err(AppwriteError::invalid_param(
+            name,
+            "Value must be a valid URL: https, or http to a loopback host, without user information",
+        ))
     }
 }
 
@@ -388,7 +431,17 @@ fn merged_secret(ctx: &Ctx<'_>, provider: Provider, current: &str) -> Result<Str
         }
         Provider::Microsoft => {
             set("clientSecret", client_secret.map(Json::from));
-            set("tenantID", text("tenant", 256)?.map(Json::from));
+            let tenant = text("tenant", 256)?;
+            if tenant
+                .as_ref()
+                .is_some_and(|t| !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            {
+                return Err(AppwriteError::invalid_param(
+                    "tenant",
+                    "Value must be a Microsoft Entra tenant: common, organizations, consumers, a tenant id or a domain",
+                ));
+            }
+            set("tenantID", tenant.map(Json::from));
         }
         Provider::Gitlab => {
             set("clientSecret", client_secret.map(Json::from));
@@ -409,7 +462,10 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (id_field, _) = provider.credential_fields();
     let app_id = ctx.params.text(id_field, 256)?;
     let enabled = ctx.params.boolean("enabled")?;
-    let current = effective(ctx, provider).await?.unwrap_or_default();
+    let current = match stored(ctx, provider).await? {
+        Some(setting) => setting,
+        None => deployed(ctx, provider).map(without_secret).unwrap_or_default(),
+    };
     let mut next = Setting {
         enabled: enabled.unwrap_or(current.enabled),
         app_id: app_id.unwrap_or(current.app_id.clone()),
@@ -489,6 +545,24 @@ mod tests {
         let microsoft = read_model(Provider::Microsoft, &Setting::default());
         assert_eq!(microsoft["applicationSecret"], "");
         assert_eq!(microsoft["tenant"], "");
+    }
+
+    #[test]
+    fn a_projects_first_change_starts_without_the_deployments_secret() {
+        let plain = Setting { enabled: true, app_id: "id".into(), secret: "shared".into() };
+        assert_eq!(without_secret(plain).secret, "");
+        let gitlab = Setting {
+            enabled: true,
+            app_id: "id".into(),
+            secret: r#"{"clientSecret":"shared","endpoint":"https://git.example"}"#.into(),
+        };
+        assert_eq!(without_secret(gitlab).secret, r#"{"endpoint":"https://git.example"}"#);
+        let apple = Setting {
+            enabled: true,
+            app_id: "svc".into(),
+            secret: r#"{"p8":"KEY","keyID":"K","teamID":"T"}"#.into(),
+        };
+        assert_eq!(without_secret(apple).secret, r#"{"keyID":"K","teamID":"T"}"#);
     }
 
     #[test]
