@@ -304,3 +304,25 @@ test('prefs keep the order the client wrote them in, nested objects too (as Appw
   assert.deepEqual(Object.keys(prefs.alpha), ['yankee', 'bravo']);
   assert.deepEqual(Object.keys(await account.getPrefs()), ['zeta', 'alpha', 'mike']);
 });
+
+test('DELETE /account: the user deletes itself; its sessions end, its memberships go, its email is free again, its id is not', async () => {
+  const { user, session, email, client } = await userClient();
+  const team = await new node.Teams(client).create({ teamId: node.ID.unique(), name: 'left behind' });
+  const other = await userClient();
+  const headers = { 'x-appwrite-session': session.secret };
+  // Nobody deletes an account without being signed in as it.
+  assertAppwriteError(assert, await raw('/account', { method: 'DELETE' }), 401, 'general_unauthorized_scope');
+  const deleted = await raw('/account', { method: 'DELETE', headers });
+  assert.equal(deleted.status, 204, deleted.text);
+  assert.ok(deleted.headers.getSetCookie().some((c) => c.startsWith(`a_session_${projectId}=;`) || /a_session_[^=]+=;/.test(c)), 'the cookies go');
+  assertAppwriteError(assert, await raw('/account', { headers }), 401, 'general_unauthorized_scope');
+  const users = new node.Users(adminClient());
+  await rejectsWith(assert, users.get({ userId: user.$id }), 404, 'user_not_found');
+  assert.equal((await new node.Teams(adminClient()).listMemberships({ teamId: team.$id })).total, 0);
+  // The other user is untouched.
+  assert.equal((await users.get({ userId: other.user.$id })).email, other.email);
+  // The email signs up again, under a new id; the old id stays retired.
+  const again = await new node.Account(adminClient()).create({ userId: node.ID.unique(), email, password: 'another-horse-9' });
+  assert.equal(again.email, email);
+  await rejectsWith(assert, users.create({ userId: user.$id, email: uniqueEmail('reuse') }), 409, 'user_already_exists');
+});

@@ -257,6 +257,20 @@ async fn change_identifier(ctx: &Ctx<'_>, column: &str, value: String) -> Result
     respond(ctx, 200, &user).await
 }
 
+/// `DELETE /account`: the caller deletes their own user, as `DELETE /users/{userId}` does (its
+/// sessions end; its id is retired, its email and phone are free again); the cookies go.
+pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let (user, _) = current_user(ctx).await?;
+    let now = ctx.ports.clock.now_ms();
+    ctx.ports.sql.batch(crate::users::deletion(&user.id, now)).await.map_err(AppwriteError::internal)?;
+    tracing::info!(user = %user.id, "user deleted their account");
+    let mut response = Response::no_content();
+    if let Some(project) = ctx.project {
+        transport::clear(&mut response, ctx.request, project);
+    }
+    Ok(response)
+}
+
 /// `PATCH /account/status`: blocks the caller; every session ends and the cookies go.
 pub async fn block(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (user, _) = current_user(ctx).await?;

@@ -52,7 +52,7 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
         n if n == "account.create" || n == "users.create" || n.starts_with("users.create.") => {
             Some(account_event(&own_id?, None, "create", payload))
         }
-        "users.delete" => {
+        "users.delete" | "account.delete" => {
             let user = subject?;
             let payload = json!({"$id": user});
             Some(account_event(&user, None, "delete", payload).refreshing(format!("user:{user}")))

@@ -52,6 +52,7 @@ const fn route(method: Method, path: &'static str, scope: &'static str, name: &'
 static ROUTES: &[Route] = &[
     route(Method::Post, "/v1/account", "sessions.write", "account.create"),
     route(Method::Get, "/v1/account", "account", "account.get"),
+    route(Method::Delete, "/v1/account", "account", "account.delete"),
     route(Method::Patch, "/v1/account/name", "account", "account.name"),
     route(Method::Patch, "/v1/account/email", "account", "account.email"),
     route(Method::Patch, "/v1/account/phone", "account", "account.phone"),
@@ -136,6 +137,7 @@ impl Capability for Account {
         let response = match route.name {
             "account.create" => account::create(ctx).await,
             "account.get" => account::get(ctx).await,
+            "account.delete" => account::delete(ctx).await,
             "account.name" => account::update_name(ctx).await,
             "account.email" => account::update_email(ctx).await,
             "account.phone" => account::update_phone(ctx).await,

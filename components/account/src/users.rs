@@ -307,8 +307,20 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// Everything that belongs to a user goes with it, in one batch.
 pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let user = path_user(ctx).await?;
-    let id = Value::from(user.id.clone());
-    let mut batch = crate::teams::leave_all_statements(&user.id, ctx.ports.clock.now_ms());
+    ctx.ports
+        .sql
+        .batch(deletion(&user.id, ctx.ports.clock.now_ms()))
+        .await
+        .map_err(AppwriteError::internal)?;
+    tracing::info!(user = %user.id, "user deleted");
+    Ok(Response::no_content())
+}
+
+/// Everything a user's deletion writes, in one batch: the user leaves its teams, and its
+/// sessions, tokens, identities, targets and MFA records go with it.
+pub(crate) fn deletion(user_id: &str, now_ms: i64) -> Vec<Statement> {
+    let id = Value::from(user_id);
+    let mut batch = crate::teams::leave_all_statements(user_id, now_ms);
     batch.extend([
         Statement::new("DELETE FROM sessions WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM tokens WHERE user_id = ?", vec![id.clone()]),
@@ -318,11 +330,9 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         Statement::new("DELETE FROM mfa_challenges WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM users WHERE id = ?", vec![id]),
         // Grants to `user:ID` stay where they are; nobody may sign up as ID to inherit them.
-        crate::store::retire_id("user", &user.id, ctx.ports.clock.now_ms()),
+        crate::store::retire_id("user", user_id, now_ms),
     ]);
-    ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
-    tracing::info!(user = %user.id, "user deleted");
-    Ok(Response::no_content())
+    batch
 }
 
 /// Applies `set` to the path's user, plus `extra` statements in the same batch, and answers
