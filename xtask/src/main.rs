@@ -222,6 +222,9 @@ fn test() -> Result<()> {
     run(spin_clippy.args(["--", "-D", "warnings"]))?;
     step("unit and native conformance tests");
     run(Command::new("cargo").args(["test", "--quiet"]))?;
+    // The Worker's crate is not a default member (it builds for wasm), but its tests run on the
+    // host: the README's route table is checked against its routes.
+    run(Command::new("cargo").args(["test", "--quiet", "-p", "edgewrite-cloudflare"]))?;
 
     let mut artifacts = vec![build::worker(&tools)?];
     let spin = build::spin()?;
@@ -361,6 +364,8 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         // The suite stands for a proxy in front that appends the client's address: a test that
         // needs a fresh per-address counter says so in X-Forwarded-For.
         ("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER", "x-forwarded-for"),
+        // And the proxy names the client's country, as Cloudflare's does in front of an origin.
+        ("EDGEWRITE_TRUSTED_COUNTRY_HEADER", "cf-ipcountry"),
         // The optional password policies, on, so the suite covers them.
         ("EDGEWRITE_PASSWORD_HISTORY", "3"),
         ("EDGEWRITE_PASSWORD_PERSONAL_DATA", "on"),

@@ -9,7 +9,7 @@ use edgewrite_core::{Config, Method};
 use js_sys::Uint8Array;
 use worker::{Env, Headers, Request, RequestInit, Response};
 
-use crate::wire::{Done, Reply, DONE_HEADER, INTERNAL_PREFIX, REPLY_HEADER, SERVE_HEADER};
+use crate::wire::{Done, Reply, COUNTRY_HEADER, DONE_HEADER, INTERNAL_PREFIX, REPLY_HEADER, SERVE_HEADER};
 use crate::CryptoRandom;
 
 /// Routes the Worker serves itself although they touch the project's SQL: their CPU-heavy
@@ -88,10 +88,13 @@ fn forwarded(
     done: Option<&Done>,
 ) -> worker::Result<Request> {
     let headers = Headers(web_sys::Headers::new_with_headers(&client_headers.0)?);
-    for internal in [SERVE_HEADER, DONE_HEADER, REPLY_HEADER] {
+    for internal in [SERVE_HEADER, DONE_HEADER, REPLY_HEADER, COUNTRY_HEADER] {
         headers.delete(internal)?;
     }
     headers.set(SERVE_HEADER, project)?;
+    if !req.country.is_empty() {
+        headers.set(COUNTRY_HEADER, &req.country)?;
+    }
     if let Some(done) = done {
         let done = serde_json::to_string(done).map_err(|e| worker::Error::RustError(e.to_string()))?;
         headers.set(DONE_HEADER, &done)?;

@@ -135,6 +135,7 @@ impl Runtime for CloudflareRuntime<'_> {
 
 pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_health::Health,
+    &edgewrite_locale::Locale,
     &edgewrite_account::Account,
     &edgewrite_account::Users,
     &edgewrite_account::Teams,
@@ -153,6 +154,7 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
 fn head_of(
     req: &Request,
     config: &Config,
+    platform_country: Option<&str>,
 ) -> Result<(edgewrite_core::Request, bool), edgewrite_core::Response> {
     // Parsed once, by edgewrite's own request type.
     let url = req.inner().url();
@@ -168,14 +170,19 @@ fn head_of(
     // client writes it itself, so local runs trust none unless told).
     let trusted = config.trusted_client_ip_header.as_deref().unwrap_or("cf-connecting-ip");
     core.client_ip = edgewrite_core::http::client_address(&core.headers, trusted, None);
+    core.country =
+        edgewrite_core::http::client_country(&core.headers, &config.trusted_country_header, platform_country);
     Ok((core, method.is_some()))
 }
 
+/// `platform_country`: Cloudflare's `request.cf.country` in the Worker; in the object, what the
+/// Worker forwarded ([`wire::COUNTRY_HEADER`]).
 pub(crate) async fn to_core(
     mut req: Request,
     config: &Config,
+    platform_country: Option<&str>,
 ) -> Result<edgewrite_core::Request, edgewrite_core::Response> {
-    let (mut core, method_known) = head_of(&req, config)?;
+    let (mut core, method_known) = head_of(&req, config, platform_country)?;
     let Some(limit) = edgewrite_core::serve::body_limit(&core, method_known, config)? else {
         return Ok(core);
     };
@@ -292,7 +299,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         return project_object::instance(&req, &env).await;
     }
     if let Some(upstream) = &config.upstream {
-        if let Ok((head, true)) = head_of(&req, &config) {
+        if let Ok((head, true)) = head_of(&req, &config, None) {
             if upstream.forwards(CAPABILITIES, head.method, &head.path) {
                 return upstream::forward(req, head, &runtime, &config, upstream).await;
             }
@@ -300,7 +307,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     }
     let url = req.inner().url();
     let headers = req.headers().clone();
-    let core = match to_core(req, &config).await {
+    let country = req.cf().and_then(|cf| cf.country());
+    let core = match to_core(req, &config, country.as_deref()).await {
         Ok(core) => core,
         Err(rejected) => return from_core(rejected),
     };

@@ -25,7 +25,8 @@ use worker::{
 
 use crate::object_runtime::{ObjectOffload, ObjectRuntime};
 use crate::wire::{
-    Announcement, BatchReply, Done, Reply, WireRows, WireStatement, DONE_HEADER, REPLY_HEADER, SERVE_HEADER,
+    Announcement, BatchReply, Done, Reply, WireRows, WireStatement, COUNTRY_HEADER, DONE_HEADER,
+    REPLY_HEADER, SERVE_HEADER,
 };
 
 #[durable_object]
@@ -221,7 +222,8 @@ impl ProjectDatabase {
             }
             None => None,
         };
-        let core = match crate::to_core(req, config).await {
+        let country = req.headers().get(COUNTRY_HEADER)?;
+        let core = match crate::to_core(req, config, country.as_deref()).await {
             Ok(core) => core,
             Err(rejected) => return crate::from_core(rejected),
         };

@@ -171,6 +171,9 @@ pub struct Announcement {
 /// client cannot forge them.
 pub const INTERNAL_PREFIX: &str = "x-edgewrite-internal-";
 /// On a forwarded request: the project it is for (and the mark of a forwarded request).
+/// The client's country as the Worker's `request.cf` gave it, for the object (whose own
+/// `request.cf` is the Worker's).
+pub const COUNTRY_HEADER: &str = "x-edgewrite-internal-country";
 pub const SERVE_HEADER: &str = "x-edgewrite-internal-serve";
 /// On a forwarded request served again: the tasks the Worker did, with their outputs (JSON).
 pub const DONE_HEADER: &str = "x-edgewrite-internal-done";

@@ -20,6 +20,7 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_LOG",
     "EDGEWRITE_ABUSE_LIMITS",
     "EDGEWRITE_TRUSTED_CLIENT_IP_HEADER",
+    "EDGEWRITE_TRUSTED_COUNTRY_HEADER",
     "EDGEWRITE_SESSION_DURATION",
     "EDGEWRITE_SESSION_LIMIT",
     "EDGEWRITE_PASSWORD_HISTORY",
@@ -137,6 +138,9 @@ pub struct Config {
     /// when unset: the runtime's default (Cloudflare's edge sets `cf-connecting-ip`; Spin has the
     /// peer).
     pub trusted_client_ip_header: Option<String>,
+    /// `EDGEWRITE_TRUSTED_COUNTRY_HEADER`: the header a proxy in front sets to the client's
+    /// country (lower-case; empty: none, the platform's own geodata alone).
+    pub trusted_country_header: String,
     /// Session lifetime in seconds (`EDGEWRITE_SESSION_DURATION`, Appwrite's default one year).
     pub session_duration_secs: i64,
     /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
@@ -186,6 +190,10 @@ impl Config {
                     name
                 }
             }),
+            trusted_country_header: secrets
+                .get("EDGEWRITE_TRUSTED_COUNTRY_HEADER")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .unwrap_or_default(),
             session_duration_secs: secrets
                 .get("EDGEWRITE_SESSION_DURATION")
                 .and_then(|v| v.trim().parse().ok())

@@ -96,6 +96,23 @@ pub fn client_address(headers: &Headers, trusted: &str, peer: Option<&str>) -> S
     vouched.and_then(ip).or_else(|| peer.and_then(ip)).unwrap_or_default()
 }
 
+/// The client's country (ISO 3166-1 alpha-2, upper case): the `trusted` header's when the
+/// deployment names one and the request has it (a proxy in front that sets it, such as
+/// `CF-IPCountry`; its "unknown" is final), else what the platform vouches for (Cloudflare's
+/// `request.cf.country`), else empty. The unknown and Tor markers (`XX`, `T1`) are no country.
+pub fn client_country(headers: &Headers, trusted: &str, platform: Option<&str>) -> String {
+    let country = |text: &str| {
+        let code = text.trim().to_ascii_uppercase();
+        (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) && code != "XX" && code != "T1")
+            .then_some(code)
+    };
+    match (!trusted.is_empty()).then(|| headers.get(trusted)).flatten() {
+        Some(vouched) => country(vouched),
+        None => platform.and_then(country),
+    }
+    .unwrap_or_default()
+}
+
 /// An incoming request, already read whole (bodies are bounded by [`crate::Limits`]).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -113,6 +130,8 @@ pub struct Request {
     pub scheme: String,
     /// Host name the client used (without port), for cookie and same-site decisions.
     pub host: String,
+    /// The client's country as [`client_country`] found it; empty when unknown.
+    pub country: String,
 }
 
 /// The host of a URL, an origin or an authority (`https://a.example:8443/x` → `a.example`):
@@ -166,6 +185,7 @@ impl Request {
             client_ip: String::new(),
             scheme: scheme.to_ascii_lowercase(),
             host: host.to_ascii_lowercase(),
+            country: String::new(),
         })
     }
 
@@ -294,6 +314,19 @@ mod tests {
                 .collect();
         // An untrusted header is never read, whatever it says.
         assert_eq!(client_address(&headers, "", Some("127.0.0.9")), "127.0.0.9");
+        let mut countries = Headers::new();
+        countries.set("cf-ipcountry", "de");
+        assert_eq!(client_country(&countries, "cf-ipcountry", Some("US")), "DE");
+        assert_eq!(client_country(&countries, "", Some("US")), "US", "an unnamed header is never read");
+        countries.set("cf-ipcountry", "XX");
+        assert_eq!(
+            client_country(&countries, "cf-ipcountry", Some("US")),
+            "",
+            "the proxy's unknown is final"
+        );
+        assert_eq!(client_country(&Headers::new(), "cf-ipcountry", Some("us")), "US");
+        countries.set("cf-ipcountry", "Germany");
+        assert_eq!(client_country(&countries, "cf-ipcountry", Some("t1")), "");
         assert_eq!(client_address(&headers, "", None), "");
         assert_eq!(client_address(&headers, "cf-connecting-ip", None), "203.0.113.7");
         // Behind a proxy that appends, the client's own entries come first.

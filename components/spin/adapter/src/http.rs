@@ -66,6 +66,8 @@ pub async fn to_core(
     let peer = last_header(&parts.headers, "spin-client-addr").map(client_ip);
     let trusted = config.trusted_client_ip_header.as_deref().unwrap_or_default();
     core.client_ip = edgewrite_core::http::client_address(&core.headers, trusted, peer.as_deref());
+    // Spin has no geodata of its own: only a proxy in front can name the country.
+    core.country = edgewrite_core::http::client_country(&core.headers, &config.trusted_country_header, None);
     let Some(limit) = body_limit(&core, method.is_some(), config)? else {
         return Ok(core);
     };

@@ -9,7 +9,12 @@ use spin_sdk::http_service;
 async fn handle(req: Request) -> impl IntoResponse {
     edgewrite_spin_adapter::serve_http(
         req,
-        &[&edgewrite_health::Health, &edgewrite_conformance::TestRoutes, &edgewrite_realtime::Realtime],
+        &[
+            &edgewrite_health::Health,
+            &edgewrite_locale::Locale,
+            &edgewrite_conformance::TestRoutes,
+            &edgewrite_realtime::Realtime,
+        ],
         Some(&edgewrite_account::AccountAuthenticator),
     )
     .await
