@@ -47,6 +47,31 @@ test('health endpoints answer with the API key in Appwrite shapes', async () => 
   assert.ok(Math.abs(time.json.localTime - Date.now() / 1000) < 300);
 });
 
+test('health services and queues: cache, pubsub, geo and anti-virus in Appwrite shapes; queue sizes with a threshold, failed jobs by queue name', async () => {
+  for (const [path, name] of [['/health/cache', 'Cache'], ['/health/pubsub', 'PubSub (realtime)']]) {
+    const res = await raw(path, { key: true });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual([res.json.total, res.json.statuses[0].name, res.json.statuses[0].status], [1, name, 'pass']);
+  }
+  const geo = await raw('/health/geo', { key: true });
+  assert.deepEqual([geo.json.name, geo.json.status], ['geo', 'pass']);
+  assert.deepEqual((await raw('/health/anti-virus', { key: true })).json, { version: '', status: 'disabled' });
+  assertAppwriteError(assert, await raw('/health/certificate?domain=example.com', { key: true }), 405, 'general_not_implemented');
+  for (const queue of ['audits', 'builds', 'certificates', 'databases', 'deletes', 'functions', 'mails', 'messaging',
+    'migrations', 'notifications', 'stats-resources', 'stats-usage', 'webhooks']) {
+    const res = await raw(`/health/queue/${queue}`, { key: true });
+    assert.equal(res.status, 200, `${queue}: ${res.text}`);
+    assert.ok(Number.isInteger(res.json.size) && res.json.size >= 0, queue);
+  }
+  const hit = await raw('/health/queue/mails?threshold=0', { key: true });
+  assertAppwriteError(assert, hit, 503, 'health_queue_size_exceeded');
+  assert.equal(hit.json.message, 'Queue jobs threshold hit. Current value is 0 and threshold is 0.');
+  assert.equal((await raw('/health/queue/failed/v1-messaging', { key: true })).json.size >= 0, true);
+  assertAppwriteError(assert, await raw('/health/queue/failed/v1-nothing', { key: true }), 400, 'general_argument_invalid');
+  assertAppwriteError(assert, await raw('/health/queue/nothing', { key: true }), 404, 'general_route_not_found');
+  assertAppwriteError(assert, await raw('/health/queue/functions'), 401, 'general_unauthorized_scope');
+});
+
 test('health without a key is a scope error, with a wrong key unauthorized', async () => {
   const guest = await raw('/health');
   assertAppwriteError(assert, guest, 401, 'general_unauthorized_scope');

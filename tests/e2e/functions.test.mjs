@@ -478,3 +478,10 @@ cloudflareOnly('functions: events start functions after the write commits, with 
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await f.listExecutions({ functionId })).total, 1);
 });
+
+test('function templates: the catalogue is empty, and a template is function_template_not_found (not a function)', async () => {
+  const list = await raw('/functions/templates', { key: true });
+  assert.equal(list.status, 200, list.text);
+  assert.deepEqual(list.json, { total: 0, templates: [] });
+  assertAppwriteError(assert, await raw('/functions/templates/starter', { key: true }), 404, 'function_template_not_found');
+});

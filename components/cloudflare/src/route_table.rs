@@ -16,14 +16,21 @@ fn repo_file(path: &str) -> std::path::PathBuf {
 }
 
 /// Whether one of edgewrite's route templates (`{name}` slots) answers Appwrite's route
-/// (`:name` slots) for every value: a slot of ours takes anything, a slot of Appwrite's only a
-/// slot of ours.
+/// (`:name` slots) for every value: a slot of Appwrite's takes only a slot of ours; a literal
+/// of Appwrite's takes the same literal, or a slot of ours that names a kind (`{provider}`,
+/// `{queue}`), not an id (`{functionId}` answering `/v1/functions/templates` is a different
+/// route).
 fn answers(ours: &str, theirs: &str) -> bool {
     let (a, b): (Vec<&str>, Vec<&str>) = (ours.split('/').collect(), theirs.split('/').collect());
     a.len() == b.len()
-        && a.iter()
-            .zip(&b)
-            .all(|(o, t)| (o.starts_with('{') && o.ends_with('}')) || (!t.starts_with(':') && o == t))
+        && a.iter().zip(&b).all(|(o, t)| {
+            let slot = o.starts_with('{') && o.ends_with('}');
+            if t.starts_with(':') {
+                slot
+            } else {
+                *o == *t || (slot && !o.ends_with("Id}"))
+            }
+        })
 }
 
 /// The generated section: a summary per service, then each service's routes not served.
@@ -96,4 +103,5 @@ fn a_slot_of_ours_answers_any_value_and_a_slot_of_theirs_only_a_slot() {
     assert!(answers("/v1/users/{userId}", "/v1/users/:userId"));
     assert!(!answers("/v1/account/sessions/current", "/v1/account/sessions/:sessionId"));
     assert!(!answers("/v1/users/{userId}", "/v1/users/:userId/prefs"));
+    assert!(!answers("/v1/functions/{functionId}", "/v1/functions/templates"));
 }

@@ -194,6 +194,8 @@ error_types! {
     TransactionConflict = ("transaction_conflict", 409, "Commit conflict."),
     TransactionLimitExceeded = ("transaction_limit_exceeded", 400, "Too many operations."),
     TransactionNotReady = ("transaction_not_ready", 400, "Transaction not in pending state."),
+    FunctionTemplateNotFound = ("function_template_not_found", 404, "Function Template with the requested ID could not be found."),
+    HealthQueueSizeExceeded = ("health_queue_size_exceeded", 503, "Queue size threshold hit."),
     ProjectNotFound = ("project_not_found", 404, "Project with the requested ID could not be found. Please check the value of the X-Appwrite-Project header to ensure the correct project ID is being used."),
     ProjectKeyExpired = ("project_key_expired", 401, "The project key has expired. Please generate a new key using the Appwrite console."),
     KeyNotFound = ("key_not_found", 404, "Key with the requested ID could not be found."),

@@ -35,6 +35,10 @@ static ROUTES: &[Route] = &[
     route(Method::Post, "/v1/functions", "functions.write", "functions.create"),
     route(Method::Get, "/v1/functions/runtimes", "functions.read", "functions.runtimes"),
     route(Method::Get, "/v1/functions/specifications", "functions.read", "functions.specifications"),
+    // Appwrite's starter templates (from its GitHub repositories): edgewrite's catalogue is
+    // empty, documented in the README.
+    route(Method::Get, "/v1/functions/templates", "public", "functions.templates.list"),
+    route(Method::Get, "/v1/functions/templates/{templateId}", "public", "functions.templates.get"),
     route(Method::Get, "/v1/functions/{functionId}", "functions.read", "functions.get"),
     route(Method::Put, "/v1/functions/{functionId}", "functions.write", "functions.update"),
     route(Method::Delete, "/v1/functions/{functionId}", "functions.write", "functions.delete"),
@@ -118,6 +122,10 @@ impl Capability for Functions {
             "functions.list" => functions::list(ctx).await,
             "functions.create" => functions::create(ctx).await,
             "functions.runtimes" => Ok(functions::runtimes()),
+            "functions.templates.list" => {
+                Ok(Response::json(200, &serde_json::json!({"total": 0, "templates": []})))
+            }
+            "functions.templates.get" => Err(edgewrite_core::ErrorType::FunctionTemplateNotFound.into()),
             "functions.specifications" => Ok(functions::specifications(ctx)),
             "functions.get" => functions::get(ctx).await,
             "functions.update" => functions::update(ctx).await,
