@@ -136,6 +136,7 @@ impl Runtime for CloudflareRuntime<'_> {
 pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_health::Health,
     &edgewrite_locale::Locale,
+    &edgewrite_avatars::Avatars,
     &edgewrite_account::Account,
     &edgewrite_account::Users,
     &edgewrite_account::Teams,

@@ -12,6 +12,7 @@ async fn handle(req: Request) -> impl IntoResponse {
         &[
             &edgewrite_health::Health,
             &edgewrite_locale::Locale,
+            &edgewrite_avatars::Avatars,
             &edgewrite_conformance::TestRoutes,
             &edgewrite_realtime::Realtime,
         ],
