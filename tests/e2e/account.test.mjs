@@ -326,3 +326,20 @@ test('DELETE /account: the user deletes itself; its sessions end, its membership
   assert.equal(again.email, email);
   await rejectsWith(assert, users.create({ userId: user.$id, email: uniqueEmail('reuse') }), 409, 'user_already_exists');
 });
+
+test('a session remembers the country it was created from, as Appwrite\'s countryCode and countryName', async () => {
+  const email = uniqueEmail('country');
+  await new node.Users(adminClient()).create({ userId: node.ID.unique(), email, password: PASSWORD });
+  const login = async (country) => raw('/account/sessions/email', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cf-ipcountry': country, 'x-forwarded-for': `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  const fr = await login('FR');
+  assert.equal(fr.status, 201, fr.text);
+  assert.deepEqual([fr.json.countryCode, fr.json.countryName], ['FR', 'France']);
+  const nowhere = await login('XX');
+  assert.deepEqual([nowhere.json.countryCode, nowhere.json.countryName], ['--', 'Unknown']);
+  const listed = await raw(`/users/${fr.json.userId}/sessions`, { key: true });
+  assert.deepEqual(listed.json.sessions.map((s) => s.countryCode).sort(), ['--', 'FR']);
+});

@@ -46,13 +46,14 @@ pub(crate) fn new_session(
         expire: now + ctx.config.session_duration_secs * 1000,
         mfa_updated_at: None,
         provider_token_expiry: None,
+        country_code: if ctx.request.country.is_empty() { "--".into() } else { ctx.request.country.clone() },
     };
     let user_agent =
         ctx.request.header("x-forwarded-user-agent").or(ctx.request.header("user-agent")).unwrap_or("");
     let statements = vec![
         Statement::new(
-            "INSERT INTO sessions (id, user_id, secret_hash, provider, provider_uid, factors, ip, user_agent, created_at, updated_at, expire)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, user_id, secret_hash, provider, provider_uid, factors, ip, user_agent, created_at, updated_at, expire, country_code)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 session.id.clone().into(),
                 user_id.into(),
@@ -65,6 +66,7 @@ pub(crate) fn new_session(
                 Value::Integer(now),
                 Value::Integer(now),
                 Value::Integer(session.expire),
+                session.country_code.clone().into(),
             ],
         ),
         Statement::new(

@@ -163,7 +163,7 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
 
 /// Columns read for a session, in this order.
 pub const SESSION_COLUMNS: &str =
-    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at, provider_access_token_expiry";
+    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at, provider_access_token_expiry, country_code";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -179,6 +179,8 @@ pub struct Session {
     pub mfa_updated_at: Option<i64>,
     /// When an OAuth2 session's provider access token expires (the tokens stay sealed).
     pub provider_token_expiry: Option<i64>,
+    /// The country the session was created from (`Request::country`), `--` when unknown.
+    pub country_code: String,
 }
 
 impl Session {
@@ -195,6 +197,7 @@ impl Session {
             expire: int(row, 8)?,
             mfa_updated_at: int(row, 9),
             provider_token_expiry: int(row, 10),
+            country_code: text(row, 11).filter(|c| !c.is_empty()).unwrap_or_else(|| "--".into()),
         })
     }
 
@@ -225,8 +228,9 @@ impl Session {
             "deviceName": "",
             "deviceBrand": "",
             "deviceModel": "",
-            "countryCode": "--",
-            "countryName": "Unknown",
+            "countryCode": self.country_code,
+            // Appwrite names it in the request's locale; here in English.
+            "countryName": edgewrite_locale::country_name("en", &self.country_code).unwrap_or("Unknown"),
             "current": current,
             "factors": self.factors,
             "secret": secret,

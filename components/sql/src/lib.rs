@@ -605,6 +605,12 @@ pub const MIGRATIONS: &[Migration] = &[
                 updated_at INTEGER NOT NULL
             )"],
     },
+    // The country a session was created from (Appwrite's session `countryCode`).
+    Migration {
+        version: 17,
+        name: "session country",
+        statements: &["ALTER TABLE sessions ADD COLUMN country_code TEXT NOT NULL DEFAULT '--'"],
+    },
 ];
 
 /// The newest schema version this build knows.
