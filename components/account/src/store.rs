@@ -230,7 +230,7 @@ impl Session {
             "deviceModel": "",
             "countryCode": self.country_code,
             // Appwrite names it in the request's locale; here in English.
-            "countryName": edgewrite_locale::country_name("en", &self.country_code).unwrap_or("Unknown"),
+            "countryName": edgewrite_locale::english_country_name(&self.country_code).unwrap_or("Unknown"),
             "current": current,
             "factors": self.factors,
             "secret": secret,

@@ -84,6 +84,14 @@ pub fn country_name(locale: &str, code: &str) -> Option<&'static str> {
     Some(Names::of(locale).get(index))
 }
 
+/// `code`'s English name, reading only the English names (a binary that never asks for another
+/// language carries no other).
+pub fn english_country_name(code: &str) -> Option<&'static str> {
+    let code = code.to_ascii_uppercase();
+    let index = data::COUNTRIES.binary_search_by(|c| c.0.cmp(code.as_str())).ok()?;
+    data::ENGLISH_NAMES.split('\n').nth(index)
+}
+
 /// The locale a request asks for (`X-Appwrite-Locale`, else the `locale` query parameter).
 fn locale_of(ctx: &Ctx<'_>) -> String {
     ctx.request
@@ -280,6 +288,8 @@ mod tests {
         assert_eq!(country_name("fr-CA", "DE"), Some("Allemagne"));
         assert_eq!(country_name("xx", "DE"), Some("Germany"));
         assert_eq!(country_name("de", "ZZ"), None);
+        assert_eq!(english_country_name("fr"), Some("France"));
+        assert_eq!(english_country_name("--"), None);
     }
 
     #[test]
