@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { adminClient, endpoint, projectId, node, runtime } from './helpers.mjs';
+import { adminClient, endpoint, launchChromium, projectId, node, runtime } from './helpers.mjs';
 
 const chromium = process.env.EDGEWRITE_CHROMIUM;
 const skip = chromium ? false : 'no Chromium (EDGEWRITE_CHROMIUM is not set)';
@@ -30,17 +30,12 @@ async function pageServer(pkg = 'appwrite') {
 }
 
 test('browser: a page uploads with the web SDK, then views and previews its files', { skip }, async () => {
-  const { default: puppeteer } = await import('puppeteer-core');
   const bucketId = `web${Date.now().toString(36)}`;
   await new node.Storage(adminClient()).createBucket({
     bucketId, name: 'browser', permissions: ['read("any")', 'create("any")'], maximumFileSize: 20 * 1024 * 1024,
   });
   const { server, origin } = await pageServer();
-  const browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/`);
@@ -87,7 +82,6 @@ test('browser: a page uploads with the web SDK, then views and previews its file
 });
 
 test('browser: web SDK 21 signs up and in, lists TablesDB rows, and gets realtime events over URL channels', { skip }, async () => {
-  const { default: puppeteer } = await import('puppeteer-core');
   const databaseId = `web21${Date.now().toString(36)}`;
   const tables = new node.TablesDB(adminClient());
   await tables.create({ databaseId, name: 'web21' });
@@ -95,11 +89,7 @@ test('browser: web SDK 21 signs up and in, lists TablesDB rows, and gets realtim
   await tables.createIntegerColumn({ databaseId, tableId: 'notes', key: 'n', required: false });
   await tables.createRow({ databaseId, tableId: 'notes', rowId: 'first', data: { n: 1 } });
   const { server, origin } = await pageServer('appwrite-web-21');
-  const browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/`);

@@ -29,6 +29,16 @@ export function guestClient(project = projectId) {
   return new web.Client().setEndpoint(endpoint).setProject(project);
 }
 
+/** Headless Chromium (`EDGEWRITE_CHROMIUM`, which `cargo xtask test` finds or installs). */
+export async function launchChromium() {
+  const { default: puppeteer } = await import('puppeteer-core');
+  return puppeteer.launch({
+    executablePath: process.env.EDGEWRITE_CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+  });
+}
+
 /** Raw HTTP against edgewrite, for wire details the SDKs hide. */
 export async function raw(path, { method = 'GET', headers = {}, body, key = false, project = projectId, redirect = 'follow' } = {}) {
   const h = { ...headers };

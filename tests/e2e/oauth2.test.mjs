@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { adminClient, apiKey, assertAppwriteError, endpoint, node, projectId, raw, rejectsWith, runtime, uniqueEmail, userClient } from './helpers.mjs';
+import { adminClient, apiKey, assertAppwriteError, endpoint, launchChromium, node, projectId, raw, rejectsWith, runtime, uniqueEmail, userClient } from './helpers.mjs';
 import { startProvider } from './oauth-provider.mjs';
 
 const port = Number(process.env.EDGEWRITE_TEST_OAUTH_PORT ?? 0);
@@ -467,16 +467,11 @@ async function startFromPage(tab, method, providerName, landing, extra = {}) {
 }
 
 test('browser: createOAuth2Session signs in through the redirects, links GitHub, and createOAuth2Token then createSession signs in again; a replayed or tampered callback is refused', { skip: noBrowser }, async () => {
-  const { default: puppeteer } = await import('puppeteer-core');
   const email = uniqueEmail('web');
   provider.oidcUser = { sub: `web-${Date.now()}`, email, email_verified: true, name: 'Web User' };
   provider.githubUser = { id: Date.now(), login: 'webcat', name: 'Web Cat' };
   provider.githubEmails = [{ email: uniqueEmail('gh'), primary: true, verified: true }];
-  const browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const tab = await browser.newPage();
     const callbacks = [];
