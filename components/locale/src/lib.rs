@@ -41,10 +41,15 @@ fn countries() -> impl Iterator<Item = Country> {
     })
 }
 
+/// Where the country with this ISO 3166-1 alpha-2 code (any case) stands in the data.
+fn index_of(code: &str) -> Option<usize> {
+    let code = code.to_ascii_uppercase();
+    data::COUNTRIES.binary_search_by(|c| c.0.cmp(code.as_str())).ok()
+}
+
 /// The country with this ISO 3166-1 alpha-2 code (any case).
 pub fn country(code: &str) -> Option<Country> {
-    let code = code.to_ascii_uppercase();
-    data::COUNTRIES.binary_search_by(|c| c.0.cmp(code.as_str())).ok().and_then(|i| countries().nth(i))
+    countries().nth(index_of(code)?)
 }
 
 /// Country names in one language.
@@ -79,17 +84,15 @@ fn language_names(locale: &str) -> Option<&'static str> {
 
 /// `code`'s name in `locale` (English when the data has no name in that language).
 pub fn country_name(locale: &str, code: &str) -> Option<&'static str> {
-    let code = code.to_ascii_uppercase();
-    let index = data::COUNTRIES.binary_search_by(|c| c.0.cmp(code.as_str())).ok()?;
-    Some(Names::of(locale).get(index))
+    let index = index_of(code)?;
+    let translated = language_names(locale).and_then(|names| names.split('\n').nth(index));
+    translated.filter(|name| !name.is_empty()).or_else(|| data::ENGLISH_NAMES.split('\n').nth(index))
 }
 
 /// `code`'s English name, reading only the English names (a binary that never asks for another
 /// language carries no other).
 pub fn english_country_name(code: &str) -> Option<&'static str> {
-    let code = code.to_ascii_uppercase();
-    let index = data::COUNTRIES.binary_search_by(|c| c.0.cmp(code.as_str())).ok()?;
-    data::ENGLISH_NAMES.split('\n').nth(index)
+    data::ENGLISH_NAMES.split('\n').nth(index_of(code)?)
 }
 
 /// The locale a request asks for (`X-Appwrite-Locale`, else the `locale` query parameter).

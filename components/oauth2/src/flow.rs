@@ -155,10 +155,9 @@ async fn oidc_endpoints(client: &Client<'_>, config: &ProviderConfig) -> Result<
     };
     let authorize = pick("authorizationEndpoint", "authorization_endpoint");
     let token = pick("tokenEndpoint", "token_endpoint");
-    // `userinfoEndpoint` is the spelling of settings older than Appwrite 1.9: a set endpoint,
-    // in either spelling, wins over discovery.
-    let userinfo = match config.secret_field("userInfoEndpoint") {
-        set if set.is_empty() => pick("userinfoEndpoint", "userinfo_endpoint"),
+    // A set endpoint, in either spelling, wins over discovery.
+    let userinfo = match config.user_info_endpoint() {
+        set if set.is_empty() => discovered["userinfo_endpoint"].as_str().unwrap_or_default().to_string(),
         set => set,
     };
     if authorize.is_empty() || token.is_empty() {

@@ -253,6 +253,15 @@ impl ProviderConfig {
         }
     }
 
+    /// The user-information endpoint the settings name, in either spelling (`userinfoEndpoint`
+    /// is the one of settings older than Appwrite 1.9); empty when they name none.
+    pub fn user_info_endpoint(&self) -> String {
+        match self.secret_field("userInfoEndpoint") {
+            set if set.is_empty() => self.secret_field("userinfoEndpoint"),
+            set => set,
+        }
+    }
+
     /// OpenID Connect's `max_age` (seconds since the user last authenticated), if set.
     pub fn max_age(&self) -> Option<i64> {
         match self.provider {

@@ -87,13 +87,15 @@ fn secret_aad(provider: Provider) -> Vec<u8> {
     format!("oauth2-settings:{}", provider.name()).into_bytes()
 }
 
-/// The deployment's settings for `provider` (`EDGEWRITE_OAUTH2_PROVIDERS`): enabled unless
-/// `"enabled": false`.
-fn deployed(ctx: &Ctx<'_>, provider: Provider) -> Option<Setting> {
-    let all: Json =
-        serde_json::from_str(&ctx.ports.secrets.get(support::PROVIDERS_VARIABLE).unwrap_or_default())
-            .unwrap_or(Json::Null);
-    let entry = all.get(provider.name()).filter(|e| e.is_object())?;
+/// The deployment's settings, all providers (`EDGEWRITE_OAUTH2_PROVIDERS`).
+fn deployment(ctx: &Ctx<'_>) -> Json {
+    serde_json::from_str(&ctx.ports.secrets.get(support::PROVIDERS_VARIABLE).unwrap_or_default())
+        .unwrap_or(Json::Null)
+}
+
+/// `provider`'s entry in the deployment's settings: enabled unless `"enabled": false`.
+fn deployed(deployment: &Json, provider: Provider) -> Option<Setting> {
+    let entry = deployment.get(provider.name()).filter(|e| e.is_object())?;
     Some(Setting {
         enabled: entry["enabled"] != Json::Bool(false),
         app_id: entry["appId"].as_str().unwrap_or_default().trim().to_string(),
@@ -105,47 +107,61 @@ fn deployed(ctx: &Ctx<'_>, provider: Provider) -> Option<Setting> {
     })
 }
 
-/// The settings the project API stored for `provider`.
-async fn stored(ctx: &Ctx<'_>, provider: Provider) -> Result<Option<Setting>, AppwriteError> {
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            "SELECT enabled, app_id, secret FROM oauth2_providers WHERE provider = ?",
+/// The settings the project API stored: `only` that provider's, or every provider's, in one
+/// query and with the sealing key derived once.
+async fn stored(ctx: &Ctx<'_>, only: Option<Provider>) -> Result<Vec<(Provider, Setting)>, AppwriteError> {
+    let statement = match only {
+        Some(provider) => Statement::new(
+            "SELECT provider, enabled, app_id, secret FROM oauth2_providers WHERE provider = ?",
             vec![provider.name().into()],
-        ))
-        .await
-        .map_err(AppwriteError::internal)?;
-    let Some(row) = rows.rows.first() else { return Ok(None) };
-    let secret = match row.get(2) {
-        Some(Value::Blob(sealed)) if !sealed.is_empty() => {
-            match edgewrite_storage::sealed::open(ctx, SECRET_PURPOSE, &secret_aad(provider), sealed).await? {
-                Some(plain) => String::from_utf8(plain).unwrap_or_default(),
-                // The keys changed (a restored database, a new EDGEWRITE_ENCRYPTION_KEY): the
-                // provider reads as having no secret until an admin enters it again.
-                None => {
-                    tracing::warn!(
-                        provider = provider.name(),
-                        "the stored OAuth2 client secret does not open"
-                    );
-                    String::new()
+        ),
+        None => Statement::new("SELECT provider, enabled, app_id, secret FROM oauth2_providers", vec![]),
+    };
+    let rows = ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
+    let mut key = None;
+    let mut out = Vec::new();
+    for row in &rows.rows {
+        let Some(provider) = row.first().and_then(Value::as_str).and_then(Provider::from_name) else {
+            continue;
+        };
+        let secret = match row.get(3) {
+            Some(Value::Blob(sealed)) if !sealed.is_empty() => {
+                let key = match key {
+                    Some(key) => key,
+                    None => *key.insert(edgewrite_storage::sealed::purpose_key(ctx, SECRET_PURPOSE).await?),
+                };
+                match edgewrite_storage::sealed::open_with(&key, &secret_aad(provider), sealed) {
+                    Some(plain) => String::from_utf8(plain).unwrap_or_default(),
+                    // The keys changed (a restored database, a new EDGEWRITE_ENCRYPTION_KEY):
+                    // the provider reads as having no secret until an admin enters it again.
+                    None => {
+                        tracing::warn!(
+                            provider = provider.name(),
+                            "the stored OAuth2 client secret does not open"
+                        );
+                        String::new()
+                    }
                 }
             }
-        }
-        _ => String::new(),
-    };
-    Ok(Some(Setting {
-        enabled: row.first().and_then(Value::as_i64) == Some(1),
-        app_id: row.get(1).and_then(Value::as_str).unwrap_or_default().to_string(),
-        secret,
-    }))
+            _ => String::new(),
+        };
+        out.push((
+            provider,
+            Setting {
+                enabled: row.get(1).and_then(Value::as_i64) == Some(1),
+                app_id: row.get(2).and_then(Value::as_str).unwrap_or_default().to_string(),
+                secret,
+            },
+        ));
+    }
+    Ok(out)
 }
 
 /// The settings `provider` signs in with: the project's own, else the deployment's.
 pub async fn effective(ctx: &Ctx<'_>, provider: Provider) -> Result<Option<Setting>, AppwriteError> {
-    Ok(match stored(ctx, provider).await? {
-        Some(setting) => Some(setting),
-        None => deployed(ctx, provider),
+    Ok(match stored(ctx, Some(provider)).await?.pop() {
+        Some((_, setting)) => Some(setting),
+        None => deployed(&deployment(ctx), provider),
     })
 }
 
@@ -211,14 +227,10 @@ fn read_model(provider: Provider, setting: &Setting) -> Json {
             model.insert("prompt".into(), json!(config.prompt()));
         }
         Provider::Oidc => {
-            let user_info = match field("userInfoEndpoint") {
-                found if found.is_empty() => field("userinfoEndpoint"),
-                found => found,
-            };
             model.insert("wellKnownURL".into(), field("wellKnownEndpoint").into());
             model.insert("authorizationURL".into(), field("authorizationEndpoint").into());
             model.insert("tokenURL".into(), field("tokenEndpoint").into());
-            model.insert("userInfoURL".into(), user_info.into());
+            model.insert("userInfoURL".into(), config.user_info_endpoint().into());
             model.insert("prompt".into(), json!(config.prompt()));
             model.insert("maxAge".into(), json!(config.max_age()));
         }
@@ -236,10 +248,6 @@ fn read_model(provider: Provider, setting: &Setting) -> Json {
         _ => {}
     }
     Json::Object(model)
-}
-
-fn unsupported() -> AppwriteError {
-    AppwriteError::from(ErrorType::ProjectProviderUnsupported)
 }
 
 /// `GET /project/oauth2`: every provider edgewrite speaks, with the project's settings;
@@ -269,11 +277,16 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             }
         }
     }
-    let mut providers = Vec::new();
-    for provider in sorted_providers() {
-        let setting = effective(ctx, provider).await?.unwrap_or_default();
-        providers.push(read_model(provider, &setting));
-    }
+    let stored = stored(ctx, None).await?;
+    let deployment = deployment(ctx);
+    let providers: Vec<Json> = sorted_providers()
+        .into_iter()
+        .map(|provider| {
+            let own = stored.iter().find(|(p, _)| *p == provider).map(|(_, s)| s.clone());
+            let setting = own.or_else(|| deployed(&deployment, provider)).unwrap_or_default();
+            read_model(provider, &setting)
+        })
+        .collect();
     let total = if ctx.params.boolean("total")?.unwrap_or(true) { providers.len() } else { 0 };
     let page: Vec<Json> = providers.into_iter().skip(offset).take(limit).collect();
     Ok(Response::json(200, &json!({"total": total, "providers": page})))
@@ -295,7 +308,7 @@ fn provider_of(ctx: &Ctx<'_>) -> Result<Provider, AppwriteError> {
         return Ok(provider);
     }
     if APPWRITE_PROVIDERS.contains(&name) {
-        return Err(unsupported());
+        return Err(ErrorType::ProjectProviderUnsupported.into());
     }
     if ctx.request.method == edgewrite_core::http::Method::Patch {
         return Err(ErrorType::GeneralRouteNotFound.into());
@@ -313,7 +326,6 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(200, &read_model(provider, &setting)))
 }
 
-/// An optional URL param (`""` clears it).
 /// An optional URL param (`""` clears it): `https`, or `http` to a loopback host (a provider on
 /// the same machine); the client secret is sent there, so never in clear over a network and
 /// never with credentials of the URL's own.
@@ -327,7 +339,6 @@ fn url_param(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, AppwriteError>
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = edgewrite_core::http::host_of(authority);
     let loopback = host == "localhost"
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
         || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     let valid = !host.is_empty()
         && !authority.contains('@')
@@ -462,9 +473,9 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let (id_field, _) = provider.credential_fields();
     let app_id = ctx.params.text(id_field, 256)?;
     let enabled = ctx.params.boolean("enabled")?;
-    let current = match stored(ctx, provider).await? {
-        Some(setting) => setting,
-        None => deployed(ctx, provider).map(without_secret).unwrap_or_default(),
+    let current = match stored(ctx, Some(provider)).await?.pop() {
+        Some((_, setting)) => setting,
+        None => deployed(&deployment(ctx), provider).map(without_secret).unwrap_or_default(),
     };
     let mut next = Setting {
         enabled: enabled.unwrap_or(current.enabled),
@@ -475,9 +486,8 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     if provider == Provider::Oidc && enabled == Some(true) {
         let has = |key: &str| !config.secret_field(key).is_empty();
         let discovered = has("wellKnownEndpoint");
-        let listed = has("authorizationEndpoint")
-            && has("tokenEndpoint")
-            && (has("userInfoEndpoint") || has("userinfoEndpoint"));
+        let listed =
+            has("authorizationEndpoint") && has("tokenEndpoint") && !config.user_info_endpoint().is_empty();
         if !discovered && !listed {
             return Err(argument_invalid(
                 "Enabling OpenID Connect requires either wellKnownURL, or all of authorizationURL, tokenURL, and userInfoURL.",
