@@ -34,6 +34,10 @@ test('every route group crosses to the project object once; hashing routes at mo
   // No project state: the Worker answers alone.
   await expectCrossings(0, '/health/version');
   await expectCrossings(1, '/health/db', { key: true });
+  await expectCrossings(1, '/health/queue/functions', { key: true });
+  // Locale and avatars need no project state: the Worker answers them, for guests too.
+  await expectCrossings(0, '/locale/countries');
+  await expectCrossings(0, '/avatars/qr?text=crossing');
 
   // Account: sign-up and login hash in the Worker (two crossings); the rest once.
   const email = uniqueEmail('crossings');
@@ -59,6 +63,7 @@ test('every route group crosses to the project object once; hashing routes at mo
   await expectCrossings(1, '/teams', { ...asUser, method: 'POST', json: { teamId: 'unique()', name: 'crossers' } });
   await expectCrossings(1, '/teams', asUser);
   await expectCrossings(1, '/project/keys', { key: true });
+  await expectCrossings(1, '/project/oauth2', { key: true });
 
   // Databases and TablesDB: schema, writes and reads.
   const db = `cross${Date.now().toString(36)}`;
