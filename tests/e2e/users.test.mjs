@@ -315,3 +315,69 @@ test('users routes are for API keys: clients get 401 general_unauthorized_scope'
   const post = await raw('/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"userId":"unique()"}' });
   assertAppwriteError(assert, post, 401, 'general_unauthorized_scope');
 });
+
+test('impersonation: an impersonator acts as another user by id, email or phone; others cannot', async () => {
+  const u = users();
+  const make = async (tag, extra = {}) => u.create({ userId: node.ID.unique(), email: uniqueEmail(tag), password: PASSWORD, name: tag, ...extra });
+  const [actor, target, bystander] = await Promise.all([make('actor'), make('target'), make('bystander')]);
+  const phone = `+1555${Math.floor(1e6 + Math.random() * 8e6)}`;
+  await u.updatePhone({ userId: target.$id, number: phone });
+  await u.updatePrefs({ userId: target.$id, prefs: { theme: 'target-only' } });
+  const session = await u.createSession({ userId: actor.$id });
+  const asActor = () => new node.Client().setEndpoint(endpoint).setProject(projectId).setSession(session.secret);
+  const headers = { 'x-appwrite-session': session.secret };
+
+  // Not an impersonator yet: the headers pick nobody and users stay out of reach.
+  const self = await new node.Account(asActor().setImpersonateUserId(target.$id)).get();
+  assert.equal(self.$id, actor.$id);
+  assert.equal(self.impersonator, false);
+  assert.equal(self.impersonatorUserId, null);
+  await rejectsWith(assert, new node.Users(asActor()).list(), 401, 'general_unauthorized_scope');
+
+  const flagged = await u.updateImpersonator({ userId: actor.$id, impersonator: true });
+  assert.equal(flagged.impersonator, true);
+  assert.equal((await u.get({ userId: actor.$id })).impersonator, true);
+
+  // An impersonator may browse users to pick a target, without their password hashes, and
+  // may not change them or read their secrets.
+  const listed = await new node.Users(asActor()).list({ queries: [node.Query.equal('$id', [target.$id])] });
+  assert.equal(listed.total, 1);
+  assert.equal(listed.users[0].email, target.email);
+  assert.equal(listed.users[0].password, undefined);
+  assert.equal((await new node.Users(asActor()).get({ userId: target.$id })).password, undefined);
+  await rejectsWith(assert, new node.Users(asActor()).updateName({ userId: target.$id, name: 'x' }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Users(asActor()).getMFARecoveryCodes({ userId: target.$id }), 401, 'general_unauthorized_scope');
+  await rejectsWith(assert, new node.Users(asActor()).listSessions({ userId: target.$id }), 401, 'general_unauthorized_scope');
+
+  // By id (the SDK's setter), by email, by phone, and by query parameter (image URLs).
+  const byId = await new node.Account(asActor().setImpersonateUserId(target.$id)).get();
+  assert.equal(byId.$id, target.$id);
+  assert.equal(byId.impersonatorUserId, actor.$id);
+  assert.equal(byId.prefs.theme, 'target-only');
+  for (const [name, value] of [['email', target.email.toUpperCase()], ['phone', phone]]) {
+    const res = await raw('/account', { headers: { ...headers, [`x-appwrite-impersonate-user-${name}`]: value } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.$id, target.$id, name);
+    assert.equal(res.json.impersonatorUserId, actor.$id);
+  }
+  const byQuery = await raw(`/account?impersonateuserid=${target.$id}`, { headers });
+  assert.equal(byQuery.json.$id, target.$id);
+
+  // The request runs as the target: what the target writes of its own is the target's.
+  await new node.Account(asActor().setImpersonateUserId(target.$id)).updatePrefs({ prefs: { theme: 'set-by-support' } });
+  assert.equal((await u.getPrefs({ userId: target.$id })).theme, 'set-by-support');
+  assert.equal(Object.keys(await u.getPrefs({ userId: actor.$id })).length, 0);
+  // An unknown target leaves the impersonator itself.
+  const unknown = await new node.Account(asActor().setImpersonateUserId('nobody-here')).get();
+  assert.equal(unknown.$id, actor.$id);
+
+  // A user that is not an impersonator cannot ride the same headers, even at the target.
+  const other = await u.createSession({ userId: bystander.$id });
+  const bystanderView = await raw('/account', { headers: { 'x-appwrite-session': other.secret, 'x-appwrite-impersonate-user-id': target.$id } });
+  assert.equal(bystanderView.json.$id, bystander.$id);
+
+  // Revoked: the headers pick nobody again, and browsing ends.
+  await u.updateImpersonator({ userId: actor.$id, impersonator: false });
+  assert.equal((await new node.Account(asActor().setImpersonateUserId(target.$id)).get()).$id, actor.$id);
+  await rejectsWith(assert, new node.Users(asActor()).list(), 401, 'general_unauthorized_scope');
+});

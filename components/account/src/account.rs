@@ -100,8 +100,13 @@ pub(crate) fn new_password(
 }
 
 /// The Account model of `user`, with its targets.
+/// While an impersonator acts as the user, the model names the impersonator.
 async fn respond(ctx: &Ctx<'_>, status: u16, user: &User) -> Result<Response, AppwriteError> {
-    Ok(Response::json(status, &crate::users::user_json(ctx, user, false).await?))
+    let mut model = crate::users::user_json(ctx, user, false).await?;
+    if let Some(by) = ctx.caller.user().filter(|u| u.user_id == user.id).and_then(|u| u.impersonated_by.as_ref()) {
+        model["impersonatorUserId"] = Json::from(by.as_str());
+    }
+    Ok(Response::json(status, &model))
 }
 
 /// `GET /account`

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use edgewrite_core::identity::{Authenticator, Caller, Credentials, UserCaller};
+use edgewrite_core::identity::{Authenticator, Caller, Credentials, Impersonation, UserCaller};
 use edgewrite_core::ports::{Ports, Rows, Statement, Value};
 use edgewrite_core::{AppwriteError, ErrorType};
 
@@ -69,7 +69,58 @@ fn caller(
         labels: user.labels.clone(),
         memberships: memberships.map(crate::teams::caller_memberships).unwrap_or_default(),
         mfa_pending,
+        impersonator: user.impersonator,
+        impersonated_by: None,
     }))
+}
+
+/// The target of an impersonation as the caller, when `actor` may impersonate and asked to:
+/// the target's roles and memberships, the impersonator's session, expiry and second-factor
+/// state. An unknown target leaves the impersonator acting as itself (Appwrite's behaviour).
+async fn impersonate(
+    actor: Caller,
+    wanted: Option<&Impersonation>,
+    ports: &Ports<'_>,
+) -> Result<Caller, AppwriteError> {
+    let (Caller::User(me), Some(wanted)) = (&actor, wanted) else {
+        return Ok(actor);
+    };
+    if !me.impersonator || me.mfa_pending {
+        return Ok(actor);
+    }
+    let (column, value) = match wanted {
+        Impersonation::UserId(id) => ("id", id.clone()),
+        Impersonation::Email(email) => ("email", email.to_lowercase()),
+        Impersonation::Phone(phone) => ("phone", phone.clone()),
+    };
+    let target_id = format!("(SELECT id FROM users WHERE {column} = ?)");
+    let out = ports
+        .sql
+        .batch(vec![
+            Statement::new(
+                format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?"),
+                vec![value.clone().into()],
+            ),
+            crate::teams::caller_memberships_statement(&target_id, vec![value.into()]),
+        ])
+        .await
+        .map_err(AppwriteError::internal)?;
+    let Some(target) = out.first().and_then(User::first) else {
+        return Ok(actor);
+    };
+    if target.id == me.user_id {
+        return Ok(actor);
+    }
+    let Caller::User(mut acting) =
+        caller(&me.session_id, &target, (me.via_jwt, me.expires_ms), me.mfa_pending, out.get(1))?
+    else {
+        unreachable!("caller() builds users");
+    };
+    acting.impersonator = false;
+    acting.impersonated_by = Some(me.user_id.clone());
+    // The audit trail: who acted as whom (the platform's log keeps it).
+    tracing::info!(impersonator = %me.user_id, target = %acting.user_id, "impersonation");
+    Ok(Caller::User(acting))
 }
 
 fn jwt_invalid() -> AppwriteError {
@@ -127,85 +178,93 @@ impl Authenticator for AccountAuthenticator {
         credentials: &Credentials,
         ports: &Ports<'_>,
     ) -> Result<Option<Caller>, AppwriteError> {
-        let now = ports.clock.now_ms();
-        let columns = joined_columns();
-        let mut found = None;
-        if let Some(cred) = &credentials.session {
-            let hash = Value::Blob(secret_hash(&cred.secret));
-            let out = ports
-                .sql
-                .batch(vec![
-                    Statement::new(
-                        format!(
-                            "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-                             WHERE s.secret_hash = ? AND s.expire > ?"
-                        ),
-                        vec![hash.clone(), Value::Integer(now)],
-                    ),
-                    crate::teams::caller_memberships_statement(
-                        "(SELECT user_id FROM sessions WHERE secret_hash = ? AND expire > ?)",
-                        vec![hash, Value::Integer(now)],
-                    ),
-                ])
-                .await
-                .map_err(AppwriteError::internal)?;
-            found = out
-                .first()
-                .and_then(|r| r.rows.first())
-                .and_then(|r| session_and_user(r))
-                .filter(|(s, _, _)| s.user_id == cred.id)
-                .map(|(s, u, pending)| (s, u, pending, out.get(1).cloned()));
+        match signed_in(credentials, ports).await? {
+            Some(actor) => impersonate(actor, credentials.impersonate.as_ref(), ports).await.map(Some),
+            None => Ok(None),
         }
-        let Some(token) = &credentials.jwt else {
-            return found
-                .map(|(s, u, pending, m)| caller(&s.id, &u, (false, Some(s.expire)), pending, m.as_ref()))
-                .transpose();
-        };
-        if found.is_some() {
-            return Err(AppwriteError::new(
-                ErrorType::UserJwtAndCookieSet,
-                "Cannot use both a JWT and a session at the same time. Remove one of them.",
-            ));
-        }
-        let claims = peek_claims(token).ok_or_else(jwt_invalid)?;
-        let mut batch = vec![jwt::secret_read_statement()];
-        // A JWT minted by `POST /users/{id}/jwts` without a session stands for the user alone.
-        let user_statement = if claims.session_id.is_empty() {
-            Statement::new(
-                format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
-                vec![claims.user_id.clone().into()],
-            )
-        } else {
-            Statement::new(
-                format!(
-                    "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-                     WHERE s.id = ? AND s.user_id = ? AND s.expire > ?"
-                ),
-                vec![claims.session_id.clone().into(), claims.user_id.clone().into(), Value::Integer(now)],
-            )
-        };
-        batch.push(user_statement);
-        batch.push(crate::teams::caller_memberships_statement("?", vec![claims.user_id.clone().into()]));
-        let out = ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
-        let secret = jwt::secret_from(out.first()).map_err(|_| jwt_invalid())?;
-        if jwt::decode(token, &secret, now / 1000).is_none() {
-            return Err(jwt_invalid());
-        }
-        let row = out.get(1).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
-        let jwt_expiry = claims.exp.saturating_mul(1000);
-        let (user, pending, expires) = if claims.session_id.is_empty() {
-            // A password change ends the JWTs minted before it (those of a session end with it).
-            User::from_row(row)
-                .filter(|u| u.password_updated_at.is_none_or(|at| claims.iat >= at.div_euclid(1000)))
-                .map(|u| (u, false, jwt_expiry))
-        } else {
-            session_and_user(row).map(|(s, u, pending)| (u, pending, jwt_expiry.min(s.expire)))
-        }
-        .ok_or_else(jwt_invalid)?;
-        caller(&claims.session_id, &user, (true, Some(expires)), pending, out.get(2)).map(Some)
     }
 
     async fn api_key(&self, key: &str, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {
         crate::keys::authenticate(key, ports).await
     }
+}
+
+/// The user the session credential or JWT stands for.
+async fn signed_in(credentials: &Credentials, ports: &Ports<'_>) -> Result<Option<Caller>, AppwriteError> {
+    let now = ports.clock.now_ms();
+    let columns = joined_columns();
+    let mut found = None;
+    if let Some(cred) = &credentials.session {
+        let hash = Value::Blob(secret_hash(&cred.secret));
+        let out = ports
+            .sql
+            .batch(vec![
+                Statement::new(
+                    format!(
+                        "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+                         WHERE s.secret_hash = ? AND s.expire > ?"
+                    ),
+                    vec![hash.clone(), Value::Integer(now)],
+                ),
+                crate::teams::caller_memberships_statement(
+                    "(SELECT user_id FROM sessions WHERE secret_hash = ? AND expire > ?)",
+                    vec![hash, Value::Integer(now)],
+                ),
+            ])
+            .await
+            .map_err(AppwriteError::internal)?;
+        found = out
+            .first()
+            .and_then(|r| r.rows.first())
+            .and_then(|r| session_and_user(r))
+            .filter(|(s, _, _)| s.user_id == cred.id)
+            .map(|(s, u, pending)| (s, u, pending, out.get(1).cloned()));
+    }
+    let Some(token) = &credentials.jwt else {
+        return found
+            .map(|(s, u, pending, m)| caller(&s.id, &u, (false, Some(s.expire)), pending, m.as_ref()))
+            .transpose();
+    };
+    if found.is_some() {
+        return Err(AppwriteError::new(
+            ErrorType::UserJwtAndCookieSet,
+            "Cannot use both a JWT and a session at the same time. Remove one of them.",
+        ));
+    }
+    let claims = peek_claims(token).ok_or_else(jwt_invalid)?;
+    let mut batch = vec![jwt::secret_read_statement()];
+    // A JWT minted by `POST /users/{id}/jwts` without a session stands for the user alone.
+    let user_statement = if claims.session_id.is_empty() {
+        Statement::new(
+            format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"),
+            vec![claims.user_id.clone().into()],
+        )
+    } else {
+        Statement::new(
+            format!(
+                "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id = ? AND s.user_id = ? AND s.expire > ?"
+            ),
+            vec![claims.session_id.clone().into(), claims.user_id.clone().into(), Value::Integer(now)],
+        )
+    };
+    batch.push(user_statement);
+    batch.push(crate::teams::caller_memberships_statement("?", vec![claims.user_id.clone().into()]));
+    let out = ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+    let secret = jwt::secret_from(out.first()).map_err(|_| jwt_invalid())?;
+    if jwt::decode(token, &secret, now / 1000).is_none() {
+        return Err(jwt_invalid());
+    }
+    let row = out.get(1).and_then(|r| r.rows.first()).ok_or_else(jwt_invalid)?;
+    let jwt_expiry = claims.exp.saturating_mul(1000);
+    let (user, pending, expires) = if claims.session_id.is_empty() {
+        // A password change ends the JWTs minted before it (those of a session end with it).
+        User::from_row(row)
+            .filter(|u| u.password_updated_at.is_none_or(|at| claims.iat >= at.div_euclid(1000)))
+            .map(|u| (u, false, jwt_expiry))
+    } else {
+        session_and_user(row).map(|(s, u, pending)| (u, pending, jwt_expiry.min(s.expire)))
+    }
+    .ok_or_else(jwt_invalid)?;
+    caller(&claims.session_id, &user, (true, Some(expires)), pending, out.get(2)).map(Some)
 }

@@ -67,6 +67,8 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
         "users.labels" => user_update("labels", true),
         "users.verification" | "users.verification.phone" => user_update("verification", true),
         "mfa.update" | "users.mfa" => user_update("mfa", true),
+        // Who may impersonate changes who may list users: live connections re-read it.
+        "users.impersonator" => user_update("impersonator", true),
         "sessions.email" | "sessions.anonymous" | "sessions.token" | "users.sessions.create" => {
             let user = of_payload?;
             let event = account_event(&user, Some(("sessions", &own_id?)), "create", payload);

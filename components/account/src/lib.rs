@@ -218,6 +218,7 @@ static USER_ROUTES: &[Route] = &[
     route(Method::Patch, "/v1/users/{userId}/verification", "users.write", "users.verification"),
     route(Method::Patch, "/v1/users/{userId}/verification/phone", "users.write", "users.verification.phone"),
     route(Method::Patch, "/v1/users/{userId}/mfa", "users.write", "users.mfa"),
+    route(Method::Patch, "/v1/users/{userId}/impersonator", "users.write", "users.impersonator"),
     route(Method::Get, "/v1/users/{userId}/mfa/factors", "users.read", "users.mfa.factors"),
     route(
         Method::Delete,
@@ -258,7 +259,11 @@ impl Capability for Users {
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         // `targets.*` is also a user scope; these routes are the server's.
         if !matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. }) {
-            let scope = if route.method == Method::Get { "users.read" } else { "users.write" };
+            // A signed-in user reaches these only as an impersonator choosing a target
+            // (`users.read`), and then only the user itself, its preferences and memberships:
+            // never recovery codes, sessions, factors or identities of others.
+            let browsing = matches!(route.name, "users.list" | "users.get" | "users.prefs.get" | "users.memberships");
+            let scope = if browsing { "users.read" } else { "users.write" };
             ctx.caller.require_scope(scope, ctx.project.unwrap_or(""), &ctx.request.host)?;
         }
         let response = match route.name {
@@ -284,6 +289,7 @@ impl Capability for Users {
             "users.verification" => users::update_email_verification(ctx).await,
             "users.verification.phone" => users::update_phone_verification(ctx).await,
             "users.mfa" => users::update_mfa(ctx).await,
+            "users.impersonator" => users::update_impersonator(ctx).await,
             "users.mfa.factors" => mfa::list_user_factors(ctx).await,
             "users.mfa.authenticator.delete" => mfa::delete_user_authenticator(ctx).await,
             "users.mfa.recovery.get" => mfa::get_user_recovery_codes(ctx).await,

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 /// Columns read for a user, in this order.
 pub const USER_COLUMNS: &str = "id, email, phone, name, password_hash, password_updated_at, status, labels, \
      email_verification, phone_verification, mfa, prefs, created_at, updated_at, accessed_at, password_history, hash_algo, hash_options, \
-     mfa_recovery_codes";
+     mfa_recovery_codes, impersonator";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -36,6 +36,8 @@ pub struct User {
     pub hash_options: Json,
     /// Unused MFA recovery codes.
     pub mfa_recovery_codes: Vec<String>,
+    /// May act as other users (Appwrite's `impersonator`).
+    pub impersonator: bool,
 }
 
 fn text(row: &[Value], i: usize) -> Option<String> {
@@ -69,6 +71,7 @@ impl User {
             hash_algo: text(row, 16).unwrap_or_else(|| "argon2".into()),
             hash_options: text(row, 17).and_then(|o| serde_json::from_str(&o).ok()).unwrap_or(Json::Null),
             mfa_recovery_codes: text(row, 18).and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+            impersonator: int(row, 19) == Some(1),
         })
     }
 
@@ -122,6 +125,9 @@ impl User {
             "prefs": Json::Object(self.prefs.clone()),
             "targets": targets.iter().map(crate::targets::Target::to_json).collect::<Vec<_>>(),
             "accessedAt": iso_from_ms(self.accessed_at),
+            "impersonator": self.impersonator,
+            // Set by `GET /account` when an impersonator is acting as this user.
+            "impersonatorUserId": Json::Null,
         });
         if server {
             let mut options = self.hash_options.clone();

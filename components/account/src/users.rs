@@ -58,10 +58,15 @@ pub(crate) async fn load(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError>
     User::first(&rows).ok_or_else(user_not_found)
 }
 
-/// The User model with its targets; `server` adds the hash fields only API keys see.
+/// The User model with its targets; `server` adds the hash fields, which only API keys see
+/// (not an impersonator browsing users).
 pub async fn user_json(ctx: &Ctx<'_>, user: &User, server: bool) -> Result<Json, AppwriteError> {
     let mut targets = targets::of_users(ctx.ports.sql, &[&user.id]).await?;
-    Ok(user.to_json_with(&targets.remove(&user.id).unwrap_or_default(), server))
+    Ok(user.to_json_with(&targets.remove(&user.id).unwrap_or_default(), server && is_app(ctx)))
+}
+
+fn is_app(ctx: &Ctx<'_>) -> bool {
+    matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. })
 }
 
 async fn respond(ctx: &Ctx<'_>, status: u16, user_id: &str) -> Result<Response, AppwriteError> {
@@ -76,7 +81,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
     let mut targets = targets::of_users(ctx.ports.sql, &ids).await?;
     let users: Vec<Json> =
-        users.iter().map(|u| u.to_json_with(&targets.remove(&u.id).unwrap_or_default(), true)).collect();
+        users.iter().map(|u| u.to_json_with(&targets.remove(&u.id).unwrap_or_default(), is_app(ctx))).collect();
     Ok(Response::json(200, &json!({"total": page.total, "users": users})))
 }
 
@@ -500,6 +505,13 @@ pub async fn update_mfa(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let mfa = required_bool(ctx, "mfa")?;
     let user = path_user(ctx).await?;
     update(ctx, &user, "mfa = ?", vec![Value::Integer(i64::from(mfa))], vec![]).await
+}
+
+/// `PATCH /users/{userId}/impersonator`: whether the user may act as other users.
+pub async fn update_impersonator(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let impersonator = required_bool(ctx, "impersonator")?;
+    let user = path_user(ctx).await?;
+    update(ctx, &user, "impersonator = ?", vec![Value::Integer(i64::from(impersonator))], vec![]).await
 }
 
 /// `GET /users/{userId}/prefs`

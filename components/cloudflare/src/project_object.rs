@@ -358,7 +358,7 @@ impl ProjectDatabase {
     /// sessions in this object's own database.
     async fn verify_session(&self, session: &str) -> Option<edgewrite_core::identity::Caller> {
         let credential = SessionCredential::decode(session)?;
-        let credentials = Credentials { session: Some(credential), jwt: None, api_key: None };
+        let credentials = Credentials { session: Some(credential), ..Credentials::default() };
         let stores = self.stores();
         let caller = edgewrite_account::AccountAuthenticator.session(&credentials, &stores.ports()).await;
         // A session still owing its second factor is nobody yet.

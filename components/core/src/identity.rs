@@ -191,6 +191,41 @@ pub struct Credentials {
     pub session: Option<SessionCredential>,
     pub jwt: Option<String>,
     pub api_key: Option<String>,
+    /// Whom the caller asks to act as (`X-Appwrite-Impersonate-User-*`): honoured only for a
+    /// signed-in user flagged as an impersonator.
+    pub impersonate: Option<Impersonation>,
+}
+
+/// The user an impersonator picks, by id, email or phone (Appwrite's order of precedence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Impersonation {
+    UserId(String),
+    Email(String),
+    Phone(String),
+}
+
+impl Impersonation {
+    /// From `X-Appwrite-Impersonate-User-{Id,Email,Phone}`, each falling back to its query
+    /// parameter (`impersonateuserid` or `impersonateUserId`, …) so that image and file URLs,
+    /// which cannot carry headers, impersonate too.
+    fn from_request(req: &Request) -> Option<Impersonation> {
+        let pick = |suffix: &str, lower: &str, camel: &str| {
+            req.header(&format!("x-appwrite-impersonate-user-{suffix}"))
+                .map(str::to_string)
+                .or_else(|| query_param(&req.query, lower).filter(|v| !v.is_empty()))
+                .or_else(|| query_param(&req.query, camel))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        // Realtime connections outlive the request and are re-read by their session alone.
+        if req.path == "/v1/realtime" {
+            return None;
+        }
+        pick("id", "impersonateuserid", "impersonateUserId")
+            .map(Impersonation::UserId)
+            .or_else(|| pick("email", "impersonateemail", "impersonateEmail").map(Impersonation::Email))
+            .or_else(|| pick("phone", "impersonatephone", "impersonatePhone").map(Impersonation::Phone))
+    }
 }
 
 /// The cookie name holding a project's session.
@@ -230,6 +265,7 @@ impl Credentials {
             session,
             jwt: non_empty("x-appwrite-jwt").map(str::to_string).or_else(realtime_jwt),
             api_key: non_empty("x-appwrite-key").map(str::to_string),
+            impersonate: Impersonation::from_request(req),
         }
     }
 }
@@ -270,6 +306,12 @@ pub struct UserCaller {
     /// The user has MFA on and this session has not passed a second factor yet: every route
     /// but the few that complete the challenge answers `401 user_more_factors_required`.
     pub mfa_pending: bool,
+    /// The user may impersonate others (`PATCH /users/{id}/impersonator`): it may list and read
+    /// users to pick whom.
+    pub impersonator: bool,
+    /// Set when this caller is the target of an impersonation: the impersonator's user id. The
+    /// request runs as the target, but the session and the audit trail stay the impersonator's.
+    pub impersonated_by: Option<String>,
 }
 
 /// A confirmed membership of the caller.
@@ -305,7 +347,13 @@ impl Caller {
     pub fn has_scope(&self, scope: &str) -> bool {
         match self {
             Caller::Guest => GUEST_SCOPES.contains(&scope),
-            Caller::User(_) => GUEST_SCOPES.contains(&scope) || USER_SCOPES.contains(&scope),
+            Caller::User(u) => {
+                GUEST_SCOPES.contains(&scope)
+                    || USER_SCOPES.contains(&scope)
+                    // Appwrite's rule: an impersonator can browse users to choose a target, and
+                    // keeps that while impersonating.
+                    || (scope == "users.read" && (u.impersonator || u.impersonated_by.is_some()))
+            }
             Caller::App { scopes, .. } => scopes.iter().any(|s| s == scope),
         }
     }
@@ -475,6 +523,8 @@ mod tests {
                 roles: vec!["owner".into()],
             }],
             mfa_pending: false,
+            impersonator: false,
+            impersonated_by: None,
         });
         assert_eq!(
             user.roles(),
@@ -495,6 +545,37 @@ mod tests {
             user.require_scope("health.read", "p", "h").unwrap_err().message,
             "a@b.c (role: users) missing scopes ([\"health.read\"])"
         );
+        assert!(!user.has_scope("users.read"));
+        let Caller::User(mut u) = user else { unreachable!() };
+        u.impersonator = true;
+        assert!(Caller::User(u.clone()).has_scope("users.read"));
+        assert!(!Caller::User(u.clone()).has_scope("users.write"));
+        u.impersonator = false;
+        u.impersonated_by = Some("boss".into());
+        assert!(Caller::User(u).has_scope("users.read"));
+    }
+
+    #[test]
+    fn impersonation_is_read_from_headers_then_query_by_id_email_phone() {
+        let target = |headers: &[(&str, &str)], query: &str| {
+            let mut r = req(headers);
+            r.query = query.to_string();
+            Credentials::from_request(&r, "p").impersonate
+        };
+        assert_eq!(target(&[], ""), None);
+        assert_eq!(target(&[("x-appwrite-impersonate-user-id", " ")], "impersonateuserid="), None);
+        assert_eq!(
+            target(
+                &[("x-appwrite-impersonate-user-email", "b@x.io"), ("x-appwrite-impersonate-user-id", "u2")],
+                ""
+            ),
+            Some(Impersonation::UserId("u2".into()))
+        );
+        assert_eq!(target(&[], "impersonateEmail=b%40x.io"), Some(Impersonation::Email("b@x.io".into())));
+        assert_eq!(target(&[], "impersonatephone=%2B1555"), Some(Impersonation::Phone("+1555".into())));
+        let mut realtime = req(&[("x-appwrite-impersonate-user-id", "u2")]);
+        realtime.path = "/v1/realtime".into();
+        assert_eq!(Credentials::from_request(&realtime, "p").impersonate, None);
     }
 
     #[test]

@@ -711,6 +711,8 @@ mod tests {
                 labels: vec![],
                 memberships: vec![],
                 mfa_pending: false,
+                impersonator: false,
+                impersonated_by: None,
             })
         };
         let mut c = Connection::for_caller("p", &user(Some(1_000)));

@@ -611,6 +611,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "session country",
         statements: &["ALTER TABLE sessions ADD COLUMN country_code TEXT NOT NULL DEFAULT '--'"],
     },
+    // Users who may act as other users (`PATCH /users/{id}/impersonator`).
+    Migration {
+        version: 18,
+        name: "user impersonator",
+        statements: &["ALTER TABLE users ADD COLUMN impersonator INTEGER NOT NULL DEFAULT 0"],
+    },
 ];
 
 /// The newest schema version this build knows.
