@@ -1,8 +1,9 @@
-// Avatars (`/v1/avatars/…`) through the web SDK's URL builders and node-appwrite: the QR code as
-// a PNG of the asked size. The other avatar kinds are not served yet (README, "Routes served").
+// Avatars (`/v1/avatars/…`) through the web SDK's URL builders and node-appwrite: QR codes,
+// initials, flags, browser and credit-card icons, each decoded as a PNG of the asked size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adminClient, assertAppwriteError, guestClient, node, raw, web } from './helpers.mjs';
+import { adminClient, assertAppwriteError, guestClient, node, raw, web, userClient } from './helpers.mjs';
+import { decodePng } from './png.mjs';
 
 /** Width, height and colour type from a PNG's IHDR. */
 function pngHeader(bytes) {
@@ -40,4 +41,67 @@ test('avatars.getQR refuses a missing text, a size out of 1–1000 and a margin 
   assertAppwriteError(assert, await raw('/avatars/qr?text=a&size=1001'), 400, 'general_argument_invalid');
   assertAppwriteError(assert, await raw('/avatars/qr?text=a&margin=11'), 400, 'general_argument_invalid');
   assertAppwriteError(assert, await raw(`/avatars/qr?text=${'a'.repeat(513)}`), 400, 'general_argument_invalid');
+});
+
+/** Fetches an avatar URL (as an <img> would) and decodes it. */
+async function image(url, init) {
+  const res = await fetch(url, init);
+  assert.equal(res.status, 200, `${url}: ${res.status}`);
+  assert.equal(res.headers.get('content-type'), 'image/png');
+  return { res, png: decodePng(new Uint8Array(await res.arrayBuffer())) };
+}
+
+test('avatars.getInitials: the initials punched out of a square of the name\'s colour', async () => {
+  const avatars = new web.Avatars(guestClient());
+  const { res, png } = await image(avatars.getInitials({ name: 'Ada Lovelace', width: 120, height: 80 }));
+  assert.equal(res.headers.get('cache-control'), 'private, max-age=3888000');
+  assert.deepEqual([png.width, png.height], [120, 80]);
+  // "A" + "L" = 141: the palette's second colour, #FE9567, all around the letters.
+  assert.deepEqual(png.pixel(0, 0), [0xfe, 0x95, 0x67, 255]);
+  assert.deepEqual(png.pixel(119, 79), [0xfe, 0x95, 0x67, 255]);
+  let holes = 0;
+  for (let y = 0; y < 80; y++) for (let x = 0; x < 120; x++) if (png.pixel(x, y)[3] === 0) holes++;
+  assert.ok(holes > 100, `the letters are transparent (${holes} pixels)`);
+  // A chosen background; the default size is 500.
+  const red = (await image(avatars.getInitials({ name: 'Ada Lovelace', background: 'ff0000' }))).png;
+  assert.deepEqual([red.width, red.height, ...red.pixel(3, 3)], [500, 500, 255, 0, 0, 255]);
+  // Without a name: the signed-in user's, from its session (cookie-less: the session header).
+  const user = await userClient({ name: 'Grace Hopper' });
+  const mine = await fetch(avatars.getInitials({ width: 64, height: 64 }), { headers: { 'x-appwrite-session': user.session.secret } });
+  const named = await fetch(avatars.getInitials({ name: 'Grace Hopper', width: 64, height: 64 }));
+  assert.deepEqual(new Uint8Array(await mine.arrayBuffer()), new Uint8Array(await named.arrayBuffer()));
+  // node-appwrite gets the bytes.
+  const fromServer = await new node.Avatars(adminClient()).getInitials({ name: 'Zed', width: 32, height: 16 });
+  const decoded = decodePng(new Uint8Array(fromServer));
+  assert.deepEqual([decoded.width, decoded.height], [32, 16]);
+  assertAppwriteError(assert, await raw('/avatars/initials?name=a&background=zzz'), 400, 'general_argument_invalid');
+  assertAppwriteError(assert, await raw('/avatars/initials?name=a&width=2001'), 400, 'general_argument_invalid');
+  assertAppwriteError(assert, await raw(`/avatars/initials?name=${'a'.repeat(129)}`), 400, 'general_argument_invalid');
+});
+
+test('avatars.getFlag, getBrowser, getCreditCard: the set\'s icon, covered to the asked size', async () => {
+  const avatars = new web.Avatars(guestClient());
+  const flag = await image(avatars.getFlag({ code: 'br', width: 90, height: 60 }));
+  assert.equal(flag.res.headers.get('cache-control'), 'private, max-age=2592000');
+  assert.deepEqual([flag.png.width, flag.png.height], [90, 60]);
+  const [r, g, b] = flag.png.pixel(1, 1);
+  assert.ok(g > 100 && g > r && g > b, `Brazil's corner is green: ${[r, g, b]}`);
+  const [, , blue] = flag.png.pixel(45, 30);
+  assert.ok(blue > 80, 'its centre is the blue globe');
+  // Defaults: 100 × 100; codes in any case; every set.
+  const square = (await image(avatars.getFlag({ code: 'JP' }))).png;
+  assert.deepEqual([square.width, square.height], [100, 100]);
+  assert.deepEqual(square.pixel(50, 50).slice(0, 3).map((v) => v > 150), [true, false, false], 'the red sun');
+  for (const code of ['aa', 'an', 'ch', 'ci', 'cm', 'cr', 'ff', 'sf', 'mf', 'ps', 'oi', 'om', 'op', 'on']) {
+    const icon = (await image(avatars.getBrowser({ code, width: 40, height: 40 }))).png;
+    assert.deepEqual([icon.width, icon.height], [40, 40], code);
+  }
+  // A zero side follows the other's scale: cards are 256 × 164.
+  const card = (await image(avatars.getCreditCard({ code: 'visa', width: 128, height: 0 }))).png;
+  assert.deepEqual([card.width, card.height], [128, 82]);
+  const fromServer = decodePng(new Uint8Array(await new node.Avatars(adminClient()).getCreditCard({ code: 'targeta-shopping', width: 20, height: 20 })));
+  assert.deepEqual([fromServer.width, fromServer.height], [20, 20]);
+  for (const bad of ['/avatars/flags/xx', '/avatars/browsers/zz', '/avatars/credit-cards/paypal', '/avatars/flags/us?width=2001', '/avatars/flags/us?quality=101']) {
+    assertAppwriteError(assert, await raw(bad), 400, 'general_argument_invalid');
+  }
 });

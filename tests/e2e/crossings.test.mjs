@@ -46,6 +46,10 @@ test('every route group crosses to the project object once; hashing routes at mo
   const session = await expectCrossings(2, '/account/sessions/email', { method: 'POST', key: true, json: { email, password } });
   const asUser = { session: session.secret };
   await expectCrossings(1, '/account', asUser);
+  // Initials are drawn in the Worker: a named guest's cross nothing, the signed-in user's read
+  // the session (and its name) once.
+  await expectCrossings(0, '/avatars/initials?name=Ada%20Lovelace');
+  await expectCrossings(1, '/avatars/initials', asUser);
   await expectCrossings(1, '/account/prefs', { ...asUser, method: 'PATCH', json: { prefs: { theme: 'dark' } } });
   await expectCrossings(2, '/account/password', { ...asUser, method: 'PATCH', json: { password: 'crossing-horse-10', oldPassword: password } });
 

@@ -103,7 +103,9 @@ pub(crate) fn new_password(
 /// While an impersonator acts as the user, the model names the impersonator.
 async fn respond(ctx: &Ctx<'_>, status: u16, user: &User) -> Result<Response, AppwriteError> {
     let mut model = crate::users::user_json(ctx, user, false).await?;
-    if let Some(by) = ctx.caller.user().filter(|u| u.user_id == user.id).and_then(|u| u.impersonated_by.as_ref()) {
+    if let Some(by) =
+        ctx.caller.user().filter(|u| u.user_id == user.id).and_then(|u| u.impersonated_by.as_ref())
+    {
         model["impersonatorUserId"] = Json::from(by.as_str());
     }
     Ok(Response::json(status, &model))

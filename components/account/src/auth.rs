@@ -65,6 +65,7 @@ fn caller(
         via_jwt,
         expires_ms,
         email: user.email.clone().unwrap_or_default(),
+        name: user.name.clone(),
         email_verified: user.email_verification,
         labels: user.labels.clone(),
         memberships: memberships.map(crate::teams::caller_memberships).unwrap_or_default(),

@@ -262,7 +262,8 @@ impl Capability for Users {
             // A signed-in user reaches these only as an impersonator choosing a target
             // (`users.read`), and then only the user itself, its preferences and memberships:
             // never recovery codes, sessions, factors or identities of others.
-            let browsing = matches!(route.name, "users.list" | "users.get" | "users.prefs.get" | "users.memberships");
+            let browsing =
+                matches!(route.name, "users.list" | "users.get" | "users.prefs.get" | "users.memberships");
             let scope = if browsing { "users.read" } else { "users.write" };
             ctx.caller.require_scope(scope, ctx.project.unwrap_or(""), &ctx.request.host)?;
         }

@@ -80,8 +80,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let users: Vec<User> = page.rows.iter().filter_map(|r| User::from_row(r)).collect();
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
     let mut targets = targets::of_users(ctx.ports.sql, &ids).await?;
-    let users: Vec<Json> =
-        users.iter().map(|u| u.to_json_with(&targets.remove(&u.id).unwrap_or_default(), is_app(ctx))).collect();
+    let users: Vec<Json> = users
+        .iter()
+        .map(|u| u.to_json_with(&targets.remove(&u.id).unwrap_or_default(), is_app(ctx)))
+        .collect();
     Ok(Response::json(200, &json!({"total": page.total, "users": users})))
 }
 

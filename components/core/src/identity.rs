@@ -299,6 +299,8 @@ pub struct UserCaller {
     /// sooner. What outlives one request (a realtime connection) ends with it.
     pub expires_ms: Option<i64>,
     pub email: String,
+    /// The user's name (initials are drawn from it).
+    pub name: String,
     pub email_verified: bool,
     pub labels: Vec<String>,
     /// Confirmed team memberships, for the `team:` and `member:` roles.
@@ -515,6 +517,7 @@ mod tests {
             via_jwt: false,
             expires_ms: None,
             email: "a@b.c".into(),
+            name: "A".into(),
             email_verified: true,
             labels: vec!["vip".into()],
             memberships: vec![TeamMembership {

@@ -707,6 +707,7 @@ mod tests {
                 via_jwt: true,
                 expires_ms,
                 email: String::new(),
+                name: String::new(),
                 email_verified: false,
                 labels: vec![],
                 memberships: vec![],
