@@ -1,9 +1,12 @@
 // Avatars (`/v1/avatars/…`) through the web SDK's URL builders and node-appwrite: QR codes,
-// initials, flags, browser and credit-card icons, each decoded as a PNG of the asked size.
+// initials, flags, browser and credit-card icons, each decoded as a PNG of the asked size; remote
+// images and favicons from a server the deployment allows (EDGEWRITE_TEST_IMAGES_PORT), and the
+// server-side request forgery they must refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminClient, assertAppwriteError, guestClient, node, raw, web, userClient } from './helpers.mjs';
-import { decodePng } from './png.mjs';
+import http from 'node:http';
+import { decodePng, png as makePng } from './png.mjs';
 
 /** Width, height and colour type from a PNG's IHDR. */
 function pngHeader(bytes) {
@@ -104,4 +107,128 @@ test('avatars.getFlag, getBrowser, getCreditCard: the set\'s icon, covered to th
   for (const bad of ['/avatars/flags/xx', '/avatars/browsers/zz', '/avatars/credit-cards/paypal', '/avatars/flags/us?width=2001', '/avatars/flags/us?quality=101']) {
     assertAppwriteError(assert, await raw(bad), 400, 'general_argument_invalid');
   }
+});
+
+/**
+ * The remote side of `getImage` and `getFavicon`, on the private origin the suite's deployment
+ * allows. `hits` counts requests per path, so a test sees what edgewrite fetched.
+ */
+async function imageServer() {
+  const port = Number(process.env.EDGEWRITE_TEST_IMAGES_PORT);
+  const hits = new Map();
+  const origin = `http://127.0.0.1:${port}`;
+  const routes = {
+    '/logo.png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end(makePng(64, 32)),
+    '/big.png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end(makePng(180, 180)),
+    '/favicon.ico': (res) => res.writeHead(200, { 'content-type': 'image/x-icon' }).end(Buffer.from([0, 0, 1, 0, 1, 0, 16, 16])),
+    '/page': (res) => res.writeHead(200, { 'content-type': 'text/html' }).end(
+      '<html><head><link rel="icon" href="/small.png" sizes="16x16"><link rel="icon" href="/big.png" sizes="180x180"><link rel="icon" href="/evil.svg"></head></html>'),
+    '/plain-page': (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><title>no icons</title></html>'),
+    '/moved-page': (res) => res.writeHead(302, { location: '/page' }).end(),
+    '/to-metadata': (res) => res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end(),
+    '/to-loopback': (res) => res.writeHead(301, { location: `http://localhost:${port}/page` }).end(),
+    '/icon-to-private': (res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<link rel="icon" href="http://10.0.0.7/icon.png">'),
+    '/not-an-image': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end('<html>surprise</html>'),
+    '/missing.png': (res) => res.writeHead(404).end(),
+    '/slow': () => {}, // never answers
+    '/endless': (res) => {
+      res.writeHead(200, { 'content-type': 'image/png' });
+      const chunk = Buffer.alloc(1 << 20, 7);
+      const pump = () => { while (res.write(chunk)); };
+      res.on('drain', pump);
+      pump();
+    },
+  };
+  const server = http.createServer((req, res) => {
+    const path = req.url.split('?')[0];
+    hits.set(path, (hits.get(path) ?? 0) + 1);
+    (routes[path] ?? ((r) => r.writeHead(404).end()))(res);
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { origin, port, hits, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
+test('avatars.getImage: a remote image covered to the asked size, cached, never from a private address', async () => {
+  const remote = await imageServer();
+  try {
+    const avatars = new web.Avatars(guestClient());
+    const url = `${remote.origin}/logo.png?v=${Date.now()}`;
+    const first = await image(avatars.getImage({ url, width: 50, height: 50 }));
+    assert.deepEqual([first.png.width, first.png.height], [50, 50]);
+    assert.equal(first.res.headers.get('cache-control'), 'private, max-age=2592000');
+    assert.equal(first.res.headers.get('x-appwrite-cache'), 'miss');
+    const again = await image(avatars.getImage({ url, width: 50, height: 50 }));
+    assert.equal(again.res.headers.get('x-appwrite-cache'), 'hit');
+    assert.equal(remote.hits.get('/logo.png'), 1, 'the second answer came from the cache');
+    // Defaults: 400 × 400; one zero side follows the image's aspect (64 × 32).
+    assert.equal((await image(avatars.getImage({ url: `${remote.origin}/logo.png?d` }))).png.width, 400);
+    const aspect = (await image(avatars.getImage({ url: `${remote.origin}/logo.png?a`, width: 32, height: 0 }))).png;
+    assert.deepEqual([aspect.width, aspect.height], [32, 16]);
+    const fromServer = decodePng(new Uint8Array(await new node.Avatars(adminClient()).getImage({ url: `${remote.origin}/logo.png?n`, width: 8, height: 8 })));
+    assert.equal(fromServer.width, 8);
+
+    // Server-side request forgery: loopback (other ports, other spellings), private, link-local
+    // (cloud metadata) and local names are refused before any request leaves.
+    for (const target of [
+      `http://127.0.0.1:${remote.port + 1}/logo.png`,
+      `http://localhost:${remote.port}/logo.png`,
+      // (The allowed origin in another spelling is the allowed origin: other ports here.)
+      `http://2130706433:${remote.port + 1}/logo.png`,
+      `http://0x7f.1:${remote.port + 1}/logo.png`,
+      `http://[::1]:${remote.port}/logo.png`,
+      `http://[::ffff:127.0.0.1]:${remote.port}/logo.png`,
+      'http://10.0.0.7/logo.png',
+      'http://192.168.1.1/logo.png',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://metadata.google.internal/computeMetadata/v1/',
+    ]) {
+      assertAppwriteError(assert, await raw(`/avatars/image?url=${encodeURIComponent(target)}`), 404, 'avatar_remote_url_failed');
+    }
+    // No redirect is followed (Appwrite's rule), so none can lead inside.
+    assertAppwriteError(assert, await raw(`/avatars/image?url=${encodeURIComponent(`${remote.origin}/to-metadata`)}`), 404, 'avatar_image_not_found');
+    assertAppwriteError(assert, await raw(`/avatars/image?url=${encodeURIComponent(`${remote.origin}/missing.png`)}`), 404, 'avatar_image_not_found');
+    assertAppwriteError(assert, await raw(`/avatars/image?url=${encodeURIComponent(`${remote.origin}/not-an-image`)}`), 404, 'avatar_image_not_found');
+    // An answer without end is cut at the size cap.
+    assertAppwriteError(assert, await raw(`/avatars/image?url=${encodeURIComponent(`${remote.origin}/endless`)}`), 404, 'avatar_remote_url_failed');
+    for (const bad of ['file:///etc/passwd', 'gopher://example.com/', 'not a url']) {
+      assertAppwriteError(assert, await raw(`/avatars/image?url=${encodeURIComponent(bad)}`), 400, 'general_argument_invalid');
+    }
+    assertAppwriteError(assert, await raw('/avatars/image'), 400, 'general_argument_invalid');
+  } finally {
+    remote.close();
+  }
+});
+
+test('avatars.getFavicon: the page\'s largest raster icon, redirects checked hop by hop, slow servers given up on', async () => {
+  const remote = await imageServer();
+  try {
+    const avatars = new web.Avatars(guestClient());
+    const icon = await image(avatars.getFavicon({ url: `${remote.origin}/moved-page` }));
+    assert.deepEqual([icon.png.width, icon.png.height], [56, 56]);
+    assert.equal(remote.hits.get('/big.png'), 1);
+    assert.equal(remote.hits.get('/evil.svg'), undefined, 'an SVG icon is passed over');
+    // Without a <link>, the site's /favicon.ico, as it is.
+    const ico = await fetch(avatars.getFavicon({ url: `${remote.origin}/plain-page` }));
+    assert.equal(ico.status, 200);
+    assert.equal(ico.headers.get('content-type'), 'image/x-icon');
+    assert.deepEqual([...new Uint8Array(await ico.arrayBuffer())], [0, 0, 1, 0, 1, 0, 16, 16]);
+    // A redirect or an icon link into a private address is refused at that hop.
+    for (const path of ['/to-metadata', '/to-loopback', '/icon-to-private']) {
+      assertAppwriteError(assert, await raw(`/avatars/favicon?url=${encodeURIComponent(remote.origin + path)}`), 404, 'avatar_remote_url_failed');
+    }
+    assertAppwriteError(assert, await raw(`/avatars/favicon?url=${encodeURIComponent('http://127.0.0.1:9/')}`), 404, 'avatar_remote_url_failed');
+    // A server that never answers is given up on (5 s), with Appwrite's error.
+    const started = Date.now();
+    assertAppwriteError(assert, await raw(`/avatars/favicon?url=${encodeURIComponent(`${remote.origin}/slow`)}`), 404, 'avatar_remote_url_failed');
+    assert.ok(Date.now() - started < 30_000, 'the request did not hang');
+  } finally {
+    remote.close();
+  }
+});
+
+test('avatars.getScreenshot: no browser runs here, so the service answers that it is disabled', async () => {
+  const url = new web.Avatars(guestClient()).getScreenshot({ url: 'https://example.com' });
+  const res = await fetch(url);
+  assert.equal(res.status, 403);
+  assert.equal((await res.json()).type, 'general_service_disabled');
 });

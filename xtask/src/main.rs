@@ -353,6 +353,10 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     })
     .to_string();
     let oauth_base_urls = format!("github={oauth_origin}");
+    // The remote images avatars fetch (tests/e2e/avatars.test.mjs serves them): a private origin
+    // the deployment allows, as an operator would allow a CDN on its own network.
+    let images_origin = format!("http://127.0.0.1:{}", server::port_for_later()?);
+    let images_port = images_origin.rsplit(':').next().unwrap_or_default().to_string();
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
     let mut vars = vec![
         // `other` and the migration's `migrated` and `restored` stay empty but for
@@ -383,6 +387,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         ("EDGEWRITE_OAUTH2_PROVIDERS", oauth_providers.as_str()),
         ("EDGEWRITE_OAUTH2_BASE_URLS", oauth_base_urls.as_str()),
         ("EDGEWRITE_OAUTH2_ORIGIN", oauth_origin.as_str()),
+        ("EDGEWRITE_OUTBOUND_PRIVATE_ORIGINS", images_origin.as_str()),
     ];
     match runtime {
         // workerd delivers mail over SMTP (the TCP socket API); Spin components have no raw TCP
@@ -407,7 +412,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     // tests/e2e/proxy.test.mjs starts on `legacy_port`.
     let legacy_port = loop {
         let port = server::port_for_later()?.to_string();
-        if port != smtp_port && port != sink_port && port != providers_port && port != oauth_port {
+        if ![&smtp_port, &sink_port, &providers_port, &oauth_port, &images_port].contains(&&port) {
             break port;
         }
     };
@@ -469,6 +474,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
             .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)
             .env("EDGEWRITE_TEST_PROVIDERS_PORT", &providers_port)
             .env("EDGEWRITE_TEST_OAUTH_PORT", &oauth_port)
+            .env("EDGEWRITE_TEST_IMAGES_PORT", &images_port)
             .env("EDGEWRITE_PROXY_ENDPOINT", proxy.as_ref().map(|p| p.endpoint()).unwrap_or_default())
             .env("EDGEWRITE_TEST_LEGACY_PORT", &legacy_port)
             .env("EDGEWRITE_TEST_UPSTREAM_SECRET", &upstream_secret)

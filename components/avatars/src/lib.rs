@@ -1,6 +1,7 @@
 //! Appwrite's Avatars API (`/v1/avatars/…`): images made from request parameters. The Worker
-//! answers them without project state, but for `initials` of the signed-in user (its name).
-//! `image`, `favicon` and `screenshots` are not served yet (README).
+//! answers them without project state, but for `initials` of the signed-in user (its name) and
+//! the remote `image` and `favicon` (the project's cache). `screenshots` answers that the service
+//! is disabled (README).
 
 use async_trait::async_trait;
 use edgewrite_core::http::Method;
@@ -10,6 +11,7 @@ mod icons;
 mod image_out;
 mod initials;
 mod qr;
+mod remote;
 
 use icons::Set;
 
@@ -27,6 +29,10 @@ static ROUTES: &[Route] = &[
     route("/v1/avatars/flags/{code}", false, "avatars.flags"),
     route("/v1/avatars/browsers/{code}", false, "avatars.browsers"),
     route("/v1/avatars/credit-cards/{code}", false, "avatars.credit-cards"),
+    // Remote images are cached in the project's cache.
+    route("/v1/avatars/image", true, "avatars.image"),
+    route("/v1/avatars/favicon", true, "avatars.favicon"),
+    route("/v1/avatars/screenshots", false, "avatars.screenshots"),
 ];
 
 #[async_trait(?Send)]
@@ -42,6 +48,14 @@ impl Capability for Avatars {
             "avatars.flags" => icons::serve(ctx, Set::Flags),
             "avatars.browsers" => icons::serve(ctx, Set::Browsers),
             "avatars.credit-cards" => icons::serve(ctx, Set::CreditCards),
+            "avatars.image" => remote::image(ctx).await,
+            "avatars.favicon" => remote::favicon(ctx).await,
+            // A headless browser is not something a Worker or a Spin component runs; Cloudflare's
+            // Browser Rendering is reached from JavaScript (puppeteer), not from this binary.
+            "avatars.screenshots" => Err(AppwriteError::new(
+                ErrorType::GeneralServiceDisabled,
+                "Screenshots are not available on this server: it runs no browser.",
+            )),
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
         }
     }

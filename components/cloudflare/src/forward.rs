@@ -15,8 +15,14 @@ use crate::CryptoRandom;
 /// Routes the Worker serves itself although they touch the project's SQL: their CPU-heavy
 /// part (a function run, a deployment's build, an image preview, drawing initials) must not
 /// hold up the project's single-threaded object.
-const WORKER_ROUTES: &[&str] =
-    &["executions.create", "deployments.create", "files.preview", "avatars.initials"];
+const WORKER_ROUTES: &[&str] = &[
+    "executions.create",
+    "deployments.create",
+    "files.preview",
+    "avatars.initials",
+    "avatars.image",
+    "avatars.favicon",
+];
 
 /// The project whose object serves `req`, or `None` when the Worker answers it alone: CORS
 /// preflights, unknown routes and projects, routes that need no project state, and

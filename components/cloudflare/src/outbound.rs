@@ -5,10 +5,16 @@ use std::pin::pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use edgewrite_core::ports::{Connection, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls};
+use edgewrite_core::ports::{
+    BoundedResponse, Connection, FetchBounds, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls,
+};
 use futures_util::future::{select, Either};
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, SecureTransport, Socket};
+use worker::{
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, SecureTransport,
+    Socket,
+};
 
 pub struct WorkerOutbound;
 
@@ -80,6 +86,42 @@ impl Outbound for WorkerOutbound {
         .await;
         if answer.is_err() {
             // A request given up on is not left running (aborting a finished one does nothing).
+            abort.abort();
+        }
+        answer
+    }
+
+    async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get).with_redirect(RequestRedirect::Manual);
+        let req = Request::new_with_init(url, &init).map_err(failed)?;
+        let abort = AbortController::default();
+        let signal = abort.signal();
+        let work = async {
+            let mut resp = Fetch::Request(req).send_with_signal(&signal).await.map_err(failed)?;
+            let header = |name: &str| resp.headers().get(name).ok().flatten();
+            let mut answer = BoundedResponse {
+                status: resp.status_code(),
+                location: header("location"),
+                content_type: header("content-type"),
+                body: Vec::new(),
+            };
+            // Read as it arrives, so an endless answer stops at the cap, not at the memory limit.
+            let mut stream = resp.stream().map_err(failed)?;
+            while let Some(chunk) = stream.next().await {
+                answer.body.extend_from_slice(&chunk.map_err(failed)?);
+                if answer.body.len() > bounds.max_bytes {
+                    return Err(failed(format!("the answer is larger than {} bytes", bounds.max_bytes)));
+                }
+            }
+            Ok(answer)
+        };
+        let answer =
+            match select(pin!(work), pin!(Delay::from(Duration::from_millis(bounds.timeout_ms)))).await {
+                Either::Left((done, _)) => done,
+                Either::Right(_) => Err(failed(format!("no answer within {} ms", bounds.timeout_ms))),
+            };
+        if answer.is_err() {
             abort.abort();
         }
         answer

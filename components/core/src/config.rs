@@ -21,6 +21,7 @@ pub const VARIABLES: &[&str] = &[
     "EDGEWRITE_ABUSE_LIMITS",
     "EDGEWRITE_TRUSTED_CLIENT_IP_HEADER",
     "EDGEWRITE_TRUSTED_COUNTRY_HEADER",
+    "EDGEWRITE_OUTBOUND_PRIVATE_ORIGINS",
     "EDGEWRITE_SESSION_DURATION",
     "EDGEWRITE_SESSION_LIMIT",
     "EDGEWRITE_PASSWORD_HISTORY",
@@ -141,6 +142,10 @@ pub struct Config {
     /// `EDGEWRITE_TRUSTED_COUNTRY_HEADER`: the header a proxy in front sets to the client's
     /// country (lower-case; empty: none, the platform's own geodata alone).
     pub trusted_country_header: String,
+    /// `EDGEWRITE_OUTBOUND_PRIVATE_ORIGINS`: origins (`scheme://host:port`, comma-separated) on a
+    /// private network that edgewrite may fetch on a client's behalf (avatars' `image` and
+    /// `favicon`); every other destination must be public (`public_url`).
+    pub outbound_private_origins: Vec<String>,
     /// Session lifetime in seconds (`EDGEWRITE_SESSION_DURATION`, Appwrite's default one year).
     pub session_duration_secs: i64,
     /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
@@ -194,6 +199,7 @@ impl Config {
                 .get("EDGEWRITE_TRUSTED_COUNTRY_HEADER")
                 .map(|v| v.trim().to_ascii_lowercase())
                 .unwrap_or_default(),
+            outbound_private_origins: list("EDGEWRITE_OUTBOUND_PRIVATE_ORIGINS"),
             session_duration_secs: secrets
                 .get("EDGEWRITE_SESSION_DURATION")
                 .and_then(|v| v.trim().parse().ok())

@@ -17,6 +17,7 @@ pub mod multipart;
 pub mod params;
 pub mod permissions;
 pub mod ports;
+pub mod public_url;
 pub mod query;
 pub mod router;
 pub mod serve;

@@ -310,10 +310,34 @@ pub trait Connection {
     async fn close(self: Box<Self>) {}
 }
 
+/// The bounds of a fetch made on a client's behalf (a remote image): its answer is read up to
+/// `max_bytes` (more fails), it fails after `timeout_ms`, and redirects come back as they are,
+/// so that the caller checks each hop's destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchBounds {
+    pub max_bytes: usize,
+    pub timeout_ms: u64,
+}
+
+/// The answer to a bounded fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoundedResponse {
+    pub status: u16,
+    /// A redirect's `Location`, as sent.
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// Calls to the outside world: HTTP to providers, and TCP for SMTP.
 #[async_trait(?Send)]
 pub trait Outbound {
     async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
+    /// A `GET` within `bounds`, redirects not followed. Runtimes that cannot bound a fetch deny it.
+    async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
+        let _ = bounds;
+        Err(OutboundError::Denied(url.to_string()))
+    }
     async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError>;
 }
 

@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use edgewrite_core::ports::{Connection, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls};
+use edgewrite_core::ports::{
+    BoundedResponse, Connection, FetchBounds, Outbound, OutboundError, OutboundRequest, OutboundResponse, Tls,
+};
 use http_body_util::BodyExt;
 use spin_sdk::http::FullBody;
 
@@ -38,6 +40,33 @@ impl Outbound for SpinOutbound {
             .to_bytes()
             .to_vec();
         Ok(OutboundResponse { status, body })
+    }
+
+    async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
+        let failed = |e: &dyn std::fmt::Display| OutboundError::Failed(e.to_string());
+        // wasi:http hands redirects back as they are: each hop is the caller's to check.
+        let options = wasip3::http::types::RequestOptions::new();
+        let timeout_ns = bounds.timeout_ms.saturating_mul(1_000_000);
+        let _ = options.set_connect_timeout(Some(timeout_ns));
+        let _ = options.set_first_byte_timeout(Some(timeout_ns));
+        let _ = options.set_between_bytes_timeout(Some(timeout_ns));
+        let req = ::http::Request::builder()
+            .method("GET")
+            .uri(url)
+            .extension(wasip3::http_compat::RequestOptionsExtension(options))
+            .body(FullBody::new(Bytes::new()))
+            .map_err(|e| failed(&e))?;
+        let resp = spin_sdk::http::send(req).await.map_err(|e| failed(&format!("{e:?}")))?;
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let (location, content_type) = (header("location"), header("content-type"));
+        let status = resp.status().as_u16();
+        let body = http_body_util::Limited::new(resp.into_body(), bounds.max_bytes)
+            .collect()
+            .await
+            .map_err(|e| failed(&e))?
+            .to_bytes()
+            .to_vec();
+        Ok(BoundedResponse { status, location, content_type, body })
     }
 
     async fn connect(&self, host: &str, port: u16, _tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
