@@ -10,6 +10,7 @@ import { InputFile } from 'node-appwrite/file';
 import { adminClient, guestClient, endpoint, runtime, node, web, raw, rejectsWith, assertAppwriteError, userClient, projectId } from './helpers.mjs';
 import { startProviders } from './providers.mjs';
 import { startSinks, SMTP_USER, SMTP_PASSWORD } from './sinks.mjs';
+import { png } from './png.mjs';
 
 const test = nodeTest;
 const uid = (tag) => `${tag}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -501,4 +502,48 @@ test('messaging: provider secrets appear in no log line', async () => {
   }
   assert.ok(log.length > 0);
   assertNoSecrets(log, 'the server log');
+});
+
+test('messaging: a push image is a stored file, fetched by the push service through a signed URL that opens nothing else', async () => {
+  const m = messaging();
+  const storage = new node.Storage(adminClient());
+  const bucket = await storage.createBucket({ bucketId: uid('pushimg'), name: 'push images' });
+  const image = png(40, 20);
+  const file = await storage.createFile({ bucketId: bucket.$id, fileId: uid('img'), file: InputFile.fromBuffer(image, 'banner.png') });
+  const text = await storage.createFile({ bucketId: bucket.$id, fileId: uid('txt'), file: InputFile.fromBuffer(Buffer.from('not an image'), 'notes.txt') });
+  const fcm = await m.createFcmProvider({ providerId: uid('fcmimg'), name: 'FCM', serviceAccountJSON: JSON.parse(providers.credentials.fcm.serviceAccountJSON), enabled: true });
+  try {
+    const t = await userWithTarget('push', `device-img-${uid('')}`, fcm.$id);
+    const msg = await m.createPush({ messageId: uid('m'), title: 'New banner', body: 'look', image: `${bucket.$id}:${file.$id}`, targets: [t.targetId] });
+    assert.equal(msg.data.image.bucketId, bucket.$id);
+    assert.equal(msg.data.image.fileId, file.$id);
+    const url = msg.data.image.url;
+    assert.ok(url.includes(`/storage/buckets/${bucket.$id}/files/${file.$id}/push?project=${projectId}&jwt=`), url);
+    const done = await settled(msg.$id);
+    assert.equal(done.status, 'sent', JSON.stringify(done.deliveryErrors));
+    const [sent] = providers.deliveredTo('fcm', t.identifier);
+    assert.equal(sent.payload.notification.image, url, 'FCM got the signed URL');
+    // The push service fetches it without any other credential.
+    const fetched = await fetch(url);
+    assert.equal(fetched.status, 200);
+    assert.equal(fetched.headers.get('content-type'), 'image/png');
+    assert.deepEqual(Buffer.from(await fetched.arrayBuffer()), image);
+    // The signature opens this file only: not another, not after tampering, not without it.
+    const jwt = new URL(url).searchParams.get('jwt');
+    const base = `/storage/buckets/${bucket.$id}/files`;
+    assertAppwriteError(assert, await raw(`${base}/${text.$id}/push?jwt=${jwt}`), 401, 'user_unauthorized');
+    const [h, p, sig] = jwt.split('.');
+    const forged = JSON.parse(Buffer.from(p, 'base64url'));
+    forged.fileId = text.$id;
+    assertAppwriteError(assert, await raw(`${base}/${text.$id}/push?jwt=${h}.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${sig}`), 401, 'user_unauthorized');
+    assertAppwriteError(assert, await raw(`${base}/${file.$id}/push?jwt=${jwt.slice(0, -2)}xx`), 401, 'user_unauthorized');
+    assertAppwriteError(assert, await raw(`${base}/${file.$id}/push`), 401, 'user_unauthorized');
+    // Only an existing PNG or JPEG can be a push image.
+    await rejectsWith(assert, m.createPush({ messageId: uid('m'), title: 'x', image: `${bucket.$id}:${text.$id}`, draft: true }), 400, 'storage_file_type_unsupported');
+    await rejectsWith(assert, m.createPush({ messageId: uid('m'), title: 'x', image: `${bucket.$id}:nothing`, draft: true }), 404, 'storage_file_not_found');
+    await rejectsWith(assert, m.createPush({ messageId: uid('m'), title: 'x', image: 'no-colon', draft: true }), 400, 'general_argument_invalid');
+  } finally {
+    await m.deleteProvider({ providerId: fcm.$id });
+    await storage.deleteBucket({ bucketId: bucket.$id });
+  }
 });

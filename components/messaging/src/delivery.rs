@@ -504,7 +504,13 @@ async fn prepare(ctx: &Ctx<'_>, m: &Message) -> Result<Prepared, AppwriteError> 
                 body: text("body"),
                 data: m.data.get("data").and_then(Json::as_object).cloned().unwrap_or_default(),
                 action: text("action"),
-                image: text("image"),
+                // `{bucketId, fileId, url}` (messages::push_image); a plain URL from before.
+                image: m
+                    .data
+                    .get("image")
+                    .and_then(|i| i.get("url").or(Some(i)))
+                    .and_then(Json::as_str)
+                    .map(str::to_string),
                 icon: text("icon"),
                 sound: text("sound"),
                 color: text("color"),

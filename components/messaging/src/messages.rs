@@ -393,6 +393,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     m.users = recipients(ctx, "users")?.unwrap_or_default();
     m.targets = recipients(ctx, "targets")?.unwrap_or_default();
     m.scheduled_at = scheduled_param(ctx)?.flatten();
+    push_image(ctx, &mut m).await?;
     let draft = ctx.params.boolean("draft")?.unwrap_or(false);
     m.status = initial_status(ctx, &m, draft).into();
     if !draft {
@@ -421,6 +422,47 @@ pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     Ok(Response::json(201, &hand_over(ctx, m).await?.to_json()))
 }
 
+/// A push's `image` as given (`bucketId:fileId`), checked and replaced by what a push service
+/// needs, as Appwrite keeps it: `{bucketId, fileId, url}`, the URL signed until 15 days after
+/// the message is due (`GET /storage/buckets/{b}/files/{f}/push`).
+async fn push_image(ctx: &Ctx<'_>, m: &mut Message) -> Result<(), AppwriteError> {
+    let Some(Json::String(given)) = m.data.get("image").cloned() else { return Ok(()) };
+    if given.is_empty() {
+        m.data.remove("image");
+        return Ok(());
+    }
+    let (bucket, file) =
+        given.split_once(':').filter(|(b, f)| !b.is_empty() && !f.is_empty()).ok_or_else(|| {
+            AppwriteError::invalid_param("image", "Value must be a valid compound ID (bucketId:fileId)")
+        })?;
+    match edgewrite_storage::file_media_type(ctx, bucket, file).await?.as_deref() {
+        None => {
+            return Err(AppwriteError::new(
+                ErrorType::StorageFileNotFound,
+                "The requested file could not be found.",
+            ))
+        }
+        Some("image/png" | "image/jpeg") => {}
+        Some(_) => {
+            return Err(AppwriteError::new(
+                ErrorType::StorageFileTypeUnsupported,
+                "A push image must be a PNG or JPEG file.",
+            ))
+        }
+    }
+    let due = m.scheduled_at.unwrap_or(ctx.ports.clock.now_ms()) / 1000;
+    let endpoint = match ctx.ports.secrets.get("EDGEWRITE_PUBLIC_ENDPOINT").filter(|e| !e.is_empty()) {
+        Some(endpoint) => endpoint,
+        None => {
+            let host = ctx.request.header("host").unwrap_or(&ctx.request.host);
+            format!("{}://{host}/v1", ctx.request.scheme)
+        }
+    };
+    let url = edgewrite_storage::push_image_url(ctx, &endpoint, bucket, file, due + 15 * 24 * 3600).await?;
+    m.data.insert("image".into(), json!({"bucketId": bucket, "fileId": file, "url": url}));
+    Ok(())
+}
+
 /// `PATCH /messaging/messages/{email|sms|push}/{messageId}`
 pub async fn update(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError> {
     let id = ctx.params.required_text("messageId", 36)?;
@@ -443,6 +485,7 @@ pub async fn update(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
     if let Some(at) = scheduled_param(ctx)? {
         m.scheduled_at = at;
     }
+    push_image(ctx, &mut m).await?;
     let draft = ctx.params.boolean("draft")?.unwrap_or(was == "draft");
     m.status = initial_status(ctx, &m, draft).into();
     if !draft {

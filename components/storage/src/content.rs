@@ -97,7 +97,24 @@ async fn chunks(ctx: &Ctx<'_>, file: &File) -> Result<Vec<(i64, u64)>, AppwriteE
 
 /// `GET …/download` and `…/view`.
 pub async fn serve(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, AppwriteError> {
-    let (bucket, file) = files::load_for_content(ctx).await?;
+    let found = files::load_for_content(ctx).await?;
+    respond(ctx, disposition, found).await
+}
+
+/// The file of the path's bucket and file ids, with the project's authority: for a caller whose
+/// right to it was proven otherwise (a push image's signed URL).
+pub async fn serve_granted(ctx: &Ctx<'_>, disposition: Disposition) -> Result<Response, AppwriteError> {
+    let bucket = crate::buckets::load(ctx).await?;
+    let file = ctx.params.path("fileId").unwrap_or_default();
+    let found = files::load_by_ids(ctx, &bucket.id, file).await?.ok_or_else(files::not_found)?;
+    respond(ctx, disposition, (bucket, found)).await
+}
+
+async fn respond(
+    ctx: &Ctx<'_>,
+    disposition: Disposition,
+    (bucket, file): (crate::buckets::Bucket, files::File),
+) -> Result<Response, AppwriteError> {
     if !file.finished() {
         return Err(files::not_found());
     }

@@ -10,6 +10,7 @@ mod codec;
 mod content;
 mod files;
 mod preview;
+mod push;
 pub mod sealed;
 mod tokens;
 
@@ -51,6 +52,29 @@ pub async fn file_contents(
     Ok(Some(FileContents { name: file.name, media_type: file.mime_type, bytes }))
 }
 
+/// The media type of file `file_id` of bucket `bucket_id` (`None`: no such bucket or file, or
+/// still uploading), with the project's authority.
+pub async fn file_media_type(
+    ctx: &Ctx<'_>,
+    bucket_id: &str,
+    file_id: &str,
+) -> Result<Option<String>, AppwriteError> {
+    let file = files::load_by_ids(ctx, bucket_id, file_id).await?;
+    Ok(file.filter(|f| f.chunks_uploaded >= f.chunks_total).map(|f| f.mime_type))
+}
+
+/// The signed URL a push service fetches the image `bucket_id:file_id` from until `expires_s`
+/// (unix seconds).
+pub async fn push_image_url(
+    ctx: &Ctx<'_>,
+    endpoint: &str,
+    bucket_id: &str,
+    file_id: &str,
+    expires_s: i64,
+) -> Result<String, AppwriteError> {
+    push::url(ctx, endpoint, bucket_id, file_id, expires_s).await
+}
+
 const fn route(method: Method, path: &'static str, scope: &'static str, name: &'static str) -> Route {
     Route { method, path, scope: Some(scope), needs_project: true, name }
 }
@@ -76,6 +100,8 @@ static ROUTES: &[Route] = &[
         "files.download",
     ),
     route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}/view", "files.read", "files.view"),
+    // For push services: the signed `jwt` is the credential.
+    route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}/push", "public", "files.push"),
     route(
         Method::Get,
         "/v1/storage/buckets/{bucketId}/files/{fileId}/preview",
@@ -109,6 +135,7 @@ impl Capability for Storage {
             "files.delete" => files::delete(ctx).await,
             "files.download" => content::serve(ctx, content::Disposition::Attachment).await,
             "files.view" => content::serve(ctx, content::Disposition::Inline).await,
+            "files.push" => push::serve(ctx).await,
             "files.preview" => preview::serve(ctx).await,
             "tokens.list" => tokens::list(ctx).await,
             "tokens.create" => tokens::create(ctx).await,
