@@ -343,3 +343,40 @@ test('a session remembers the country it was created from, as Appwrite\'s countr
   const listed = await raw(`/users/${fr.json.userId}/sessions`, { key: true });
   assert.deepEqual(listed.json.sessions.map((s) => s.countryCode).sort(), ['--', 'FR']);
 });
+
+test('a session names its client, OS and device from the User-Agent, as Appwrite does', async () => {
+  const email = uniqueEmail('agent');
+  await new node.Users(adminClient()).create({ userId: node.ID.unique(), email, password: PASSWORD });
+  const login = async (headers, key = false) => {
+    const res = await raw('/account/sessions/email', {
+      method: 'POST',
+      key,
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.8.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`, ...headers },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    assert.equal(res.status, 201, res.text);
+    const fields = ['clientType', 'clientCode', 'clientName', 'clientVersion', 'clientEngine', 'osCode', 'osName', 'osVersion', 'deviceName', 'deviceBrand', 'deviceModel'];
+    return Object.fromEntries(fields.map((f) => [f, res.json[f]]));
+  };
+  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+  assert.deepEqual(await login({ 'user-agent': iphone }), {
+    clientType: 'browser', clientCode: 'MF', clientName: 'Mobile Safari', clientVersion: '17.0', clientEngine: 'WebKit',
+    osCode: 'IOS', osName: 'iOS', osVersion: '17.0', deviceName: 'smartphone', deviceBrand: 'Apple', deviceModel: 'iPhone',
+  });
+  assert.deepEqual(await login({ 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' }), {
+    clientType: 'browser', clientCode: 'CH', clientName: 'Chrome', clientVersion: '131.0', clientEngine: 'Blink',
+    osCode: 'WIN', osName: 'Windows', osVersion: '10', deviceName: 'desktop', deviceBrand: '', deviceModel: '',
+  });
+  assert.deepEqual(await login({ 'user-agent': 'curl/8.5.0' }), {
+    clientType: 'library', clientCode: '', clientName: 'curl', clientVersion: '8.5', clientEngine: '',
+    osCode: '', osName: '', osVersion: '', deviceName: '', deviceBrand: '', deviceModel: '',
+  });
+  // A server signing a browser in (SSR) names the browser in X-Forwarded-User-Agent; only a key
+  // may, so a browser cannot dress up as another device.
+  assert.equal((await login({ 'user-agent': 'node', 'x-forwarded-user-agent': iphone }, true)).deviceModel, 'iPhone');
+  assert.equal((await login({ 'user-agent': 'curl/8.5.0', 'x-forwarded-user-agent': iphone })).clientName, 'curl');
+  // Listed sessions carry the same, as the web SDK reads them for a "your devices" screen.
+  const listed = await raw(`/users?queries[]=${encodeURIComponent(JSON.stringify({ method: 'equal', attribute: 'email', values: [email] }))}`, { key: true });
+  const sessions = await raw(`/users/${listed.json.users[0].$id}/sessions`, { key: true });
+  assert.ok(sessions.json.sessions.some((s) => s.clientCode === 'MF' && s.osCode === 'IOS'));
+});

@@ -108,6 +108,11 @@ test('browser: web SDK 21 signs up and in, lists TablesDB rows, and gets realtim
     }, { endpoint, projectId, databaseId, email });
     assert.equal(signedIn.me.email, email);
     assert.equal(signedIn.session.provider, 'email');
+    // Headless Chromium's own User-Agent names the session's client, OS and device.
+    assert.deepEqual(
+      [signedIn.session.clientCode, signedIn.session.clientName, signedIn.session.clientEngine, signedIn.session.osCode, signedIn.session.deviceName],
+      ['CH', 'Chrome', 'Blink', 'LIN', 'desktop'],
+    );
     assert.equal(signedIn.rows.total, 1);
     assert.equal(signedIn.rows.rows[0].$id, 'first');
     assert.equal(signedIn.rows.rows[0].$sequence, 1, 'format 1.8.0: a numeric $sequence');

@@ -23,6 +23,15 @@ fn already_signed_in(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     Ok(())
 }
 
+/// The `User-Agent` a session is named by: a server (API key) acting for a browser passes the
+/// browser's in `X-Forwarded-User-Agent`, as node-appwrite's SSR does; anyone else's own.
+fn user_agent<'a>(ctx: &'a Ctx<'_>) -> &'a str {
+    let forwarded = matches!(ctx.caller, edgewrite_core::identity::Caller::App { .. })
+        .then(|| ctx.request.header("x-forwarded-user-agent"))
+        .flatten();
+    forwarded.or(ctx.request.header("user-agent")).unwrap_or("")
+}
+
 /// A new session for `user_id`: the statements that store it (and trim the user's oldest
 /// sessions beyond the limit), the session, and its encoded credential.
 pub(crate) fn new_session(
@@ -47,9 +56,8 @@ pub(crate) fn new_session(
         mfa_updated_at: None,
         provider_token_expiry: None,
         country_code: if ctx.request.country.is_empty() { "--".into() } else { ctx.request.country.clone() },
+        user_agent: user_agent(ctx).chars().take(512).collect(),
     };
-    let user_agent =
-        ctx.request.header("x-forwarded-user-agent").or(ctx.request.header("user-agent")).unwrap_or("");
     let statements = vec![
         Statement::new(
             "INSERT INTO sessions (id, user_id, secret_hash, provider, provider_uid, factors, ip, user_agent, created_at, updated_at, expire, country_code)
@@ -62,7 +70,7 @@ pub(crate) fn new_session(
                 provider_uid.into(),
                 json!(session.factors).to_string().into(),
                 session.ip.clone().into(),
-                user_agent.chars().take(512).collect::<String>().into(),
+                session.user_agent.clone().into(),
                 Value::Integer(now),
                 Value::Integer(now),
                 Value::Integer(session.expire),

@@ -169,7 +169,7 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
 
 /// Columns read for a session, in this order.
 pub const SESSION_COLUMNS: &str =
-    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at, provider_access_token_expiry, country_code";
+    "id, user_id, provider, provider_uid, factors, ip, created_at, updated_at, expire, mfa_updated_at, provider_access_token_expiry, country_code, user_agent";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -187,6 +187,8 @@ pub struct Session {
     pub provider_token_expiry: Option<i64>,
     /// The country the session was created from (`Request::country`), `--` when unknown.
     pub country_code: String,
+    /// The `User-Agent` it was created with: the model's client, OS and device come from it.
+    pub user_agent: String,
 }
 
 impl Session {
@@ -204,12 +206,14 @@ impl Session {
             mfa_updated_at: int(row, 9),
             provider_token_expiry: int(row, 10),
             country_code: text(row, 11).filter(|c| !c.is_empty()).unwrap_or_else(|| "--".into()),
+            user_agent: text(row, 12).unwrap_or_default(),
         })
     }
 
     /// The Session model; `secret` is the encoded credential, shown only to API-key callers and
     /// only when the session is created.
     pub fn to_json(&self, current: bool, secret: &str) -> Json {
+        let agent = edgewrite_useragent::UserAgent::parse(&self.user_agent);
         json!({
             "$id": self.id,
             "$createdAt": iso_from_ms(self.created_at),
@@ -222,18 +226,18 @@ impl Session {
             "providerAccessTokenExpiry": self.provider_token_expiry.map(iso_from_ms).unwrap_or_default(),
             "providerRefreshToken": "",
             "ip": self.ip,
-            "osCode": "",
-            "osName": "",
-            "osVersion": "",
-            "clientType": "",
-            "clientCode": "",
-            "clientName": "",
-            "clientVersion": "",
-            "clientEngine": "",
-            "clientEngineVersion": "",
-            "deviceName": "",
-            "deviceBrand": "",
-            "deviceModel": "",
+            "osCode": agent.os.code,
+            "osName": agent.os.name,
+            "osVersion": agent.os.version,
+            "clientType": agent.client.kind,
+            "clientCode": agent.client.code,
+            "clientName": agent.client.name,
+            "clientVersion": agent.client.version,
+            "clientEngine": agent.client.engine,
+            "clientEngineVersion": agent.client.engine_version,
+            "deviceName": agent.device.kind,
+            "deviceBrand": agent.device.brand,
+            "deviceModel": agent.device.model,
             "countryCode": self.country_code,
             // Appwrite names it in the request's locale; here in English.
             "countryName": edgewrite_locale::english_country_name(&self.country_code).unwrap_or("Unknown"),
