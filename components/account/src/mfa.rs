@@ -7,7 +7,6 @@ use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use edgewrite_mail::Template;
-use hmac::{Hmac, Mac};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -34,53 +33,25 @@ pub fn second_factor_pending(user: &User, totp_verified: bool, factors: &[String
     user.mfa && has_factor && factors.len() < 2
 }
 
-const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
+/// Authenticator secrets as authenticator apps read them: RFC 4648 base32, unpadded.
 fn base32_encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for &b in bytes {
-        buffer = (buffer << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            out.push(BASE32[((buffer >> (bits - 5)) & 31) as usize] as char);
-            bits -= 5;
-        }
-    }
-    if bits > 0 {
-        out.push(BASE32[((buffer << (5 - bits)) & 31) as usize] as char);
-    }
-    out
+    data_encoding::BASE32_NOPAD.encode(bytes)
 }
 
+/// A secret back from base32, in any case and with or without padding.
 fn base32_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let v = BASE32.iter().position(|x| *x == c.to_ascii_uppercase())? as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            out.push((buffer >> (bits - 8)) as u8);
-            bits -= 8;
-        }
-    }
-    Some(out)
+    let canonical: String = text.chars().filter(|c| *c != '=').map(|c| c.to_ascii_uppercase()).collect();
+    data_encoding::BASE32_NOPAD.decode(canonical.as_bytes()).ok()
 }
 
 /// The 6-digit TOTP code of `secret` for time step `counter` (RFC 6238 over HMAC-SHA1).
 fn totp_code(secret: &[u8], counter: u64) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(&counter.to_be_bytes());
-    let digest = mac.finalize().into_bytes();
-    let offset = (digest[19] & 0x0f) as usize;
-    let n = u32::from_be_bytes([
-        digest[offset] & 0x7f,
-        digest[offset + 1],
-        digest[offset + 2],
-        digest[offset + 3],
-    ]);
-    format!("{:06}", n % 1_000_000)
+    totp_lite::totp_custom::<totp_lite::Sha1>(
+        TOTP_STEP_S as u64,
+        6,
+        secret,
+        counter.saturating_mul(TOTP_STEP_S as u64),
+    )
 }
 
 /// The time step whose code `otp` is, for `secret_b32` at `now_ms`, one step either way;
@@ -636,5 +607,19 @@ mod tests {
         assert_eq!(totp_step(&b32, "287082", 89_000), Some(1), "one step of drift");
         assert_eq!(totp_step(&b32, "287082", 200_000), None);
         assert_eq!(totp_step(&b32, "28708", 59_000), None);
+    }
+
+    #[test]
+    fn secrets_round_trip_through_base32_in_any_case_and_padding() {
+        for len in 0..=40u8 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(len)).collect();
+            let b32 = base32_encode(&bytes);
+            assert!(!b32.contains('='), "unpadded, as authenticator apps show it");
+            assert_eq!(base32_decode(&b32).unwrap(), bytes);
+            assert_eq!(base32_decode(&b32.to_lowercase()).unwrap(), bytes);
+            let padded = format!("{b32}{}", "=".repeat((8 - b32.len() % 8) % 8));
+            assert_eq!(base32_decode(&padded).unwrap(), bytes);
+        }
+        assert_eq!(base32_decode("not base32!"), None);
     }
 }
