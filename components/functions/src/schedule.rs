@@ -1,5 +1,8 @@
 //! Function schedules: five-field cron expressions (minute, hour, day of month, month, day of
-//! week; `*`, `*/n`, `a`, `a-b`, `a-b/n` and lists), evaluated in UTC.
+//! week; `*`, `?`, `*/n`, `a`, `a-b`, `a-b/n`, lists, month and weekday names) and the macros
+//! (`@hourly` … `@yearly`), evaluated in UTC. Kept over the `croner` crate, which Appwrite's
+//! cron library matches more closely (`L`, `W`, `#`) but adds 20 KB gzipped to the Worker
+//! (ARCHITECTURE.md).
 
 /// A parsed schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +14,22 @@ pub struct Cron {
     weekdays: u64,
     /// Cron's rule: when both day fields are restricted, either may match.
     either_day: bool,
+}
+
+const MONTHS: [&str; 12] =
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const WEEKDAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/// A field with its month or weekday names (any case) as numbers, and `?` as `*`.
+fn numbered(text: &str, names: &[&str], first: usize) -> String {
+    let mut out = text.to_ascii_uppercase();
+    for (i, name) in names.iter().enumerate() {
+        out = out.replace(name, &(i + first).to_string());
+    }
+    if out == "?" {
+        out = "*".into();
+    }
+    out
 }
 
 fn field(text: &str, min: u32, max: u32) -> Result<u64, String> {
@@ -58,17 +77,26 @@ fn field(text: &str, min: u32, max: u32) -> Result<u64, String> {
 
 impl Cron {
     pub fn parse(text: &str) -> Result<Cron, String> {
+        let text = match text.trim().to_ascii_lowercase().as_str() {
+            "@yearly" | "@annually" => "0 0 1 1 *",
+            "@monthly" => "0 0 1 * *",
+            "@weekly" => "0 0 * * 0",
+            "@daily" | "@midnight" => "0 0 * * *",
+            "@hourly" => "0 * * * *",
+            _ => text,
+        };
         let parts: Vec<&str> = text.split_whitespace().collect();
         let [m, h, dom, mon, dow] = parts.as_slice() else {
             return Err("expected five fields: minute hour day-of-month month day-of-week".into());
         };
+        let (dom, mon, dow) = (numbered(dom, &[], 0), numbered(mon, &MONTHS, 1), numbered(dow, &WEEKDAYS, 0));
         Ok(Cron {
             minutes: field(m, 0, 59)?,
             hours: field(h, 0, 23)?,
-            days: field(dom, 1, 31)?,
-            months: field(mon, 1, 12)?,
-            weekdays: field(dow, 0, 6)?,
-            either_day: *dom != "*" && *dow != "*",
+            days: field(&dom, 1, 31)?,
+            months: field(&mon, 1, 12)?,
+            weekdays: field(&dow, 0, 6)?,
+            either_day: dom != "*" && dow != "*",
         })
     }
 
@@ -120,6 +148,27 @@ mod tests {
         assert!(!first_of_december.fires_at(at("2026-11-01T00:30:00.000+00:00")));
         let sunday = Cron::parse("0 0 * * 7").unwrap();
         assert!(sunday.fires_at(at("2026-11-29T00:00:00.000+00:00")));
+    }
+
+    #[test]
+    fn names_question_marks_and_macros() {
+        let weekdays = Cron::parse("0 9 ? * mon-FRI").unwrap();
+        assert_eq!(weekdays, Cron::parse("0 9 * * 1-5").unwrap());
+        assert_eq!(Cron::parse("0 0 1 jan,Jul *").unwrap(), Cron::parse("0 0 1 1,7 *").unwrap());
+        assert_eq!(Cron::parse("0 0 * * SUN").unwrap(), Cron::parse("0 0 * * 0").unwrap());
+        for (alias, plain) in [
+            ("@yearly", "0 0 1 1 *"),
+            ("@annually", "0 0 1 1 *"),
+            ("@monthly", "0 0 1 * *"),
+            ("@weekly", "0 0 * * 0"),
+            ("@daily", "0 0 * * *"),
+            ("@midnight", "0 0 * * *"),
+            ("@HOURLY", "0 * * * *"),
+        ] {
+            assert_eq!(Cron::parse(alias).unwrap(), Cron::parse(plain).unwrap(), "{alias}");
+        }
+        assert!(Cron::parse("@never").is_err());
+        assert!(Cron::parse("0 0 * * FUN").is_err());
     }
 
     #[test]
