@@ -1,13 +1,9 @@
 //! Account JWTs (`POST /account/jwts`, `X-Appwrite-JWT`): HS256 over `{userId, sessionId, exp}`
 //! with a per-project secret kept in the project's settings table.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use edgewrite_core::ports::{Ports, Rows, Statement, Value};
 use edgewrite_core::AppwriteError;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -19,12 +15,7 @@ pub struct Claims {
     pub exp: i64,
 }
 
-const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-
-fn mac(secret: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length")
-}
-
+/// An account JWT signed with the project's `secret`.
 pub fn encode(claims: &Claims, secret: &[u8]) -> String {
     sign(claims, secret)
 }
@@ -35,33 +26,7 @@ pub fn decode(token: &str, secret: &[u8], now_s: i64) -> Option<Claims> {
     (claims.exp > now_s).then_some(claims)
 }
 
-/// Any claims as an HS256 JWT signed with `secret`.
-pub fn sign<T: Serialize>(claims: &T, secret: &[u8]) -> String {
-    let header = URL_SAFE_NO_PAD.encode(HEADER);
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
-    let signing_input = format!("{header}.{payload}");
-    let mut m = mac(secret);
-    m.update(signing_input.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()))
-}
-
-/// The claims of an HS256 JWT whose signature `secret` made (expiry is the caller's check).
-pub fn verify<T: serde::de::DeserializeOwned>(token: &str, secret: &[u8]) -> Option<T> {
-    let mut parts = token.split('.');
-    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-    // Only HS256: never let the token choose its algorithm.
-    if header.get("alg")?.as_str()? != "HS256" {
-        return None;
-    }
-    let mut m = mac(secret);
-    m.update(format!("{}.{payload}", token.split('.').next()?).as_bytes());
-    m.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
-}
+pub use edgewrite_core::jwt::{sign, verify};
 
 /// The two statements that read the project's JWT secret, creating it on first use; put them in
 /// a batch and read the result with [`secret_from`].
@@ -95,6 +60,8 @@ pub fn secret_from(rows: Option<&Rows>) -> Result<Vec<u8>, AppwriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
 
     fn claims(exp: i64) -> Claims {
         Claims { user_id: "u1".into(), session_id: "s1".into(), iat: 0, exp }

@@ -11,6 +11,7 @@ pub mod format;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod jwt;
 pub mod limits;
 pub mod log;
 pub mod multipart;

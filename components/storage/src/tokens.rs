@@ -4,12 +4,9 @@
 //! storage key; it is derived again whenever shown, and checked against the stored token on
 //! every use, so deleting the token or changing its expiry takes effect at once.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::time::{iso_from_ms, ms_from_iso};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
@@ -54,7 +51,6 @@ impl Token {
     }
 
     fn secret(&self, key: &[u8]) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let mut claims = json!({
             "tokenId": self.id,
             "resourceId": self.resource_id,
@@ -64,16 +60,8 @@ impl Token {
         if let Some(expire) = self.expire {
             claims["exp"] = json!(expire / 1000);
         }
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let input = format!("{header}.{payload}");
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sign(key, &input)))
+        edgewrite_core::jwt::sign(&claims, key)
     }
-}
-
-fn sign(key: &[u8], input: &str) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(input.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// The signing key: derived from the project's storage key, so it is as secret as that.
@@ -87,19 +75,7 @@ async fn signing_key(ctx: &Ctx<'_>) -> Result<Vec<u8>, AppwriteError> {
 
 /// The token id a secret names, when its signature holds (in constant time).
 fn verified_token_id(key: &[u8], secret: &str) -> Option<String> {
-    let mut parts = secret.split('.');
-    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: Json = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-    if header.get("alg")?.as_str()? != "HS256" {
-        return None;
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    mac.update(format!("{}.{payload}", secret.split('.').next()?).as_bytes());
-    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-    let claims: Json = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let claims: Json = edgewrite_core::jwt::verify(secret, key)?;
     Some(claims.get("tokenId")?.as_str()?.to_string())
 }
 
