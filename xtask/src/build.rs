@@ -104,9 +104,27 @@ pub fn spin() -> Result<Vec<Artifact>> {
         .collect()
 }
 
+/// Prints each artifact's size and its change since the last build that printed it (kept in
+/// `build/sizes.json`, which is not committed), so a change's cost in bytes is seen at once.
 pub fn print_sizes(artifacts: &[Artifact]) {
+    let record = repo_root().join("build/sizes.json");
+    let mut last: serde_json::Map<String, serde_json::Value> =
+        std::fs::read(&record).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     for a in artifacts {
-        println!("  {:<32} {:>9} bytes raw  {:>9} bytes gzip", a.name, a.raw, a.gzip);
+        let change = last
+            .get(&a.name)
+            .and_then(|v| Some((v.get("raw")?.as_i64()?, v.get("gzip")?.as_i64()?)))
+            .map(|(raw, gzip)| (a.raw as i64 - raw, a.gzip as i64 - gzip))
+            .filter(|change| *change != (0, 0))
+            .map(|(raw, gzip)| format!("  ({raw:+} raw, {gzip:+} gzip since the last build)"))
+            .unwrap_or_default();
+        println!("  {:<32} {:>9} bytes raw  {:>9} bytes gzip{change}", a.name, a.raw, a.gzip);
+        last.insert(a.name.clone(), serde_json::json!({"raw": a.raw, "gzip": a.gzip}));
+    }
+    let written = std::fs::create_dir_all(repo_root().join("build"))
+        .and_then(|_| std::fs::write(&record, serde_json::Value::Object(last).to_string()));
+    if let Err(e) = written {
+        eprintln!("xtask: could not record the sizes in {}: {e}", record.display());
     }
 }
 
