@@ -197,6 +197,16 @@ pub async fn load_for_content(ctx: &Ctx<'_>) -> Result<(Bucket, File), AppwriteE
     Ok((bucket, file))
 }
 
+/// A key for `purpose` derived from the project's storage key: as secret as that, and apart
+/// from every other purpose's.
+pub async fn derived_key(ctx: &Ctx<'_>, purpose: &str) -> Result<Vec<u8>, AppwriteError> {
+    let mut hash = Sha256::new();
+    hash.update(purpose.as_bytes());
+    hash.update([0u8]);
+    hash.update(encryption_key(ctx).await?);
+    Ok(hash.finalize().to_vec())
+}
+
 /// The project's key for encrypted buckets: a random key kept in the project's SQL, mixed with
 /// the deployment's `EDGEWRITE_ENCRYPTION_KEY` when set, so neither the blob store alone nor
 /// (with the secret) the database and blob store together reveal a file.

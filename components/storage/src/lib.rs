@@ -63,17 +63,7 @@ pub async fn file_media_type(
     Ok(file.filter(|f| f.chunks_uploaded >= f.chunks_total).map(|f| f.mime_type))
 }
 
-/// The signed URL a push service fetches the image `bucket_id:file_id` from until `expires_s`
-/// (unix seconds).
-pub async fn push_image_url(
-    ctx: &Ctx<'_>,
-    endpoint: &str,
-    bucket_id: &str,
-    file_id: &str,
-    expires_s: i64,
-) -> Result<String, AppwriteError> {
-    push::url(ctx, endpoint, bucket_id, file_id, expires_s).await
-}
+pub use push::url as push_image_url;
 
 const fn route(method: Method, path: &'static str, scope: &'static str, name: &'static str) -> Route {
     Route { method, path, scope: Some(scope), needs_project: true, name }

@@ -5,7 +5,6 @@
 
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::{content, files};
 
@@ -22,11 +21,7 @@ struct Claims {
 
 /// The signing key: derived from the project's storage key, apart from file tokens' key.
 async fn signing_key(ctx: &Ctx<'_>) -> Result<Vec<u8>, AppwriteError> {
-    let storage_key = files::encryption_key(ctx).await?;
-    let mut hash = Sha256::new();
-    hash.update(b"edgewrite push images\0");
-    hash.update(storage_key);
-    Ok(hash.finalize().to_vec())
+    files::derived_key(ctx, "edgewrite push images").await
 }
 
 /// The URL a push service fetches the image `bucket_id:file_id` from until `expires_s` (unix

@@ -8,7 +8,6 @@ use edgewrite_core::ports::{Statement, Value};
 use edgewrite_core::time::{iso_from_ms, ms_from_iso};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde_json::{json, Value as Json};
-use sha2::{Digest, Sha256};
 
 use crate::buckets::Bucket;
 use crate::files::{self, File};
@@ -66,11 +65,7 @@ impl Token {
 
 /// The signing key: derived from the project's storage key, so it is as secret as that.
 async fn signing_key(ctx: &Ctx<'_>) -> Result<Vec<u8>, AppwriteError> {
-    let storage_key = files::encryption_key(ctx).await?;
-    let mut hash = Sha256::new();
-    hash.update(b"edgewrite file tokens\0");
-    hash.update(storage_key);
-    Ok(hash.finalize().to_vec())
+    files::derived_key(ctx, "edgewrite file tokens").await
 }
 
 /// The token id a secret names, when its signature holds (in constant time).
