@@ -120,6 +120,7 @@ async function imageServer() {
   const routes = {
     '/logo.png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end(makePng(64, 32)),
     '/big.png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end(makePng(180, 180)),
+    '/thin.png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end(makePng(1, 4000)),
     '/favicon.ico': (res) => res.writeHead(200, { 'content-type': 'image/x-icon' }).end(Buffer.from([0, 0, 1, 0, 1, 0, 16, 16])),
     '/page': (res) => res.writeHead(200, { 'content-type': 'text/html' }).end(
       '<html><head><link rel="icon" href="/small.png" sizes="16x16"><link rel="icon" href="/big.png" sizes="180x180"><link rel="icon" href="/evil.svg"></head></html>'),
@@ -166,6 +167,9 @@ test('avatars.getImage: a remote image covered to the asked size, cached, never 
     assert.deepEqual([aspect.width, aspect.height], [32, 16]);
     const fromServer = decodePng(new Uint8Array(await new node.Avatars(adminClient()).getImage({ url: `${remote.origin}/logo.png?n`, width: 8, height: 8 })));
     assert.equal(fromServer.width, 8);
+    // A source one pixel wide is cut before it is scaled (no huge intermediate image).
+    const thin = (await image(avatars.getImage({ url: `${remote.origin}/thin.png`, width: 2000, height: 2000 }))).png;
+    assert.deepEqual([thin.width, thin.height], [2000, 2000]);
 
     // Server-side request forgery: loopback (other ports, other spellings), private, link-local
     // (cloud metadata) and local names are refused before any request leaves.

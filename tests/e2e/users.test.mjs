@@ -367,6 +367,13 @@ test('impersonation: an impersonator acts as another user by id, email or phone;
   await new node.Account(asActor().setImpersonateUserId(target.$id)).updatePrefs({ prefs: { theme: 'set-by-support' } });
   assert.equal((await u.getPrefs({ userId: target.$id })).theme, 'set-by-support');
   assert.equal(Object.keys(await u.getPrefs({ userId: actor.$id })).length, 0);
+  // What would let the impersonator keep the account is refused: credentials, tokens, factors.
+  const asTarget = () => new node.Account(asActor().setImpersonateUserId(target.$id));
+  await rejectsWith(assert, asTarget().updatePassword({ password: 'taken-over-9' }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asTarget().updateEmail({ email: uniqueEmail('grab'), password: PASSWORD }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asTarget().createJWT(), 401, 'user_unauthorized');
+  await rejectsWith(assert, asTarget().updateMFA({ mfa: true }), 401, 'user_unauthorized');
+  await rejectsWith(assert, asTarget().deleteSessions(), 401, 'user_unauthorized');
   // An unknown target leaves the impersonator itself.
   const unknown = await new node.Account(asActor().setImpersonateUserId('nobody-here')).get();
   assert.equal(unknown.$id, actor.$id);

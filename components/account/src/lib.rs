@@ -127,6 +127,24 @@ static ROUTES: &[Route] = &[
     route(Method::Delete, "/v1/account/identities/{identityId}", "account", "identities.delete"),
 ];
 
+/// Routes an impersonator may not use as the target: they would let it keep the account
+/// (credentials, second factors, tokens that outlive the impersonation) or act on sessions,
+/// which stay the impersonator's own.
+fn takes_over(route: &str) -> bool {
+    matches!(
+        route,
+        "account.email"
+            | "account.phone"
+            | "account.password"
+            | "account.status"
+            | "jwts.create"
+            | "sessions.delete_all"
+            | "sessions.delete"
+            | "sessions.extend"
+            | "identities.delete"
+    ) || route.starts_with("mfa.")
+}
+
 #[async_trait(?Send)]
 impl Capability for Account {
     fn routes(&self) -> &'static [Route] {
@@ -134,6 +152,12 @@ impl Capability for Account {
     }
 
     async fn handle(&self, route: &Route, ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+        if ctx.caller.user().is_some_and(|u| u.impersonated_by.is_some()) && takes_over(route.name) {
+            return Err(AppwriteError::new(
+                ErrorType::UserUnauthorized,
+                "An impersonated request cannot change how the user signs in.",
+            ));
+        }
         let response = match route.name {
             "account.create" => account::create(ctx).await,
             "account.get" => account::get(ctx).await,

@@ -4,22 +4,28 @@ use edgewrite_core::{AppwriteError, Response};
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, ImageFormat};
 
+/// The largest side an avatar is drawn at (the routes' own bound).
+const MAX_SIDE: u64 = 2000;
+
 /// Appwrite's `crop(width, height)`: cover the box, keeping the aspect ratio, and cut out its
-/// centre. A zero side follows the other side's scale; both zero keep the image's size.
+/// centre. A zero side follows the other side's scale (at most 2000); both zero keep the image's
+/// size. The cut is made in the source first, so only the box itself is ever resampled, however
+/// thin the source.
 pub fn cover(image: DynamicImage, width: u32, height: u32) -> DynamicImage {
     let (w, h) = image.dimensions();
-    let (w, h) = (w.max(1), h.max(1));
+    let (w, h) = (u64::from(w.max(1)), u64::from(h.max(1)));
+    let side = |v: u64| v.clamp(1, MAX_SIDE) as u32;
     let (width, height) = match (width, height) {
         (0, 0) => return image,
-        (width, 0) => (width, ((u64::from(h) * u64::from(width)) / u64::from(w)).max(1) as u32),
-        (0, height) => (((u64::from(w) * u64::from(height)) / u64::from(h)).max(1) as u32, height),
+        (width, 0) => (width, side(h * u64::from(width) / w)),
+        (0, height) => (side(w * u64::from(height) / h), height),
         sides => sides,
     };
-    let scale = f64::max(f64::from(width) / f64::from(w), f64::from(height) / f64::from(h));
-    let sw = ((f64::from(w) * scale).ceil() as u32).max(width);
-    let sh = ((f64::from(h) * scale).ceil() as u32).max(height);
-    let scaled = image.resize_exact(sw, sh, FilterType::Triangle);
-    scaled.crop_imm((sw - width) / 2, (sh - height) / 2, width, height)
+    // The largest centred region of the source with the box's aspect ratio.
+    let (bw, bh) = (u64::from(width), u64::from(height));
+    let (cw, ch) = if w * bh > h * bw { ((h * bw / bh).max(1), h) } else { (w, (w * bh / bw).max(1)) };
+    let cropped = image.crop_imm(((w - cw) / 2) as u32, ((h - ch) / 2) as u32, cw as u32, ch as u32);
+    cropped.resize_exact(width, height, FilterType::Triangle)
 }
 
 pub fn png(image: &DynamicImage) -> Result<Vec<u8>, AppwriteError> {
@@ -55,5 +61,10 @@ mod tests {
         assert_eq!(cover(wide.clone(), 0, 20).dimensions(), (40, 20));
         assert_eq!(cover(wide.clone(), 0, 0).dimensions(), (200, 100));
         assert_eq!(cover(wide, 1000, 1).dimensions(), (1000, 1));
+        // A source a pixel wide and very tall is cut before it is scaled: no 40-million-pixel
+        // intermediate, and a derived side stays within the routes' bound.
+        let thin = DynamicImage::ImageRgba8(RgbaImage::new(1, 20_000));
+        assert_eq!(cover(thin.clone(), 2000, 2000).dimensions(), (2000, 2000));
+        assert_eq!(cover(thin, 2000, 0).dimensions(), (2000, 2000));
     }
 }

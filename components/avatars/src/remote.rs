@@ -205,7 +205,7 @@ pub fn best_icon(html: &str, base: &Url) -> Option<Url> {
         }
         let sizes = get("sizes").unwrap_or_default().to_ascii_lowercase();
         let mut dims = sizes.split('x').map(|d| d.trim().parse::<u64>().unwrap_or(0));
-        let space = dims.next().unwrap_or(0) * dims.next().unwrap_or(0);
+        let space = dims.next().unwrap_or(0).saturating_mul(dims.next().unwrap_or(0));
         if best.as_ref().is_none_or(|(s, _)| space >= *s) {
             best = Some((space, absolute));
         }

@@ -106,6 +106,14 @@ fn public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = ip.to_ipv4_mapped() {
         return public_v4(v4);
     }
+    // SIIT (`::ffff:0:a.b.c.d`) carries one too.
+    if s[0..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+        return public_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
+    }
+    // Local-use NAT64 (`64:ff9b:1::/48`) translates into a private network.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        return false;
+    }
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
         return public_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
     }
@@ -164,6 +172,8 @@ mod tests {
             "http://[::ffff:127.0.0.1]/",
             "http://[::ffff:a9fe:a9fe]/",
             "http://[64:ff9b::a00:1]/",
+            "http://[::ffff:0:7f00:1]/",
+            "http://[64:ff9b:1::808:808]/",
             "http://[2002:7f00:1::]/",
             "http://[fd00::1]/",
             "http://[fe80::1]/",

@@ -426,7 +426,15 @@ pub async fn create(ctx: &Ctx<'_>, kind: &str) -> Result<Response, AppwriteError
 /// needs, as Appwrite keeps it: `{bucketId, fileId, url}`, the URL signed until 15 days after
 /// the message is due (`GET /storage/buckets/{b}/files/{f}/push`).
 async fn push_image(ctx: &Ctx<'_>, m: &mut Message) -> Result<(), AppwriteError> {
-    let Some(Json::String(given)) = m.data.get("image").cloned() else { return Ok(()) };
+    let given = match m.data.get("image") {
+        Some(Json::String(given)) => given.clone(),
+        // Kept from before: signed again, so a rescheduled message's URL lives as long.
+        Some(Json::Object(kept)) => match (kept.get("bucketId"), kept.get("fileId")) {
+            (Some(Json::String(b)), Some(Json::String(f))) => format!("{b}:{f}"),
+            _ => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
     if given.is_empty() {
         m.data.remove("image");
         return Ok(());
