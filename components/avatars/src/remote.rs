@@ -86,21 +86,21 @@ fn decode(bytes: &[u8]) -> Result<DynamicImage, AppwriteError> {
             "The remote file is not an image that can be read.",
         )
     };
-    let mut reader =
-        ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    let (w, h) = reader.into_dimensions().map_err(|_| not_an_image())?;
+    // Reading the size consumes a reader: the header is read by one, the pixels by another.
+    let reader = || {
+        let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|_| not_an_image())?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(MAX_DECODE_ALLOC);
+        reader.limits(limits);
+        Ok::<_, AppwriteError>(reader)
+    };
+    let (w, h) = reader()?.into_dimensions().map_err(|_| not_an_image())?;
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(not_an_image());
     }
-    let mut reader =
-        ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|_| not_an_image())?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    reader.decode().map_err(|_| not_an_image())
+    reader()?.decode().map_err(|_| not_an_image())
 }
 
 /// The cached answer for `key`, or `make`'s (cached for 30 days) after the rate limit.

@@ -164,6 +164,11 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 impl Request {
+    /// `host[:port]` the caller reached the API through: its `Host` header, else [`Request::host`].
+    pub fn authority(&self) -> String {
+        self.header("host").map_or_else(|| self.host.clone(), str::to_string)
+    }
+
     /// Builds a request from a full URL such as `http://127.0.0.1:8787/v1/ping?x=1`.
     pub fn from_url(method: Method, url: &str) -> Result<Request, AppwriteError> {
         let (scheme, rest) = url

@@ -325,7 +325,6 @@ pub struct BoundedResponse {
     pub status: u16,
     /// A redirect's `Location`, as sent.
     pub location: Option<String>,
-    pub content_type: Option<String>,
     pub body: Vec<u8>,
 }
 

@@ -318,7 +318,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         headers: execution.request_headers.clone(),
         body,
         scheme: ctx.request.scheme.clone(),
-        authority: authority(ctx.request),
+        authority: ctx.request.authority(),
     };
     let user = match &ctx.caller {
         Caller::User(user) => Some(user.user_id.clone()),
@@ -335,11 +335,6 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     save(ctx, &done).await?;
     crate::triggers::announce(ctx, &done, "create").await;
     Ok(Response::json(201, &done.to_json(is_key(ctx))))
-}
-
-/// `host[:port]` the caller reached the API through.
-pub fn authority(req: &Request) -> String {
-    req.header("host").map_or_else(|| req.host.clone(), str::to_string)
 }
 
 fn tail(text: &str) -> String {

@@ -14,7 +14,7 @@ use edgewrite_core::{AppwriteError, Ctx};
 use serde_json::{json, Value as Json};
 
 use crate::abi::FunctionRequest;
-use crate::executions::{self, authority, Execution};
+use crate::executions::{self, Execution};
 use crate::functions::{self, Function};
 use crate::schedule::Cron;
 
@@ -92,7 +92,7 @@ pub async fn start_later(
 /// fails the execution rather than leaving it waiting for ever. `true`: it was queued, so its
 /// row is unchanged.
 async fn dispatch(ctx: &Ctx<'_>, id: &str) -> bool {
-    let endpoint = format!("{}://{}/v1", ctx.request.scheme, authority(ctx.request));
+    let endpoint = format!("{}://{}/v1", ctx.request.scheme, ctx.request.authority());
     let payload = json!({"executionId": id, "endpoint": endpoint, "depth": ctx.api.depth()});
     let job = Job {
         project: ctx.project.unwrap_or_default().to_string(),
@@ -230,7 +230,7 @@ fn trigger_request(ctx: &Ctx<'_>, headers: Vec<(String, String)>, body: String) 
         headers,
         body,
         scheme: ctx.request.scheme.clone(),
-        authority: authority(ctx.request),
+        authority: ctx.request.authority(),
     }
 }
 

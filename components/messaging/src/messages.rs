@@ -461,10 +461,7 @@ async fn push_image(ctx: &Ctx<'_>, m: &mut Message) -> Result<(), AppwriteError>
     let due = m.scheduled_at.unwrap_or(ctx.ports.clock.now_ms()) / 1000;
     let endpoint = match ctx.ports.secrets.get("EDGEWRITE_PUBLIC_ENDPOINT").filter(|e| !e.is_empty()) {
         Some(endpoint) => endpoint,
-        None => {
-            let host = ctx.request.header("host").unwrap_or(&ctx.request.host);
-            format!("{}://{host}/v1", ctx.request.scheme)
-        }
+        None => format!("{}://{}/v1", ctx.request.scheme, ctx.request.authority()),
     };
     let url = edgewrite_storage::push_image_url(ctx, &endpoint, bucket, file, due + 15 * 24 * 3600).await?;
     m.data.insert("image".into(), json!({"bucketId": bucket, "fileId": file, "url": url}));

@@ -60,7 +60,7 @@ pub async fn file_media_type(
     file_id: &str,
 ) -> Result<Option<String>, AppwriteError> {
     let file = files::load_by_ids(ctx, bucket_id, file_id).await?;
-    Ok(file.filter(|f| f.chunks_uploaded >= f.chunks_total).map(|f| f.mime_type))
+    Ok(file.filter(files::File::complete).map(|f| f.mime_type))
 }
 
 pub use push::url as push_image_url;

@@ -50,8 +50,7 @@ fn public_origin(ctx: &Ctx<'_>) -> String {
         let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", &endpoint));
         return format!("{scheme}://{}", rest.split('/').next().unwrap_or_default());
     }
-    let host = ctx.request.header("host").unwrap_or(&ctx.request.host);
-    format!("{}://{host}", ctx.request.scheme)
+    format!("{}://{}", ctx.request.scheme, ctx.request.authority())
 }
 
 fn callback_url(ctx: &Ctx<'_>, provider: Provider, project: &str) -> String {

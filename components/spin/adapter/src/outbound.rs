@@ -57,8 +57,7 @@ impl Outbound for SpinOutbound {
             .body(FullBody::new(Bytes::new()))
             .map_err(|e| failed(&e))?;
         let resp = spin_sdk::http::send(req).await.map_err(|e| failed(&format!("{e:?}")))?;
-        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (location, content_type) = (header("location"), header("content-type"));
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
         let status = resp.status().as_u16();
         let body = http_body_util::Limited::new(resp.into_body(), bounds.max_bytes)
             .collect()
@@ -66,7 +65,7 @@ impl Outbound for SpinOutbound {
             .map_err(|e| failed(&e))?
             .to_bytes()
             .to_vec();
-        Ok(BoundedResponse { status, location, content_type, body })
+        Ok(BoundedResponse { status, location, body })
     }
 
     async fn connect(&self, host: &str, port: u16, _tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
