@@ -383,4 +383,98 @@ pub(crate) mod tests {
             prop_assert_eq!(out.replace("\r\n", "\n"), text.replace("\r\n", "\n").replace('\r', "\n"));
         }
     }
+
+    /// What an independent, well-kept parser (`mail-parser`) reads from [`build`]'s output:
+    /// the inputs, whatever characters they hold.
+    mod independent_reading {
+        use mail_parser::MessageParser;
+
+        use super::*;
+        use crate::{Attachment, Message};
+
+        /// Text a header may carry: anything but control characters ([`check_email`] refuses
+        /// those), without the surrounding spaces a reader trims.
+        const HEADER_TEXT: &str = "([^\\p{Cc}\\s][^\\p{Cc}]{0,80}[^\\p{Cc}\\s])?";
+        const BODY_TEXT: &str = "[^\\p{Cc}]{0,200}(\r\n|\n|\r)?[^\\p{Cc}]{0,200}";
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            #[test]
+            fn build_reads_back_as_its_inputs(
+                from_name in HEADER_TEXT,
+                to_name in HEADER_TEXT,
+                subject in HEADER_TEXT,
+                text in BODY_TEXT,
+                html in BODY_TEXT,
+                now_s in 0i64..253_402_300_799,
+            ) {
+                let mut settings = settings();
+                settings.from_name = from_name.clone();
+                let email = Email { to_name: to_name.clone(), subject: subject.clone(), text, html, ..email() };
+                prop_assume!(check_email(&settings, &email).is_ok());
+                let built = build(&settings, &email, now_s * 1000, &Counter(Cell::new(0)));
+                let message = MessageParser::default().parse(built.as_bytes()).expect("a message");
+                let from = message.from().and_then(|a| a.first()).expect("From");
+                prop_assert_eq!(from.address(), Some("noreply@acme.test"));
+                prop_assert_eq!(from.name().unwrap_or_default(), from_name.as_str());
+                let to = message.to().and_then(|a| a.first()).expect("To");
+                prop_assert_eq!(to.address(), Some("jane@example.test"));
+                prop_assert_eq!(to.name().unwrap_or_default(), to_name.as_str());
+                prop_assert_eq!(message.subject().unwrap_or_default(), subject.as_str());
+                prop_assert_eq!(message.date().map(|d| d.to_timestamp()), Some(now_s));
+                prop_assert_eq!(message.body_text(0).map(|b| b.into_owned()), Some(crlf(&email.text)));
+                prop_assert_eq!(message.body_html(0).map(|b| b.into_owned()), Some(crlf(&email.html)));
+            }
+
+            #[test]
+            fn build_message_reads_back_as_its_inputs(
+                name in HEADER_TEXT,
+                subject in HEADER_TEXT,
+                body in BODY_TEXT,
+                attachment_name in "[^\\p{Cc}/\\\\]{1,80}",
+                bytes in proptest::collection::vec(any::<u8>(), 0..300),
+            ) {
+                let cc = ["cc1@example.test", "cc2@example.test"];
+                let attachments = [Attachment { name: &attachment_name, media_type: "application/pdf", bytes: &bytes }];
+                let m = Message {
+                    from: "noreply@acme.test",
+                    from_name: &name,
+                    reply_to: Some("help@acme.test"),
+                    reply_to_name: &name,
+                    to: "jane@example.test",
+                    to_name: &name,
+                    cc: cc.to_vec(),
+                    subject: &subject,
+                    body: &body,
+                    html: false,
+                    attachments: attachments.to_vec(),
+                    mailer: &name,
+                };
+                prop_assume!(crate::check_message(&m).is_ok());
+                let built = crate::build_message(&m, 0, &Counter(Cell::new(0)));
+                let message = MessageParser::default().parse(built.as_bytes()).expect("a message");
+                let names = |a: Option<&mail_parser::Address>| -> Vec<(String, String)> {
+                    a.map(|a| a.iter().map(|a| (
+                        a.name().unwrap_or_default().to_string(),
+                        a.address().unwrap_or_default().to_string(),
+                    )).collect()).unwrap_or_default()
+                };
+                prop_assert_eq!(names(message.to()), [(name.clone(), "jane@example.test".to_string())]);
+                prop_assert_eq!(names(message.reply_to()), [(name.clone(), "help@acme.test".to_string())]);
+                prop_assert_eq!(
+                    names(message.cc()),
+                    cc.map(|address| (String::new(), address.to_string()))
+                );
+                prop_assert_eq!(message.subject().unwrap_or_default(), subject.as_str());
+                prop_assert_eq!(message.body_text(0).map(|b| b.into_owned()), Some(crlf(&body)));
+                let attachment = message.attachment(0).expect("the attachment");
+                prop_assert_eq!(
+                    mail_parser::MimeHeaders::attachment_name(attachment),
+                    Some(attachment_name.as_str())
+                );
+                prop_assert_eq!(attachment.contents(), bytes.as_slice());
+            }
+        }
+    }
 }
