@@ -170,4 +170,48 @@ pub(super) mod tests {
         assert!(rsa_key(&p256_pem()).is_err());
         assert!(rsa_key("not a key").is_err());
     }
+
+    /// `jsonwebtoken`, verifying with the public key alone, reads back the claims we signed.
+    #[test]
+    fn tokens_verify_with_an_independent_jwt_library() {
+        use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+        use rsa::traits::PublicKeyParts as _;
+
+        let claims = json!({ "iss": "team-é", "iat": 1_795_100_400, "scope": "a b", "n": [1, 2.5, null] });
+        let validation = |alg| {
+            let mut v = Validation::new(alg);
+            v.required_spec_claims.clear();
+            v.validate_exp = false;
+            v.validate_aud = false;
+            v
+        };
+
+        let rsa = rsa_key(RSA_PEM).unwrap();
+        let public = rsa.to_public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
+        let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
+        let input = signing_input(&json!({ "alg": "RS256", "typ": "JWT" }), &claims);
+        let jwt = rs256(&rsa, &input, &Predictable::default());
+        let read = decode::<Json>(
+            &jwt,
+            &DecodingKey::from_rsa_components(&n, &e).unwrap(),
+            &validation(Algorithm::RS256),
+        )
+        .expect("an RS256 token jsonwebtoken accepts");
+        assert_eq!(read.claims, claims);
+
+        let p256 = p256_key(&p256_pem()).unwrap();
+        let point = p256.verifying_key().to_encoded_point(false);
+        let x = URL_SAFE_NO_PAD.encode(point.x().unwrap());
+        let y = URL_SAFE_NO_PAD.encode(point.y().unwrap());
+        let input = signing_input(&json!({ "alg": "ES256", "kid": "ABC123" }), &claims);
+        let jwt = es256(&p256, &input);
+        let read = decode::<Json>(
+            &jwt,
+            &DecodingKey::from_ec_components(&x, &y).unwrap(),
+            &validation(Algorithm::ES256),
+        )
+        .expect("an ES256 token jsonwebtoken accepts");
+        assert_eq!((read.header.kid.as_deref(), read.claims), (Some("ABC123"), claims));
+    }
 }
