@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bcrypt } from 'hash-wasm';
@@ -123,6 +123,36 @@ async function populateA() {
   }
 }
 
+/** Every resource of a project but documents, field for field as the SDK reads it, less what
+ * only the instance's own use makes (`$sequence`, `accessedAt`, `userAccessedAt`). */
+async function everything(at) {
+  const c = client(at);
+  const all = [node.Query.limit(100)];
+  const users = (await new node.Users(c).list({ queries: all })).users;
+  const teams = (await new node.Teams(c).list({ queries: all })).teams;
+  const memberships = [];
+  for (const team of teams) memberships.push(...(await new node.Teams(c).listMemberships({ teamId: team.$id, queries: all })).memberships);
+  const databases = (await new node.Databases(c).list({ queries: all })).databases;
+  const collections = [];
+  for (const db of databases) collections.push(...(await new node.Databases(c).listCollections({ databaseId: db.$id, queries: all })).collections);
+  const buckets = (await new node.Storage(c).listBuckets({ queries: all })).buckets;
+  const files = [];
+  for (const bucket of buckets) files.push(...(await new node.Storage(c).listFiles({ bucketId: bucket.$id, queries: all })).files);
+  const instanceOnly = new Set(['$sequence', 'accessedAt', 'userAccessedAt']);
+  return JSON.parse(JSON.stringify({ users, teams, memberships, databases, collections, buckets, files }, (k, v) => (instanceOnly.has(k) ? undefined : v)));
+}
+
+/** Asserts `actual` equals `expected` field for field, naming the first field that differs. */
+function sameFields(actual, expected, path = '') {
+  if (expected !== null && typeof expected === 'object') {
+    assert.equal(typeof actual, 'object', `${path} is an object or array`);
+    const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual ?? {})])];
+    for (const key of keys) sameFields(actual?.[key], expected[key], `${path}.${key}`);
+  } else {
+    assert.deepEqual(actual, expected, path);
+  }
+}
+
 function sameDirs(a, b, rel = '') {
   const names = (d) => readdirSync(join(d, rel)).sort();
   assert.deepEqual(names(b), names(a), `the same entries in ${rel || '.'}`);
@@ -156,6 +186,11 @@ test('migration: import appwrite A → B, interrupted and re-run, arrives whole'
   const rerun = await edgewrite(importArgs(A, B));
   assert.equal(rerun.status, 0, rerun.stderr);
   assert.match(rerun.stderr, /documents\s+1000\s+1000/);
+  assert.doesNotMatch(rerun.stderr, /not carried/, 'edgewrite takes every system field');
+
+  // Every user, target, team, membership, database, collection (with its attributes and
+  // indexes), bucket and file, field for field: times, ids and all (before any login on B).
+  sameFields(await everything(B), await everything(A));
 
   // Users, with their passwords: each logs in on B with the password it had on A.
   const usersB = await new node.Users(client(B)).list();
@@ -206,12 +241,38 @@ test('migration: export → import into an empty project → export gives the sa
     for (const path of ['', 'manifest.json', 'users.jsonl', 'blobs/media/large']) {
       assert.equal(statSync(join(first, path)).mode & 0o077, 0, `${path || 'the dump'} is its owner's only (it holds password hashes)`);
     }
-    assert.deepEqual([manifest.format, manifest.version, manifest.counts.documents, manifest.counts.files], ['edgewrite-dump', 1, 1000, 3]);
+    assert.deepEqual([manifest.format, manifest.version, manifest.counts.documents, manifest.counts.files], ['edgewrite-dump', 2, 1000, 3]);
     const imported = await edgewrite(['import', 'dir', first, '--to', C.endpoint, '--to-project', C.project, '--to-key', apiKey]);
     assert.equal(imported.status, 0, imported.stderr);
     const again = await edgewrite(['export', '--from', C.endpoint, '--project', C.project, '--key', apiKey, '--to', second_]);
     assert.equal(again.status, 0, again.stderr);
+    // The dump holds every system field, so the same bytes mean the same history.
     sameDirs(first, second_);
+    sameFields(await everything(C), await everything(A));
+
+    // A version 1 dump (records without system fields) still imports: the resources arrive,
+    // with the import's times.
+    const v1 = join(work, 'v1');
+    cpSync(first, v1, { recursive: true });
+    writeFileSync(join(v1, 'manifest.json'), JSON.stringify({ ...manifest, version: 1 }));
+    const systemOnly = new Set(['$createdAt', '$updatedAt', 'registration', 'passwordUpdate', 'invited', 'joined']);
+    for (const name of ['users', 'teams', 'memberships', 'databases', 'collections', 'buckets', 'files']) {
+      const lines = readFileSync(join(v1, `${name}.jsonl`), 'utf8').split('\n').filter(Boolean).map((line) => {
+        const record = JSON.parse(line, (k, v) => (systemOnly.has(k) ? undefined : v));
+        if (name === 'users') record.targets = record.targets.filter((t) => t.providerType === 'push');
+        if (name === 'memberships') delete record.$id;
+        return JSON.stringify(record);
+      });
+      writeFileSync(join(v1, `${name}.jsonl`), lines.map((l) => `${l}\n`).join(''));
+    }
+    const D = { endpoint: second, project: 'restored-v1' };
+    const fromV1 = await edgewrite(['import', 'dir', v1, '--to', D.endpoint, '--to-project', D.project, '--to-key', apiKey]);
+    assert.equal(fromV1.status, 0, fromV1.stderr);
+    assert.match(fromV1.stderr, /documents\s+1000\s+1000/);
+    const [onD, onA] = [await everything(D), await everything(A)];
+    assert.deepEqual(onD.users.map((u) => [u.$id, u.email, u.labels]), onA.users.map((u) => [u.$id, u.email, u.labels]));
+    assert.deepEqual(onD.files.map((f) => [f.$id, f.signature]), onA.files.map((f) => [f.$id, f.signature]));
+    assert.notEqual(onD.users[0].$createdAt, onA.users[0].$createdAt, 'a version 1 dump has no times to restore');
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

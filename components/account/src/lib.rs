@@ -15,6 +15,7 @@ mod oauth2;
 pub mod password;
 mod sessions;
 mod store;
+mod system_fields;
 mod targets;
 mod teams;
 mod tokens;
@@ -239,6 +240,8 @@ static USER_ROUTES: &[Route] = &[
     route(Method::Patch, "/v1/users/{userId}/password", "users.write", "users.password"),
     route(Method::Patch, "/v1/users/{userId}/status", "users.write", "users.status"),
     route(Method::Put, "/v1/users/{userId}/labels", "users.write", "users.labels"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(Method::Patch, "/v1/users/{userId}/system-fields", "migrations.write", "users.system_fields"),
     route(Method::Patch, "/v1/users/{userId}/verification", "users.write", "users.verification"),
     route(Method::Patch, "/v1/users/{userId}/verification/phone", "users.write", "users.verification.phone"),
     route(Method::Patch, "/v1/users/{userId}/mfa", "users.write", "users.mfa"),
@@ -311,6 +314,7 @@ impl Capability for Users {
             "users.password" => users::update_password(ctx).await,
             "users.status" => users::update_status(ctx).await,
             "users.labels" => users::update_labels(ctx).await,
+            "users.system_fields" => system_fields::restore_user(ctx).await,
             "users.verification" => users::update_email_verification(ctx).await,
             "users.verification.phone" => users::update_phone_verification(ctx).await,
             "users.mfa" => users::update_mfa(ctx).await,
@@ -354,6 +358,8 @@ static TEAM_ROUTES: &[Route] = &[
     route(Method::Delete, "/v1/teams/{teamId}", "teams.write", "teams.delete"),
     route(Method::Get, "/v1/teams/{teamId}/prefs", "teams.read", "teams.prefs.get"),
     route(Method::Put, "/v1/teams/{teamId}/prefs", "teams.write", "teams.prefs.update"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(Method::Patch, "/v1/teams/{teamId}/system-fields", "migrations.write", "teams.system_fields"),
     route(Method::Get, "/v1/teams/{teamId}/memberships", "teams.read", "memberships.list"),
     route(Method::Post, "/v1/teams/{teamId}/memberships", "teams.write", "memberships.create"),
     route(Method::Get, "/v1/teams/{teamId}/memberships/{membershipId}", "teams.read", "memberships.get"),
@@ -393,6 +399,7 @@ impl Capability for Teams {
             "teams.delete" => teams::delete(ctx).await,
             "teams.prefs.get" => teams::get_prefs(ctx).await,
             "teams.prefs.update" => teams::update_prefs(ctx).await,
+            "teams.system_fields" => system_fields::restore_team(ctx).await,
             "memberships.list" => teams::list_memberships(ctx).await,
             "memberships.create" => teams::create_membership(ctx).await,
             "memberships.get" => teams::get_membership(ctx).await,

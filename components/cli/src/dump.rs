@@ -1,8 +1,8 @@
-//! The dump format (version 1): a directory holding `manifest.json`, one JSON Lines file per
+//! The dump format (version 2; version 1 still imports): a directory holding `manifest.json`, one JSON Lines file per
 //! resource kind, each line one record (`records.rs`, keys sorted), and the files' bytes:
 //!
 //! ```text
-//! manifest.json                  {"format":"edgewrite-dump","version":1,"counts":{…}}
+//! manifest.json                  {"format":"edgewrite-dump","version":2,"counts":{…}}
 //! users.jsonl teams.jsonl memberships.jsonl databases.jsonl collections.jsonl
 //! documents/<databaseId>/<collectionId>.jsonl
 //! buckets.jsonl files.jsonl      (each file record with its "sha256")
@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Records are written in the source's order (creation order), and an import creates them in
-//! that order, so exporting the imported project gives the same bytes again.
+//! that order, so exporting the imported project gives the same bytes again. Version 2 records
+//! carry their system fields (`$createdAt`, `$updatedAt`, a user's `passwordUpdate`, every
+//! target and membership with its id and times); version 1 records lack them.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -21,11 +23,13 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
-use crate::migrate::{Outcome, Sink, Source, Summary, KINDS};
+use crate::migrate::{Outcome, Restorable, Restored, Sink, Source, Summary, KINDS};
 use crate::remote::{chunks, hex};
 
 pub const FORMAT: &str = "edgewrite-dump";
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
+/// Version 1 dumps (records without system fields) still import.
+const READS: [u64; 2] = [1, 2];
 
 /// Ids become file names: refuse any that could leave the dump's directory.
 fn safe(id: &str) -> Result<&str> {
@@ -53,9 +57,9 @@ impl DumpSource {
         if manifest["format"] != FORMAT {
             return Err(anyhow!("{} is not an edgewrite dump", dir.display()));
         }
-        if manifest["version"].as_u64() != Some(VERSION) {
+        if !manifest["version"].as_u64().is_some_and(|v| READS.contains(&v)) {
             return Err(anyhow!(
-                "dump version {} is not supported (this edgewrite reads {VERSION})",
+                "dump version {} is not supported (this edgewrite reads versions 1 and {VERSION})",
                 manifest["version"]
             ));
         }
@@ -270,6 +274,11 @@ impl Sink for DumpSink {
         }
         self.append("functions.jsonl".into(), function)
     }
+    /// The records written already hold their system fields.
+    fn restore(&mut self, _kind: Restorable, _record: &Json) -> Result<Restored> {
+        Ok(Restored::Done)
+    }
+
     fn finish(&mut self, summary: &Summary) -> Result<()> {
         if self.dry_run {
             return Ok(());

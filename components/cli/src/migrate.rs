@@ -4,11 +4,13 @@
 //! compared and brought level; documents are upserted), so a re-run after an interruption
 //! continues where the last one stopped and never duplicates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::Value as Json;
+
+pub use crate::records::Restorable;
 
 /// What a migration reads.
 pub trait Source {
@@ -58,7 +60,19 @@ pub trait Sink {
     /// A file, its bytes read from `source` in chunks.
     fn file(&mut self, file: &Json, source: &dyn Source) -> Result<Outcome>;
     fn function(&mut self, function: &Json, variables: &[Json]) -> Result<Outcome>;
+    /// Restores what `record` has that the resource's own routes cannot set (its times,
+    /// server-made ids), once the resource and what changes it are written.
+    fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored>;
     fn finish(&mut self, summary: &Summary) -> Result<()>;
+}
+
+/// What became of a record's system fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// Restored (or already in the record, for a dump), or the record has none.
+    Done,
+    /// The target cannot set these fields, for this reason.
+    NotCarried { fields: Vec<String>, reason: String },
 }
 
 /// The kinds, in the order a migration moves them.
@@ -88,6 +102,9 @@ pub struct Tally {
 pub struct Summary {
     pub kinds: BTreeMap<&'static str, Tally>,
     pub problems: Vec<String>,
+    /// By kind: the fields the target could not take, and why. Reported, not counted as lost:
+    /// the resources themselves arrived.
+    pub not_carried: BTreeMap<&'static str, (BTreeSet<String>, String)>,
 }
 
 impl Summary {
@@ -113,6 +130,10 @@ impl Summary {
         }
         if self.problems.len() > 50 {
             eprintln!("  … and {} more", self.problems.len() - 50);
+        }
+        for (kind, (fields, reason)) in &self.not_carried {
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            eprintln!("  not carried: {kind}: {} ({reason})", fields.join("; "));
         }
     }
 }
@@ -140,7 +161,24 @@ impl Run {
         })
     }
 
-    fn count(&mut self, kind: &'static str, what: &str, result: Result<Outcome>, n: u64) {
+    /// Restores `record`'s system fields, once its resource is written.
+    fn restore(&mut self, sink: &mut dyn Sink, kind: &'static str, restorable: Restorable, record: &Json) {
+        match sink.restore(restorable, record) {
+            Ok(Restored::Done) => {}
+            Ok(Restored::NotCarried { fields, reason }) => {
+                let entry = self.summary.not_carried.entry(kind).or_insert_with(|| (BTreeSet::new(), reason));
+                entry.0.extend(fields);
+            }
+            Err(e) => {
+                self.summary.kinds.entry(kind).or_default().failed += 1;
+                self.summary.problems.push(format!("{kind} {}: system fields: {e:#}", id(record)));
+            }
+        }
+    }
+
+    /// Counts the outcome; `true` when the resource is at the target (written or already there).
+    fn count(&mut self, kind: &'static str, what: &str, result: Result<Outcome>, n: u64) -> bool {
+        let arrived = matches!(result, Ok(Outcome::Written | Outcome::Skipped));
         let tally = self.summary.kinds.entry(kind).or_default();
         tally.read += n;
         match result {
@@ -167,6 +205,7 @@ impl Run {
             eprintln!("edgewrite: stopping after {} writes (EDGEWRITE_MIGRATE_STOP_AFTER)", self.writes);
             std::process::exit(3);
         }
+        arrived
     }
 }
 
@@ -197,32 +236,43 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
     source.users(&mut |page| {
         for user in page {
             let result = sink.user(&user);
-            run.count("users", &id(&user), result, 1);
+            if run.count("users", &id(&user), result, 1) {
+                run.restore(sink, "users", Restorable::User, &user);
+            }
         }
         Ok(())
     })?;
 
     for team in collect(|each| source.teams(each))? {
         let result = sink.team(&team);
-        run.count("teams", &id(&team), result, 1);
+        let team_arrived = run.count("teams", &id(&team), result, 1);
+        let mut memberships = Vec::new();
         source.memberships(&id(&team), &mut |page| {
             for membership in page {
                 let what = format!("{} in {}", membership["userId"].as_str().unwrap_or_default(), id(&team));
                 let result = sink.membership(&membership);
                 run.count("memberships", &what, result, 1);
+                memberships.push(membership);
             }
             Ok(())
         })?;
+        // Memberships change the team's `$updatedAt`: its times come back after them.
+        if team_arrived {
+            let mut team = team;
+            team["memberships"] = Json::Array(memberships);
+            run.restore(sink, "teams", Restorable::Team, &team);
+        }
     }
 
     for database in collect(|each| source.databases(each))? {
         let db = id(&database);
         let result = sink.database(&database);
-        run.count("databases", &db, result, 1);
+        let database_arrived = run.count("databases", &db, result, 1);
         let collections = collect(|each| source.collections(&db, each))?;
+        let mut arrived = Vec::with_capacity(collections.len());
         for collection in &collections {
             let result = sink.collection(collection);
-            run.count("collections", &format!("{db}/{}", id(collection)), result, 1);
+            arrived.push(run.count("collections", &format!("{db}/{}", id(collection)), result, 1));
         }
         for collection in &collections {
             if let Err(e) = sink.relationships(collection) {
@@ -231,6 +281,13 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
                     .push(format!("collections {db}/{}: relationships: {e:#}", id(collection)));
                 run.summary.kinds.entry("collections").or_default().failed += 1;
             }
+        }
+        // After every attribute, relationships' included, so that none changes them again.
+        for (collection, _) in collections.iter().zip(&arrived).filter(|(_, arrived)| **arrived) {
+            run.restore(sink, "collections", Restorable::Collection, collection);
+        }
+        if database_arrived {
+            run.restore(sink, "databases", Restorable::Database, &database);
         }
         for collection in &collections {
             let c = id(collection);
@@ -252,7 +309,7 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
     for bucket in collect(|each| source.buckets(each))? {
         let b = id(&bucket);
         let result = sink.bucket(&bucket);
-        run.count("buckets", &b, result, 1);
+        let bucket_arrived = run.count("buckets", &b, result, 1);
         source.files(&b, &mut |page| {
             for file in page {
                 let result = if file["incomplete"] == true {
@@ -260,10 +317,15 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
                 } else {
                     sink.file(&file, source)
                 };
-                run.count("files", &format!("{b}/{}", id(&file)), result, 1);
+                if run.count("files", &format!("{b}/{}", id(&file)), result, 1) {
+                    run.restore(sink, "files", Restorable::File, &file);
+                }
             }
             Ok(())
         })?;
+        if bucket_arrived {
+            run.restore(sink, "buckets", Restorable::Bucket, &bucket);
+        }
     }
 
     for function in collect(|each| source.functions(each))? {
@@ -277,4 +339,131 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
     }
     sink.finish(&run.summary)?;
     Ok(run.summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Two users and a team with one member; nothing else.
+    struct Project;
+
+    type Each<'a> = &'a mut dyn FnMut(Vec<Json>) -> Result<()>;
+
+    impl Source for Project {
+        fn describe(&self) -> String {
+            "test project".into()
+        }
+        fn users(&self, each: Each) -> Result<()> {
+            each(vec![
+                json!({"$id": "u1", "$createdAt": "t0", "$updatedAt": "t1", "passwordUpdate": ""}),
+                json!({"$id": "u2", "$createdAt": "t0", "$updatedAt": "t1", "passwordUpdate": "t1"}),
+            ])
+        }
+        fn teams(&self, each: Each) -> Result<()> {
+            each(vec![json!({"$id": "t", "$createdAt": "t0", "$updatedAt": "t1"})])
+        }
+        fn memberships(&self, _: &str, each: Each) -> Result<()> {
+            each(vec![json!({"$id": "m", "$createdAt": "t0", "teamId": "t", "userId": "u1"})])
+        }
+        fn databases(&self, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn collections(&self, _: &str, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn documents(&self, _: &str, _: &str, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn buckets(&self, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn files(&self, _: &str, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn file_range(&self, _: &str, _: &str, _: u64, _: u64) -> Result<Vec<u8>> {
+            Ok(Vec::new())
+        }
+        fn functions(&self, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn variables(&self, _: &str, _: Each) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A target that takes every resource but none of their system fields (as Appwrite), and
+    /// records what it was asked to restore, in order.
+    #[derive(Default)]
+    struct WithoutSystemFields {
+        writes: Vec<String>,
+    }
+
+    impl Sink for WithoutSystemFields {
+        fn user(&mut self, user: &Json) -> Result<Outcome> {
+            self.writes.push(format!("user {}", user["$id"]));
+            Ok(Outcome::Written)
+        }
+        fn team(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn membership(&mut self, m: &Json) -> Result<Outcome> {
+            self.writes.push(format!("membership {}", m["$id"]));
+            Ok(Outcome::Written)
+        }
+        fn database(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn collection(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn relationships(&mut self, _: &Json) -> Result<()> {
+            Ok(())
+        }
+        fn documents(&mut self, _: &str, _: &str, documents: &[Json]) -> Result<usize> {
+            Ok(documents.len())
+        }
+        fn bucket(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn file(&mut self, _: &Json, _: &dyn Source) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn function(&mut self, _: &Json, _: &[Json]) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored> {
+            self.writes.push(format!("restore {kind:?} {}", record["$id"]));
+            let (_, _, fields) = crate::records::system_fields(kind, record).expect("version 2 records");
+            Ok(Restored::NotCarried { fields, reason: "not edgewrite".into() })
+        }
+        fn finish(&mut self, _: &Summary) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn fields_a_target_cannot_take_are_reported_per_kind_and_not_counted_lost() {
+        let mut sink = WithoutSystemFields::default();
+        let summary = run(&Project, &mut sink).unwrap();
+        assert_eq!(summary.lost(), 0, "the resources themselves arrived");
+        let users = &summary.not_carried["users"];
+        assert_eq!(users.0, ["$createdAt", "$updatedAt", "passwordUpdate"].map(String::from).into());
+        assert_eq!(users.1, "not edgewrite");
+        assert!(summary.not_carried["teams"].0.iter().any(|f| f.starts_with("memberships'")));
+        // A team's times are restored after its memberships, which change them.
+        assert_eq!(
+            sink.writes,
+            [
+                "user \"u1\"",
+                "restore User \"u1\"",
+                "user \"u2\"",
+                "restore User \"u2\"",
+                "membership \"m\"",
+                "restore Team \"t\"",
+            ]
+        );
+    }
 }

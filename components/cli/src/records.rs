@@ -1,7 +1,8 @@
-//! What a migration carries of each resource: the API's models, reduced to what the Appwrite
-//! REST API lets a server write back. These records are also the lines of a dump, so two dumps
-//! of projects with the same content are byte for byte the same (keys sorted, no server-made
-//! ids or times apart from documents', which the API lets a server keep).
+//! What a migration carries of each resource: the API's models, reduced to what a server can
+//! write back, through the Appwrite REST API or (the system fields: times, server-made ids)
+//! edgewrite's `…/system-fields` routes. These records are also the lines of a dump, so two
+//! dumps of projects with the same content and history are byte for byte the same (keys
+//! sorted).
 
 use serde_json::{json, Map, Value as Json};
 
@@ -20,6 +21,10 @@ pub fn user(model: &Json) -> Json {
         model,
         &[
             "$id",
+            "$createdAt",
+            "$updatedAt",
+            "registration",
+            "passwordUpdate",
             "name",
             "email",
             "phone",
@@ -34,30 +39,33 @@ pub fn user(model: &Json) -> Json {
             "hashOptions",
         ],
     );
-    // The email and phone targets follow the user's email and phone; push targets move as
-    // they are (without their messaging provider, which does not move).
-    let push: Vec<Json> = model["targets"]
+    // The email and phone targets follow the user's email and phone (their ids and times are
+    // system fields); push targets are created as they are (without their messaging provider,
+    // which does not move).
+    let targets: Vec<Json> = model["targets"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|t| t["providerType"] == "push")
-        .map(|t| pick(t, &["$id", "providerType", "identifier", "name"]))
+        .map(|t| pick(t, &["$id", "$createdAt", "$updatedAt", "providerType", "identifier", "name"]))
         .collect();
-    record["targets"] = Json::Array(push);
+    record["targets"] = Json::Array(targets);
     record
 }
 
 pub fn team(model: &Json) -> Json {
-    pick(model, &["$id", "name", "prefs"])
+    pick(model, &["$id", "$createdAt", "$updatedAt", "name", "prefs"])
 }
 
-/// A membership by team and user (its own id is the target's to make).
+/// A membership by team and user; its id and times are system fields.
 pub fn membership(model: &Json) -> Json {
-    pick(model, &["teamId", "userId", "roles", "confirm"])
+    pick(
+        model,
+        &["$id", "$createdAt", "$updatedAt", "teamId", "userId", "roles", "confirm", "invited", "joined"],
+    )
 }
 
 pub fn database(model: &Json) -> Json {
-    pick(model, &["$id", "name", "enabled"])
+    pick(model, &["$id", "$createdAt", "$updatedAt", "name", "enabled"])
 }
 
 fn attribute(model: &Json) -> Json {
@@ -65,6 +73,8 @@ fn attribute(model: &Json) -> Json {
         model,
         &[
             "key",
+            "$createdAt",
+            "$updatedAt",
             "type",
             "required",
             "array",
@@ -85,11 +95,14 @@ fn attribute(model: &Json) -> Json {
 }
 
 fn index(model: &Json) -> Json {
-    pick(model, &["key", "type", "attributes", "orders"])
+    pick(model, &["key", "$createdAt", "$updatedAt", "type", "attributes", "orders"])
 }
 
 pub fn collection(database_id: &str, model: &Json) -> Json {
-    let mut record = pick(model, &["$id", "name", "$permissions", "documentSecurity", "enabled"]);
+    let mut record = pick(
+        model,
+        &["$id", "$createdAt", "$updatedAt", "name", "$permissions", "documentSecurity", "enabled"],
+    );
     record["databaseId"] = json!(database_id);
     record["attributes"] =
         Json::Array(model["attributes"].as_array().into_iter().flatten().map(attribute).collect());
@@ -126,12 +139,17 @@ pub const BUCKET_SETTINGS: &[&str] = &[
 
 pub fn bucket(model: &Json) -> Json {
     let mut record = pick(model, BUCKET_SETTINGS);
-    record["$id"] = model["$id"].clone();
+    for key in ["$id", "$createdAt", "$updatedAt"] {
+        if let Some(value) = model.get(key) {
+            record[key] = value.clone();
+        }
+    }
     record
 }
 
 pub fn file(bucket_id: &str, model: &Json) -> Json {
-    let mut record = pick(model, &["$id", "name", "$permissions", "mimeType", "sizeOriginal"]);
+    let mut record =
+        pick(model, &["$id", "$createdAt", "$updatedAt", "name", "$permissions", "mimeType", "sizeOriginal"]);
     record["bucketId"] = json!(bucket_id);
     record
 }
@@ -161,6 +179,73 @@ pub fn variable(function_id: &str, model: &Json) -> Json {
     let mut record = pick(model, &["key", "value", "secret"]);
     record["functionId"] = json!(function_id);
     record
+}
+
+/// The kinds whose system fields a migration restores, after the resource and what changes it
+/// (a team's memberships) are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restorable {
+    User,
+    /// A team record with `"memberships"`: the team's membership records.
+    Team,
+    Database,
+    Collection,
+    Bucket,
+    File,
+}
+
+/// The edgewrite route and body that restore `record`'s system fields, and the names of the
+/// fields the body carries; `None` when the record has none (a version 1 dump).
+pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, Vec<String>)> {
+    const TIMES: &[&str] = &["$createdAt", "$updatedAt"];
+    let id = record["$id"].as_str().unwrap_or_default();
+    let (path, fields): (String, &[&str]) = match kind {
+        Restorable::User => (format!("/users/{id}"), &["$createdAt", "$updatedAt", "passwordUpdate"]),
+        Restorable::Team => (format!("/teams/{id}"), TIMES),
+        Restorable::Database => (format!("/databases/{id}"), TIMES),
+        Restorable::Collection => (
+            format!("/databases/{}/collections/{id}", record["databaseId"].as_str().unwrap_or_default()),
+            TIMES,
+        ),
+        Restorable::Bucket => (format!("/storage/buckets/{id}"), TIMES),
+        Restorable::File => (
+            format!("/storage/buckets/{}/files/{id}", record["bucketId"].as_str().unwrap_or_default()),
+            TIMES,
+        ),
+    };
+    let mut body = pick(record, fields);
+    let mut names: Vec<String> = body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+    let list = |key: &str, item_keys: &[&str]| -> Vec<Json> {
+        record[key].as_array().into_iter().flatten().map(|item| pick(item, item_keys)).collect()
+    };
+    match kind {
+        Restorable::User => {
+            let targets = list("targets", &["$id", "$createdAt", "$updatedAt", "providerType", "identifier"]);
+            if targets.iter().any(|t| t.get("$createdAt").is_some()) {
+                names.push("targets' $id, $createdAt, $updatedAt".into());
+                body["targets"] = Json::Array(targets);
+            }
+        }
+        Restorable::Collection => {
+            for list_key in ["attributes", "indexes"] {
+                let items = list(list_key, &["key", "$createdAt", "$updatedAt"]);
+                if items.iter().any(|item| item.get("$createdAt").is_some()) {
+                    names.push(format!("{list_key}' $createdAt, $updatedAt"));
+                    body[list_key] = Json::Array(items);
+                }
+            }
+        }
+        Restorable::Team => {
+            let memberships =
+                list("memberships", &["$id", "$createdAt", "$updatedAt", "userId", "invited", "joined"]);
+            if memberships.iter().any(|m| m.get("$createdAt").is_some()) {
+                names.push("memberships' $id, $createdAt, $updatedAt, invited, joined".into());
+                body["memberships"] = Json::Array(memberships);
+            }
+        }
+        _ => {}
+    }
+    (!names.is_empty()).then(|| (format!("{path}/system-fields"), body, names))
 }
 
 /// The route and body that create `user` with its password hash, as Appwrite's import routes
@@ -294,6 +379,42 @@ mod tests {
         assert_eq!(
             document(&doc),
             json!({"$id": "d", "$permissions": [], "$createdAt": "t", "$updatedAt": "u", "n": 1})
+        );
+    }
+
+    #[test]
+    fn system_fields_come_from_version_2_records_only() {
+        let v1 = json!({"$id": "u1", "name": "A", "targets": [{"$id": "t", "providerType": "push", "identifier": "x"}]});
+        assert_eq!(system_fields(Restorable::User, &v1), None);
+        let model = json!({
+            "$id": "u1", "$createdAt": "2024-01-01T00:00:00.000+00:00", "$updatedAt": "2024-02-01T00:00:00.000+00:00",
+            "registration": "2024-01-01T00:00:00.000+00:00", "passwordUpdate": "", "accessedAt": "2024-03-01T00:00:00.000+00:00",
+            "name": "A", "targets": [{"$id": "e1", "$createdAt": "t0", "$updatedAt": "t1", "providerType": "email", "identifier": "a@b.c", "userId": "u1", "expired": false}],
+        });
+        let (path, body, names) = system_fields(Restorable::User, &user(&model)).unwrap();
+        assert_eq!(path, "/users/u1/system-fields");
+        assert_eq!(
+            body,
+            json!({
+                "$createdAt": "2024-01-01T00:00:00.000+00:00", "$updatedAt": "2024-02-01T00:00:00.000+00:00", "passwordUpdate": "",
+                "targets": [{"$id": "e1", "$createdAt": "t0", "$updatedAt": "t1", "providerType": "email", "identifier": "a@b.c"}],
+            })
+        );
+        assert_eq!(names.len(), 4, "{names:?}");
+        let file = file("b1", &json!({"$id": "f1", "$createdAt": "t0", "$updatedAt": "t1", "name": "x"}));
+        let (path, body, _) = system_fields(Restorable::File, &file).unwrap();
+        assert_eq!(
+            (path.as_str(), body),
+            ("/storage/buckets/b1/files/f1/system-fields", json!({"$createdAt": "t0", "$updatedAt": "t1"}))
+        );
+        let mut team = team(&json!({"$id": "t1", "$createdAt": "t0", "$updatedAt": "t1", "name": "T"}));
+        team["memberships"] = json!([membership(
+            &json!({"$id": "m1", "$createdAt": "t0", "$updatedAt": "t1", "teamId": "t1", "userId": "u1", "invited": "t0", "joined": "t0", "roles": []})
+        )]);
+        let (_, body, _) = system_fields(Restorable::Team, &team).unwrap();
+        assert_eq!(
+            body["memberships"],
+            json!([{"$id": "m1", "$createdAt": "t0", "$updatedAt": "t1", "userId": "u1", "invited": "t0", "joined": "t0"}])
         );
     }
 }

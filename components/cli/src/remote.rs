@@ -8,7 +8,7 @@ use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
 use crate::api::{is_conflict, is_not_found, Api, ApiError};
-use crate::migrate::{Outcome, Sink, Source, Summary};
+use crate::migrate::{Outcome, Restorable, Restored, Sink, Source, Summary};
 use crate::records;
 
 /// Files move in the SDKs' 5 MiB chunks: never held whole.
@@ -131,11 +131,13 @@ pub struct RemoteSink {
     pub dry_run: bool,
     /// The target's memberships of each team seen so far (by user id: membership id, roles).
     memberships: HashMap<String, HashMap<String, (String, Json)>>,
+    /// The target answered that it has no system-fields routes: it is not edgewrite.
+    without_system_fields: bool,
 }
 
 impl RemoteSink {
     pub fn new(api: Api, dry_run: bool) -> RemoteSink {
-        RemoteSink { api, dry_run, memberships: HashMap::new() }
+        RemoteSink { api, dry_run, memberships: HashMap::new(), without_system_fields: false }
     }
 
     /// The resource at `path`, or `None` when the target has none.
@@ -239,7 +241,8 @@ impl Sink for RemoteSink {
                 written = true;
             }
         }
-        for t in user["targets"].as_array().into_iter().flatten() {
+        // Email and phone targets come with the user's email and phone.
+        for t in user["targets"].as_array().into_iter().flatten().filter(|t| t["providerType"] == "push") {
             let known = target["targets"].as_array().into_iter().flatten().any(|k| k["$id"] == t["$id"]);
             if !known {
                 let body = json!({"targetId": t["$id"], "providerType": t["providerType"], "identifier": t["identifier"], "name": t["name"]});
@@ -380,7 +383,8 @@ impl Sink for RemoteSink {
         self.wait_available(&path)?;
         for index in collection["indexes"].as_array().into_iter().flatten() {
             if !has("indexes", &index["key"]) {
-                written |= self.create(&format!("{path}/indexes"), index)?;
+                let body = json!({"key": index["key"], "type": index["type"], "attributes": index["attributes"], "orders": index["orders"]});
+                written |= self.create(&format!("{path}/indexes"), &body)?;
             }
         }
         self.wait_available(&path)?;
@@ -548,9 +552,35 @@ impl Sink for RemoteSink {
         Ok(Outcome::Written)
     }
 
+    fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored> {
+        let Some((path, body, fields)) = records::system_fields(kind, record) else {
+            return Ok(Restored::Done);
+        };
+        if self.without_system_fields {
+            return Ok(not_carried(fields));
+        }
+        if self.dry_run {
+            return Ok(Restored::Done);
+        }
+        match self.api.call("PATCH", &path, Some(&body)) {
+            Ok(_) => Ok(Restored::Done),
+            Err(e) if e.downcast_ref::<ApiError>().is_some_and(|e| e.kind == "general_route_not_found") => {
+                self.without_system_fields = true;
+                Ok(not_carried(fields))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn finish(&mut self, _summary: &Summary) -> Result<()> {
         Ok(())
     }
+}
+
+/// The answer for a target without edgewrite's system-fields routes (Appwrite).
+fn not_carried(fields: Vec<String>) -> Restored {
+    let reason = "the target has no way to set them (it is not edgewrite); they take the time of the import";
+    Restored::NotCarried { fields, reason: reason.into() }
 }
 
 #[cfg(test)]

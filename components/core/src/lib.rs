@@ -22,6 +22,7 @@ pub mod public_url;
 pub mod query;
 pub mod router;
 pub mod serve;
+pub mod system_fields;
 pub mod time;
 pub mod upload;
 pub mod upstream;

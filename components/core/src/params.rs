@@ -55,6 +55,11 @@ impl Params {
         Params { values, ..Params::default() }
     }
 
+    /// The names of every parameter, path slots included.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
     /// The value of the route's path slot `name`; `None` when the route has no such slot, whatever
     /// the body or query string say.
     pub fn path(&self, name: &str) -> Option<&str> {

@@ -56,6 +56,19 @@ static LEGACY_ROUTES: &[Route] = &[
     route(Method::Get, "/v1/databases/{databaseId}", "databases.read", "databases.get"),
     route(Method::Put, "/v1/databases/{databaseId}", "databases.write", "databases.update"),
     route(Method::Delete, "/v1/databases/{databaseId}", "databases.write", "databases.delete"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(
+        Method::Patch,
+        "/v1/databases/{databaseId}/system-fields",
+        "migrations.write",
+        "databases.system_fields",
+    ),
+    route(
+        Method::Patch,
+        "/v1/databases/{databaseId}/collections/{collectionId}/system-fields",
+        "migrations.write",
+        "collections.system_fields",
+    ),
     route(Method::Get, "/v1/databases/{databaseId}/collections", "collections.read", "collections.list"),
     route(Method::Post, "/v1/databases/{databaseId}/collections", "collections.write", "collections.create"),
     route(
@@ -363,6 +376,8 @@ async fn dispatch(flavor: Flavor, route: &Route, ctx: &Ctx<'_>) -> Result<Respon
         "databases.get" => schema::get_database(ctx).await,
         "databases.update" => schema::update_database(ctx).await,
         "databases.delete" => schema::delete_database(ctx).await,
+        "databases.system_fields" => schema::restore_database(ctx).await,
+        "collections.system_fields" => schema::restore_collection(ctx).await,
         "collections.list" => schema::list_collections(ctx, flavor).await,
         "collections.create" => schema::create_collection(ctx, flavor).await,
         "collections.get" => schema::get_collection(ctx, flavor).await,

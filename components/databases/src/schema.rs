@@ -4,6 +4,7 @@
 
 use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::query::{self, Field, FieldKind, ListOptions, Schema};
+use edgewrite_core::system_fields::{restore_row, TIMES};
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde_json::{json, Value as Json};
 
@@ -481,5 +482,52 @@ pub async fn delete_collection(ctx: &Ctx<'_>, flavor: Flavor) -> Result<Response
         .collect();
     batch.extend(drop_collection(collection.seq, &fulltext));
     ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+    Ok(Response::no_content())
+}
+
+/// `PATCH /v1/databases/{databaseId}/system-fields` (edgewrite only): a migrated database's times.
+pub async fn restore_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let id = ctx.params.required_text("databaseId", 36)?;
+    let key = vec![id.into()];
+    restore_row(ctx, &TIMES, "databases", "id = ?", key, ErrorType::DatabaseNotFound).await
+}
+
+/// `PATCH /v1/databases/{databaseId}/collections/{collectionId}/system-fields` (edgewrite only):
+/// a migrated collection's times, and its `attributes`' and `indexes`' (`[{key, $createdAt,
+/// $updatedAt}]`).
+pub async fn restore_collection(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    use edgewrite_core::system_fields::{assignments, item_assignments, item_text, items, update};
+    let set = assignments(&ctx.params, &TIMES, &["attributes", "indexes"])?;
+    let database = ctx.params.required_text("databaseId", 36)?;
+    let collection = ctx.params.required_text("collectionId", 36)?;
+    let ids = || vec![Value::from(database.clone()), Value::from(collection.clone())];
+    // Each statement with the error its matching no row means.
+    let mut batch = Vec::new();
+    let owner = "(SELECT c.seq FROM collections c JOIN databases d ON c.database_seq = d.seq WHERE d.id = ? AND c.id = ?)";
+    for (list, table, missing) in [
+        ("attributes", "attributes", ErrorType::AttributeNotFound),
+        ("indexes", "indexes", ErrorType::IndexNotFound),
+    ] {
+        for item in items(&ctx.params, list)? {
+            let key = item_text(&item, list, "key")?;
+            let set = item_assignments(&item, &TIMES, &["key"])?;
+            let mut values = ids();
+            values.push(key.into());
+            if let Some(statement) =
+                update(table, set, &format!("collection_seq = {owner} AND key = ?"), values)
+            {
+                batch.push((statement.expect_changes(1), missing));
+            }
+        }
+    }
+    let row = "database_seq = (SELECT seq FROM databases WHERE id = ?) AND id = ?";
+    if let Some(statement) = update("collections", set, row, ids()) {
+        batch.push((statement.expect_changes(1), ErrorType::CollectionNotFound));
+    }
+    let (statements, errors): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    ctx.ports.sql.batch(statements).await.map_err(|e| match e {
+        StoreError::GuardFailed { statement, .. } => AppwriteError::from(errors[statement]),
+        other => AppwriteError::internal(other),
+    })?;
     Ok(Response::no_content())
 }

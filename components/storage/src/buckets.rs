@@ -5,6 +5,7 @@ use edgewrite_core::identity::Caller;
 use edgewrite_core::permissions;
 use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::query::{self, Field, FieldKind, ListOptions, Schema};
+use edgewrite_core::system_fields::{restore_row, TIMES};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use serde_json::{json, Value as Json};
@@ -312,4 +313,10 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let buckets: Vec<Json> =
         page.rows.iter().filter_map(|r| Bucket::from_row(r)).map(|b| b.to_json()).collect();
     Ok(Response::json(200, &json!({"total": page.total, "buckets": buckets})))
+}
+
+/// `PATCH /v1/storage/buckets/{bucketId}/system-fields` (edgewrite only): a migrated bucket's times.
+pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let key = vec![ctx.params.required_text("bucketId", 36)?.into()];
+    restore_row(ctx, &TIMES, "buckets", "id = ?", key, ErrorType::StorageBucketNotFound).await
 }

@@ -8,6 +8,7 @@ use edgewrite_core::identity::Caller;
 use edgewrite_core::permissions;
 use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::query::{self, Field, FieldKind, ListOptions, Schema};
+use edgewrite_core::system_fields::{restore_row, TIMES};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType, Response};
 use md5::{Digest, Md5};
@@ -774,6 +775,17 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         }
     }
     Ok(Response::no_content())
+}
+
+/// `PATCH /v1/storage/buckets/{bucketId}/files/{fileId}/system-fields` (edgewrite only): a
+/// migrated file's times.
+pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let key = vec![
+        ctx.params.required_text("bucketId", 36)?.into(),
+        ctx.params.required_text("fileId", 36)?.into(),
+    ];
+    let row = "bucket_seq = (SELECT seq FROM buckets WHERE id = ?) AND id = ?";
+    restore_row(ctx, &TIMES, "files", row, key, ErrorType::StorageFileNotFound).await
 }
 
 #[cfg(test)]

@@ -78,6 +78,19 @@ static ROUTES: &[Route] = &[
     route(Method::Get, "/v1/storage/buckets/{bucketId}", "buckets.read", "buckets.get"),
     route(Method::Put, "/v1/storage/buckets/{bucketId}", "buckets.write", "buckets.update"),
     route(Method::Delete, "/v1/storage/buckets/{bucketId}", "buckets.write", "buckets.delete"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(
+        Method::Patch,
+        "/v1/storage/buckets/{bucketId}/system-fields",
+        "migrations.write",
+        "buckets.system_fields",
+    ),
+    route(
+        Method::Patch,
+        "/v1/storage/buckets/{bucketId}/files/{fileId}/system-fields",
+        "migrations.write",
+        "files.system_fields",
+    ),
     route(Method::Get, "/v1/storage/buckets/{bucketId}/files", "files.read", "files.list"),
     route(Method::Post, "/v1/storage/buckets/{bucketId}/files", "files.write", "files.create"),
     route(Method::Get, "/v1/storage/buckets/{bucketId}/files/{fileId}", "files.read", "files.get"),
@@ -118,6 +131,8 @@ impl Capability for Storage {
             "buckets.get" => buckets::get(ctx).await,
             "buckets.update" => buckets::update(ctx).await,
             "buckets.delete" => buckets::delete(ctx).await,
+            "buckets.system_fields" => buckets::restore(ctx).await,
+            "files.system_fields" => files::restore(ctx).await,
             "files.list" => files::list(ctx).await,
             "files.create" => files::create(ctx).await,
             "files.get" => files::get(ctx).await,
