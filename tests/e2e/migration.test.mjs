@@ -116,6 +116,11 @@ async function populateA() {
     }
   }
 
+  const messaging = new node.Messaging(client(A));
+  await messaging.createTopic({ topicId: 'news', name: 'News', subscribe: ['users'] });
+  await messaging.createSubscriber({ topicId: 'news', subscriberId: 'alice-news', targetId: 'alice-device' });
+  await new node.Project(client(A)).createKey({ keyId: 'backend', name: 'Backend', scopes: ['users.read', 'documents.write'] });
+
   const storage = new node.Storage(client(A));
   await storage.createBucket({ bucketId: 'media', name: 'Media', permissions: ['read("users")'], fileSecurity: true, maximumFileSize: 30 * 1024 * 1024 });
   for (const [fileId, bytes] of Object.entries(files)) {
@@ -138,8 +143,15 @@ async function everything(at) {
   const buckets = (await new node.Storage(c).listBuckets({ queries: all })).buckets;
   const files = [];
   for (const bucket of buckets) files.push(...(await new node.Storage(c).listFiles({ bucketId: bucket.$id, queries: all })).files);
+  const messaging = new node.Messaging(c);
+  const topics = (await messaging.listTopics({ queries: all })).topics;
+  const subscribers = [];
+  for (const topic of topics) subscribers.push(...(await messaging.listSubscribers({ topicId: topic.$id, queries: all })).subscribers);
+  // A key's secret is never carried (it cannot be read back; the report says so).
+  const keys = (await new node.Project(c).listKeys()).keys.map(({ secret, ...key }) => key);
   const instanceOnly = new Set(['$sequence', 'accessedAt', 'userAccessedAt']);
-  return JSON.parse(JSON.stringify({ users, teams, memberships, databases, collections, buckets, files }, (k, v) => (instanceOnly.has(k) ? undefined : v)));
+  const all_ = { users, teams, memberships, databases, collections, buckets, files, topics, subscribers, keys };
+  return JSON.parse(JSON.stringify(all_, (k, v) => (instanceOnly.has(k) ? undefined : v)));
 }
 
 /** Asserts `actual` equals `expected` field for field, naming the first field that differs. */
@@ -186,10 +198,12 @@ test('migration: import appwrite A → B, interrupted and re-run, arrives whole'
   const rerun = await edgewrite(importArgs(A, B));
   assert.equal(rerun.status, 0, rerun.stderr);
   assert.match(rerun.stderr, /documents\s+1000\s+1000/);
-  assert.doesNotMatch(rerun.stderr, /not carried/, 'edgewrite takes every system field');
+  const notCarried = rerun.stderr.split('\n').filter((line) => line.includes('not carried:'));
+  assert.deepEqual(notCarried.map((line) => line.trim().split(' (')[0]), ['not carried: keys: secret'], 'edgewrite takes every system field; only a key\'s secret stays behind');
 
   // Every user, target, team, membership, database, collection (with its attributes and
-  // indexes), bucket and file, field for field: times, ids and all (before any login on B).
+  // indexes), bucket, file, topic, subscriber and API key, field for field: times, ids and all
+  // (before any login on B).
   sameFields(await everything(B), await everything(A));
 
   // Users, with their passwords: each logs in on B with the password it had on A.
@@ -256,7 +270,7 @@ test('migration: export → import into an empty project → export gives the sa
     cpSync(first, v1, { recursive: true });
     writeFileSync(join(v1, 'manifest.json'), JSON.stringify({ ...manifest, version: 1 }));
     const systemOnly = new Set(['$createdAt', '$updatedAt', 'registration', 'passwordUpdate', 'invited', 'joined']);
-    for (const name of ['users', 'teams', 'memberships', 'databases', 'collections', 'buckets', 'files']) {
+    for (const name of ['users', 'teams', 'memberships', 'databases', 'collections', 'buckets', 'files', 'topics', 'subscribers', 'keys']) {
       const lines = readFileSync(join(v1, `${name}.jsonl`), 'utf8').split('\n').filter(Boolean).map((line) => {
         const record = JSON.parse(line, (k, v) => (systemOnly.has(k) ? undefined : v));
         if (name === 'users') record.targets = record.targets.filter((t) => t.providerType === 'push');

@@ -106,3 +106,47 @@ test('system fields: a team and its memberships, a database, a collection with i
   const gotBucket = await storage.getBucket({ bucketId: bucket.$id });
   assert.deepEqual([gotBucket.$createdAt, gotBucket.$updatedAt], [T1, T2]);
 });
+
+test('system fields: a former membership id cannot be taken (its member:ID grants outlive it), a pending invitation is left alone', async () => {
+  const admin = adminClient();
+  const users = new node.Users(admin);
+  const teams = new node.Teams(admin);
+  const [alice, mallory] = await Promise.all(['alice', 'mallory'].map((n) => users.create({ userId: node.ID.unique(), email: uniqueEmail(n) })));
+  const team = await teams.create({ teamId: node.ID.unique(), name: 'Grants' });
+  const old = await teams.createMembership({ teamId: team.$id, roles: ['member'], userId: alice.$id });
+  await teams.deleteMembership({ teamId: team.$id, membershipId: old.$id });
+  await teams.createMembership({ teamId: team.$id, roles: ['member'], userId: mallory.$id });
+  // A document may still grant read("member:<old id>"): mallory must not become that member.
+  const takeover = await patch(`/teams/${team.$id}/system-fields`, { memberships: [{ userId: mallory.$id, $id: old.$id }] });
+  assertAppwriteError(assert, takeover, 409, 'team_invite_already_exists');
+  const stillMallory = (await teams.listMemberships({ teamId: team.$id })).memberships;
+  assert.deepEqual(stillMallory.map((m) => m.$id === old.$id), [false]);
+
+  // An invitation still waiting (no confirmed membership) keeps the id its emailed link names.
+  // (Whether its mail goes out depends on a sink this file does not start: the invitation is
+  // stored before the mail is sent, so it is there either way.)
+  const owner = await userClient({ name: 'Inviter' });
+  const ownTeam = await new node.Teams(owner.client).create({ teamId: node.ID.unique(), name: 'Invites' });
+  const inviteeEmail = uniqueEmail('invitee');
+  await new node.Teams(owner.client).createMembership({ teamId: ownTeam.$id, roles: ['member'], email: inviteeEmail, url: 'http://localhost/join' }).catch(() => {});
+  const pending = (await teams.listMemberships({ teamId: ownTeam.$id })).memberships.find((m) => m.userEmail === inviteeEmail);
+  assert.equal(pending?.confirm, false, 'a pending invitation');
+  const res = await patch(`/teams/${ownTeam.$id}/system-fields`, { memberships: [{ userId: pending.userId, $id: 'renamed-invite', invited: T0 }] });
+  assertAppwriteError(assert, res, 404, 'membership_not_found');
+  const after = await teams.getMembership({ teamId: ownTeam.$id, membershipId: pending.$id });
+  assert.deepEqual([after.$id, after.invited], [pending.$id, pending.invited]);
+});
+
+test('system fields: times in the future, and resources that are not there, are refused', async () => {
+  const users = new node.Users(adminClient());
+  const user = await users.create({ userId: node.ID.unique(), email: uniqueEmail('future') });
+  const nextYear = new Date(Date.now() + 365 * 24 * 3600 * 1000).toISOString();
+  assertAppwriteError(assert, await patch(`/users/${user.$id}/system-fields`, { passwordUpdate: nextYear }), 400, 'general_argument_invalid');
+  const databases = new node.Databases(adminClient());
+  const db = await databases.create({ databaseId: node.ID.unique(), name: 'Missing' });
+  const missingCollection = { attributes: [{ key: 'n', $createdAt: T0 }] };
+  assertAppwriteError(assert, await patch(`/databases/${db.$id}/collections/nope/system-fields`, missingCollection), 404, 'collection_not_found');
+  assertAppwriteError(assert, await patch('/storage/buckets/nope/system-fields', {}), 404, 'storage_bucket_not_found');
+  assertAppwriteError(assert, await patch('/messaging/topics/nope/system-fields', {}), 404, 'topic_not_found');
+  assertAppwriteError(assert, await patch('/project/keys/nope/system-fields', { $createdAt: T0 }), 404, 'key_not_found');
+});

@@ -455,6 +455,8 @@ static KEY_ROUTES: &[Route] = &[
     key_route(Method::Get, "/v1/project/keys/{keyId}", "keys.get"),
     key_route(Method::Put, "/v1/project/keys/{keyId}", "keys.update"),
     key_route(Method::Delete, "/v1/project/keys/{keyId}", "keys.delete"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(Method::Patch, "/v1/project/keys/{keyId}/system-fields", "migrations.write", "keys.system_fields"),
 ];
 
 #[async_trait(?Send)]
@@ -478,6 +480,7 @@ impl Capability for ProjectKeys {
             "keys.get" => keys::get(ctx).await,
             "keys.update" => keys::update(ctx).await,
             "keys.delete" => keys::delete(ctx).await,
+            "keys.system_fields" => system_fields::restore_key(ctx).await,
             _ => Err(ErrorType::GeneralRouteNotFound.into()),
         }
     }

@@ -1,9 +1,10 @@
 //! `PATCH /v1/users/{userId}/system-fields` and `PATCH /v1/teams/{teamId}/system-fields`
 //! (edgewrite only, `migrations.write`): a migrated user's times and its targets' ids and times,
-//! a migrated team's times and its memberships' ids and times. See
+//! a migrated team's times and its memberships' ids and times; `PATCH
+//! /v1/project/keys/{keyId}/system-fields`, an API key's times. See
 //! [`edgewrite_core::system_fields`].
 
-use edgewrite_core::ports::{Statement, Value};
+use edgewrite_core::ports::{Statement, StoreError, Value};
 use edgewrite_core::system_fields::{
     assignments, item_assignments, item_text, items, update, SystemField, TIMES,
 };
@@ -38,7 +39,8 @@ fn new_id(name: &str, id: &str) -> Result<String, AppwriteError> {
 /// `$updatedAt`, `passwordUpdate`, and `targets`: `[{providerType, identifier, $id, $createdAt,
 /// $updatedAt}]`, each naming one of the user's targets by type and identifier.
 pub async fn restore_user(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let set = assignments(&ctx.params, &USER_FIELDS, &["targets"])?;
+    let now = ctx.ports.clock.now_ms();
+    let set = assignments(&ctx.params, &USER_FIELDS, &["targets"], now)?;
     let user = path_user(ctx).await?;
     let mut batch = Vec::new();
     for target in items(&ctx.params, "targets")? {
@@ -59,7 +61,8 @@ pub async fn restore_user(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         else {
             return Err(AppwriteError::new(ErrorType::UserTargetNotFound, "The target could not be found."));
         };
-        let mut times = item_assignments(&target, &TIMES, &["$id", "providerType", "identifier", "name"])?;
+        let mut times =
+            item_assignments(&target, &TIMES, &["$id", "providerType", "identifier", "name"], now)?;
         if let Some(id) = target.get("$id").and_then(Json::as_str).filter(|id| *id != current) {
             let id = new_id("targets", id)?;
             times.push(("id", id.clone().into()));
@@ -88,7 +91,8 @@ pub async fn restore_user(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// `[{userId, $id, $createdAt, $updatedAt, invited, joined}]`, each naming the team's
 /// membership of that user.
 pub async fn restore_team(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    let set = assignments(&ctx.params, &TIMES, &["memberships"])?;
+    let now = ctx.ports.clock.now_ms();
+    let set = assignments(&ctx.params, &TIMES, &["memberships"], now)?;
     let team_id = ctx.params.required_text("teamId", 36)?;
     let exists = ctx
         .ports
@@ -102,23 +106,40 @@ pub async fn restore_team(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             "Team with the requested ID could not be found.",
         ));
     }
+    // Each statement with the error its matching no row means. Only confirmed memberships
+    // are restored: a pending invitation on the target keeps the id and time its link names.
     let mut batch = Vec::new();
     for membership in items(&ctx.params, "memberships")? {
         let user_id = item_text(&membership, "memberships", "userId")?;
-        let mut fields = item_assignments(&membership, &MEMBERSHIP_FIELDS, &["$id", "userId"])?;
+        let mut fields = item_assignments(&membership, &MEMBERSHIP_FIELDS, &["$id", "userId"], now)?;
         if let Some(id) = membership.get("$id").and_then(Json::as_str) {
             fields.push(("id", new_id("memberships", id)?.into()));
         }
         let key = vec![team_id.clone().into(), user_id.into()];
-        batch.extend(update("memberships", fields, "team_id = ? AND user_id = ?", key));
+        if let Some(statement) =
+            update("memberships", fields, "team_id = ? AND user_id = ? AND confirm = 1", key)
+        {
+            batch.push(statement.expect_changes(1));
+        }
     }
     batch.extend(update("teams", set, "id = ?", vec![team_id.into()]));
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        edgewrite_core::ports::StoreError::Constraint(_) => AppwriteError::new(
-            ErrorType::MembershipAlreadyConfirmed,
-            "A membership with the same ID already exists.",
+        StoreError::GuardFailed { .. } => AppwriteError::new(
+            ErrorType::MembershipNotFound,
+            "The user has no confirmed membership of this team to restore.",
+        ),
+        StoreError::Constraint(_) => AppwriteError::new(
+            ErrorType::TeamInviteAlreadyExists,
+            "Another membership has, or once had, this ID.",
         ),
         other => AppwriteError::internal(other),
     })?;
     Ok(Response::no_content())
+}
+
+/// `PATCH /v1/project/keys/{keyId}/system-fields`: a migrated key's `$createdAt` and `$updatedAt`.
+pub async fn restore_key(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    let key = vec![ctx.params.required_text("keyId", 36)?.into()];
+    edgewrite_core::system_fields::restore_row(ctx, &TIMES, "api_keys", "id = ?", key, ErrorType::KeyNotFound)
+        .await
 }

@@ -8,6 +8,7 @@
 //! buckets.jsonl files.jsonl      (each file record with its "sha256")
 //! blobs/<bucketId>/<fileId>      the file's bytes
 //! functions.jsonl variables.jsonl
+//! topics.jsonl subscribers.jsonl keys.jsonl (keys without their secrets)
 //! ```
 //!
 //! Records are written in the source's order (creation order), and an import creates them in
@@ -139,6 +140,15 @@ impl Source for DumpSource {
         let mut bytes = vec![0; (end - start) as usize];
         handle.read_exact(&mut bytes).with_context(|| format!("reading {}", path.display()))?;
         Ok(bytes)
+    }
+    fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("topics.jsonl"), &all, each)
+    }
+    fn subscribers(&self, topic: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("subscribers.jsonl"), &|s| s["topicId"] == topic, each)
+    }
+    fn keys(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("keys.jsonl"), &all, each)
     }
     fn functions(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
         self.lines(Path::new("functions.jsonl"), &all, each)
@@ -273,6 +283,15 @@ impl Sink for DumpSink {
             self.append("variables.jsonl".into(), variable)?;
         }
         self.append("functions.jsonl".into(), function)
+    }
+    fn topic(&mut self, topic: &Json) -> Result<Outcome> {
+        self.append("topics.jsonl".into(), topic)
+    }
+    fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome> {
+        self.append("subscribers.jsonl".into(), subscriber)
+    }
+    fn key(&mut self, key: &Json) -> Result<Outcome> {
+        self.append("keys.jsonl".into(), key)
     }
     /// The records written already hold their system fields.
     fn restore(&mut self, _kind: Restorable, _record: &Json) -> Result<Restored> {

@@ -32,6 +32,9 @@ pub trait Source {
     fn file_range(&self, bucket: &str, file: &str, start: u64, end: u64) -> Result<Vec<u8>>;
     fn functions(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn variables(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn subscribers(&self, topic: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn keys(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
 }
 
 /// What became of one resource at the sink.
@@ -60,6 +63,10 @@ pub trait Sink {
     /// A file, its bytes read from `source` in chunks.
     fn file(&mut self, file: &Json, source: &dyn Source) -> Result<Outcome>;
     fn function(&mut self, function: &Json, variables: &[Json]) -> Result<Outcome>;
+    fn topic(&mut self, topic: &Json) -> Result<Outcome>;
+    fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome>;
+    /// Creates the key with a new secret (a key's secret cannot be read back).
+    fn key(&mut self, key: &Json) -> Result<Outcome>;
     /// Restores what `record` has that the resource's own routes cannot set (its times,
     /// server-made ids), once the resource and what changes it are written.
     fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored>;
@@ -86,6 +93,9 @@ pub const KINDS: &[&str] = &[
     "buckets",
     "files",
     "functions",
+    "topics",
+    "subscribers",
+    "keys",
 ];
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -102,9 +112,9 @@ pub struct Tally {
 pub struct Summary {
     pub kinds: BTreeMap<&'static str, Tally>,
     pub problems: Vec<String>,
-    /// By kind: the fields the target could not take, and why. Reported, not counted as lost:
-    /// the resources themselves arrived.
-    pub not_carried: BTreeMap<&'static str, (BTreeSet<String>, String)>,
+    /// By kind and reason: the fields the target could not take. Reported, not counted as
+    /// lost: the resources themselves arrived.
+    pub not_carried: BTreeMap<(&'static str, String), BTreeSet<String>>,
 }
 
 impl Summary {
@@ -131,7 +141,7 @@ impl Summary {
         if self.problems.len() > 50 {
             eprintln!("  … and {} more", self.problems.len() - 50);
         }
-        for (kind, (fields, reason)) in &self.not_carried {
+        for ((kind, reason), fields) in &self.not_carried {
             let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
             eprintln!("  not carried: {kind}: {} ({reason})", fields.join("; "));
         }
@@ -166,8 +176,7 @@ impl Run {
         match sink.restore(restorable, record) {
             Ok(Restored::Done) => {}
             Ok(Restored::NotCarried { fields, reason }) => {
-                let entry = self.summary.not_carried.entry(kind).or_insert_with(|| (BTreeSet::new(), reason));
-                entry.0.extend(fields);
+                self.summary.not_carried.entry((kind, reason)).or_default().extend(fields);
             }
             Err(e) => {
                 self.summary.kinds.entry(kind).or_default().failed += 1;
@@ -251,8 +260,11 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
             for membership in page {
                 let what = format!("{} in {}", membership["userId"].as_str().unwrap_or_default(), id(&team));
                 let result = sink.membership(&membership);
-                run.count("memberships", &what, result, 1);
-                memberships.push(membership);
+                // A pending invitation is not carried (invite again); a re-invitation waiting on
+                // the target keeps its own id and times.
+                if run.count("memberships", &what, result, 1) {
+                    memberships.push(membership);
+                }
             }
             Ok(())
         })?;
@@ -334,6 +346,38 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
         run.count("functions", &id(&function), result, 1);
     }
 
+    for topic in collect(|each| source.topics(each))? {
+        let topic_arrived = run.count("topics", &id(&topic), sink.topic(&topic), 1);
+        let mut subscribers = Vec::new();
+        source.subscribers(&id(&topic), &mut |page| {
+            for subscriber in page {
+                let what = format!("{} in {}", id(&subscriber), id(&topic));
+                if run.count("subscribers", &what, sink.subscriber(&subscriber), 1) {
+                    subscribers.push(subscriber);
+                }
+            }
+            Ok(())
+        })?;
+        // Subscribers change the topic: its times come back after them.
+        if topic_arrived {
+            let mut topic = topic;
+            topic["subscribers"] = Json::Array(subscribers);
+            run.restore(sink, "topics", Restorable::Topic, &topic);
+        }
+    }
+
+    source.keys(&mut |page| {
+        for key in page {
+            if run.count("keys", &id(&key), sink.key(&key), 1) {
+                run.restore(sink, "keys", Restorable::Key, &key);
+                let reason =
+                    "no one can read a key's secret back: the target's key has a new one, shown there";
+                run.summary.not_carried.entry(("keys", reason.into())).or_default().insert("secret".into());
+            }
+        }
+        Ok(())
+    })?;
+
     for bar in run.bars.values() {
         bar.finish();
     }
@@ -392,6 +436,15 @@ mod tests {
         fn variables(&self, _: &str, _: Each) -> Result<()> {
             Ok(())
         }
+        fn topics(&self, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn subscribers(&self, _: &str, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn keys(&self, _: Each) -> Result<()> {
+            Ok(())
+        }
     }
 
     /// A target that takes every resource but none of their system fields (as Appwrite), and
@@ -434,6 +487,15 @@ mod tests {
         fn function(&mut self, _: &Json, _: &[Json]) -> Result<Outcome> {
             Ok(Outcome::Written)
         }
+        fn topic(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn subscriber(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
+        fn key(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
+        }
         fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored> {
             self.writes.push(format!("restore {kind:?} {}", record["$id"]));
             let (_, _, fields) = crate::records::system_fields(kind, record).expect("version 2 records");
@@ -449,10 +511,10 @@ mod tests {
         let mut sink = WithoutSystemFields::default();
         let summary = run(&Project, &mut sink).unwrap();
         assert_eq!(summary.lost(), 0, "the resources themselves arrived");
-        let users = &summary.not_carried["users"];
-        assert_eq!(users.0, ["$createdAt", "$updatedAt", "passwordUpdate"].map(String::from).into());
-        assert_eq!(users.1, "not edgewrite");
-        assert!(summary.not_carried["teams"].0.iter().any(|f| f.starts_with("memberships'")));
+        let users = &summary.not_carried[&("users", "not edgewrite".to_string())];
+        assert_eq!(*users, ["$createdAt", "$updatedAt", "passwordUpdate"].map(String::from).into());
+        let teams = &summary.not_carried[&("teams", "not edgewrite".to_string())];
+        assert!(teams.iter().any(|f| f.starts_with("memberships'")));
         // A team's times are restored after its memberships, which change them.
         assert_eq!(
             sink.writes,

@@ -175,6 +175,20 @@ pub fn function(model: &Json) -> Json {
     )
 }
 
+pub fn topic(model: &Json) -> Json {
+    pick(model, &["$id", "$createdAt", "$updatedAt", "name", "subscribe"])
+}
+
+/// A subscriber: its topic and target (whose id the user's record keeps).
+pub fn subscriber(model: &Json) -> Json {
+    pick(model, &["$id", "$createdAt", "$updatedAt", "topicId", "targetId"])
+}
+
+/// An API key without its secret, which no one can read back once made.
+pub fn key(model: &Json) -> Json {
+    pick(model, &["$id", "$createdAt", "$updatedAt", "name", "scopes", "expire"])
+}
+
 pub fn variable(function_id: &str, model: &Json) -> Json {
     let mut record = pick(model, &["key", "value", "secret"]);
     record["functionId"] = json!(function_id);
@@ -192,6 +206,9 @@ pub enum Restorable {
     Collection,
     Bucket,
     File,
+    /// A topic record with `"subscribers"`: the topic's subscriber records.
+    Topic,
+    Key,
 }
 
 /// The edgewrite route and body that restore `record`'s system fields, and the names of the
@@ -212,6 +229,8 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
             format!("/storage/buckets/{}/files/{id}", record["bucketId"].as_str().unwrap_or_default()),
             TIMES,
         ),
+        Restorable::Topic => (format!("/messaging/topics/{id}"), TIMES),
+        Restorable::Key => (format!("/project/keys/{id}"), TIMES),
     };
     let mut body = pick(record, fields);
     let mut names: Vec<String> = body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
@@ -222,7 +241,7 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
         Restorable::User => {
             let targets = list("targets", &["$id", "$createdAt", "$updatedAt", "providerType", "identifier"]);
             if targets.iter().any(|t| t.get("$createdAt").is_some()) {
-                names.push("targets' $id, $createdAt, $updatedAt".into());
+                names.push("email and phone targets' $id, every target's $createdAt, $updatedAt".into());
                 body["targets"] = Json::Array(targets);
             }
         }
@@ -233,6 +252,13 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
                     names.push(format!("{list_key}' $createdAt, $updatedAt"));
                     body[list_key] = Json::Array(items);
                 }
+            }
+        }
+        Restorable::Topic => {
+            let subscribers = list("subscribers", &["$id", "$createdAt", "$updatedAt"]);
+            if subscribers.iter().any(|item| item.get("$createdAt").is_some()) {
+                names.push("subscribers' $createdAt, $updatedAt".into());
+                body["subscribers"] = Json::Array(subscribers);
             }
         }
         Restorable::Team => {

@@ -122,6 +122,23 @@ impl Source for Remote {
             Err(e) => Err(e),
         }
     }
+
+    fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.each_optional("/messaging/topics", "topics", &records::topic, each)
+    }
+
+    fn subscribers(&self, topic: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.each_optional(
+            &format!("/messaging/topics/{topic}/subscribers"),
+            "subscribers",
+            &records::subscriber,
+            each,
+        )
+    }
+
+    fn keys(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.each_optional("/project/keys", "keys", &records::key, each)
+    }
 }
 
 /// A running edgewrite (or Appwrite) as the sink. With `dry_run` it reads the target and
@@ -241,8 +258,12 @@ impl Sink for RemoteSink {
                 written = true;
             }
         }
-        // Email and phone targets come with the user's email and phone.
-        for t in user["targets"].as_array().into_iter().flatten().filter(|t| t["providerType"] == "push") {
+        // The targets of the user's own email and phone come with them; any other is created.
+        let own = |t: &Json| {
+            (t["providerType"] == "email" && t["identifier"] == user["email"])
+                || (t["providerType"] == "sms" && t["identifier"] == user["phone"])
+        };
+        for t in user["targets"].as_array().into_iter().flatten().filter(|t| !own(t)) {
             let known = target["targets"].as_array().into_iter().flatten().any(|k| k["$id"] == t["$id"]);
             if !known {
                 let body = json!({"targetId": t["$id"], "providerType": t["providerType"], "identifier": t["identifier"], "name": t["name"]});
@@ -452,7 +473,10 @@ impl Sink for RemoteSink {
         let path = format!("/storage/buckets/{id}");
         let mut body = bucket.clone();
         if let Some(map) = body.as_object_mut() {
-            map.remove("$id");
+            // The system fields come back through `restore`, not the bucket's own routes.
+            for system in ["$id", "$createdAt", "$updatedAt"] {
+                map.remove(system);
+            }
             if let Some(p) = map.remove("$permissions") {
                 map.insert("permissions".into(), p);
             }
@@ -550,6 +574,55 @@ impl Sink for RemoteSink {
             ));
         }
         Ok(Outcome::Written)
+    }
+
+    fn topic(&mut self, topic: &Json) -> Result<Outcome> {
+        let id = topic["$id"].as_str().unwrap_or_default();
+        let path = format!("/messaging/topics/{id}");
+        let settings = json!({"name": topic["name"], "subscribe": topic["subscribe"]});
+        match self.existing(&path)? {
+            Some(target) if !["name", "subscribe"].iter().any(|k| differs(&target, topic, k)) => {
+                Ok(Outcome::Skipped)
+            }
+            Some(_) => {
+                self.write("PATCH", &path, &settings)?;
+                Ok(Outcome::Written)
+            }
+            None => {
+                let mut body = settings;
+                body["topicId"] = json!(id);
+                self.create("/messaging/topics", &body)?;
+                Ok(Outcome::Written)
+            }
+        }
+    }
+
+    fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome> {
+        let topic = subscriber["topicId"].as_str().unwrap_or_default();
+        let body = json!({"subscriberId": subscriber["$id"], "targetId": subscriber["targetId"]});
+        let created = self.create(&format!("/messaging/topics/{topic}/subscribers"), &body)?;
+        Ok(if created { Outcome::Written } else { Outcome::Skipped })
+    }
+
+    fn key(&mut self, key: &Json) -> Result<Outcome> {
+        let id = key["$id"].as_str().unwrap_or_default();
+        let path = format!("/project/keys/{id}");
+        let settings = json!({"name": key["name"], "scopes": key["scopes"], "expire": key["expire"]});
+        match self.existing(&path)? {
+            Some(target) if !["name", "scopes", "expire"].iter().any(|k| differs(&target, key, k)) => {
+                Ok(Outcome::Skipped)
+            }
+            Some(_) => {
+                self.write("PUT", &path, &settings)?;
+                Ok(Outcome::Written)
+            }
+            None => {
+                let mut body = settings;
+                body["keyId"] = json!(id);
+                self.create("/project/keys", &body)?;
+                Ok(Outcome::Written)
+            }
+        }
     }
 
     fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored> {

@@ -36,12 +36,18 @@ impl SystemField {
 pub const TIMES: [SystemField; 2] =
     [SystemField::time("$createdAt", "created_at"), SystemField::time("$updatedAt", "updated_at")];
 
+/// How far ahead of the server's clock a restored time may be: a source with a clock a little
+/// fast still moves, but no one dates an invitation or a password change into the future.
+const FUTURE_SLACK_MS: i64 = 5 * 60 * 1000;
+
 /// `column = ?` assignments with their values, for the fields of `fields` that `params` holds.
-/// Any other parameter, apart from the route's path slots and the names in `also`, is refused.
+/// Any other parameter, apart from the route's path slots and the names in `also`, is refused,
+/// as is a time after `now_ms`.
 pub fn assignments(
     params: &Params,
     fields: &[SystemField],
     also: &[&str],
+    now_ms: i64,
 ) -> Result<Vec<(&'static str, Value)>, AppwriteError> {
     for name in params.names() {
         let known = fields.iter().any(|f| f.param == name) || also.contains(&name);
@@ -59,7 +65,13 @@ pub fn assignments(
             || AppwriteError::invalid_param(field.param, "Value must be valid date in ISO 8601 format");
         let value = match raw {
             Json::String(text) if text.is_empty() && field.nullable => Value::Null,
-            Json::String(text) => Value::Integer(ms_from_iso(text).ok_or_else(invalid)?),
+            Json::String(text) => {
+                let ms = ms_from_iso(text).ok_or_else(invalid)?;
+                if ms > now_ms + FUTURE_SLACK_MS {
+                    return Err(AppwriteError::invalid_param(field.param, "Value must not be in the future"));
+                }
+                Value::Integer(ms)
+            }
             _ => return Err(invalid()),
         };
         out.push((field.column, value));
@@ -96,8 +108,9 @@ pub fn item_assignments(
     item: &serde_json::Map<String, Json>,
     fields: &[SystemField],
     keys: &[&str],
+    now_ms: i64,
 ) -> Result<Vec<(&'static str, Value)>, AppwriteError> {
-    assignments(&Params::from_json(item.clone()), fields, keys)
+    assignments(&Params::from_json(item.clone()), fields, keys, now_ms)
 }
 
 /// `UPDATE {table} SET … WHERE {key}` for `assignments`, `None` when there is nothing to set.
@@ -116,6 +129,15 @@ pub fn update(
     Some(crate::ports::Statement::new(format!("UPDATE {table} SET {} WHERE {key}", set.join(", ")), values))
 }
 
+/// A write that changes nothing but, guarded with `expect_changes(1)`, says whether the row
+/// `key` names exists.
+pub fn exists(table: &str, key: &str, key_values: Vec<Value>) -> crate::ports::Statement {
+    crate::ports::Statement::new(
+        format!("UPDATE {table} SET created_at = created_at WHERE {key}"),
+        key_values,
+    )
+}
+
 /// Restores `fields` on the one row of `table` that `key` matches: 204, or `missing` when
 /// there is no such row. Only API keys reach the routes (their scope is `migrations.write`).
 pub async fn restore_row(
@@ -126,13 +148,13 @@ pub async fn restore_row(
     key_values: Vec<Value>,
     missing: crate::ErrorType,
 ) -> Result<crate::Response, AppwriteError> {
-    let set = assignments(&ctx.params, fields, &[])?;
-    if let Some(statement) = update(table, set, key, key_values) {
-        ctx.ports.sql.batch(vec![statement.expect_changes(1)]).await.map_err(|e| match e {
-            crate::ports::StoreError::GuardFailed { .. } => AppwriteError::from(missing),
-            other => AppwriteError::internal(other),
-        })?;
-    }
+    let set = assignments(&ctx.params, fields, &[], ctx.ports.clock.now_ms())?;
+    let statement =
+        update(table, set, key, key_values.clone()).unwrap_or_else(|| exists(table, key, key_values));
+    ctx.ports.sql.batch(vec![statement.expect_changes(1)]).await.map_err(|e| match e {
+        crate::ports::StoreError::GuardFailed { .. } => AppwriteError::from(missing),
+        other => AppwriteError::internal(other),
+    })?;
     Ok(crate::Response::no_content())
 }
 
@@ -142,32 +164,40 @@ mod tests {
 
     use super::*;
 
+    const NOW: i64 = 1_800_000_000_000;
+
     fn params(body: serde_json::Value) -> Params {
         Params::from_json(body.as_object().unwrap().clone())
     }
 
     #[test]
     fn times_become_milliseconds_and_unknown_fields_are_refused() {
-        let set = assignments(&params(json!({ "$createdAt": "2024-01-02T03:04:05.678+00:00" })), &TIMES, &[])
-            .unwrap();
+        let set =
+            assignments(&params(json!({ "$createdAt": "2024-01-02T03:04:05.678+00:00" })), &TIMES, &[], NOW)
+                .unwrap();
         assert_eq!(set.len(), 1);
         assert_eq!(set[0].0, "created_at");
         assert!(matches!(set[0].1, Value::Integer(1_704_164_645_678)));
-        assert!(assignments(&params(json!({ "$createdAt": "yesterday" })), &TIMES, &[]).is_err());
-        assert!(assignments(&params(json!({ "$createdAt": 5 })), &TIMES, &[]).is_err());
-        let err = assignments(&params(json!({ "accessedAt": "2024-01-02T03:04:05.678+00:00" })), &TIMES, &[])
-            .unwrap_err();
+        assert!(assignments(&params(json!({ "$createdAt": "yesterday" })), &TIMES, &[], NOW).is_err());
+        assert!(assignments(&params(json!({ "$createdAt": 5 })), &TIMES, &[], NOW).is_err());
+        let err =
+            assignments(&params(json!({ "accessedAt": "2024-01-02T03:04:05.678+00:00" })), &TIMES, &[], NOW)
+                .unwrap_err();
         assert!(err.to_string().contains("accessedAt"), "{err}");
-        assert!(assignments(&params(json!({ "targets": [] })), &TIMES, &["targets"]).is_ok());
+        assert!(assignments(&params(json!({ "targets": [] })), &TIMES, &["targets"], NOW).is_ok());
+        let future = json!({ "$createdAt": crate::time::iso_from_ms(NOW + 3_600_000) });
+        assert!(assignments(&params(future), &TIMES, &[], NOW).is_err(), "an hour ahead");
     }
 
     #[test]
     fn an_optional_time_may_be_cleared() {
         let fields = [SystemField::optional_time("passwordUpdate", "password_updated_at")];
-        let set = assignments(&params(json!({ "passwordUpdate": "" })), &fields, &[]).unwrap();
+        let set = assignments(&params(json!({ "passwordUpdate": "" })), &fields, &[], NOW).unwrap();
         assert!(matches!(set[..], [("password_updated_at", Value::Null)]));
-        assert!(assignments(&params(json!({ "passwordUpdate": null })), &fields, &[]).unwrap().is_empty());
-        assert!(assignments(&params(json!({ "$createdAt": "" })), &TIMES, &[]).is_err());
+        assert!(assignments(&params(json!({ "passwordUpdate": null })), &fields, &[], NOW)
+            .unwrap()
+            .is_empty());
+        assert!(assignments(&params(json!({ "$createdAt": "" })), &TIMES, &[], NOW).is_err());
     }
 
     #[test]

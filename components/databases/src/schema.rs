@@ -496,13 +496,18 @@ pub async fn restore_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> 
 /// a migrated collection's times, and its `attributes`' and `indexes`' (`[{key, $createdAt,
 /// $updatedAt}]`).
 pub async fn restore_collection(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    use edgewrite_core::system_fields::{assignments, item_assignments, item_text, items, update};
-    let set = assignments(&ctx.params, &TIMES, &["attributes", "indexes"])?;
+    use edgewrite_core::system_fields::{assignments, exists, item_assignments, item_text, items, update};
+    let now = ctx.ports.clock.now_ms();
+    let set = assignments(&ctx.params, &TIMES, &["attributes", "indexes"], now)?;
     let database = ctx.params.required_text("databaseId", 36)?;
     let collection = ctx.params.required_text("collectionId", 36)?;
     let ids = || vec![Value::from(database.clone()), Value::from(collection.clone())];
-    // Each statement with the error its matching no row means.
-    let mut batch = Vec::new();
+    // Each statement with the error its matching no row means; the collection's first, so a
+    // missing collection is named as such.
+    let row = "database_seq = (SELECT seq FROM databases WHERE id = ?) AND id = ?";
+    let collection_statement =
+        update("collections", set, row, ids()).unwrap_or_else(|| exists("collections", row, ids()));
+    let mut batch = vec![(collection_statement.expect_changes(1), ErrorType::CollectionNotFound)];
     let owner = "(SELECT c.seq FROM collections c JOIN databases d ON c.database_seq = d.seq WHERE d.id = ? AND c.id = ?)";
     for (list, table, missing) in [
         ("attributes", "attributes", ErrorType::AttributeNotFound),
@@ -510,19 +515,14 @@ pub async fn restore_collection(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
     ] {
         for item in items(&ctx.params, list)? {
             let key = item_text(&item, list, "key")?;
-            let set = item_assignments(&item, &TIMES, &["key"])?;
+            let set = item_assignments(&item, &TIMES, &["key"], now)?;
             let mut values = ids();
             values.push(key.into());
-            if let Some(statement) =
-                update(table, set, &format!("collection_seq = {owner} AND key = ?"), values)
-            {
-                batch.push((statement.expect_changes(1), missing));
-            }
+            let key = format!("collection_seq = {owner} AND key = ?");
+            let statement =
+                update(table, set, &key, values.clone()).unwrap_or_else(|| exists(table, &key, values));
+            batch.push((statement.expect_changes(1), missing));
         }
-    }
-    let row = "database_seq = (SELECT seq FROM databases WHERE id = ?) AND id = ?";
-    if let Some(statement) = update("collections", set, row, ids()) {
-        batch.push((statement.expect_changes(1), ErrorType::CollectionNotFound));
     }
     let (statements, errors): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
     ctx.ports.sql.batch(statements).await.map_err(|e| match e {

@@ -53,6 +53,13 @@ static ROUTES: &[Route] = &[
     route(Method::Get, "/v1/messaging/topics/{topicId}", "topics.read", "topics.get"),
     route(Method::Patch, "/v1/messaging/topics/{topicId}", "topics.write", "topics.update"),
     route(Method::Delete, "/v1/messaging/topics/{topicId}", "topics.write", "topics.delete"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(
+        Method::Patch,
+        "/v1/messaging/topics/{topicId}/system-fields",
+        "migrations.write",
+        "topics.system_fields",
+    ),
     route(Method::Get, "/v1/messaging/topics/{topicId}/subscribers", "subscribers.read", "subscribers.list"),
     route(
         Method::Post,
@@ -124,6 +131,7 @@ impl Capability for Messaging {
             "topics.create" => topics::create(ctx).await,
             "topics.get" => topics::get(ctx).await,
             "topics.update" => topics::update(ctx).await,
+            "topics.system_fields" => topics::restore(ctx).await,
             "topics.delete" => topics::delete(ctx).await,
             "subscribers.list" => topics::list_subscribers(ctx).await,
             "subscribers.create" => topics::subscribe(ctx).await,

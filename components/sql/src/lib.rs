@@ -617,6 +617,28 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "user impersonator",
         statements: &["ALTER TABLE users ADD COLUMN impersonator INTEGER NOT NULL DEFAULT 0"],
     },
+    // Grants name memberships (`member:ID`) and outlive them, and a migration may now choose a
+    // membership's id (`PATCH /teams/{id}/system-fields`): an id a membership had is never
+    // taken again, as users' and teams' are not (migration 14).
+    Migration {
+        version: 19,
+        name: "membership ids never reused",
+        statements: &[
+            "CREATE TRIGGER memberships_retire_deleted_ids AFTER DELETE ON memberships
+             BEGIN INSERT OR IGNORE INTO retired_ids (kind, id, retired_at)
+                   VALUES ('member', OLD.id, CAST(strftime('%s', 'now') AS INTEGER) * 1000); END",
+            "CREATE TRIGGER memberships_retire_replaced_ids AFTER UPDATE OF id ON memberships
+             WHEN OLD.id != NEW.id
+             BEGIN INSERT OR IGNORE INTO retired_ids (kind, id, retired_at)
+                   VALUES ('member', OLD.id, CAST(strftime('%s', 'now') AS INTEGER) * 1000); END",
+            "CREATE TRIGGER memberships_never_reuse_ids BEFORE INSERT ON memberships
+             WHEN EXISTS (SELECT 1 FROM retired_ids WHERE kind = 'member' AND id = NEW.id)
+             BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: memberships.id (a former membership''s id)'); END",
+            "CREATE TRIGGER memberships_never_take_retired_ids BEFORE UPDATE OF id ON memberships
+             WHEN OLD.id != NEW.id AND EXISTS (SELECT 1 FROM retired_ids WHERE kind = 'member' AND id = NEW.id)
+             BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: memberships.id (a former membership''s id)'); END",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.
