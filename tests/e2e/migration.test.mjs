@@ -69,6 +69,7 @@ async function sha256Of(at, bucketId, fileId) {
   return createHash('sha256').update(Buffer.from(bytes)).digest('hex');
 }
 
+const echoModule = () => readFileSync(join(process.env.EDGEWRITE_FUNCTION_EXAMPLES ?? '../target/wasm32-wasip1/release', 'echo.wasm'));
 const files = { small: randomBytes(1024), medium: randomBytes(6 * 1024 * 1024), large: randomBytes(20 * 1024 * 1024) };
 const collections = { notes: 400, tasks: 350, events: 250 };
 let people;
@@ -143,6 +144,16 @@ async function everything(at) {
   const buckets = (await new node.Storage(c).listBuckets({ queries: all })).buckets;
   const files = [];
   for (const bucket of buckets) files.push(...(await new node.Storage(c).listFiles({ bucketId: bucket.$id, queries: all })).files);
+  const fns = new node.Functions(c);
+  // The second instance sends /v1/functions to its legacy backend, which has none.
+  const functions = at.endpoint === second ? [] : (await fns.list({ queries: all })).functions;
+  const variables = [];
+  const deployments = [];
+  for (const f of functions) {
+    variables.push(...(await fns.listVariables({ functionId: f.$id })).variables);
+    // The target builds the code again: how long that took is its own.
+    deployments.push(...(await fns.listDeployments({ functionId: f.$id, queries: all })).deployments.map(({ buildDuration, ...d }) => d));
+  }
   const messaging = new node.Messaging(c);
   const topics = (await messaging.listTopics({ queries: all })).topics;
   const subscribers = [];
@@ -150,7 +161,7 @@ async function everything(at) {
   // A key's secret is never carried (it cannot be read back; the report says so).
   const keys = (await new node.Project(c).listKeys()).keys.map(({ secret, ...key }) => key);
   const instanceOnly = new Set(['$sequence', 'accessedAt', 'userAccessedAt']);
-  const all_ = { users, teams, memberships, databases, collections, buckets, files, topics, subscribers, keys };
+  const all_ = { users, teams, memberships, databases, collections, buckets, files, functions, variables, deployments, topics, subscribers, keys };
   return JSON.parse(JSON.stringify(all_, (k, v) => (instanceOnly.has(k) ? undefined : v)));
 }
 
@@ -202,7 +213,8 @@ test('migration: import appwrite A → B, interrupted and re-run, arrives whole'
   assert.deepEqual(notCarried.map((line) => line.trim().split(' (')[0]), ['not carried: keys: secret'], 'edgewrite takes every system field; only a key\'s secret stays behind');
 
   // Every user, target, team, membership, database, collection (with its attributes and
-  // indexes), bucket, file, topic, subscriber and API key, field for field: times, ids and all
+  // indexes), bucket, file, function, variable, deployment, topic, subscriber and API key, field
+  // for field: times, ids and all
   // (before any login on B).
   sameFields(await everything(B), await everything(A));
 
@@ -290,4 +302,40 @@ test('migration: export → import into an empty project → export gives the sa
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+test('migration: functions move with their variables and every ready deployment\'s code, the active one active', { skip, timeout: 600_000 }, async () => {
+  // The second instance sends /v1/functions to its legacy backend (the proxy's tests), so the
+  // functions go to fresh projects of the first: through `import appwrite` and through a dump.
+  const functions = new node.Functions(client(A));
+  await functions.create({ functionId: 'greeter', name: 'Greeter', runtime: 'wasm-wasip1', execute: ['any'], timeout: 5 });
+  await functions.createVariable({ functionId: 'greeter', variableId: 'greeting', key: 'GREETING', value: 'hello' });
+  for (const activate of [false, true]) {
+    const d = await functions.createDeployment({ functionId: 'greeter', code: InputFile.fromBuffer(echoModule(), 'echo.wasm'), activate });
+    assert.equal(d.status, 'ready', d.buildLogs);
+  }
+  const E = { endpoint, project: 'copied' };
+  const direct = await edgewrite(importArgs(A, E));
+  assert.equal(direct.status, 0, direct.stderr);
+  assert.match(direct.stderr, /deployments\s+2\s+2/);
+  sameFields(await everything(E), await everything(A));
+
+  const work = mkdtempSync(join(tmpdir(), 'edgewrite-dump-'));
+  try {
+    const exported = await edgewrite(['export', '--from', A.endpoint, '--project', A.project, '--key', apiKey, '--to', work + '/d']);
+    assert.equal(exported.status, 0, exported.stderr);
+    const F = { endpoint, project: 'copied-dump' };
+    const imported = await edgewrite(['import', 'dir', work + '/d', '--to', F.endpoint, '--to-project', F.project, '--to-key', apiKey]);
+    assert.equal(imported.status, 0, imported.stderr);
+    sameFields(await everything(F), await everything(A));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+
+  // The copy runs its active deployment, which kept its id.
+  const run = async (at) => JSON.parse((await new node.Functions(client(at)).createExecution({ functionId: 'greeter', body: 'ping' })).responseBody);
+  const [onE, onA] = [await run(E), await run(A)];
+  assert.equal(onE.bodyText, 'ping');
+  assert.equal(onE.env.APPWRITE_FUNCTION_DEPLOYMENT, onA.env.APPWRITE_FUNCTION_DEPLOYMENT);
+  assert.equal(onE.env.APPWRITE_FUNCTION_PROJECT_ID, 'copied');
 });

@@ -150,3 +150,29 @@ test('system fields: times in the future, and resources that are not there, are 
   assertAppwriteError(assert, await patch('/messaging/topics/nope/system-fields', {}), 404, 'topic_not_found');
   assertAppwriteError(assert, await patch('/project/keys/nope/system-fields', { $createdAt: T0 }), 404, 'key_not_found');
 });
+
+test('system fields: a deployment takes back its id (the function\'s active deployment follows), a function its times and its variables\' ids', async () => {
+  const examples = process.env.EDGEWRITE_FUNCTION_EXAMPLES ?? '../target/wasm32-wasip1/release';
+  const functions = new node.Functions(adminClient());
+  const functionId = node.ID.unique();
+  await functions.create({ functionId, name: 'restored', runtime: 'wasm-wasip1', execute: ['any'] });
+  await functions.createVariable({ functionId, variableId: node.ID.unique(), key: 'K', value: 'v' });
+  const { readFileSync } = await import('node:fs');
+  const code = InputFile.fromBuffer(readFileSync(`${examples}/echo.wasm`), 'echo.wasm');
+  const deployment = await functions.createDeployment({ functionId, code, activate: true });
+  assert.equal(deployment.status, 'ready', deployment.buildLogs);
+  const restoredId = `d${deployment.$id}`.slice(0, 36);
+  let res = await patch(`/functions/${functionId}/deployments/${deployment.$id}/system-fields`, { $id: restoredId, $createdAt: T0, $updatedAt: T1 });
+  assert.equal(res.status, 204, res.text);
+  const got = await functions.getDeployment({ functionId, deploymentId: restoredId });
+  assert.deepEqual([got.$createdAt, got.$updatedAt, got.status], [T0, T1, 'ready']);
+  assert.equal((await functions.get({ functionId })).deploymentId, restoredId, 'the active deployment follows its id');
+  res = await patch(`/functions/${functionId}/system-fields`, { $createdAt: T0, $updatedAt: T2, variables: [{ key: 'K', $id: 'restored-var', $createdAt: T0, $updatedAt: T1 }] });
+  assert.equal(res.status, 204, res.text);
+  const f = await functions.get({ functionId });
+  assert.deepEqual([f.$createdAt, f.$updatedAt], [T0, T2]);
+  const variable = await functions.getVariable({ functionId, variableId: 'restored-var' });
+  assert.deepEqual([variable.key, variable.$createdAt, variable.$updatedAt], ['K', T0, T1]);
+  assertAppwriteError(assert, await patch(`/functions/${functionId}/system-fields`, { variables: [{ key: 'NOPE', $createdAt: T0 }] }), 404, 'variable_not_found');
+  assertAppwriteError(assert, await patch(`/functions/${functionId}/deployments/nope/system-fields`, { $createdAt: T0 }), 404, 'deployment_not_found');
+});

@@ -359,10 +359,10 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
     let images_port = images_origin.rsplit(':').next().unwrap_or_default().to_string();
     step(&format!("starting {} (fresh state) on 127.0.0.1:{port}", runtime.name()));
     let mut vars = vec![
-        // `other` and the migration's `migrated`, `restored` and `restored-v1` stay empty but for
-        // tests/e2e/migration.test.mjs; `oauth` is the project whose OAuth2 settings
-        // tests/e2e/oauth2.test.mjs changes through the project API.
-        ("EDGEWRITE_PROJECTS", "test,other,migrated,restored,restored-v1,oauth"),
+        // `other` and the migration's `migrated`, `restored`, `restored-v1`, `copied` and
+        // `copied-dump` stay empty but for tests/e2e/migration.test.mjs; `oauth` is the project
+        // whose OAuth2 settings tests/e2e/oauth2.test.mjs changes through the project API.
+        ("EDGEWRITE_PROJECTS", "test,other,migrated,restored,restored-v1,copied,copied-dump,oauth"),
         ("EDGEWRITE_API_KEY", key.as_str()),
         ("EDGEWRITE_TEST_ROUTES", "1"),
         // The suite stands for a proxy in front that appends the client's address: a test that

@@ -151,6 +151,15 @@ impl Api {
         Ok(bytes)
     }
 
+    /// The whole body of `GET path`, as bytes.
+    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let response = Self::answer(self.request("GET", path).call(), path)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)
+            .with_context(|| format!("reading {path}"))?;
+        Ok(bytes)
+    }
+
     /// Sends one chunk of a file as the SDKs do (`Content-Range`, and `X-Appwrite-Id` after the
     /// first), with the file's name and permissions.
     pub fn upload_chunk(
@@ -163,47 +172,93 @@ impl Api {
     ) -> Result<Json> {
         let id = file["$id"].as_str().unwrap_or_default();
         let name = file["name"].as_str().unwrap_or("file");
+        let mut fields = vec![("fileId", id.to_string())];
+        for permission in file["$permissions"].as_array().into_iter().flatten() {
+            fields.push(("permissions[]", permission.as_str().unwrap_or_default().to_string()));
+        }
+        let part = Part { field: "file", name, chunk, start, total, upload_id: (start > 0).then_some(id) };
+        self.multipart(&format!("/storage/buckets/{bucket}/files"), &fields, part)
+    }
+
+    /// Uploads a deployment's code in chunks of [`crate::remote::CHUNK`], as the SDKs do; the
+    /// answer to the last chunk (the deployment, built).
+    pub fn upload_deployment(
+        &self,
+        function: &str,
+        code: &[u8],
+        entrypoint: &str,
+        activate: bool,
+    ) -> Result<Json> {
+        let path = format!("/functions/{function}/deployments");
+        let fields = [("entrypoint", entrypoint.to_string()), ("activate", activate.to_string())];
+        let total = code.len() as u64;
+        let mut answer = Json::Null;
+        let mut upload_id: Option<String> = None;
+        for (start, end) in crate::remote::chunks(total) {
+            let chunk = &code[start as usize..end as usize];
+            let part = Part {
+                field: "code",
+                name: "code.tar.gz",
+                chunk,
+                start,
+                total,
+                upload_id: upload_id.as_deref(),
+            };
+            answer = self.multipart(&path, &fields, part)?;
+            upload_id = answer["$id"].as_str().map(str::to_string);
+        }
+        Ok(answer)
+    }
+
+    /// One multipart request: the text `fields`, then the file part.
+    fn multipart(&self, path: &str, fields: &[(&str, String)], part: Part<'_>) -> Result<Json> {
         // A boundary the chunk cannot contain by chance.
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let seed = sha2::Sha256::digest(format!("{id}:{start}:{nanos}").as_bytes());
+        let seed = sha2::Sha256::digest(format!("{path}:{}:{nanos}", part.start).as_bytes());
         let boundary =
             format!("edgewrite-{}", seed.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
-        let boundary = boundary.as_str();
-        let mut body = Vec::with_capacity(chunk.len() + 1024);
-        let mut field = |name: &str, value: &str| {
+        let mut body = Vec::with_capacity(part.chunk.len() + 1024);
+        for (name, value) in fields {
             body.extend(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
                     .as_bytes(),
             );
-        };
-        field("fileId", id);
-        for permission in file["$permissions"].as_array().into_iter().flatten() {
-            field("permissions[]", permission.as_str().unwrap_or_default());
         }
         body.extend(
             format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-                name.replace(['"', '\r', '\n'], "_")
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                part.field,
+                part.name.replace(['"', '\r', '\n'], "_")
             )
             .as_bytes(),
         );
-        body.extend_from_slice(chunk);
+        body.extend_from_slice(part.chunk);
         body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let path = format!("/storage/buckets/{bucket}/files");
         let mut request = self
-            .request("POST", &path)
+            .request("POST", path)
             .set("content-type", &format!("multipart/form-data; boundary={boundary}"));
-        if total > 0 {
-            request = request
-                .set("content-range", &format!("bytes {start}-{}/{total}", start + chunk.len() as u64 - 1));
+        if part.total > 0 {
+            let last = part.start + part.chunk.len() as u64 - 1;
+            request = request.set("content-range", &format!("bytes {}-{last}/{}", part.start, part.total));
         }
-        if start > 0 {
+        if let Some(id) = part.upload_id {
             request = request.set("x-appwrite-id", id);
         }
-        let response = Self::answer(request.send_bytes(&body), &path)?;
+        let response = Self::answer(request.send_bytes(&body), path)?;
         response.into_json().with_context(|| format!("the answer of POST {path}"))
     }
+}
+
+/// The file part of a multipart upload: one chunk of `total` bytes starting at `start`.
+struct Part<'a> {
+    field: &'a str,
+    name: &'a str,
+    chunk: &'a [u8],
+    start: u64,
+    total: u64,
+    /// The upload's id, for every chunk after the first.
+    upload_id: Option<&'a str>,
 }
 
 /// Percent-encodes a query value.

@@ -8,6 +8,8 @@
 //! buckets.jsonl files.jsonl      (each file record with its "sha256")
 //! blobs/<bucketId>/<fileId>      the file's bytes
 //! functions.jsonl variables.jsonl
+//! deployments.jsonl                (each with its code's "sha256")
+//! deployments/<functionId>/<deploymentId>   the deployment's code, as uploaded
 //! topics.jsonl subscribers.jsonl keys.jsonl (keys without their secrets)
 //! ```
 //!
@@ -140,6 +142,13 @@ impl Source for DumpSource {
         let mut bytes = vec![0; (end - start) as usize];
         handle.read_exact(&mut bytes).with_context(|| format!("reading {}", path.display()))?;
         Ok(bytes)
+    }
+    fn deployments(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("deployments.jsonl"), &|d| d["functionId"] == function, each)
+    }
+    fn deployment_code(&self, function: &str, deployment: &str) -> Result<Vec<u8>> {
+        let path = self.dir.join("deployments").join(safe(function)?).join(safe(deployment)?);
+        fs::read(&path).with_context(|| format!("reading {}", path.display()))
     }
     fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
         self.lines(Path::new("topics.jsonl"), &all, each)
@@ -283,6 +292,32 @@ impl Sink for DumpSink {
             self.append("variables.jsonl".into(), variable)?;
         }
         self.append("functions.jsonl".into(), function)
+    }
+    fn deployment(
+        &mut self,
+        deployment: &Json,
+        _activate: bool,
+        source: &dyn Source,
+    ) -> Result<(Outcome, Option<String>)> {
+        let (function, id) = (
+            deployment["functionId"].as_str().unwrap_or_default(),
+            deployment["$id"].as_str().unwrap_or_default(),
+        );
+        if deployment["status"] != "ready" {
+            let reason = format!("its build is {} at the source: deploy it again", deployment["status"]);
+            return Ok((Outcome::Unsupported(reason), None));
+        }
+        if self.dry_run {
+            return Ok((Outcome::Written, None));
+        }
+        let code = source.deployment_code(function, id)?;
+        let path = self.dir.join("deployments").join(safe(function)?).join(safe(id)?);
+        create_private_dirs(&self.dir, path.parent().expect("code has a directory"))?;
+        let mut out = create_private(&path)?;
+        out.write_all(&code)?;
+        let mut record = deployment.clone();
+        record["sha256"] = json!(hex(&Sha256::digest(&code)));
+        Ok((self.append("deployments.jsonl".into(), &record)?, None))
     }
     fn topic(&mut self, topic: &Json) -> Result<Outcome> {
         self.append("topics.jsonl".into(), topic)

@@ -32,6 +32,9 @@ pub trait Source {
     fn file_range(&self, bucket: &str, file: &str, start: u64, end: u64) -> Result<Vec<u8>>;
     fn functions(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn variables(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    fn deployments(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
+    /// A deployment's code, as it was uploaded.
+    fn deployment_code(&self, function: &str, deployment: &str) -> Result<Vec<u8>>;
     fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn subscribers(&self, topic: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn keys(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
@@ -45,6 +48,8 @@ pub enum Outcome {
     Skipped,
     /// The sink cannot hold it (the reason): a loss.
     Unsupported(String),
+    /// Written, but part of it could not be carried (the reason): a loss too.
+    WrittenWithLoss(String),
 }
 
 /// What a migration writes.
@@ -63,6 +68,14 @@ pub trait Sink {
     /// A file, its bytes read from `source` in chunks.
     fn file(&mut self, file: &Json, source: &dyn Source) -> Result<Outcome>;
     fn function(&mut self, function: &Json, variables: &[Json]) -> Result<Outcome>;
+    /// Uploads a ready deployment's code (activated when `activate`); with the outcome, the
+    /// target's id of it, when it is there.
+    fn deployment(
+        &mut self,
+        deployment: &Json,
+        activate: bool,
+        source: &dyn Source,
+    ) -> Result<(Outcome, Option<String>)>;
     fn topic(&mut self, topic: &Json) -> Result<Outcome>;
     fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome>;
     /// Creates the key with a new secret (a key's secret cannot be read back).
@@ -93,6 +106,7 @@ pub const KINDS: &[&str] = &[
     "buckets",
     "files",
     "functions",
+    "deployments",
     "topics",
     "subscribers",
     "keys",
@@ -187,7 +201,7 @@ impl Run {
 
     /// Counts the outcome; `true` when the resource is at the target (written or already there).
     fn count(&mut self, kind: &'static str, what: &str, result: Result<Outcome>, n: u64) -> bool {
-        let arrived = matches!(result, Ok(Outcome::Written | Outcome::Skipped));
+        let arrived = matches!(result, Ok(Outcome::Written | Outcome::Skipped | Outcome::WrittenWithLoss(_)));
         let tally = self.summary.kinds.entry(kind).or_default();
         tally.read += n;
         match result {
@@ -196,6 +210,12 @@ impl Run {
                 self.writes += n;
             }
             Ok(Outcome::Skipped) => tally.skipped += n,
+            Ok(Outcome::WrittenWithLoss(reason)) => {
+                tally.written += n;
+                tally.unsupported += n;
+                self.writes += n;
+                self.summary.problems.push(format!("{kind} {what}: not carried: {reason}"));
+            }
             Ok(Outcome::Unsupported(reason)) => {
                 tally.unsupported += n;
                 self.summary.problems.push(format!("{kind} {what}: not carried: {reason}"));
@@ -341,9 +361,34 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
     }
 
     for function in collect(|each| source.functions(each))? {
-        let variables = collect(|each| source.variables(&id(&function), each))?;
+        let f = id(&function);
+        let variables = collect(|each| source.variables(&f, each))?;
         let result = sink.function(&function, &variables);
-        run.count("functions", &id(&function), result, 1);
+        if !run.count("functions", &f, result, 1) {
+            continue;
+        }
+        let active = function["deploymentId"].as_str().unwrap_or_default().to_string();
+        source.deployments(&f, &mut |page| {
+            for deployment in page {
+                let activate = !active.is_empty() && id(&deployment) == active;
+                let (result, target_id) = match sink.deployment(&deployment, activate, source) {
+                    Ok((outcome, target_id)) => (Ok(outcome), target_id),
+                    Err(e) => (Err(e), None),
+                };
+                if run.count("deployments", &format!("{f}/{}", id(&deployment)), result, 1) {
+                    if let Some(target_id) = target_id {
+                        let mut deployment = deployment;
+                        deployment["targetId"] = Json::String(target_id);
+                        run.restore(sink, "deployments", Restorable::Deployment, &deployment);
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        // Activating a deployment changes the function: its times come back after.
+        let mut function = function;
+        function["variables"] = Json::Array(variables);
+        run.restore(sink, "functions", Restorable::Function, &function);
     }
 
     for topic in collect(|each| source.topics(each))? {
@@ -436,6 +481,12 @@ mod tests {
         fn variables(&self, _: &str, _: Each) -> Result<()> {
             Ok(())
         }
+        fn deployments(&self, _: &str, _: Each) -> Result<()> {
+            Ok(())
+        }
+        fn deployment_code(&self, _: &str, _: &str) -> Result<Vec<u8>> {
+            Ok(Vec::new())
+        }
         fn topics(&self, _: Each) -> Result<()> {
             Ok(())
         }
@@ -486,6 +537,9 @@ mod tests {
         }
         fn function(&mut self, _: &Json, _: &[Json]) -> Result<Outcome> {
             Ok(Outcome::Written)
+        }
+        fn deployment(&mut self, _: &Json, _: bool, _: &dyn Source) -> Result<(Outcome, Option<String>)> {
+            Ok((Outcome::Written, None))
         }
         fn topic(&mut self, _: &Json) -> Result<Outcome> {
             Ok(Outcome::Written)

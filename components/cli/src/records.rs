@@ -159,6 +159,9 @@ pub fn function(model: &Json) -> Json {
         model,
         &[
             "$id",
+            "$createdAt",
+            "$updatedAt",
+            "deploymentId",
             "name",
             "runtime",
             "execute",
@@ -190,7 +193,14 @@ pub fn key(model: &Json) -> Json {
 }
 
 pub fn variable(function_id: &str, model: &Json) -> Json {
-    let mut record = pick(model, &["key", "value", "secret"]);
+    let mut record = pick(model, &["$id", "$createdAt", "$updatedAt", "key", "value", "secret"]);
+    record["functionId"] = json!(function_id);
+    record
+}
+
+/// A deployment: its code travels beside the record (the dump's `deployments/…`).
+pub fn deployment(function_id: &str, model: &Json) -> Json {
+    let mut record = pick(model, &["$id", "$createdAt", "$updatedAt", "entrypoint", "sourceSize", "status"]);
     record["functionId"] = json!(function_id);
     record
 }
@@ -208,6 +218,9 @@ pub enum Restorable {
     File,
     /// A topic record with `"subscribers"`: the topic's subscriber records.
     Topic,
+    /// A function record with `"variables"`: its variable records.
+    Function,
+    Deployment,
     Key,
 }
 
@@ -231,6 +244,16 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
         ),
         Restorable::Topic => (format!("/messaging/topics/{id}"), TIMES),
         Restorable::Key => (format!("/project/keys/{id}"), TIMES),
+        Restorable::Function => (format!("/functions/{id}"), TIMES),
+        // The target named the deployment; the record's `$id` is what it becomes.
+        Restorable::Deployment => (
+            format!(
+                "/functions/{}/deployments/{}",
+                record["functionId"].as_str().unwrap_or_default(),
+                record["targetId"].as_str().unwrap_or(id)
+            ),
+            &["$id", "$createdAt", "$updatedAt"],
+        ),
     };
     let mut body = pick(record, fields);
     let mut names: Vec<String> = body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
@@ -252,6 +275,13 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
                     names.push(format!("{list_key}' $createdAt, $updatedAt"));
                     body[list_key] = Json::Array(items);
                 }
+            }
+        }
+        Restorable::Function => {
+            let variables = list("variables", &["key", "$id", "$createdAt", "$updatedAt"]);
+            if variables.iter().any(|item| item.get("$createdAt").is_some()) {
+                names.push("variables' $id, $createdAt, $updatedAt".into());
+                body["variables"] = Json::Array(variables);
             }
         }
         Restorable::Topic => {

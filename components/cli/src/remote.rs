@@ -123,6 +123,15 @@ impl Source for Remote {
         }
     }
 
+    fn deployments(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        let map = |d: &Json| records::deployment(function, d);
+        self.each_optional(&format!("/functions/{function}/deployments"), "deployments", &map, each)
+    }
+
+    fn deployment_code(&self, function: &str, deployment: &str) -> Result<Vec<u8>> {
+        self.api.get_bytes(&format!("/functions/{function}/deployments/{deployment}/download"))
+    }
+
     fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
         self.each_optional("/messaging/topics", "topics", &records::topic, each)
     }
@@ -544,10 +553,13 @@ impl Sink for RemoteSink {
         let id = function["$id"].as_str().unwrap_or_default();
         let mut body = function.clone();
         if let Some(map) = body.as_object_mut() {
-            map.remove("$id");
+            // System fields come back through `restore`; the active deployment with it.
+            for system in ["$id", "$createdAt", "$updatedAt", "deploymentId"] {
+                map.remove(system);
+            }
         }
         body["functionId"] = json!(id);
-        match self.create("/functions", &body) {
+        let created = match self.create("/functions", &body) {
             Err(e)
                 if e.downcast_ref::<ApiError>().is_some_and(|a| a.kind == "function_runtime_unsupported") =>
             {
@@ -564,16 +576,54 @@ impl Sink for RemoteSink {
         let mut secret_lost = false;
         for variable in variables {
             secret_lost |= variable["secret"] == true && variable["value"].as_str().is_none_or(str::is_empty);
-            let body =
+            let mut body =
                 json!({"key": variable["key"], "value": variable["value"], "secret": variable["secret"]});
+            if let Some(variable_id) = variable["$id"].as_str() {
+                body["variableId"] = json!(variable_id);
+            }
             self.create(&format!("/functions/{id}/variables"), &body)?;
         }
         if secret_lost {
-            return Ok(Outcome::Unsupported(
+            return Ok(Outcome::WrittenWithLoss(
                 "secret variables' values are not readable through the API".into(),
             ));
         }
-        Ok(Outcome::Written)
+        Ok(if created { Outcome::Written } else { Outcome::Skipped })
+    }
+
+    fn deployment(
+        &mut self,
+        deployment: &Json,
+        activate: bool,
+        source: &dyn Source,
+    ) -> Result<(Outcome, Option<String>)> {
+        let (function, id) = (
+            deployment["functionId"].as_str().unwrap_or_default(),
+            deployment["$id"].as_str().unwrap_or_default(),
+        );
+        let status = deployment["status"].as_str().unwrap_or_default();
+        if status != "ready" {
+            let reason = format!("its build is {status} at the source: deploy it again");
+            return Ok((Outcome::Unsupported(reason), None));
+        }
+        // There already, under its own id: an earlier run carried it.
+        if self.existing(&format!("/functions/{function}/deployments/{id}"))?.is_some() {
+            return Ok((Outcome::Skipped, Some(id.to_string())));
+        }
+        if self.dry_run {
+            return Ok((Outcome::Written, None));
+        }
+        let code = source.deployment_code(function, id)?;
+        let entrypoint = deployment["entrypoint"].as_str().unwrap_or_default();
+        let built = self.api.upload_deployment(function, &code, entrypoint, activate)?;
+        if built["status"] != "ready" {
+            return Err(anyhow!(
+                "the target's build of it is {}: {}",
+                built["status"],
+                built["buildLogs"].as_str().unwrap_or_default()
+            ));
+        }
+        Ok((Outcome::Written, built["$id"].as_str().map(str::to_string)))
     }
 
     fn topic(&mut self, topic: &Json) -> Result<Outcome> {

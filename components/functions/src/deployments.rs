@@ -677,6 +677,45 @@ pub async fn duplicate(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::json(202, &built.to_json(&f)))
 }
 
+/// `PATCH /v1/functions/{functionId}/deployments/{deploymentId}/system-fields` (edgewrite
+/// only): a migrated deployment's id (`$id`; the function's active deployment and its
+/// executions follow it) and times.
+pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    use edgewrite_core::system_fields::{assignments, exists, update, TIMES};
+    let mut set = assignments(&ctx.params, &TIMES, &["$id"], ctx.ports.clock.now_ms())?;
+    let f = functions::load(ctx).await?;
+    let d = load(ctx, &f).await?;
+    let mut batch = Vec::new();
+    if let Some(id) = ctx.params.text("$id", 36)?.filter(|id| *id != d.id) {
+        let valid = id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !valid {
+            return Err(AppwriteError::invalid_param("$id", "Value must be a valid ID"));
+        }
+        set.push(("id", id.clone().into()));
+        batch.push(Statement::new(
+            "UPDATE functions SET deployment_id = ? WHERE seq = ? AND deployment_id = ?",
+            vec![id.clone().into(), Value::Integer(f.seq), d.id.clone().into()],
+        ));
+        batch.push(Statement::new(
+            "UPDATE executions SET deployment_id = ? WHERE deployment_id = ?",
+            vec![id.into(), d.id.clone().into()],
+        ));
+    }
+    let row = vec![Value::Integer(d.seq)];
+    let deployment = update("deployments", set, "seq = ?", row.clone())
+        .unwrap_or_else(|| exists("deployments", "seq = ?", row));
+    batch.insert(0, deployment.expect_changes(1));
+    ctx.ports.sql.batch(batch).await.map_err(|e| match e {
+        StoreError::GuardFailed { .. } => not_found(),
+        StoreError::Constraint(_) => {
+            AppwriteError::new(ErrorType::GeneralArgumentInvalid, "Another deployment already has this ID.")
+        }
+        other => AppwriteError::internal(other),
+    })?;
+    Ok(Response::no_content())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -458,3 +458,44 @@ pub fn specifications(ctx: &Ctx<'_>) -> Response {
     })];
     Response::json(200, &json!({"total": specifications.len(), "specifications": specifications}))
 }
+
+/// `PATCH /v1/functions/{functionId}/system-fields` (edgewrite only): a migrated function's
+/// times, and its `variables`' ids and times (`[{key, $id, $createdAt, $updatedAt}]`). The CLI
+/// calls it after the deployments, whose activation changes the function.
+pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    use edgewrite_core::system_fields::{
+        assignments, exists, item_assignments, item_text, items, update, TIMES,
+    };
+    let now = ctx.ports.clock.now_ms();
+    let set = assignments(&ctx.params, &TIMES, &["variables"], now)?;
+    let f = load(ctx).await?;
+    let row = vec![Value::Integer(f.seq)];
+    let function = update("functions", set, "seq = ?", row.clone())
+        .unwrap_or_else(|| exists("functions", "seq = ?", row));
+    let mut batch = vec![function];
+    for variable in items(&ctx.params, "variables")? {
+        let key = item_text(&variable, "variables", "key")?;
+        let mut fields = item_assignments(&variable, &TIMES, &["key", "$id"], now)?;
+        if let Some(id) = variable.get("$id").and_then(serde_json::Value::as_str) {
+            let valid = id.len() <= 36
+                && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            if !valid {
+                return Err(AppwriteError::invalid_param("variables", "Each \"$id\" must be a valid ID"));
+            }
+            fields.push(("id", id.into()));
+        }
+        let key_values = vec![Value::Integer(f.seq), key.into()];
+        let statement =
+            update("function_variables", fields, "function_seq = ? AND key = ?", key_values.clone())
+                .unwrap_or_else(|| exists("function_variables", "function_seq = ? AND key = ?", key_values));
+        batch.push(statement);
+    }
+    let statements: Vec<Statement> = batch.into_iter().map(|s| s.expect_changes(1)).collect();
+    ctx.ports.sql.batch(statements).await.map_err(|e| match e {
+        StoreError::GuardFailed { .. } => AppwriteError::from(ErrorType::VariableNotFound),
+        StoreError::Constraint(_) => AppwriteError::from(ErrorType::VariableAlreadyExists),
+        other => AppwriteError::internal(other),
+    })?;
+    Ok(Response::no_content())
+}

@@ -43,6 +43,19 @@ static ROUTES: &[Route] = &[
     route(Method::Put, "/v1/functions/{functionId}", "functions.write", "functions.update"),
     route(Method::Delete, "/v1/functions/{functionId}", "functions.write", "functions.delete"),
     route(Method::Patch, "/v1/functions/{functionId}/deployment", "functions.write", "functions.activate"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`).
+    route(
+        Method::Patch,
+        "/v1/functions/{functionId}/system-fields",
+        "migrations.write",
+        "functions.system_fields",
+    ),
+    route(
+        Method::Patch,
+        "/v1/functions/{functionId}/deployments/{deploymentId}/system-fields",
+        "migrations.write",
+        "deployments.system_fields",
+    ),
     route(Method::Get, "/v1/functions/{functionId}/deployments", "functions.read", "deployments.list"),
     route(Method::Post, "/v1/functions/{functionId}/deployments", "functions.write", "deployments.create"),
     route(
@@ -131,6 +144,8 @@ impl Capability for Functions {
             "functions.update" => functions::update(ctx).await,
             "functions.delete" => functions::delete(ctx).await,
             "functions.activate" => deployments::activate(ctx).await,
+            "functions.system_fields" => functions::restore(ctx).await,
+            "deployments.system_fields" => deployments::restore(ctx).await,
             "deployments.list" => deployments::list(ctx).await,
             "deployments.create" => deployments::create(ctx).await,
             "deployments.duplicate" => deployments::duplicate(ctx).await,
