@@ -176,3 +176,24 @@ test('system fields: a deployment takes back its id (the function\'s active depl
   assertAppwriteError(assert, await patch(`/functions/${functionId}/system-fields`, { variables: [{ key: 'NOPE', $createdAt: T0 }] }), 404, 'variable_not_found');
   assertAppwriteError(assert, await patch(`/functions/${functionId}/deployments/nope/system-fields`, { $createdAt: T0 }), 404, 'deployment_not_found');
 });
+
+test('system fields: a provider and a topic with its subscribers keep their times', async () => {
+  const admin = adminClient();
+  const messaging = new node.Messaging(admin);
+  const providerId = node.ID.unique();
+  await messaging.createFcmProvider({ providerId, name: 'Restored push', enabled: false });
+  assert.equal((await patch(`/messaging/providers/${providerId}/system-fields`, { $createdAt: T0, $updatedAt: T1 })).status, 204);
+  const provider = await messaging.getProvider({ providerId });
+  assert.deepEqual([provider.$createdAt, provider.$updatedAt, provider.enabled], [T0, T1, false]);
+  assertAppwriteError(assert, await patch('/messaging/providers/nope/system-fields', { $createdAt: T0 }), 404, 'provider_not_found');
+
+  const user = await new node.Users(admin).create({ userId: node.ID.unique(), email: uniqueEmail('subscriber') });
+  const topic = await messaging.createTopic({ topicId: node.ID.unique(), name: 'Restored topic' });
+  const subscriber = await messaging.createSubscriber({ topicId: topic.$id, subscriberId: node.ID.unique(), targetId: user.targets[0].$id });
+  const res = await patch(`/messaging/topics/${topic.$id}/system-fields`, { $createdAt: T0, $updatedAt: T2, subscribers: [{ $id: subscriber.$id, $createdAt: T1, $updatedAt: T1 }] });
+  assert.equal(res.status, 204, res.text);
+  const gotTopic = await messaging.getTopic({ topicId: topic.$id });
+  assert.deepEqual([gotTopic.$createdAt, gotTopic.$updatedAt, gotTopic.emailTotal], [T0, T2, 1]);
+  const gotSubscriber = await messaging.getSubscriber({ topicId: topic.$id, subscriberId: subscriber.$id });
+  assert.deepEqual([gotSubscriber.$createdAt, gotSubscriber.$updatedAt], [T1, T1]);
+});

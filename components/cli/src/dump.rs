@@ -10,6 +10,7 @@
 //! functions.jsonl variables.jsonl
 //! deployments.jsonl                (each with its code's "sha256")
 //! deployments/<functionId>/<deploymentId>   the deployment's code, as uploaded
+//! providers.jsonl                 (without their secret credentials)
 //! topics.jsonl subscribers.jsonl keys.jsonl (keys without their secrets)
 //! ```
 //!
@@ -149,6 +150,9 @@ impl Source for DumpSource {
     fn deployment_code(&self, function: &str, deployment: &str) -> Result<Vec<u8>> {
         let path = self.dir.join("deployments").join(safe(function)?).join(safe(deployment)?);
         fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    }
+    fn providers(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.lines(Path::new("providers.jsonl"), &all, each)
     }
     fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
         self.lines(Path::new("topics.jsonl"), &all, each)
@@ -318,6 +322,9 @@ impl Sink for DumpSink {
         let mut record = deployment.clone();
         record["sha256"] = json!(hex(&Sha256::digest(&code)));
         Ok((self.append("deployments.jsonl".into(), &record)?, None))
+    }
+    fn provider(&mut self, provider: &Json) -> Result<Outcome> {
+        self.append("providers.jsonl".into(), provider)
     }
     fn topic(&mut self, topic: &Json) -> Result<Outcome> {
         self.append("topics.jsonl".into(), topic)

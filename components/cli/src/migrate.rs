@@ -35,6 +35,7 @@ pub trait Source {
     fn deployments(&self, function: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     /// A deployment's code, as it was uploaded.
     fn deployment_code(&self, function: &str, deployment: &str) -> Result<Vec<u8>>;
+    fn providers(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn subscribers(&self, topic: &str, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
     fn keys(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()>;
@@ -76,6 +77,8 @@ pub trait Sink {
         activate: bool,
         source: &dyn Source,
     ) -> Result<(Outcome, Option<String>)>;
+    /// Creates the provider with the settings its record shows (its secrets are not there).
+    fn provider(&mut self, provider: &Json) -> Result<Outcome>;
     fn topic(&mut self, topic: &Json) -> Result<Outcome>;
     fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome>;
     /// Creates the key with a new secret (a key's secret cannot be read back).
@@ -97,6 +100,7 @@ pub enum Restored {
 
 /// The kinds, in the order a migration moves them.
 pub const KINDS: &[&str] = &[
+    "providers",
     "users",
     "teams",
     "memberships",
@@ -261,6 +265,18 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
         stop_after,
         writes: 0,
     };
+
+    // First: the users' push targets name them.
+    source.providers(&mut |page| {
+        for provider in page {
+            if run.count("providers", &id(&provider), sink.provider(&provider), 1) {
+                run.restore(sink, "providers", Restorable::Provider, &provider);
+                let reason = "no one can read a provider's secret credentials back: set them on the target, then enable it";
+                run.summary.not_carried.entry(("providers", reason.into())).or_default().insert("secret credentials".into());
+            }
+        }
+        Ok(())
+    })?;
 
     source.users(&mut |page| {
         for user in page {
@@ -487,6 +503,9 @@ mod tests {
         fn deployment_code(&self, _: &str, _: &str) -> Result<Vec<u8>> {
             Ok(Vec::new())
         }
+        fn providers(&self, _: Each) -> Result<()> {
+            Ok(())
+        }
         fn topics(&self, _: Each) -> Result<()> {
             Ok(())
         }
@@ -540,6 +559,9 @@ mod tests {
         }
         fn deployment(&mut self, _: &Json, _: bool, _: &dyn Source) -> Result<(Outcome, Option<String>)> {
             Ok((Outcome::Written, None))
+        }
+        fn provider(&mut self, _: &Json) -> Result<Outcome> {
+            Ok(Outcome::Written)
         }
         fn topic(&mut self, _: &Json) -> Result<Outcome> {
             Ok(Outcome::Written)

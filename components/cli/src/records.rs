@@ -46,7 +46,9 @@ pub fn user(model: &Json) -> Json {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|t| pick(t, &["$id", "$createdAt", "$updatedAt", "providerType", "identifier", "name"]))
+        .map(|t| {
+            pick(t, &["$id", "$createdAt", "$updatedAt", "providerType", "providerId", "identifier", "name"])
+        })
         .collect();
     record["targets"] = Json::Array(targets);
     record
@@ -178,6 +180,15 @@ pub fn function(model: &Json) -> Json {
     )
 }
 
+/// A messaging provider with what its model shows of its settings: secret credentials (API
+/// keys, passwords, private keys) are never shown, so never carried.
+pub fn provider(model: &Json) -> Json {
+    pick(
+        model,
+        &["$id", "$createdAt", "$updatedAt", "name", "provider", "type", "enabled", "credentials", "options"],
+    )
+}
+
 pub fn topic(model: &Json) -> Json {
     pick(model, &["$id", "$createdAt", "$updatedAt", "name", "subscribe"])
 }
@@ -216,6 +227,7 @@ pub enum Restorable {
     Collection,
     Bucket,
     File,
+    Provider,
     /// A topic record with `"subscribers"`: the topic's subscriber records.
     Topic,
     /// A function record with `"variables"`: its variable records.
@@ -242,6 +254,7 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
             format!("/storage/buckets/{}/files/{id}", record["bucketId"].as_str().unwrap_or_default()),
             TIMES,
         ),
+        Restorable::Provider => (format!("/messaging/providers/{id}"), TIMES),
         Restorable::Topic => (format!("/messaging/topics/{id}"), TIMES),
         Restorable::Key => (format!("/project/keys/{id}"), TIMES),
         Restorable::Function => (format!("/functions/{id}"), TIMES),

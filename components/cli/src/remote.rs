@@ -132,6 +132,10 @@ impl Source for Remote {
         self.api.get_bytes(&format!("/functions/{function}/deployments/{deployment}/download"))
     }
 
+    fn providers(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
+        self.each_optional("/messaging/providers", "providers", &records::provider, each)
+    }
+
     fn topics(&self, each: &mut dyn FnMut(Vec<Json>) -> Result<()>) -> Result<()> {
         self.each_optional("/messaging/topics", "topics", &records::topic, each)
     }
@@ -275,7 +279,10 @@ impl Sink for RemoteSink {
         for t in user["targets"].as_array().into_iter().flatten().filter(|t| !own(t)) {
             let known = target["targets"].as_array().into_iter().flatten().any(|k| k["$id"] == t["$id"]);
             if !known {
-                let body = json!({"targetId": t["$id"], "providerType": t["providerType"], "identifier": t["identifier"], "name": t["name"]});
+                let mut body = json!({"targetId": t["$id"], "providerType": t["providerType"], "identifier": t["identifier"], "name": t["name"]});
+                if let Some(provider) = t["providerId"].as_str().filter(|p| !p.is_empty()) {
+                    body["providerId"] = json!(provider);
+                }
                 written |= self.create(&format!("{path}/targets"), &body)?;
             }
         }
@@ -624,6 +631,35 @@ impl Sink for RemoteSink {
             ));
         }
         Ok((Outcome::Written, built["$id"].as_str().map(str::to_string)))
+    }
+
+    fn provider(&mut self, provider: &Json) -> Result<Outcome> {
+        let id = provider["$id"].as_str().unwrap_or_default();
+        // Its secrets cannot be compared, so one already there is left as it is.
+        if self.existing(&format!("/messaging/providers/{id}"))?.is_some() {
+            return Ok(Outcome::Skipped);
+        }
+        let mut body = json!({"providerId": id, "name": provider["name"], "enabled": provider["enabled"]});
+        for part in ["credentials", "options"] {
+            for (key, value) in provider[part].as_object().into_iter().flatten() {
+                body[key] = value.clone();
+            }
+        }
+        let kind = provider["provider"].as_str().unwrap_or_default();
+        let created = match self.write("POST", &format!("/messaging/providers/{kind}"), &body) {
+            Ok(created) => created,
+            Err(e) if is_conflict(&e) => return Ok(Outcome::Skipped),
+            Err(e) if is_not_found(&e) => {
+                return Ok(Outcome::Unsupported(format!("the target has no {kind} providers")));
+            }
+            Err(e) => return Err(e),
+        };
+        if provider["enabled"] == true && created["enabled"] == false {
+            return Ok(Outcome::WrittenWithLoss(
+                "it arrived disabled: its secret credentials stayed behind; set them, then enable it".into(),
+            ));
+        }
+        Ok(Outcome::Written)
     }
 
     fn topic(&mut self, topic: &Json) -> Result<Outcome> {

@@ -96,10 +96,19 @@ static ROUTES: &[Route] = &[
     route(Method::Get, "/v1/messaging/messages/{messageId}/targets", "messages.read", "messages.targets"),
 ];
 
-/// Every route: the shared ones, then one create and one update per provider kind.
+/// Every route: the shared ones, then one create and one update per provider kind, then the
+/// providers' system fields.
 static ALL_ROUTES: std::sync::LazyLock<Vec<Route>> = std::sync::LazyLock::new(|| {
     let mut all = ROUTES.to_vec();
     all.extend(PROVIDER_ROUTES.iter().cloned());
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`). After the
+    // kinds' update routes, so a provider whose id is `system-fields` is still updated by them.
+    all.push(route(
+        Method::Patch,
+        "/v1/messaging/providers/{providerId}/system-fields",
+        "migrations.write",
+        "providers.system_fields",
+    ));
     all
 });
 
@@ -125,6 +134,7 @@ impl Capability for Messaging {
             "providers.list" => providers::list(ctx).await,
             "providers.get" => providers::get(ctx).await,
             "providers.delete" => providers::delete(ctx).await,
+            "providers.system_fields" => providers::restore(ctx).await,
             _ if name.starts_with("providers.create.") => providers::save(ctx, name, true).await,
             _ if name.starts_with("providers.update.") => providers::save(ctx, name, false).await,
             "topics.list" => topics::list(ctx).await,

@@ -435,3 +435,11 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     events::publish_all(ctx, None, vec![event(&provider, "delete")]).await;
     Ok(Response::no_content())
 }
+
+/// `PATCH /v1/messaging/providers/{providerId}/system-fields` (edgewrite only): a migrated
+/// provider's times.
+pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
+    use edgewrite_core::system_fields::{restore_row, TIMES};
+    let key = vec![ctx.params.required_text("providerId", 36)?.into()];
+    restore_row(ctx, &TIMES, "providers", "id = ?", key, ErrorType::ProviderNotFound).await
+}
