@@ -283,6 +283,15 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
             let result = sink.user(&user);
             if run.count("users", &id(&user), result, 1) {
                 run.restore(sink, "users", Restorable::User, &user);
+                if user["totp"] == true {
+                    let reason =
+                        "no one can read an authenticator app's secret back: the user adds the app again";
+                    run.summary
+                        .not_carried
+                        .entry(("users", reason.into()))
+                        .or_default()
+                        .insert("TOTP authenticators".into());
+                }
             }
         }
         Ok(())
@@ -464,7 +473,7 @@ mod tests {
         fn users(&self, each: Each) -> Result<()> {
             each(vec![
                 json!({"$id": "u1", "$createdAt": "t0", "$updatedAt": "t1", "passwordUpdate": ""}),
-                json!({"$id": "u2", "$createdAt": "t0", "$updatedAt": "t1", "passwordUpdate": "t1"}),
+                json!({"$id": "u2", "$createdAt": "t0", "$updatedAt": "t1", "passwordUpdate": "t1", "mfa": true, "totp": true}),
             ])
         }
         fn teams(&self, each: Each) -> Result<()> {
@@ -589,6 +598,11 @@ mod tests {
         assert_eq!(summary.lost(), 0, "the resources themselves arrived");
         let users = &summary.not_carried[&("users", "not edgewrite".to_string())];
         assert_eq!(*users, ["$createdAt", "$updatedAt", "passwordUpdate"].map(String::from).into());
+        let totp = summary
+            .not_carried
+            .iter()
+            .find(|((kind, reason), _)| *kind == "users" && reason.contains("authenticator"));
+        assert_eq!(totp.map(|(_, fields)| fields.len()), Some(1), "a user's authenticator app is reported");
         let teams = &summary.not_carried[&("teams", "not edgewrite".to_string())];
         assert!(teams.iter().any(|f| f.starts_with("memberships'")));
         // A team's times are restored after its memberships, which change them.
