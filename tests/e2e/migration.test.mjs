@@ -315,7 +315,8 @@ test('migration: functions move with their variables and every ready deployment\
   // The second instance sends /v1/functions to its legacy backend (the proxy's tests), so the
   // functions go to fresh projects of the first: through `import appwrite` and through a dump.
   const functions = new node.Functions(client(A));
-  await functions.create({ functionId: 'greeter', name: 'Greeter', runtime: 'wasm-wasip1', execute: ['any'], timeout: 5 });
+  // It listens to every document event: a migration's writes must not start it.
+  await functions.create({ functionId: 'greeter', name: 'Greeter', runtime: 'wasm-wasip1', execute: ['any'], timeout: 5, events: ['databases.*.collections.*.documents.*'] });
   await functions.createVariable({ functionId: 'greeter', variableId: 'greeting', key: 'GREETING', value: 'hello' });
   for (const activate of [false, true]) {
     const d = await functions.createDeployment({ functionId: 'greeter', code: InputFile.fromBuffer(echoModule(), 'echo.wasm'), activate });
@@ -338,6 +339,12 @@ test('migration: functions move with their variables and every ready deployment\
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+
+  // A second run (every document upserted again) finds everything there and starts nothing.
+  const again = await edgewrite(importArgs(A, E));
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /deployments\s+2\s+0\s+2/);
+  assert.equal((await new node.Functions(client(E)).listExecutions({ functionId: 'greeter' })).total, 0, 'a migration starts no function');
 
   // The copy runs its active deployment, which kept its id.
   const run = async (at) => JSON.parse((await new node.Functions(client(at)).createExecution({ functionId: 'greeter', body: 'ping' })).responseBody);

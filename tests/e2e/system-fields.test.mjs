@@ -182,10 +182,10 @@ test('system fields: a provider and a topic with its subscribers keep their time
   const messaging = new node.Messaging(admin);
   const providerId = node.ID.unique();
   await messaging.createFcmProvider({ providerId, name: 'Restored push', enabled: false });
-  assert.equal((await patch(`/messaging/providers/${providerId}/system-fields`, { $createdAt: T0, $updatedAt: T1 })).status, 204);
+  assert.equal((await patch(`/messaging/system-fields/providers/${providerId}`, { $createdAt: T0, $updatedAt: T1 })).status, 204);
   const provider = await messaging.getProvider({ providerId });
   assert.deepEqual([provider.$createdAt, provider.$updatedAt, provider.enabled], [T0, T1, false]);
-  assertAppwriteError(assert, await patch('/messaging/providers/nope/system-fields', { $createdAt: T0 }), 404, 'provider_not_found');
+  assertAppwriteError(assert, await patch('/messaging/system-fields/providers/nope', { $createdAt: T0 }), 404, 'provider_not_found');
 
   const user = await new node.Users(admin).create({ userId: node.ID.unique(), email: uniqueEmail('subscriber') });
   const topic = await messaging.createTopic({ topicId: node.ID.unique(), name: 'Restored topic' });

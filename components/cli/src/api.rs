@@ -68,6 +68,8 @@ impl Api {
             .set("x-appwrite-project", &self.project)
             .set("x-appwrite-key", &self.key)
             .set("x-appwrite-response-format", "1.8.0")
+            // edgewrite starts no function for what a migration writes (Appwrite ignores it).
+            .set("x-edgewrite-migration", "1")
     }
 
     fn answer(result: Result<ureq::Response, ureq::Error>, what: &str) -> Result<ureq::Response> {
@@ -180,17 +182,23 @@ impl Api {
         self.multipart(&format!("/storage/buckets/{bucket}/files"), &fields, part)
     }
 
-    /// Uploads a deployment's code in chunks of [`crate::remote::CHUNK`], as the SDKs do; the
-    /// answer to the last chunk (the deployment, built).
+    /// Uploads a deployment's code in chunks of [`crate::remote::CHUNK`], as the SDKs do, asking
+    /// for the id `id`; the answer to the last chunk (the deployment, built).
     pub fn upload_deployment(
         &self,
         function: &str,
+        id: &str,
         code: &[u8],
         entrypoint: &str,
         activate: bool,
     ) -> Result<Json> {
         let path = format!("/functions/{function}/deployments");
-        let fields = [("entrypoint", entrypoint.to_string()), ("activate", activate.to_string())];
+        // `deploymentId` is edgewrite's (for `migrations.write` keys); Appwrite makes its own.
+        let fields = [
+            ("deploymentId", id.to_string()),
+            ("entrypoint", entrypoint.to_string()),
+            ("activate", activate.to_string()),
+        ];
         let total = code.len() as u64;
         let mut answer = Json::Null;
         let mut upload_id: Option<String> = None;

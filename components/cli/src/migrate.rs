@@ -49,8 +49,12 @@ pub enum Outcome {
     Skipped,
     /// The sink cannot hold it (the reason): a loss.
     Unsupported(String),
-    /// Written, but part of it could not be carried (the reason): a loss too.
-    WrittenWithLoss(String),
+    /// At the target (`written` this run, or already there), but part of it could not be
+    /// carried (the reason): a loss too.
+    WithLoss {
+        written: bool,
+        reason: String,
+    },
 }
 
 /// What a migration writes.
@@ -189,6 +193,20 @@ impl Run {
         })
     }
 
+    /// A kind the source could not list (a key without its read scope): a problem, not the
+    /// end of the run, so everything else is still moved and the summary (and a dump's
+    /// manifest) still written.
+    fn not_listed<T>(&mut self, kind: &'static str, listed: Result<T>) -> Option<T> {
+        match listed {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.summary.kinds.entry(kind).or_default().failed += 1;
+                self.summary.problems.push(format!("{kind}: not read from the source: {e:#}"));
+                None
+            }
+        }
+    }
+
     /// Restores `record`'s system fields, once its resource is written.
     fn restore(&mut self, sink: &mut dyn Sink, kind: &'static str, restorable: Restorable, record: &Json) {
         match sink.restore(restorable, record) {
@@ -205,7 +223,7 @@ impl Run {
 
     /// Counts the outcome; `true` when the resource is at the target (written or already there).
     fn count(&mut self, kind: &'static str, what: &str, result: Result<Outcome>, n: u64) -> bool {
-        let arrived = matches!(result, Ok(Outcome::Written | Outcome::Skipped | Outcome::WrittenWithLoss(_)));
+        let arrived = matches!(result, Ok(Outcome::Written | Outcome::Skipped | Outcome::WithLoss { .. }));
         let tally = self.summary.kinds.entry(kind).or_default();
         tally.read += n;
         match result {
@@ -214,10 +232,15 @@ impl Run {
                 self.writes += n;
             }
             Ok(Outcome::Skipped) => tally.skipped += n,
-            Ok(Outcome::WrittenWithLoss(reason)) => {
-                tally.written += n;
+            Ok(Outcome::WithLoss { written, reason }) => {
+                // Counted where it stands, and as a loss beside.
+                if written {
+                    tally.written += n;
+                    self.writes += n;
+                } else {
+                    tally.skipped += n;
+                }
                 tally.unsupported += n;
-                self.writes += n;
                 self.summary.problems.push(format!("{kind} {what}: not carried: {reason}"));
             }
             Ok(Outcome::Unsupported(reason)) => {
@@ -267,7 +290,7 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
     };
 
     // First: the users' push targets name them.
-    source.providers(&mut |page| {
+    let listed = source.providers(&mut |page| {
         for provider in page {
             if run.count("providers", &id(&provider), sink.provider(&provider), 1) {
                 run.restore(sink, "providers", Restorable::Provider, &provider);
@@ -276,7 +299,8 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
             }
         }
         Ok(())
-    })?;
+    });
+    run.not_listed("providers", listed);
 
     source.users(&mut |page| {
         for user in page {
@@ -389,16 +413,18 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
         let f = id(&function);
         let variables = collect(|each| source.variables(&f, each))?;
         let result = sink.function(&function, &variables);
-        if !run.count("functions", &f, result, 1) {
-            continue;
-        }
+        let function_arrived = run.count("functions", &f, result, 1);
         let active = function["deploymentId"].as_str().unwrap_or_default().to_string();
         source.deployments(&f, &mut |page| {
             for deployment in page {
                 let activate = !active.is_empty() && id(&deployment) == active;
-                let (result, target_id) = match sink.deployment(&deployment, activate, source) {
-                    Ok((outcome, target_id)) => (Ok(outcome), target_id),
-                    Err(e) => (Err(e), None),
+                let (result, target_id) = if !function_arrived {
+                    (Ok(Outcome::Unsupported("its function did not arrive".into())), None)
+                } else {
+                    match sink.deployment(&deployment, activate, source) {
+                        Ok((outcome, target_id)) => (Ok(outcome), target_id),
+                        Err(e) => (Err(e), None),
+                    }
                 };
                 if run.count("deployments", &format!("{f}/{}", id(&deployment)), result, 1) {
                     if let Some(target_id) = target_id {
@@ -411,18 +437,26 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
             Ok(())
         })?;
         // Activating a deployment changes the function: its times come back after.
-        let mut function = function;
-        function["variables"] = Json::Array(variables);
-        run.restore(sink, "functions", Restorable::Function, &function);
+        if function_arrived {
+            let mut function = function;
+            function["variables"] = Json::Array(variables);
+            run.restore(sink, "functions", Restorable::Function, &function);
+        }
     }
 
-    for topic in collect(|each| source.topics(each))? {
+    let topics = run.not_listed("topics", collect(|each| source.topics(each))).unwrap_or_default();
+    for topic in topics {
         let topic_arrived = run.count("topics", &id(&topic), sink.topic(&topic), 1);
         let mut subscribers = Vec::new();
         source.subscribers(&id(&topic), &mut |page| {
             for subscriber in page {
                 let what = format!("{} in {}", id(&subscriber), id(&topic));
-                if run.count("subscribers", &what, sink.subscriber(&subscriber), 1) {
+                let result = if topic_arrived {
+                    sink.subscriber(&subscriber)
+                } else {
+                    Ok(Outcome::Unsupported("its topic did not arrive".into()))
+                };
+                if run.count("subscribers", &what, result, 1) {
                     subscribers.push(subscriber);
                 }
             }
@@ -436,7 +470,7 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
         }
     }
 
-    source.keys(&mut |page| {
+    let listed = source.keys(&mut |page| {
         for key in page {
             if run.count("keys", &id(&key), sink.key(&key), 1) {
                 run.restore(sink, "keys", Restorable::Key, &key);
@@ -446,7 +480,8 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
             }
         }
         Ok(())
-    })?;
+    });
+    run.not_listed("keys", listed);
 
     for bar in run.bars.values() {
         bar.finish();

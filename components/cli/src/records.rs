@@ -314,7 +314,13 @@ pub fn system_fields(kind: Restorable, record: &Json) -> Option<(String, Json, V
         }
         _ => {}
     }
-    (!names.is_empty()).then(|| (format!("{path}/system-fields"), body, names))
+    let route = match kind {
+        // Not `providers/{id}/system-fields`: a kind's update route would take it (see
+        // components/messaging).
+        Restorable::Provider => format!("/messaging/system-fields/providers/{id}"),
+        _ => format!("{path}/system-fields"),
+    };
+    (!names.is_empty()).then_some((route, body, names))
 }
 
 /// The route and body that create `user` with its password hash, as Appwrite's import routes

@@ -297,7 +297,19 @@ impl Sink for RemoteSink {
                 if let Some(provider) = t["providerId"].as_str().filter(|p| !p.is_empty()) {
                     body["providerId"] = json!(provider);
                 }
-                written |= self.create(&format!("{path}/targets"), &body)?;
+                written |= match self.create(&format!("{path}/targets"), &body) {
+                    // Its provider did not arrive (or is of another kind there): the project's
+                    // default serves it, and the provider's own line says why.
+                    Err(e)
+                        if e.downcast_ref::<ApiError>().is_some_and(|a| {
+                            a.kind == "provider_not_found" || a.kind == "provider_incorrect_type"
+                        }) =>
+                    {
+                        body.as_object_mut().map(|b| b.remove("providerId"));
+                        self.create(&format!("{path}/targets"), &body)?
+                    }
+                    other => other?,
+                };
             }
         }
         Ok(if written { Outcome::Written } else { Outcome::Skipped })
@@ -346,7 +358,12 @@ impl Sink for RemoteSink {
                 for m in page {
                     let (u, id) =
                         (m["userId"].as_str().unwrap_or_default(), m["$id"].as_str().unwrap_or_default());
-                    known.insert(u.to_string(), (id.to_string(), m["roles"].clone()));
+                    if m["confirm"] == false {
+                        // An invitation waiting on the target keeps the id its link names.
+                        known.insert(u.to_string(), (String::new(), Json::Null));
+                    } else {
+                        known.insert(u.to_string(), (id.to_string(), m["roles"].clone()));
+                    }
                 }
                 Ok(())
             });
@@ -358,6 +375,9 @@ impl Sink for RemoteSink {
         }
         let roles = membership["roles"].clone();
         match self.memberships[&team].get(&user).cloned() {
+            Some((id, _)) if id.is_empty() => Ok(Outcome::Unsupported(
+                "an invitation to this user waits on the target: it is left as it is".into(),
+            )),
             Some((_, existing)) if existing == roles => Ok(Outcome::Skipped),
             Some((id, _)) => {
                 self.write("PATCH", &format!("/teams/{team}/memberships/{id}"), &json!({"roles": roles}))?;
@@ -605,9 +625,8 @@ impl Sink for RemoteSink {
             self.create(&format!("/functions/{id}/variables"), &body)?;
         }
         if secret_lost {
-            return Ok(Outcome::WrittenWithLoss(
-                "secret variables' values are not readable through the API".into(),
-            ));
+            let reason = "secret variables' values are not readable through the API".to_string();
+            return Ok(Outcome::WithLoss { written: created, reason });
         }
         Ok(if created { Outcome::Written } else { Outcome::Skipped })
     }
@@ -627,16 +646,41 @@ impl Sink for RemoteSink {
             let reason = format!("its build is {status} at the source: deploy it again");
             return Ok((Outcome::Unsupported(reason), None));
         }
-        // There already, under its own id: an earlier run carried it.
-        if self.existing(&format!("/functions/{function}/deployments/{id}"))?.is_some() {
-            return Ok((Outcome::Skipped, Some(id.to_string())));
+        let path = format!("/functions/{function}/deployments/{id}");
+        match self.existing(&path)? {
+            // There already, under its own id: an earlier run carried it.
+            Some(found) if found["status"] == "ready" => {
+                if activate && !self.dry_run {
+                    let f = self.api.get(&format!("/functions/{function}"))?;
+                    if f["deploymentId"] != id {
+                        self.write(
+                            "PATCH",
+                            &format!("/functions/{function}/deployment"),
+                            &json!({"deploymentId": id}),
+                        )?;
+                        return Ok((Outcome::Written, Some(id.to_string())));
+                    }
+                }
+                return Ok((Outcome::Skipped, Some(id.to_string())));
+            }
+            // An upload an interrupted run left: start again.
+            Some(_) => {
+                self.write("DELETE", &path, &Json::Null)?;
+            }
+            None => {}
         }
         if self.dry_run {
             return Ok((Outcome::Written, None));
         }
         let code = source.deployment_code(function, id)?;
+        if let Some(expected) = deployment["sha256"].as_str() {
+            let actual = hex(&Sha256::digest(&code));
+            if actual != expected {
+                return Err(anyhow!("its code's SHA-256 is {actual}, the dump says {expected}"));
+            }
+        }
         let entrypoint = deployment["entrypoint"].as_str().unwrap_or_default();
-        let built = self.api.upload_deployment(function, &code, entrypoint, activate)?;
+        let built = self.api.upload_deployment(function, id, &code, entrypoint, activate)?;
         if built["status"] != "ready" {
             return Err(anyhow!(
                 "the target's build of it is {}: {}",
@@ -669,9 +713,9 @@ impl Sink for RemoteSink {
             Err(e) => return Err(e),
         };
         if provider["enabled"] == true && created["enabled"] == false {
-            return Ok(Outcome::WrittenWithLoss(
-                "it arrived disabled: its secret credentials stayed behind; set them, then enable it".into(),
-            ));
+            let reason =
+                "it arrived disabled: its secret credentials stayed behind; set them, then enable it";
+            return Ok(Outcome::WithLoss { written: true, reason: reason.into() });
         }
         Ok(Outcome::Written)
     }
@@ -699,9 +743,16 @@ impl Sink for RemoteSink {
 
     fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome> {
         let topic = subscriber["topicId"].as_str().unwrap_or_default();
-        let body = json!({"subscriberId": subscriber["$id"], "targetId": subscriber["targetId"]});
-        let created = self.create(&format!("/messaging/topics/{topic}/subscribers"), &body)?;
-        Ok(if created { Outcome::Written } else { Outcome::Skipped })
+        let id = subscriber["$id"].as_str().unwrap_or_default();
+        let body = json!({"subscriberId": id, "targetId": subscriber["targetId"]});
+        if self.create(&format!("/messaging/topics/{topic}/subscribers"), &body)? {
+            return Ok(Outcome::Written);
+        }
+        // A conflict: this subscriber, or another one of the same target.
+        if self.dry_run || self.existing(&format!("/messaging/topics/{topic}/subscribers/{id}"))?.is_some() {
+            return Ok(Outcome::Skipped);
+        }
+        Ok(Outcome::Unsupported("another subscriber of its target is on the topic already".into()))
     }
 
     fn key(&mut self, key: &Json) -> Result<Outcome> {

@@ -246,7 +246,10 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         }
         Some(d) => d,
         None => {
-            let id = edgewrite_core::ids::unique_id(now, ctx.ports.random);
+            let id = match migrated_id(ctx)? {
+                Some(id) => id,
+                None => edgewrite_core::ids::unique_id(now, ctx.ports.random),
+            };
             let blobs = format!("deployments/{}", edgewrite_core::ids::random_hex(16, ctx.ports.random));
             let out = ctx
                 .ports
@@ -334,6 +337,22 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     }
     let built = build(ctx, &f, deployment, (part.index == 0 && part.total == 1).then_some(data)).await?;
     Ok(Response::json(202, &built.to_json(&f)))
+}
+
+/// The id a migration (a key with `migrations.write`; edgewrite only) gives a deployment it
+/// carries, so that a re-run finds it rather than uploading it again.
+fn migrated_id(ctx: &Ctx<'_>) -> Result<Option<String>, AppwriteError> {
+    let Some(id) = ctx.params.text("deploymentId", 36)?.filter(|id| !id.is_empty()) else { return Ok(None) };
+    if !ctx.caller.has_scope("migrations.write") {
+        return Ok(None);
+    }
+    let valid = id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if valid {
+        Ok(Some(id))
+    } else {
+        Err(AppwriteError::invalid_param("deploymentId", "Value must be a valid ID"))
+    }
 }
 
 /// The upload's bytes, part by part.
@@ -698,8 +717,8 @@ pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             vec![id.clone().into(), Value::Integer(f.seq), d.id.clone().into()],
         ));
         batch.push(Statement::new(
-            "UPDATE executions SET deployment_id = ? WHERE deployment_id = ?",
-            vec![id.into(), d.id.clone().into()],
+            "UPDATE executions SET deployment_id = ? WHERE function_seq = ? AND deployment_id = ?",
+            vec![id.into(), Value::Integer(f.seq), d.id.clone().into()],
         ));
     }
     let row = vec![Value::Integer(d.seq)];

@@ -48,6 +48,15 @@ static ROUTES: &[Route] = &[
     route(Method::Get, "/v1/messaging/providers", "providers.read", "providers.list"),
     route(Method::Get, "/v1/messaging/providers/{providerId}", "providers.read", "providers.get"),
     route(Method::Delete, "/v1/messaging/providers/{providerId}", "providers.write", "providers.delete"),
+    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`). Not under
+    // `providers/{providerId}/…`, which a kind's update route (`providers/smtp/{providerId}`)
+    // would take for a provider whose id is a kind's name.
+    route(
+        Method::Patch,
+        "/v1/messaging/system-fields/providers/{providerId}",
+        "migrations.write",
+        "providers.system_fields",
+    ),
     route(Method::Get, "/v1/messaging/topics", "topics.read", "topics.list"),
     route(Method::Post, "/v1/messaging/topics", "topics.write", "topics.create"),
     route(Method::Get, "/v1/messaging/topics/{topicId}", "topics.read", "topics.get"),
@@ -96,19 +105,10 @@ static ROUTES: &[Route] = &[
     route(Method::Get, "/v1/messaging/messages/{messageId}/targets", "messages.read", "messages.targets"),
 ];
 
-/// Every route: the shared ones, then one create and one update per provider kind, then the
-/// providers' system fields.
+/// Every route: the shared ones, then one create and one update per provider kind.
 static ALL_ROUTES: std::sync::LazyLock<Vec<Route>> = std::sync::LazyLock::new(|| {
     let mut all = ROUTES.to_vec();
     all.extend(PROVIDER_ROUTES.iter().cloned());
-    // edgewrite only: what a migration restores (`edgewrite_core::system_fields`). After the
-    // kinds' update routes, so a provider whose id is `system-fields` is still updated by them.
-    all.push(route(
-        Method::Patch,
-        "/v1/messaging/providers/{providerId}/system-fields",
-        "migrations.write",
-        "providers.system_fields",
-    ));
     all
 });
 

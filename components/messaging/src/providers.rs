@@ -436,7 +436,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     Ok(Response::no_content())
 }
 
-/// `PATCH /v1/messaging/providers/{providerId}/system-fields` (edgewrite only): a migrated
+/// `PATCH /v1/messaging/system-fields/providers/{providerId}` (edgewrite only): a migrated
 /// provider's times.
 pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     use edgewrite_core::system_fields::{restore_row, TIMES};
