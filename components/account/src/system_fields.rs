@@ -25,10 +25,7 @@ const MEMBERSHIP_FIELDS: [SystemField; 4] = [
 
 /// A new id for a resource the server named: Appwrite's custom-id rule.
 fn new_id(name: &str, id: &str) -> Result<String, AppwriteError> {
-    let ok = id.len() <= 36
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-    if ok {
+    if edgewrite_core::ids::is_valid_custom_id(id) {
         Ok(id.to_string())
     } else {
         Err(AppwriteError::invalid_param(name, "Each \"$id\" must be a valid ID"))

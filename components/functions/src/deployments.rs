@@ -346,12 +346,10 @@ fn migrated_id(ctx: &Ctx<'_>) -> Result<Option<String>, AppwriteError> {
     if !ctx.caller.has_scope("migrations.write") {
         return Ok(None);
     }
-    let valid = id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if valid {
+    if edgewrite_core::ids::is_valid_custom_id(&id) {
         Ok(Some(id))
     } else {
-        Err(AppwriteError::invalid_param("deploymentId", "Value must be a valid ID"))
+        Err(AppwriteError::invalid_param("deploymentId", edgewrite_core::ids::CUSTOM_ID_RULE))
     }
 }
 
@@ -706,10 +704,8 @@ pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let d = load(ctx, &f).await?;
     let mut batch = Vec::new();
     if let Some(id) = ctx.params.text("$id", 36)?.filter(|id| *id != d.id) {
-        let valid = id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-        if !valid {
-            return Err(AppwriteError::invalid_param("$id", "Value must be a valid ID"));
+        if !edgewrite_core::ids::is_valid_custom_id(&id) {
+            return Err(AppwriteError::invalid_param("$id", edgewrite_core::ids::CUSTOM_ID_RULE));
         }
         set.push(("id", id.clone().into()));
         batch.push(Statement::new(

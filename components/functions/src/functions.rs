@@ -477,10 +477,7 @@ pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         let key = item_text(&variable, "variables", "key")?;
         let mut fields = item_assignments(&variable, &TIMES, &["key", "$id"], now)?;
         if let Some(id) = variable.get("$id").and_then(serde_json::Value::as_str) {
-            let valid = id.len() <= 36
-                && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-            if !valid {
+            if !edgewrite_core::ids::is_valid_custom_id(id) {
                 return Err(AppwriteError::invalid_param("variables", "Each \"$id\" must be a valid ID"));
             }
             fields.push(("id", id.into()));
