@@ -7,6 +7,7 @@ mod server;
 mod spin_check;
 mod tools;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,22 +106,20 @@ fn build_cmd(spin: bool) -> Result<()> {
 fn dev(spin: bool) -> Result<()> {
     let tools = tools::ensure(spin)?;
     let real_spin = spin && Command::new("spin").arg("--version").output().is_ok_and(|o| o.status.success());
-    if real_spin {
-        build::spin()?;
-        eprintln!("serving under Spin (`spin up`)");
-        return run(Command::new("spin").args([
-            "up",
-            "--listen",
-            &format!("127.0.0.1:{}", env_or("EDGEWRITE_PORT", "8787")),
-        ]));
-    }
-    let spin_host = if spin {
-        build::spin()?;
-        eprintln!("`spin` is not on PATH: serving the Spin components with edgewrite's Spin test host");
-        Some(build::spin_host()?)
-    } else {
-        build::worker(&tools)?;
-        None
+    let spin_host = match (spin, real_spin) {
+        (true, true) => {
+            build::spin()?;
+            None
+        }
+        (true, false) => {
+            build::spin()?;
+            eprintln!("`spin` is not on PATH: serving the Spin components with edgewrite's Spin test host");
+            Some(build::spin_host()?)
+        }
+        (false, _) => {
+            build::worker(&tools)?;
+            None
+        }
     };
     let port: u16 =
         env_or("EDGEWRITE_PORT", "8787").parse().context("EDGEWRITE_PORT must be a port number")?;
@@ -150,16 +149,40 @@ fn dev(spin: bool) -> Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
-    let vars = [
-        ("EDGEWRITE_PROJECTS", project.as_str()),
-        ("EDGEWRITE_API_KEY", key.as_str()),
-        // Nothing in front of a local server vouches for a client's address: under wrangler dev
-        // a client writes CF-Connecting-IP itself.
-        ("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER", "none"),
-    ];
-    let mut server = match &spin_host {
-        Some(host) => Server::spin_host(host, port, &state.join("spin"), &vars, None)?,
-        None => Server::workerd(&tools, port, &state.join("wrangler"), &vars, None, false)?,
+    let dev_vars = std::fs::read_to_string(repo_root().join(".dev.vars")).unwrap_or_default();
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let settings = dev_settings(&dev_vars, &env, &project, &key);
+    let vars: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut server = if real_spin || spin_host.is_some() {
+        // Spin takes only the variables spin.toml declares.
+        let declared = spin_variables(&std::fs::read_to_string(repo_root().join("spin.toml"))?);
+        let (known, unknown): (Vec<_>, Vec<_>) =
+            vars.iter().partition(|(k, _)| declared.contains(&k.to_ascii_lowercase()));
+        for (name, _) in unknown {
+            eprintln!("{name} is not one of spin.toml's [variables]: not set under Spin");
+        }
+        match &spin_host {
+            Some(host) => Server::spin_host(host, port, &state.join("spin"), &known, None)?,
+            None => {
+                eprintln!("serving under Spin (`spin up`)");
+                let mut cmd = Command::new("spin");
+                cmd.arg("up")
+                    .current_dir(repo_root())
+                    .args(["--listen", &format!("127.0.0.1:{port}")])
+                    .arg("--state-dir")
+                    .arg(state.join("spin-up"))
+                    .stdin(std::process::Stdio::null())
+                    .process_group(0);
+                // As SPIN_VARIABLE_* in its environment rather than `--variable` arguments: a
+                // password or key on a command line is any local user's to read.
+                for (k, v) in &known {
+                    cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
+                }
+                Server::spawn(cmd, port, "/v1/health/version", None, "spin up")?
+            }
+        }
+    } else {
+        Server::workerd(&tools, port, &state.join("wrangler"), &vars, None, false)?
     };
     println!("API key (every scope; kept in {}): {key}", state.display());
     println!("edgewrite ready: {} project={project}", server.endpoint());
@@ -171,6 +194,53 @@ fn dev(spin: bool) -> Result<()> {
     } else {
         result
     }
+}
+
+/// What `cargo xtask dev` hands the server: its defaults for local development, then every
+/// `EDGEWRITE_*` setting of `.dev.vars` (`dev_vars`, wrangler's file, read for Spin too) and of
+/// the environment (`env`, which wins), less the few that are `dev`'s own (port, state
+/// directory, project id) and the API key, which `key` already is.
+fn dev_settings(dev_vars: &str, env: &[(String, String)], project: &str, key: &str) -> Vec<(String, String)> {
+    let mut settings: Vec<(String, String)> = vec![
+        ("EDGEWRITE_PROJECTS".into(), project.into()),
+        ("EDGEWRITE_API_KEY".into(), key.into()),
+        // Nothing in front of a local server vouches for a client's address: under wrangler dev
+        // a client writes CF-Connecting-IP itself.
+        ("EDGEWRITE_TRUSTED_CLIENT_IP_HEADER".into(), "none".into()),
+    ];
+    let from_file = dev_vars.lines().filter_map(|line| {
+        let line = line.trim();
+        let (name, value) = line.split_once('=').filter(|_| !line.starts_with('#'))?;
+        let value = value.trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        Some((name.trim().to_string(), value.to_string()))
+    });
+    let chosen = from_file.chain(env.iter().cloned()).filter(|(name, _)| {
+        name.starts_with("EDGEWRITE_")
+            && !matches!(
+                name.as_str(),
+                "EDGEWRITE_PORT" | "EDGEWRITE_STATE_DIR" | "EDGEWRITE_PROJECT_ID" | "EDGEWRITE_API_KEY"
+            )
+    });
+    for (name, value) in chosen {
+        match settings.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => settings.push((name, value)),
+        }
+    }
+    settings
+}
+
+/// The names in spin.toml's `[variables]` table.
+fn spin_variables(manifest: &str) -> Vec<String> {
+    manifest
+        .lines()
+        .skip_while(|line| line.trim() != "[variables]")
+        .skip(1)
+        .take_while(|line| !line.trim_start().starts_with('['))
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim().to_string()))
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .collect()
 }
 
 /// Counts of an e2e run, read from the TAP summary node writes.
@@ -656,6 +726,34 @@ fn bench_runtime(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<serde_jso
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dev_hands_every_edgewrite_setting_to_the_server_the_environment_winning() {
+        let dev_vars = "# mail for local development\nEDGEWRITE_SMTP_HOST=127.0.0.1\nEDGEWRITE_MAIL_FROM=\"dev@acme.test\"\nOTHER=x\n";
+        let env = [
+            ("EDGEWRITE_SMTP_HOST".to_string(), "mail.local".to_string()),
+            ("EDGEWRITE_ABUSE_LIMITS".to_string(), "off".to_string()),
+            ("EDGEWRITE_PORT".to_string(), "9000".to_string()),
+            ("EDGEWRITE_API_KEY".to_string(), "from-env".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let settings = super::dev_settings(dev_vars, &env, "dev", "the-key");
+        let get = |name: &str| settings.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("EDGEWRITE_SMTP_HOST"), Some("mail.local"), "the environment wins over .dev.vars");
+        assert_eq!(get("EDGEWRITE_MAIL_FROM"), Some("dev@acme.test"));
+        assert_eq!(get("EDGEWRITE_ABUSE_LIMITS"), Some("off"));
+        assert_eq!(get("EDGEWRITE_API_KEY"), Some("the-key"));
+        assert_eq!(get("EDGEWRITE_PROJECTS"), Some("dev"));
+        assert_eq!((get("EDGEWRITE_PORT"), get("OTHER"), get("PATH")), (None, None, None));
+    }
+
+    #[test]
+    fn spin_variables_are_read_from_the_manifest() {
+        let names =
+            super::spin_variables(&std::fs::read_to_string(crate::repo_root().join("spin.toml")).unwrap());
+        assert!(names.contains(&"edgewrite_api_key".to_string()));
+        assert!(names.contains(&"edgewrite_smtp_host".to_string()));
+        assert!(!names.iter().any(|n| n.contains(' ') || n.starts_with('[')), "{names:?}");
+    }
     #[test]
     fn tap_summary_is_read() {
         let tap = "TAP version 13\nok 1 - a\n# tests 3\n# pass 2\n# fail 1\n# skipped 0\n";

@@ -40,10 +40,14 @@ pub struct Upstream {
 impl Upstream {
     pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 
-    /// `EDGEWRITE_UPSTREAM` (unset: no proxy), `EDGEWRITE_UPSTREAM_ROUTES`,
+    /// `EDGEWRITE_UPSTREAM` (unset or empty: no proxy), `EDGEWRITE_UPSTREAM_ROUTES`,
     /// `EDGEWRITE_UPSTREAM_SECRET`, `EDGEWRITE_UPSTREAM_TIMEOUT_MS`.
     pub fn from_secrets(secrets: &dyn Secrets) -> Option<Upstream> {
         let url = secrets.get("EDGEWRITE_UPSTREAM")?.trim().trim_end_matches('/').to_string();
+        // Empty is how Spin (whose variables always exist) and wrangler say "not set".
+        if url.is_empty() {
+            return None;
+        }
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             tracing::error!(%url, "EDGEWRITE_UPSTREAM must be an http(s) URL; the proxy is off");
             return None;
@@ -216,6 +220,23 @@ pub fn timed_out(timeout_ms: u64) -> AppwriteError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Vars(&'static [(&'static str, &'static str)]);
+
+    impl Secrets for Vars {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn unset_or_empty_means_no_proxy_and_a_url_means_one() {
+        assert!(Upstream::from_secrets(&Vars(&[])).is_none());
+        assert!(Upstream::from_secrets(&Vars(&[("EDGEWRITE_UPSTREAM", "  ")])).is_none());
+        assert!(Upstream::from_secrets(&Vars(&[("EDGEWRITE_UPSTREAM", "ftp://legacy")])).is_none());
+        let on = Upstream::from_secrets(&Vars(&[("EDGEWRITE_UPSTREAM", "https://legacy.test/")])).unwrap();
+        assert_eq!(on.url, "https://legacy.test");
+    }
 
     #[test]
     fn patterns_match_a_path_and_what_is_under_it() {
