@@ -71,11 +71,11 @@ pub async fn restore_user(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 ));
             }
         }
-        batch.extend(update("targets", times, "id = ?", vec![current.into()]));
+        batch.push(update("targets", times, "id = ?", vec![current.into()]));
     }
-    batch.extend(update("users", set, "id = ?", vec![user.id.clone().into()]));
+    batch.push(update("users", set, "id = ?", vec![user.id.clone().into()]));
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
-        edgewrite_core::ports::StoreError::Constraint(_) => AppwriteError::new(
+        StoreError::Constraint(_) => AppwriteError::new(
             ErrorType::UserTargetAlreadyExists,
             "A target with the same ID already exists.",
         ),
@@ -103,8 +103,8 @@ pub async fn restore_team(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             "Team with the requested ID could not be found.",
         ));
     }
-    // Each statement with the error its matching no row means. Only confirmed memberships
-    // are restored: a pending invitation on the target keeps the id and time its link names.
+    // Only confirmed memberships are restored: a pending invitation on the target keeps the id
+    // and time its link names.
     let mut batch = Vec::new();
     for membership in items(&ctx.params, "memberships")? {
         let user_id = item_text(&membership, "memberships", "userId")?;
@@ -113,13 +113,10 @@ pub async fn restore_team(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             fields.push(("id", new_id("memberships", id)?.into()));
         }
         let key = vec![team_id.clone().into(), user_id.into()];
-        if let Some(statement) =
-            update("memberships", fields, "team_id = ? AND user_id = ? AND confirm = 1", key)
-        {
-            batch.push(statement.expect_changes(1));
-        }
+        let row = "team_id = ? AND user_id = ? AND confirm = 1";
+        batch.push(update("memberships", fields, row, key).expect_changes(1));
     }
-    batch.extend(update("teams", set, "id = ?", vec![team_id.into()]));
+    batch.push(update("teams", set, "id = ?", vec![team_id.into()]));
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
         StoreError::GuardFailed { .. } => AppwriteError::new(
             ErrorType::MembershipNotFound,

@@ -307,10 +307,6 @@ impl Sink for DumpSink {
             deployment["functionId"].as_str().unwrap_or_default(),
             deployment["$id"].as_str().unwrap_or_default(),
         );
-        if deployment["status"] != "ready" {
-            let reason = format!("its build is {} at the source: deploy it again", deployment["status"]);
-            return Ok((Outcome::Unsupported(reason), None));
-        }
         if self.dry_run {
             return Ok((Outcome::Written, None));
         }

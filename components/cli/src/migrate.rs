@@ -418,8 +418,12 @@ pub fn run(source: &dyn Source, sink: &mut dyn Sink) -> Result<Summary> {
         source.deployments(&f, &mut |page| {
             for deployment in page {
                 let activate = !active.is_empty() && id(&deployment) == active;
+                let status = deployment["status"].as_str().unwrap_or_default();
                 let (result, target_id) = if !function_arrived {
                     (Ok(Outcome::Unsupported("its function did not arrive".into())), None)
+                } else if status != "ready" {
+                    let reason = format!("its build is {status} at the source: deploy it again");
+                    (Ok(Outcome::Unsupported(reason)), None)
                 } else {
                     match sink.deployment(&deployment, activate, source) {
                         Ok((outcome, target_id)) => (Ok(outcome), target_id),

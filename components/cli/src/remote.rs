@@ -210,6 +210,34 @@ impl RemoteSink {
         }
     }
 
+    /// Brings the resource `record` describes level at `{collection}/{id}`: left as it is when
+    /// its `settings` match, else updated with `update`, or created with its id as `id_param`.
+    fn level(
+        &self,
+        collection: &str,
+        id_param: &str,
+        update: &str,
+        record: &Json,
+        settings: &[&str],
+    ) -> Result<Outcome> {
+        let id = record["$id"].as_str().unwrap_or_default();
+        let path = format!("{collection}/{id}");
+        let mut body: serde_json::Map<String, Json> =
+            settings.iter().map(|k| (k.to_string(), record[*k].clone())).collect();
+        match self.existing(&path)? {
+            Some(target) if !settings.iter().any(|k| differs(&target, record, k)) => Ok(Outcome::Skipped),
+            Some(_) => {
+                self.write(update, &path, &Json::Object(body))?;
+                Ok(Outcome::Written)
+            }
+            None => {
+                body.insert(id_param.to_string(), json!(id));
+                self.create(collection, &Json::Object(body))?;
+                Ok(Outcome::Written)
+            }
+        }
+    }
+
     /// Waits (Appwrite builds attributes and indexes in the background) until the collection's
     /// attributes and indexes are available.
     fn wait_available(&self, path: &str) -> Result<()> {
@@ -641,11 +669,6 @@ impl Sink for RemoteSink {
             deployment["functionId"].as_str().unwrap_or_default(),
             deployment["$id"].as_str().unwrap_or_default(),
         );
-        let status = deployment["status"].as_str().unwrap_or_default();
-        if status != "ready" {
-            let reason = format!("its build is {status} at the source: deploy it again");
-            return Ok((Outcome::Unsupported(reason), None));
-        }
         let path = format!("/functions/{function}/deployments/{id}");
         match self.existing(&path)? {
             // There already, under its own id: an earlier run carried it.
@@ -721,24 +744,7 @@ impl Sink for RemoteSink {
     }
 
     fn topic(&mut self, topic: &Json) -> Result<Outcome> {
-        let id = topic["$id"].as_str().unwrap_or_default();
-        let path = format!("/messaging/topics/{id}");
-        let settings = json!({"name": topic["name"], "subscribe": topic["subscribe"]});
-        match self.existing(&path)? {
-            Some(target) if !["name", "subscribe"].iter().any(|k| differs(&target, topic, k)) => {
-                Ok(Outcome::Skipped)
-            }
-            Some(_) => {
-                self.write("PATCH", &path, &settings)?;
-                Ok(Outcome::Written)
-            }
-            None => {
-                let mut body = settings;
-                body["topicId"] = json!(id);
-                self.create("/messaging/topics", &body)?;
-                Ok(Outcome::Written)
-            }
-        }
+        self.level("/messaging/topics", "topicId", "PATCH", topic, &["name", "subscribe"])
     }
 
     fn subscriber(&mut self, subscriber: &Json) -> Result<Outcome> {
@@ -756,24 +762,7 @@ impl Sink for RemoteSink {
     }
 
     fn key(&mut self, key: &Json) -> Result<Outcome> {
-        let id = key["$id"].as_str().unwrap_or_default();
-        let path = format!("/project/keys/{id}");
-        let settings = json!({"name": key["name"], "scopes": key["scopes"], "expire": key["expire"]});
-        match self.existing(&path)? {
-            Some(target) if !["name", "scopes", "expire"].iter().any(|k| differs(&target, key, k)) => {
-                Ok(Outcome::Skipped)
-            }
-            Some(_) => {
-                self.write("PUT", &path, &settings)?;
-                Ok(Outcome::Written)
-            }
-            None => {
-                let mut body = settings;
-                body["keyId"] = json!(id);
-                self.create("/project/keys", &body)?;
-                Ok(Outcome::Written)
-            }
-        }
+        self.level("/project/keys", "keyId", "PUT", key, &["name", "scopes", "expire"])
     }
 
     fn restore(&mut self, kind: Restorable, record: &Json) -> Result<Restored> {

@@ -113,29 +113,22 @@ pub fn item_assignments(
     assignments(&Params::from_json(item.clone()), fields, keys, now_ms)
 }
 
-/// `UPDATE {table} SET … WHERE {key}` for `assignments`, `None` when there is nothing to set.
+/// `UPDATE {table} SET … WHERE {key}` for `assignments`. With nothing to set it changes
+/// nothing but still matches the row, so `expect_changes(1)` says whether the row exists.
 pub fn update(
     table: &str,
     assignments: Vec<(&'static str, Value)>,
     key: &str,
     key_values: Vec<Value>,
-) -> Option<crate::ports::Statement> {
-    if assignments.is_empty() {
-        return None;
-    }
-    let set: Vec<String> = assignments.iter().map(|(column, _)| format!("{column} = ?")).collect();
+) -> crate::ports::Statement {
+    let set: Vec<String> = if assignments.is_empty() {
+        vec!["created_at = created_at".into()]
+    } else {
+        assignments.iter().map(|(column, _)| format!("{column} = ?")).collect()
+    };
     let mut values: Vec<Value> = assignments.into_iter().map(|(_, v)| v).collect();
     values.extend(key_values);
-    Some(crate::ports::Statement::new(format!("UPDATE {table} SET {} WHERE {key}", set.join(", ")), values))
-}
-
-/// A write that changes nothing but, guarded with `expect_changes(1)`, says whether the row
-/// `key` names exists.
-pub fn exists(table: &str, key: &str, key_values: Vec<Value>) -> crate::ports::Statement {
-    crate::ports::Statement::new(
-        format!("UPDATE {table} SET created_at = created_at WHERE {key}"),
-        key_values,
-    )
+    crate::ports::Statement::new(format!("UPDATE {table} SET {} WHERE {key}", set.join(", ")), values)
 }
 
 /// Restores `fields` on the one row of `table` that `key` matches: 204, or `missing` when
@@ -149,8 +142,7 @@ pub async fn restore_row(
     missing: crate::ErrorType,
 ) -> Result<crate::Response, AppwriteError> {
     let set = assignments(&ctx.params, fields, &[], ctx.ports.clock.now_ms())?;
-    let statement =
-        update(table, set, key, key_values.clone()).unwrap_or_else(|| exists(table, key, key_values));
+    let statement = update(table, set, key, key_values);
     ctx.ports.sql.batch(vec![statement.expect_changes(1)]).await.map_err(|e| match e {
         crate::ports::StoreError::GuardFailed { .. } => AppwriteError::from(missing),
         other => AppwriteError::internal(other),
@@ -201,9 +193,11 @@ mod tests {
     }
 
     #[test]
-    fn nothing_to_set_is_no_statement() {
-        assert!(update("users", Vec::new(), "id = ?", vec![]).is_none());
+    fn nothing_to_set_still_matches_the_row() {
+        let statement = update("users", Vec::new(), "id = ?", vec!["u".into()]);
+        assert_eq!(statement.sql, "UPDATE users SET created_at = created_at WHERE id = ?");
         let statement = update("users", vec![("created_at", Value::Integer(1))], "id = ?", vec!["u".into()]);
-        assert!(statement.is_some());
+        assert_eq!(statement.sql, "UPDATE users SET created_at = ? WHERE id = ?");
+        assert_eq!(statement.params.len(), 2);
     }
 }

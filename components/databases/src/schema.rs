@@ -496,7 +496,7 @@ pub async fn restore_database(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> 
 /// a migrated collection's times, and its `attributes`' and `indexes`' (`[{key, $createdAt,
 /// $updatedAt}]`).
 pub async fn restore_collection(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    use edgewrite_core::system_fields::{assignments, exists, item_assignments, item_text, items, update};
+    use edgewrite_core::system_fields::{assignments, item_assignments, item_text, items, update};
     let now = ctx.ports.clock.now_ms();
     let set = assignments(&ctx.params, &TIMES, &["attributes", "indexes"], now)?;
     let database = ctx.params.required_text("databaseId", 36)?;
@@ -505,9 +505,8 @@ pub async fn restore_collection(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
     // Each statement with the error its matching no row means; the collection's first, so a
     // missing collection is named as such.
     let row = "database_seq = (SELECT seq FROM databases WHERE id = ?) AND id = ?";
-    let collection_statement =
-        update("collections", set, row, ids()).unwrap_or_else(|| exists("collections", row, ids()));
-    let mut batch = vec![(collection_statement.expect_changes(1), ErrorType::CollectionNotFound)];
+    let mut batch =
+        vec![(update("collections", set, row, ids()).expect_changes(1), ErrorType::CollectionNotFound)];
     let owner = "(SELECT c.seq FROM collections c JOIN databases d ON c.database_seq = d.seq WHERE d.id = ? AND c.id = ?)";
     for (list, table, missing) in [
         ("attributes", "attributes", ErrorType::AttributeNotFound),
@@ -519,9 +518,7 @@ pub async fn restore_collection(ctx: &Ctx<'_>) -> Result<Response, AppwriteError
             let mut values = ids();
             values.push(key.into());
             let key = format!("collection_seq = {owner} AND key = ?");
-            let statement =
-                update(table, set, &key, values.clone()).unwrap_or_else(|| exists(table, &key, values));
-            batch.push((statement.expect_changes(1), missing));
+            batch.push((update(table, set, &key, values).expect_changes(1), missing));
         }
     }
     let (statements, errors): (Vec<_>, Vec<_>) = batch.into_iter().unzip();

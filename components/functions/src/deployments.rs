@@ -698,7 +698,7 @@ pub async fn duplicate(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// only): a migrated deployment's id (`$id`; the function's active deployment and its
 /// executions follow it) and times.
 pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    use edgewrite_core::system_fields::{assignments, exists, update, TIMES};
+    use edgewrite_core::system_fields::{assignments, update, TIMES};
     let mut set = assignments(&ctx.params, &TIMES, &["$id"], ctx.ports.clock.now_ms())?;
     let f = functions::load(ctx).await?;
     let d = load(ctx, &f).await?;
@@ -718,9 +718,7 @@ pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ));
     }
     let row = vec![Value::Integer(d.seq)];
-    let deployment = update("deployments", set, "seq = ?", row.clone())
-        .unwrap_or_else(|| exists("deployments", "seq = ?", row));
-    batch.insert(0, deployment.expect_changes(1));
+    batch.insert(0, update("deployments", set, "seq = ?", row).expect_changes(1));
     ctx.ports.sql.batch(batch).await.map_err(|e| match e {
         StoreError::GuardFailed { .. } => not_found(),
         StoreError::Constraint(_) => {

@@ -463,16 +463,12 @@ pub fn specifications(ctx: &Ctx<'_>) -> Response {
 /// times, and its `variables`' ids and times (`[{key, $id, $createdAt, $updatedAt}]`). The CLI
 /// calls it after the deployments, whose activation changes the function.
 pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    use edgewrite_core::system_fields::{
-        assignments, exists, item_assignments, item_text, items, update, TIMES,
-    };
+    use edgewrite_core::system_fields::{assignments, item_assignments, item_text, items, update, TIMES};
     let now = ctx.ports.clock.now_ms();
     let set = assignments(&ctx.params, &TIMES, &["variables"], now)?;
     let f = load(ctx).await?;
     let row = vec![Value::Integer(f.seq)];
-    let function = update("functions", set, "seq = ?", row.clone())
-        .unwrap_or_else(|| exists("functions", "seq = ?", row));
-    let mut batch = vec![function];
+    let mut batch = vec![update("functions", set, "seq = ?", row)];
     for variable in items(&ctx.params, "variables")? {
         let key = item_text(&variable, "variables", "key")?;
         let mut fields = item_assignments(&variable, &TIMES, &["key", "$id"], now)?;
@@ -483,10 +479,7 @@ pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             fields.push(("id", id.into()));
         }
         let key_values = vec![Value::Integer(f.seq), key.into()];
-        let statement =
-            update("function_variables", fields, "function_seq = ? AND key = ?", key_values.clone())
-                .unwrap_or_else(|| exists("function_variables", "function_seq = ? AND key = ?", key_values));
-        batch.push(statement);
+        batch.push(update("function_variables", fields, "function_seq = ? AND key = ?", key_values));
     }
     let statements: Vec<Statement> = batch.into_iter().map(|s| s.expect_changes(1)).collect();
     ctx.ports.sql.batch(statements).await.map_err(|e| match e {

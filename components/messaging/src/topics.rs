@@ -330,7 +330,7 @@ pub async fn subscribe(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .map_err(|e| match e {
             StoreError::Constraint(_) => AppwriteError::new(
                 ErrorType::SubscriberAlreadyExists,
-                "Subscriber with the request ID already exists, or the target is already subscribed to the topic.",
+                "Subscriber with the request ID already or the target is already subscribed to the topic.",
             ),
             other => AppwriteError::internal(other),
         })?;
@@ -412,23 +412,21 @@ pub async fn unsubscribe(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// times, and its `subscribers`' (`[{$id, $createdAt, $updatedAt}]`). The CLI calls it after
 /// the subscribers, which change the topic.
 pub async fn restore(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
-    use edgewrite_core::system_fields::{
-        assignments, exists, item_assignments, item_text, items, update, TIMES,
-    };
+    use edgewrite_core::system_fields::{assignments, item_assignments, item_text, items, update, TIMES};
     let now = ctx.ports.clock.now_ms();
     let set = assignments(&ctx.params, &TIMES, &["subscribers"], now)?;
     let topic = ctx.params.required_text("topicId", 36)?;
     // The topic's first, so a missing topic is named as such; subscribers' after.
-    let topic_statement = update("topics", set, "id = ?", vec![topic.clone().into()])
-        .unwrap_or_else(|| exists("topics", "id = ?", vec![topic.clone().into()]));
-    let mut batch = vec![(topic_statement, ErrorType::TopicNotFound)];
+    let mut batch =
+        vec![(update("topics", set, "id = ?", vec![topic.clone().into()]), ErrorType::TopicNotFound)];
     for subscriber in items(&ctx.params, "subscribers")? {
         let id = item_text(&subscriber, "subscribers", "$id")?;
         let times = item_assignments(&subscriber, &TIMES, &["$id"], now)?;
         let key = vec![topic.clone().into(), id.into()];
-        let statement = update("subscribers", times, "topic_id = ? AND id = ?", key.clone())
-            .unwrap_or_else(|| exists("subscribers", "topic_id = ? AND id = ?", key));
-        batch.push((statement, ErrorType::SubscriberNotFound));
+        batch.push((
+            update("subscribers", times, "topic_id = ? AND id = ?", key),
+            ErrorType::SubscriberNotFound,
+        ));
     }
     let (statements, errors): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|(s, e)| (s.expect_changes(1), e)).unzip();
