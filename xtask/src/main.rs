@@ -257,6 +257,11 @@ fn tap_counts(tap: &str) -> (u64, u64, u64) {
 
 fn test() -> Result<()> {
     let started = Instant::now();
+    // A whole-suite run gains nothing from incremental caches and they double the debug target's
+    // size; a developer who wants them sets CARGO_INCREMENTAL themselves.
+    if std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        std::env::set_var("CARGO_INCREMENTAL", "0");
+    }
     let mut tools = tools::ensure(true)?;
     tools.chromium = tools::chromium();
     tools.python_sdk = tools::python_sdk();
