@@ -109,6 +109,12 @@ impl Server {
             .stdin(Stdio::null())
             // Its own process group, so stopping it stops workerd too, and Ctrl-C reaches only us.
             .process_group(0);
+        // wrangler's local traces (on unless X_LOCAL_OBSERVABILITY says otherwise) cost more CPU
+        // than serving a read: each SQL statement becomes a span that a collector Worker writes
+        // to SQLite. Production has no such collector, so local runs leave it off unless asked.
+        if std::env::var_os("X_LOCAL_OBSERVABILITY").is_none() {
+            cmd.env("X_LOCAL_OBSERVABILITY", "false");
+        }
         for (k, v) in vars {
             cmd.arg("--var").arg(format!("{k}:{v}"));
         }
