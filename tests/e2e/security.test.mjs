@@ -476,6 +476,55 @@ test('sessions: a credential naming another user, a guessed secret or a malforme
   assert.equal((await raw('/account', { headers: { cookie: `${cookie}=${bob.session.secret}` } })).json.$id, bob.user.$id);
 });
 
+test('sessions: what a session stands for changes with the very next request: teams, roles, labels, MFA, sign-out, block', async () => {
+  // The project's object answers a session's identity from a cache; every change below is a
+  // write that must clear it before the next request is served.
+  const who = await userClient();
+  const headers = sessionHeaders(who);
+  const admin = adminClient();
+  const teams = new node.Teams(admin);
+  const users = new node.Users(admin);
+  const account = new node.Account(who.client);
+  const me = who.user.$id;
+  assert.ok((await rolesFor(headers)).includes(`user:${me}`));
+  const team = await teams.create({ teamId: node.ID.unique(), name: 'cache' });
+  const membership = await teams.createMembership({ teamId: team.$id, roles: ['editor'], userId: me });
+  let roles = await rolesFor(headers);
+  assert.ok(roles.includes(`team:${team.$id}`) && roles.includes(`team:${team.$id}/editor`), roles.join());
+  await teams.updateMembership({ teamId: team.$id, membershipId: membership.$id, roles: ['viewer'] });
+  roles = await rolesFor(headers);
+  assert.ok(roles.includes(`team:${team.$id}/viewer`) && !roles.includes(`team:${team.$id}/editor`), roles.join());
+  await teams.deleteMembership({ teamId: team.$id, membershipId: membership.$id });
+  assert.ok(!(await rolesFor(headers)).some((r) => r.includes(team.$id)));
+  await teams.createMembership({ teamId: team.$id, roles: ['owner'], userId: me });
+  assert.ok((await rolesFor(headers)).includes(`team:${team.$id}/owner`));
+  await teams.delete({ teamId: team.$id });
+  assert.ok(!(await rolesFor(headers)).some((r) => r.includes(team.$id)));
+  await users.updateLabels({ userId: me, labels: ['vip'] });
+  assert.ok((await rolesFor(headers)).includes('label:vip'));
+  await users.updateEmailVerification({ userId: me, emailVerification: true });
+  assert.ok((await rolesFor(headers)).includes(`user:${me}/verified`));
+  assert.equal((await account.get()).emailVerification, true);
+  await users.updateName({ userId: me, name: 'Renamed' });
+  assert.equal((await account.get()).name, 'Renamed');
+  // MFA turned on for a user with a verified email: the one-factor session now owes a second.
+  await users.updateMfa({ userId: me, mfa: true });
+  await rejectsWith(assert, account.get(), 401, 'user_more_factors_required');
+  await users.updateMfa({ userId: me, mfa: false });
+  assert.equal((await account.get()).$id, me);
+  // Signing out ends that session at once, for the SDK and raw requests alike; blocking the
+  // user ends the rest.
+  const second = await new node.Account(admin).createEmailPasswordSession({ email: who.email, password: who.password });
+  const secondAccount = new node.Account(new node.Client().setEndpoint(endpoint).setProject(projectId).setSession(second.secret));
+  assert.equal((await secondAccount.get()).$id, me);
+  await account.deleteSession({ sessionId: 'current' });
+  await rejectsWith(assert, account.get(), 401, 'general_unauthorized_scope');
+  assert.ok(!(await rolesFor(headers)).includes(`user:${me}`));
+  assert.equal((await secondAccount.get()).$id, me);
+  await users.updateStatus({ userId: me, status: false });
+  await rejectsWith(assert, secondAccount.get(), 401, 'general_unauthorized_scope');
+});
+
 test('sessions: a user cannot read, extend or end another user\'s session, nor take over its email', async () => {
   const { alice, bob } = await jwtWorld();
   const account = new node.Account(alice.client);

@@ -41,7 +41,8 @@ pub async fn current_user<'c>(ctx: &'c Ctx<'_>) -> Result<(User, &'c UserCaller)
 }
 
 async fn reload(ctx: &Ctx<'_>, id: &str) -> Result<User, AppwriteError> {
-    let rows = ctx.ports.sql.query(select_user(id)).await.map_err(AppwriteError::internal)?;
+    let statement = select_user(id).cached(edgewrite_core::ports::CachedRead::Identity);
+    let rows = ctx.ports.sql.query(statement).await.map_err(AppwriteError::internal)?;
     User::first(&rows).ok_or_else(|| AppwriteError::from(ErrorType::UserNotFound))
 }
 

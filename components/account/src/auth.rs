@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use edgewrite_core::identity::{Authenticator, Caller, Credentials, Impersonation, UserCaller};
-use edgewrite_core::ports::{Ports, Rows, Statement, Value};
+use edgewrite_core::ports::{CachedRead, Ports, Rows, Statement, Value};
 use edgewrite_core::{AppwriteError, ErrorType};
 
 use crate::jwt;
@@ -197,20 +197,24 @@ async fn signed_in(credentials: &Credentials, ports: &Ports<'_>) -> Result<Optio
     let mut found = None;
     if let Some(cred) = &credentials.session {
         let hash = Value::Blob(secret_hash(&cred.secret));
+        // Every signed-in request asks this, so it may come from the object's identity cache:
+        // the statements leave the clock out and the expiry is checked here.
         let out = ports
             .sql
             .batch(vec![
                 Statement::new(
                     format!(
                         "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-                         WHERE s.secret_hash = ? AND s.expire > ?"
+                         WHERE s.secret_hash = ?"
                     ),
-                    vec![hash.clone(), Value::Integer(now)],
-                ),
+                    vec![hash.clone()],
+                )
+                .cached(CachedRead::Identity),
                 crate::teams::caller_memberships_statement(
-                    "(SELECT user_id FROM sessions WHERE secret_hash = ? AND expire > ?)",
-                    vec![hash, Value::Integer(now)],
-                ),
+                    "(SELECT user_id FROM sessions WHERE secret_hash = ?)",
+                    vec![hash],
+                )
+                .cached(CachedRead::Identity),
             ])
             .await
             .map_err(AppwriteError::internal)?;
@@ -218,7 +222,7 @@ async fn signed_in(credentials: &Credentials, ports: &Ports<'_>) -> Result<Optio
             .first()
             .and_then(|r| r.rows.first())
             .and_then(|r| session_and_user(r))
-            .filter(|(s, _, _)| s.user_id == cred.id)
+            .filter(|(s, _, _)| s.user_id == cred.id && s.expire > now)
             .map(|(s, u, pending)| (s, u, pending, out.get(1).cloned()));
     }
     let Some(token) = &credentials.jwt else {

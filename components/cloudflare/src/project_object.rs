@@ -13,8 +13,8 @@ use std::rc::Rc;
 
 use async_trait::async_trait;
 use edgewrite_core::identity::{Authenticator, Credentials, SessionCredential};
+use edgewrite_core::ports::{CachedRead, Rows, Sql, Statement, StoreError, Value};
 use edgewrite_core::ports::{Event, Ports};
-use edgewrite_core::ports::{Rows, Sql, Statement, StoreError, Value};
 use edgewrite_realtime::{Action, Connection, Sequencer};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -37,7 +37,7 @@ pub struct ProjectDatabase {
     /// Random per instance: the test hook tells tests whether the object was evicted.
     instance: String,
     sequencer: RefCell<Sequencer>,
-    schema_cache: RefCell<SchemaCache>,
+    read_cache: RefCell<ReadCache>,
 }
 
 /// Test hook (mounted with `EDGEWRITE_TEST_ROUTES=1`): `GET …?project=P` answers the project
@@ -63,7 +63,7 @@ impl DurableObject for ProjectDatabase {
             migrated: Cell::new(false),
             instance,
             sequencer: RefCell::default(),
-            schema_cache: RefCell::default(),
+            read_cache: RefCell::default(),
         }
     }
 
@@ -184,7 +184,7 @@ impl ProjectDatabase {
     }
 
     pub(crate) fn sql(&self) -> LocalSql<'_> {
-        LocalSql { state: &self.state, schema_cache: &self.schema_cache }
+        LocalSql { state: &self.state, read_cache: &self.read_cache }
     }
 
     /// Applies the system migrations once per instance, and starts the realtime sequencer
@@ -418,25 +418,51 @@ fn reply(status: u16, headers: edgewrite_core::http::Headers, reply: &Reply) -> 
 /// The object's own SQLite, behind the `Sql` port.
 pub(crate) struct LocalSql<'a> {
     state: &'a State,
-    schema_cache: &'a RefCell<SchemaCache>,
+    read_cache: &'a RefCell<ReadCache>,
 }
 
-/// The rows of [`Statement::schema_read`] statements, by statement and parameters. Every write
-/// of the project goes through this object, so clearing the cache on each write that names a
-/// schema table keeps it exact.
+/// The rows of [`Statement::cached`] reads, by kind, statement and parameters. Every write of
+/// the project goes through this object, so clearing a kind on each write that names one of its
+/// tables keeps it exact.
 #[derive(Default)]
-pub(crate) struct SchemaCache(std::collections::HashMap<String, Rows>);
+pub(crate) struct ReadCache(std::collections::HashMap<CachedRead, std::collections::HashMap<String, Rows>>);
 
-/// More entries than a project's schema needs means something keys badly: start over.
-const SCHEMA_CACHE_ENTRIES: usize = 1024;
+/// Entries kept per kind (a schema needs far fewer; identities are one per session in use):
+/// past it, that kind starts over. About a kilobyte each.
+const READ_CACHE_ENTRIES: usize = 1024;
 
 fn cache_key(statement: &Statement) -> String {
     format!("{}\u{0}{:?}", statement.sql, statement.params)
 }
 
-/// Whether a write may change what a schema read returns.
-fn names_schema_table(statement: &Statement) -> bool {
-    ["databases", "collections", "attributes", "indexes"].iter().any(|t| statement.sql.contains(t))
+impl ReadCache {
+    fn read(
+        &mut self,
+        kind: CachedRead,
+        statement: &Statement,
+        sql: &SqlStorage,
+    ) -> Result<Rows, StoreError> {
+        let entries = self.0.entry(kind).or_default();
+        let key = cache_key(statement);
+        if let Some(rows) = entries.get(&key) {
+            return Ok(rows.clone());
+        }
+        let rows = run(sql, statement)?;
+        if entries.len() >= READ_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, rows.clone());
+        Ok(rows)
+    }
+
+    /// Forgets every kind a statement of the write `batch` may change.
+    fn clear_for(&mut self, batch: &[Statement]) {
+        for kind in CachedRead::ALL {
+            if batch.iter().any(|s| kind.changed_by(s)) {
+                self.0.remove(&kind);
+            }
+        }
+    }
 }
 
 fn js_error(e: worker::Error) -> StoreError {
@@ -513,29 +539,16 @@ impl Sql for LocalSql<'_> {
         // Reads need no transaction: the statements run back to back in one synchronous turn
         // of a single-threaded object, so no write can come between them.
         if statements.iter().all(|s| s.expect_changes.is_none() && crate::object_runtime::reads_only(s)) {
-            let mut cache = self.schema_cache.borrow_mut();
+            let mut cache = self.read_cache.borrow_mut();
             return statements
                 .iter()
-                .map(|statement| {
-                    if !statement.schema_read {
-                        return run(&sql, statement);
-                    }
-                    let key = cache_key(statement);
-                    if let Some(rows) = cache.0.get(&key) {
-                        return Ok(rows.clone());
-                    }
-                    let rows = run(&sql, statement)?;
-                    if cache.0.len() >= SCHEMA_CACHE_ENTRIES {
-                        cache.0.clear();
-                    }
-                    cache.0.insert(key, rows.clone());
-                    Ok(rows)
+                .map(|statement| match statement.cached {
+                    Some(kind) => cache.read(kind, statement, &sql),
+                    None => run(&sql, statement),
                 })
                 .collect();
         }
-        if statements.iter().any(names_schema_table) {
-            self.schema_cache.borrow_mut().0.clear();
-        }
+        self.read_cache.borrow_mut().clear_for(&statements);
         let raw: &JsValue = storage.as_raw().as_ref();
         let transaction_sync = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))
             .ok()

@@ -73,7 +73,7 @@ impl WireStatement {
             sql: self.sql,
             params: self.params.into_iter().map(WireValue::into_value).collect::<Result<_, _>>()?,
             expect_changes: self.expect_changes,
-            schema_read: false,
+            cached: None,
         })
     }
 }

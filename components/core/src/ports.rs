@@ -88,20 +88,48 @@ pub struct Statement {
     /// When set, a batch fails with [`StoreError::GuardFailed`] (and rolls back) unless this
     /// statement changed exactly this many rows: the `WHERE version = ?` guard of DESIGN.md.
     pub expect_changes: Option<u64>,
-    /// A read whose rows change only when the schema tables (`databases`, `collections`,
-    /// `attributes`, `indexes`) do: a runtime may answer it from a cache that every write
+    /// A read whose rows change only when the tables of its [`CachedRead`] do: a runtime
+    /// whose every write passes through it may answer the read from a cache that each write
     /// naming one of those tables clears.
-    pub schema_read: bool,
+    pub cached: Option<CachedRead>,
+}
+
+/// The kinds of cacheable reads, each with the tables whose writes may change its rows. The
+/// read must not depend on anything else, the clock included: a session's expiry is checked on
+/// the rows, not in the statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CachedRead {
+    /// Databases, collections, their attributes and indexes.
+    Schema,
+    /// Who a session is: its user, the user's teams and second factors.
+    Identity,
+}
+
+impl CachedRead {
+    pub const ALL: [CachedRead; 2] = [CachedRead::Schema, CachedRead::Identity];
+
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            CachedRead::Schema => &["databases", "collections", "attributes", "indexes"],
+            CachedRead::Identity => &["sessions", "users", "memberships", "teams", "mfa_authenticators"],
+        }
+    }
+
+    /// Whether `statement` (a write) may change what reads of this kind return. By name, so a
+    /// table that merely contains one (a collection called `users`) clears the cache too.
+    pub fn changed_by(self, statement: &Statement) -> bool {
+        self.tables().iter().any(|t| statement.sql.contains(t))
+    }
 }
 
 impl Statement {
     pub fn new(sql: impl Into<String>, params: Vec<Value>) -> Self {
-        Self { sql: sql.into(), params, expect_changes: None, schema_read: false }
+        Self { sql: sql.into(), params, expect_changes: None, cached: None }
     }
 
-    /// Marks a read of the schema tables only (see [`Statement::schema_read`]).
-    pub fn schema_read(mut self) -> Self {
-        self.schema_read = true;
+    /// Marks a read a runtime may cache (see [`Statement::cached`]).
+    pub fn cached(mut self, kind: CachedRead) -> Self {
+        self.cached = Some(kind);
         self
     }
 
@@ -480,5 +508,30 @@ pub mod std_ports {
             // Without a random source there is no safe way to mint ids or secrets.
             getrandom::fill(buf).expect("the OS random source is available");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CachedRead, Statement};
+
+    #[test]
+    fn a_cached_read_kind_is_cleared_by_writes_naming_its_tables_only() {
+        let write = |sql: &str| Statement::new(sql, vec![]);
+        for sql in [
+            "DELETE FROM sessions WHERE user_id = ?",
+            "UPDATE users SET status = ? WHERE id = ?",
+            "INSERT INTO memberships (id) VALUES (?)",
+            "DELETE FROM teams WHERE id = ?",
+            "UPDATE mfa_authenticators SET verified = 1",
+        ] {
+            assert!(CachedRead::Identity.changed_by(&write(sql)), "{sql}");
+            assert!(!CachedRead::Schema.changed_by(&write(sql)), "{sql}");
+        }
+        let schema = write("ALTER TABLE collections ADD COLUMN x");
+        assert!(CachedRead::Schema.changed_by(&schema) && !CachedRead::Identity.changed_by(&schema));
+        // A document write leaves both alone, unless its table's name contains one of theirs.
+        assert!(!CachedRead::ALL.iter().any(|k| k.changed_by(&write("INSERT INTO c_items (id) VALUES (?)"))));
+        assert!(CachedRead::Identity.changed_by(&write("INSERT INTO c_users_archive (id) VALUES (?)")));
     }
 }

@@ -2,7 +2,7 @@
 //! collections, attributes and indexes, and the per-collection tables that hold documents
 //! (`_db_docs_<seq>`) and their permissions (`_db_perms_<seq>`).
 
-use edgewrite_core::ports::{Rows, Statement, Value};
+use edgewrite_core::ports::{CachedRead, Rows, Statement, Value};
 use edgewrite_core::time::iso_from_ms;
 use edgewrite_core::{AppwriteError, Ctx, ErrorType};
 use serde_json::{json, Value as Json};
@@ -492,7 +492,7 @@ pub async fn load_collection_by(
         .sql
         .batch(vec![
             Statement::new(format!("SELECT {DATABASE_COLUMNS} FROM databases WHERE id = ?"), vec![database_id.clone().into()])
-                .schema_read(),
+                .cached(CachedRead::Schema),
             Statement::new(
                 format!(
                     "SELECT {} FROM collections c JOIN databases d ON d.seq = c.database_seq WHERE d.id = ? AND c.id = ?",
@@ -500,17 +500,17 @@ pub async fn load_collection_by(
                 ),
                 ids(),
             )
-            .schema_read(),
+            .cached(CachedRead::Schema),
             Statement::new(
                 format!("SELECT {ATTRIBUTE_COLUMNS} FROM attributes WHERE collection_seq = {seq_of} ORDER BY rowid"),
                 ids(),
             )
-            .schema_read(),
+            .cached(CachedRead::Schema),
             Statement::new(
                 format!("SELECT {INDEX_COLUMNS} FROM indexes WHERE collection_seq = {seq_of} ORDER BY rowid"),
                 ids(),
             )
-            .schema_read(),
+            .cached(CachedRead::Schema),
         ])
         .await
         .map_err(AppwriteError::internal)?;
