@@ -26,7 +26,7 @@ test('user lifecycle: create, get, update every field, block, delete', async () 
   const created = await u.create({ userId: node.ID.unique(), email, password: PASSWORD, name: 'Life' });
   assert.equal(created.email, email);
   assert.equal(created.hash, 'argon2');
-  assert.match(created.password, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  assert.match(created.password, /^\$argon2id\$v=19\$m=7168,t=5,p=1\$/);
   assert.equal(created.hashOptions.type, 'argon2');
   assert.equal(created.targets.length, 1, 'an email target is created with the user');
   assert.equal(created.targets[0].providerType, 'email');

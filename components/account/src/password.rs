@@ -1,5 +1,6 @@
 //! Password hashing and policy (`appwrite-api.md` §10). New hashes are Argon2id, by default with
-//! OWASP's parameters (m=19456 KiB, t=2, p=1), as PHC strings so parameters can change; any
+//! one of OWASP's equivalent parameter sets (m=7168 KiB, t=5, p=1: the least CPU in wasm and
+//! the least memory of the five), as PHC strings so parameters can change; any
 //! Argon2 PHC string (Appwrite's own parameters included) verifies.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -236,7 +237,7 @@ mod tests {
         let rng = Counter(std::cell::Cell::new(0));
         let policy = PasswordPolicy::default();
         let h = hash("correct horse", &rng, &policy).unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
         assert!(verify("correct horse", &h));
         assert!(!verify("correct horsE", &h));
         assert!(!needs_rehash(&h, &policy));

@@ -67,13 +67,13 @@ pub struct PasswordPolicy {
     /// Refuse the 10,000 most common passwords (`EDGEWRITE_PASSWORD_DICTIONARY`, default on).
     pub dictionary: bool,
     /// Argon2id memory (KiB), time cost and parallelism for new hashes
-    /// (`EDGEWRITE_ARGON2=m,t,p`, default OWASP's `19456,2,1`).
+    /// (`EDGEWRITE_ARGON2=m,t,p`, default `7168,5,1`, one of OWASP's equivalent sets).
     pub argon2: (u32, u32, u32),
 }
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { history: 0, personal_data: false, dictionary: true, argon2: (19_456, 2, 1) }
+        Self { history: 0, personal_data: false, dictionary: true, argon2: (7_168, 5, 1) }
     }
 }
 
