@@ -425,14 +425,32 @@ pub(crate) struct LocalSql<'a> {
 /// the project goes through this object, so clearing a kind on each write that names one of its
 /// tables keeps it exact.
 #[derive(Default)]
-pub(crate) struct ReadCache(std::collections::HashMap<CachedRead, std::collections::HashMap<String, Rows>>);
+pub(crate) struct ReadCache(std::collections::HashMap<CachedRead, CachedRows>);
 
-/// Entries kept per kind (a schema needs far fewer; identities are one per session in use):
-/// past it, that kind starts over. About a kilobyte each.
-const READ_CACHE_ENTRIES: usize = 1024;
+#[derive(Default)]
+pub(crate) struct CachedRows {
+    rows: std::collections::HashMap<String, Rows>,
+    /// The keys' and values' bytes, roughly.
+    bytes: usize,
+}
+
+/// What one kind may hold, in bytes of keys and values: identities are one per session in use
+/// and a user's row may carry 64 kB of preferences, so a count alone would not bound the
+/// isolate's memory (128 MB). Past it, that kind starts over.
+const READ_CACHE_BYTES: usize = 2 << 20;
 
 fn cache_key(statement: &Statement) -> String {
     format!("{}\u{0}{:?}", statement.sql, statement.params)
+}
+
+fn size_of(rows: &Rows) -> usize {
+    let value = |v: &Value| match v {
+        Value::Text(s) => s.len() + 24,
+        Value::Blob(b) => b.len() + 24,
+        _ => 16,
+    };
+    rows.rows.iter().flatten().map(value).sum::<usize>()
+        + rows.columns.iter().map(|c| c.len() + 24).sum::<usize>()
 }
 
 impl ReadCache {
@@ -442,16 +460,20 @@ impl ReadCache {
         statement: &Statement,
         sql: &SqlStorage,
     ) -> Result<Rows, StoreError> {
-        let entries = self.0.entry(kind).or_default();
+        let cached = self.0.entry(kind).or_default();
         let key = cache_key(statement);
-        if let Some(rows) = entries.get(&key) {
+        if let Some(rows) = cached.rows.get(&key) {
             return Ok(rows.clone());
         }
         let rows = run(sql, statement)?;
-        if entries.len() >= READ_CACHE_ENTRIES {
-            entries.clear();
+        let bytes = key.len() + size_of(&rows);
+        if cached.bytes + bytes > READ_CACHE_BYTES {
+            *cached = CachedRows::default();
         }
-        entries.insert(key, rows.clone());
+        if bytes <= READ_CACHE_BYTES {
+            cached.bytes += bytes;
+            cached.rows.insert(key, rows.clone());
+        }
         Ok(rows)
     }
 
