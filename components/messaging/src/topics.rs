@@ -330,7 +330,7 @@ pub async fn subscribe(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         .map_err(|e| match e {
             StoreError::Constraint(_) => AppwriteError::new(
                 ErrorType::SubscriberAlreadyExists,
-                "Subscriber with the request ID already or the target is already subscribed to the topic.",
+                "Subscriber with the request ID already exists, or the target is already subscribed to the topic.",
             ),
             other => AppwriteError::internal(other),
         })?;
