@@ -617,7 +617,7 @@ fn bench() -> Result<()> {
     let tools = tools::ensure(true)?;
     let mut artifacts = vec![build::worker(&tools)?];
     artifacts.extend(build::spin()?);
-    let spin_host = build::spin_host()?;
+    let spin_host = build::spin_host_optimised()?;
     let mut results = serde_json::json!({});
     for runtime in [Runtime::Workerd, Runtime::SpinHost(&spin_host)] {
         results[runtime.name()] = bench_runtime(&tools, runtime)?;

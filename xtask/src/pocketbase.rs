@@ -21,7 +21,7 @@ pub fn bench() -> Result<()> {
     let pocketbase = tools::pocketbase()?;
     build::worker(&tools)?;
     build::spin()?;
-    let spin_host = build::spin_host()?;
+    let spin_host = build::spin_host_optimised()?;
     let run_dir = repo_root().join("target/bench/vs-pocketbase");
     let _ = std::fs::remove_dir_all(&run_dir);
     for dir in ["pocketbase", "edgewrite", "spin", "hello"] {

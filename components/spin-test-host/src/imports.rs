@@ -217,6 +217,16 @@ impl<T: Send> sqlite::HostConnectionWithStore<T> for Spin {
             Ok((out.columns, rows, done))
         })
     }
+
+    /// As in Spin: answered on the spot from the connection, not from a blocking thread, so the
+    /// guest asks without giving up its turn.
+    async fn changes_async(accessor: &Accessor<T, Self>, connection: Resource<Connection>) -> u64 {
+        let Ok(conn) = accessor.with(|mut a| a.get().table.get(&connection).map(|c| c.0.clone())) else {
+            return 0;
+        };
+        let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.changes()
+    }
 }
 
 impl kv::Host for SpinData<'_> {}

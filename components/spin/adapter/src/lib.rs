@@ -120,6 +120,7 @@ impl Runtime for SpinRuntime {
     /// Every project opens the app's one database (see the crate docs).
     async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError> {
         let sql = SpinSql::open(DATABASE).await?;
+        sql.sync_at_checkpoints().await;
         if !MIGRATED.load(Ordering::Acquire) {
             sql.use_write_ahead_log().await;
             edgewrite_sql::migrate(&sql, SystemClock.now_ms()).await?;
