@@ -228,6 +228,12 @@ fn dev_settings(dev_vars: &str, env: &[(String, String)], project: &str, key: &s
             None => settings.push((name, value)),
         }
     }
+    // The project the ready line names is always served, whatever list was given.
+    if let Some((_, projects)) = settings.iter_mut().find(|(n, _)| n == "EDGEWRITE_PROJECTS") {
+        if !projects.split(',').any(|p| p.trim() == project) {
+            *projects = format!("{project},{projects}");
+        }
+    }
     settings
 }
 
@@ -749,6 +755,14 @@ mod tests {
         assert_eq!(get("EDGEWRITE_API_KEY"), Some("the-key"));
         assert_eq!(get("EDGEWRITE_PROJECTS"), Some("dev"));
         assert_eq!((get("EDGEWRITE_PORT"), get("OTHER"), get("PATH")), (None, None, None));
+
+        let more = [("EDGEWRITE_PROJECTS".to_string(), "shop, blog".to_string())];
+        let settings = super::dev_settings("", &more, "dev", "the-key");
+        let served = settings.iter().find(|(n, _)| n == "EDGEWRITE_PROJECTS").map(|(_, v)| v.as_str());
+        assert_eq!(served, Some("dev,shop, blog"), "the ready line's project is served too");
+        let settings = super::dev_settings("", &more, "blog", "the-key");
+        let served = settings.iter().find(|(n, _)| n == "EDGEWRITE_PROJECTS").map(|(_, v)| v.as_str());
+        assert_eq!(served, Some("shop, blog"));
     }
 
     #[test]
