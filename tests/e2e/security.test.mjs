@@ -366,6 +366,9 @@ test('jwt: alg none, a wrong key, an edited payload and garbage are 401 user_jwt
     'non-ascii': `${header}.${payload}.ßig`,
     'SQL in the claims': forgeJwt({ ...asBob, userId: "' OR '1'='1", sessionId: "' OR 1=1 --" }),
   };
+  // A real Spin answers a header value that is not UTF-8 with an empty 500 before any component
+  // runs (spin-trigger-http's prepare_request_headers); the test host hands it to edgewrite.
+  if (process.env.EDGEWRITE_SPIN_UP) delete forged['non-ascii'];
   for (const [what, token] of Object.entries(forged)) {
     const res = await raw('/account', { headers: { 'x-appwrite-jwt': token } });
     assertAppwriteError(assert, res, 401, 'user_jwt_invalid');

@@ -7,7 +7,6 @@ mod server;
 mod spin_check;
 mod tools;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,9 +102,14 @@ fn build_cmd(spin: bool) -> Result<()> {
     Ok(())
 }
 
+/// Whether a real `spin` is on PATH.
+fn spin_on_path() -> bool {
+    Command::new("spin").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
 fn dev(spin: bool) -> Result<()> {
     let tools = tools::ensure(spin)?;
-    let real_spin = spin && Command::new("spin").arg("--version").output().is_ok_and(|o| o.status.success());
+    let real_spin = spin && spin_on_path();
     let spin_host = match (spin, real_spin) {
         (true, true) => {
             build::spin()?;
@@ -165,20 +169,7 @@ fn dev(spin: bool) -> Result<()> {
             Some(host) => Server::spin_host(host, port, &state.join("spin"), &known, None)?,
             None => {
                 eprintln!("serving under Spin (`spin up`)");
-                let mut cmd = Command::new("spin");
-                cmd.arg("up")
-                    .current_dir(repo_root())
-                    .args(["--listen", &format!("127.0.0.1:{port}")])
-                    .arg("--state-dir")
-                    .arg(state.join("spin-up"))
-                    .stdin(std::process::Stdio::null())
-                    .process_group(0);
-                // As SPIN_VARIABLE_* in its environment rather than `--variable` arguments: a
-                // password or key on a command line is any local user's to read.
-                for (k, v) in &known {
-                    cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
-                }
-                Server::spawn(cmd, port, "/v1/health/version", None, "spin up")?
+                Server::spin_up(port, &state.join("spin-up"), &known, None)?
             }
         }
     } else {
@@ -342,13 +333,15 @@ enum Runtime<'a> {
     Workerd,
     /// The Spin components under the test host (the binary's path).
     SpinHost(&'a Path),
+    /// The Spin components under a real `spin up` (from PATH).
+    Spin,
 }
 
 impl Runtime<'_> {
     fn name(&self) -> &'static str {
         match self {
             Runtime::Workerd => "workerd",
-            Runtime::SpinHost(_) => "spin",
+            Runtime::SpinHost(_) | Runtime::Spin => "spin",
         }
     }
 
@@ -364,6 +357,7 @@ impl Runtime<'_> {
         match self {
             Runtime::Workerd => Server::workerd(tools, port, state, vars, Some(log), worker_logs),
             Runtime::SpinHost(host) => Server::spin_host(host, port, state, vars, Some(log)),
+            Runtime::Spin => Server::spin_up(port, state, vars, Some(log)),
         }
     }
 }
@@ -376,8 +370,15 @@ fn e2e_only(args: &[String]) -> Result<()> {
     let files: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
     let (passed, failed, _) = if args.iter().any(|a| a == "--spin") {
         build::spin()?;
-        let host = build::spin_host()?;
-        e2e(&tools, Runtime::SpinHost(&host), &files)?
+        // A real `spin` on PATH serves the components as a Spin user runs them; without one,
+        // the test host does (as in `cargo xtask test` and CI, which always use the host).
+        if spin_on_path() {
+            eprintln!("serving under Spin (`spin up` from PATH)");
+            e2e(&tools, Runtime::Spin, &files)?
+        } else {
+            let host = build::spin_host()?;
+            e2e(&tools, Runtime::SpinHost(&host), &files)?
+        }
     } else {
         build::worker(&tools)?;
         e2e(&tools, Runtime::Workerd, &files)?
@@ -480,7 +481,7 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
             ("EDGEWRITE_SMTP_USERNAME", "edgewrite"),
             ("EDGEWRITE_SMTP_PASSWORD", "sink-password"),
         ]),
-        Runtime::SpinHost(_) => vars.extend([
+        Runtime::SpinHost(_) | Runtime::Spin => vars.extend([
             ("EDGEWRITE_MAIL_API", "resend"),
             ("EDGEWRITE_MAIL_API_KEY", "re_test_key"),
             ("EDGEWRITE_MAIL_API_URL", sink_origin.as_str()),
@@ -550,6 +551,8 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
             .env("EDGEWRITE_PROJECT_ID", "test")
             .env("EDGEWRITE_API_KEY", &key)
             .env("EDGEWRITE_RUNTIME", runtime.name())
+            // The few tests that meet a real Spin's own behaviour before edgewrite's say so.
+            .env("EDGEWRITE_SPIN_UP", if matches!(runtime, Runtime::Spin) { "1" } else { "" })
             .env("EDGEWRITE_POLICIES_ON", "1")
             .env("EDGEWRITE_TEST_SMTP_PORT", &smtp_port)
             .env("EDGEWRITE_TEST_HTTP_SINK_PORT", &sink_port)

@@ -144,6 +144,25 @@ impl Server {
         Server::spawn(cmd, port, "/v1/health/version", log, "the Spin test host")
     }
 
+    /// Starts a real Spin (`spin up`, from PATH) on the app in `spin.toml`, with state under
+    /// `state` and `vars` as Spin variables. They go in as `SPIN_VARIABLE_*` in its environment
+    /// rather than `--variable` arguments: a password or key on a command line is any local
+    /// user's to read.
+    pub fn spin_up(port: u16, state: &Path, vars: &[(&str, &str)], log: Option<&Path>) -> Result<Server> {
+        let mut cmd = Command::new("spin");
+        cmd.arg("up")
+            .current_dir(repo_root())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(state)
+            .stdin(Stdio::null())
+            .process_group(0);
+        for (k, v) in vars {
+            cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
+        }
+        Server::spawn(cmd, port, "/v1/health/version", log, "spin up")
+    }
+
     /// Starts `cmd` (in a process group of its own, for [`Drop`]) and waits until `GET ready`
     /// answers 200.
     pub fn spawn(mut cmd: Command, port: u16, ready: &str, log: Option<&Path>, what: &str) -> Result<Server> {

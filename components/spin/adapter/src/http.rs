@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 
+use bytes::Buf;
 use bytes::Bytes;
 use edgewrite_core::serve::{body_limit, too_large, unreadable_body};
 use edgewrite_core::{Config, Method};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use spin_sdk::http::{FullBody, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 
 /// What [`crate::serve_http`] answers: the whole body is in memory (the core buffers it).
@@ -68,26 +69,71 @@ pub async fn to_core(
     core.client_ip = edgewrite_core::http::client_address(&core.headers, trusted, peer.as_deref());
     // Spin has no geodata of its own: only a proxy in front can name the country.
     core.country = edgewrite_core::http::client_country(&core.headers, &config.trusted_country_header, None);
-    let Some(limit) = body_limit(&core, method.is_some(), config)? else {
-        return Ok(core);
+    let limit = match body_limit(&core, method.is_some(), config) {
+        Ok(Some(limit)) => limit,
+        Ok(None) => return Ok(core),
+        Err(refused) => {
+            drain(std::pin::pin!(body)).await;
+            return Err(refused);
+        }
     };
-    // A chunked body has no length: stop reading once it passes the limit.
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => core.body = collected.to_bytes().to_vec(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(&core, config)),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading the request body");
+    // A chunked body has no length: stop keeping it once it passes the limit.
+    let mut body = std::pin::pin!(body);
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(mut frame) = frame.map_err(|e| tracing::warn!(error = %e, "reading the request body")) else {
             return Err(unreadable_body(&core, config));
+        };
+        let Some(data) = frame.data_mut() else { continue };
+        if kept.len() + data.remaining() > limit {
+            drain(body).await;
+            return Err(too_large(&core, config));
+        }
+        while data.has_remaining() {
+            let chunk = data.chunk();
+            kept.extend_from_slice(chunk);
+            let read = chunk.len();
+            data.advance(read);
         }
     }
+    core.body = kept;
     Ok(core)
 }
 
+/// How much more of a refused body is read (and dropped) before the refusal goes out.
+const DRAIN_BYTES: usize = 8 * 1024 * 1024;
+
+/// Reads and drops up to [`DRAIN_BYTES`] of what is left of a refused body. Spin's server closes
+/// the connection after the answer; if the client is still sending then, its TCP stack resets
+/// the connection and the client may never read the 413 (undici: "Response does not match the
+/// HTTP/1.1 protocol (Invalid EOF state)"). Past the bound the connection is closed anyway.
+async fn drain<B: http_body::Body>(mut body: std::pin::Pin<&mut B>) {
+    let mut read = 0;
+    while read <= DRAIN_BYTES {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.remaining()),
+            _ => return,
+        }
+    }
+}
+
 /// Converts the core's response, keeping repeated headers (`Set-Cookie`) as separate lines.
+///
+/// The body is whole, so its length goes in `Content-Length`: Spin streams a component's body,
+/// and without a length its HTTP server sends it chunked, often with the closing chunk as a
+/// second small write that waits for the client's delayed ACK (about 40 ms, on a fifth of
+/// keep-alive requests under `spin up`). Clients and SDKs also read a download's length from it.
 pub fn from_core(resp: edgewrite_core::Response) -> SpinResponse {
+    let length = resp.body.len();
     let mut out = Response::new(FullBody::new(Bytes::from(resp.body)));
     *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let bodiless = out.status().is_informational()
+        || out.status() == StatusCode::NO_CONTENT
+        || out.status() == StatusCode::NOT_MODIFIED;
     let headers = out.headers_mut();
+    if !bodiless && !resp.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-length")) {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     for (name, value) in resp.headers.iter() {
         match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             (Ok(name), Ok(value)) => {
