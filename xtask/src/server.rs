@@ -157,6 +157,12 @@ impl Server {
             .arg(state)
             .stdin(Stdio::null())
             .process_group(0);
+        // Only these settings: a SPIN_VARIABLE_* left in the caller's shell would reach the app.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SPIN_VARIABLE_") {
+                cmd.env_remove(name);
+            }
+        }
         for (k, v) in vars {
             cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
         }

@@ -72,7 +72,9 @@ pub async fn to_core(
         Ok(Some(limit)) => limit,
         Ok(None) => return Ok(core),
         Err(refused) => {
-            drain(std::pin::pin!(body)).await;
+            if worth_draining(&core, 0) {
+                drain(std::pin::pin!(body)).await;
+            }
             return Err(refused);
         }
     };
@@ -85,7 +87,9 @@ pub async fn to_core(
         };
         let Some(data) = frame.data_mut() else { continue };
         if kept.len() + data.remaining() > limit {
-            drain(body).await;
+            if worth_draining(&core, kept.len() + data.remaining()) {
+                drain(body).await;
+            }
             return Err(too_large(&core, config));
         }
         while data.has_remaining() {
@@ -101,6 +105,16 @@ pub async fn to_core(
 
 /// How much more of a refused body is read (and dropped) before the refusal goes out.
 const DRAIN_BYTES: usize = 8 * 1024 * 1024;
+
+/// Whether reading on (see [`drain`]) can end the body, `read` bytes in. Not when the client
+/// waits for `100 Continue` before sending (reading would invite the upload the 413 spares it),
+/// nor when its declared length is beyond the bound anyway.
+fn worth_draining(core: &edgewrite_core::Request, read: usize) -> bool {
+    let expects_continue =
+        core.header("expect").is_some_and(|e| e.trim().eq_ignore_ascii_case("100-continue"));
+    let declared = core.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    !expects_continue && declared.is_none_or(|n| n.saturating_sub(read) <= DRAIN_BYTES)
+}
 
 /// Reads and drops up to [`DRAIN_BYTES`] of what is left of a refused body. Spin's server closes
 /// the connection after the answer; if the client is still sending then, its TCP stack resets
@@ -120,19 +134,23 @@ async fn drain<B: http_body::Body>(mut body: std::pin::Pin<&mut B>) {
 ///
 /// The body is whole, so its length goes in `Content-Length`: Spin streams a component's body
 /// and, without a length, sends it chunked, where clients and SDKs read a download's size from
-/// the header.
-pub fn from_core(resp: edgewrite_core::Response) -> SpinResponse {
+/// the header. The length is always the body's own (Spin fails a response whose body disagrees
+/// with it); an answer to `HEAD` (`head`), whose body the core emptied, and a 1xx, 204 or 304
+/// carry none.
+pub fn from_core(resp: edgewrite_core::Response, head: bool) -> SpinResponse {
     let length = resp.body.len();
     let mut out = Response::new(FullBody::new(Bytes::from(resp.body)));
     *out.status_mut() = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let bodiless = out.status().is_informational()
+    let bodiless = head
+        || out.status().is_informational()
         || out.status() == StatusCode::NO_CONTENT
         || out.status() == StatusCode::NOT_MODIFIED;
     let headers = out.headers_mut();
-    if !bodiless && !resp.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-length")) {
+    if !bodiless {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(length));
     }
-    for (name, value) in resp.headers.iter() {
+    for (name, value) in resp.headers.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+    {
         match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             (Ok(name), Ok(value)) => {
                 headers.append(name, value);
@@ -189,10 +207,17 @@ mod tests {
         resp.headers.append("set-cookie", "b=2");
         resp.headers.append("x-bad", "line\nbreak");
         resp.body = b"{}".to_vec();
-        let out = from_core(resp);
+        resp.headers.append("content-length", "999");
+        let out = from_core(resp, false);
         assert_eq!(out.status(), StatusCode::CREATED);
         assert_eq!(out.headers().get("content-length").unwrap(), "2");
-        assert!(from_core(edgewrite_core::Response::new(204)).headers().get("content-length").is_none());
+        assert!(from_core(edgewrite_core::Response::new(204), false)
+            .headers()
+            .get("content-length")
+            .is_none());
+        let mut head = edgewrite_core::Response::new(200);
+        head.headers.append("content-length", "1024");
+        assert!(from_core(head, true).headers().get("content-length").is_none());
         let cookies: Vec<_> = out.headers().get_all("set-cookie").iter().collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
         assert!(out.headers().get("x-bad").is_none());

@@ -120,9 +120,8 @@ impl Runtime for SpinRuntime {
     /// Every project opens the app's one database (see the crate docs).
     async fn open_project<'s>(&'s self, project: &str) -> Result<ProjectStores<'s>, StoreError> {
         let sql = SpinSql::open(DATABASE).await?;
-        sql.sync_at_checkpoints().await;
+        sql.use_write_ahead_log().await;
         if !MIGRATED.load(Ordering::Acquire) {
-            sql.use_write_ahead_log().await;
             edgewrite_sql::migrate(&sql, SystemClock.now_ms()).await?;
             MIGRATED.store(true, Ordering::Release);
         }
@@ -157,13 +156,14 @@ pub async fn serve_http(
     }
     let runtime = SpinRuntime::new(secrets);
     let config = Config::from_secrets(runtime.secrets());
+    let head = req.method() == spin_sdk::http::Method::HEAD;
     let core = match http::to_core(req, &config).await {
         Ok(core) => core,
-        Err(rejected) => return http::from_core(rejected),
+        Err(rejected) => return http::from_core(rejected, head),
     };
     if let Some(upstream) = &config.upstream {
         if upstream.forwards(capabilities, core.method, &core.path) {
-            return http::from_core(upstream::forward(&core, &config, &runtime, auth, upstream).await);
+            return http::from_core(upstream::forward(&core, &config, &runtime, auth, upstream).await, head);
         }
     }
     let mut response = edgewrite_core::serve(&core, &config, &runtime, capabilities, auth).await;
@@ -171,7 +171,7 @@ pub async fn serve_http(
     if core.path == "/v1/realtime" || response.headers.get(edgewrite_realtime::HANDSHAKE_HEADER).is_some() {
         response = edgewrite_core::Response::error(&edgewrite_realtime::unsupported());
     }
-    http::from_core(edgewrite_core::serve::collect_blob_body(response, &runtime).await)
+    http::from_core(edgewrite_core::serve::collect_blob_body(response, &runtime).await, head)
 }
 
 #[cfg(test)]

@@ -23,6 +23,10 @@ pub struct SpinSql {
 
 struct Inner {
     conn: Connection,
+    /// Set once the database answered that it is a local file in WAL mode: only then is Spin's
+    /// `changes` the statement's own count (a remote libSQL client keeps it only for some calls)
+    /// and `synchronous = NORMAL` safe.
+    local_wal: std::cell::Cell<bool>,
     /// Transaction state lives on the host connection: two batches interleaving on it (a
     /// capability joining two futures) would run inside each other's transaction, and a
     /// rollback of one would undo the other. Batches on one connection therefore take turns.
@@ -65,27 +69,38 @@ impl SpinSql {
     /// `sqlite_databases`).
     pub async fn open(database: &str) -> Result<SpinSql, StoreError> {
         let conn = Connection::open(database).await.map_err(sqlite_error)?;
-        Ok(SpinSql { inner: Rc::new(Inner { conn, turn: Mutex::new(()) }) })
+        Ok(SpinSql {
+            inner: Rc::new(Inner { conn, local_wal: std::cell::Cell::new(false), turn: Mutex::new(()) }),
+        })
     }
 
-    /// Puts the database in write-ahead-log mode (it stays so: the mode is kept in the file).
-    /// With the default rollback journal every reader holds off the writer's commit and every
-    /// writer the readers, so under concurrent load writers wait out SQLite's busy timeout; in
-    /// WAL mode readers and the one writer go on together. A store that refuses the pragma
-    /// (a remote libSQL) keeps its own mode.
+    /// Puts a local database in write-ahead-log mode (it stays so: the mode is kept in the file)
+    /// and tunes this connection for it. With the default rollback journal every reader holds
+    /// off the writer's commit and every writer the readers, so under concurrent load writers
+    /// wait out SQLite's busy timeout; in WAL mode readers and the one writer go on together.
+    ///
+    /// Then it commits without waiting for the disk, as PocketBase does and SQLite advises for
+    /// WAL mode: with `synchronous = NORMAL` a WAL database syncs at checkpoints only, so a commit
+    /// no longer holds the write lock through an fsync (7–15 ms on these machines, and every
+    /// other writer waits behind it). A committed write survives the process stopping; only a
+    /// power loss can take back the last commits, and in WAL mode it cannot corrupt the file.
+    /// The setting belongs to the connection, so every connection asks again. A store that
+    /// refuses the pragma or answers another mode (a remote libSQL) keeps its own settings.
     pub async fn use_write_ahead_log(&self) {
-        if let Err(e) = self.exec("PRAGMA journal_mode = WAL", Vec::new()).await {
-            tracing::debug!(error = %e, "the database keeps its journal mode");
+        let wal = match self.exec("PRAGMA journal_mode = WAL", Vec::new()).await {
+            Ok((_, rows)) => rows
+                .first()
+                .and_then(|r| r.values.first())
+                .is_some_and(|v| matches!(v, sqlite::Value::Text(mode) if mode.eq_ignore_ascii_case("wal"))),
+            Err(e) => {
+                tracing::debug!(error = %e, "the database keeps its journal mode");
+                false
+            }
+        };
+        if !wal {
+            return;
         }
-    }
-
-    /// Commits without waiting for the disk, as PocketBase and SQLite's own advice for WAL mode
-    /// do: with `synchronous = NORMAL` a WAL database syncs at checkpoints only, so a commit no
-    /// longer holds the write lock through an fsync (7–15 ms on these machines, and every other
-    /// writer waits behind it). A committed write survives the process stopping; only a power
-    /// loss can take back the last commits, and it cannot corrupt the file. The setting belongs
-    /// to the connection, so every request's connection asks again.
-    pub async fn sync_at_checkpoints(&self) {
+        self.inner.local_wal.set(true);
         if let Err(e) = self.exec("PRAGMA synchronous = NORMAL", Vec::new()).await {
             tracing::debug!(error = %e, "the database keeps its synchronous setting");
         }
@@ -110,10 +125,22 @@ impl SpinSql {
         let rows = rows.into_iter().map(|r| r.values.into_iter().map(from_spin).collect()).collect();
         // Like the other adapters: `changes()` only for statements without result columns
         // (INSERT/UPDATE/DELETE); for queries it would report an earlier statement's count.
-        // Spin answers `changes` from the connection at once, where every `execute` is a trip
-        // to a blocking thread: inside a write transaction each trip is time the lock is held.
-        let changes = if columns.is_empty() { self.inner.conn.changes().await } else { 0 };
+        let changes = if columns.is_empty() { self.changes().await? } else { 0 };
         Ok(Rows { columns, rows, changes })
+    }
+
+    /// On a local file Spin answers `changes` from the connection at once, where every
+    /// `execute` is a trip to a blocking thread: inside a write transaction each trip is time
+    /// the lock is held. Elsewhere the database itself is asked.
+    async fn changes(&self) -> Result<u64, StoreError> {
+        if self.inner.local_wal.get() {
+            return Ok(self.inner.conn.changes().await);
+        }
+        let (_, rows) = self.exec("SELECT changes()", Vec::new()).await?;
+        Ok(match rows.first().and_then(|r| r.values.first()) {
+            Some(sqlite::Value::Integer(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        })
     }
 
     async fn run_all(&self, statements: &[Statement]) -> Result<Vec<Rows>, StoreError> {
