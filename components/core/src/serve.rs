@@ -111,11 +111,15 @@ pub fn body_limit(req: &Request, method_known: bool, config: &Config) -> Result<
         return Err(reject(req, config, &ErrorType::GeneralRouteNotFound.into()));
     }
     let limit = config.limits.max_body_bytes;
-    let declared = req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared_length(req).is_some_and(|n| n > limit as u64) {
         return Err(too_large(req, config));
     }
     Ok((!matches!(req.method, Method::Get | Method::Head | Method::Options)).then_some(limit))
+}
+
+/// The body length the client declared (`Content-Length`), when it is a number.
+pub fn declared_length(req: &Request) -> Option<u64> {
+    req.header("content-length").and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The answer to a body past the limit.

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 
 use bytes::{Buf, Bytes};
-use edgewrite_core::serve::{body_limit, too_large, unreadable_body};
+use edgewrite_core::serve::{body_limit, declared_length, too_large, unreadable_body};
 use edgewrite_core::{Config, Method};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use spin_sdk::http::{FullBody, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 
 /// What [`crate::serve_http`] answers: the whole body is in memory (the core buffers it).
@@ -78,28 +78,21 @@ pub async fn to_core(
             return Err(refused);
         }
     };
-    // A chunked body has no length: stop keeping it once it passes the limit.
+    // A chunked body has no length: stop reading once it passes the limit.
     let mut body = std::pin::pin!(body);
-    let mut kept = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(mut frame) = frame.map_err(|e| tracing::warn!(error = %e, "reading the request body")) else {
-            return Err(unreadable_body(&core, config));
-        };
-        let Some(data) = frame.data_mut() else { continue };
-        if kept.len() + data.remaining() > limit {
-            if worth_draining(&core, kept.len() + data.remaining()) {
+    match Limited::new(body.as_mut(), limit).collect().await {
+        Ok(collected) => core.body = collected.to_bytes().to_vec(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            if worth_draining(&core, limit) {
                 drain(body).await;
             }
             return Err(too_large(&core, config));
         }
-        while data.has_remaining() {
-            let chunk = data.chunk();
-            kept.extend_from_slice(chunk);
-            let read = chunk.len();
-            data.advance(read);
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the request body");
+            return Err(unreadable_body(&core, config));
         }
     }
-    core.body = kept;
     Ok(core)
 }
 
@@ -112,8 +105,8 @@ const DRAIN_BYTES: usize = 8 * 1024 * 1024;
 fn worth_draining(core: &edgewrite_core::Request, read: usize) -> bool {
     let expects_continue =
         core.header("expect").is_some_and(|e| e.trim().eq_ignore_ascii_case("100-continue"));
-    let declared = core.header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
-    !expects_continue && declared.is_none_or(|n| n.saturating_sub(read) <= DRAIN_BYTES)
+    !expects_continue
+        && declared_length(core).is_none_or(|n| n.saturating_sub(read as u64) <= DRAIN_BYTES as u64)
 }
 
 /// Reads and drops up to [`DRAIN_BYTES`] of what is left of a refused body. Spin's server closes
