@@ -262,6 +262,25 @@ test('messaging: a failing target is reported and the others delivered; a passin
   await m.deleteProvider({ providerId: twilio.$id });
 });
 
+test('messaging: a provider that answers slowly holds up no other message', async () => {
+  const m = messaging();
+  const twilio = await m.createTwilioProvider({ providerId: uid('tw'), name: 'Twilio', ...providers.credentials.twilio, from: '+15550009999', enabled: true });
+  const slow = await userWithTarget('sms', phone(), twilio.$id);
+  const quick = await userWithTarget('sms', phone(), twilio.$id);
+  providers.slowFor('twilio', slow.identifier, { ms: 12_000, times: 1 });
+  // Not awaited: without a queue (Spin) the message is delivered inside its own request.
+  const first = m.createSms({ messageId: uid('m'), content: 'slow', targets: [slow.targetId] });
+  const [held] = await providers.waitFor('twilio', slow.identifier, { timeout: 10_000 });
+  const second = await m.createSms({ messageId: uid('m'), content: 'quick', targets: [quick.targetId] });
+  const done = await settled(second.$id);
+  assert.equal(done.status, 'sent', JSON.stringify(done.deliveryErrors));
+  assert.equal(held.answeredAt, undefined, 'the second message was delivered while the first still waited for its provider');
+  assert.equal((await settled((await first).$id)).status, 'sent');
+  assert.equal(providers.deliveredTo('twilio', slow.identifier).length, 1);
+  assert.equal(providers.deliveredTo('twilio', quick.identifier).length, 1);
+  await m.deleteProvider({ providerId: twilio.$id });
+});
+
 test('messaging: every other provider speaks its own protocol (SendGrid, Resend, Postmark, SES, Vonage, Textmagic, Telesign, MSG91, FCM, APNs)', async () => {
   const m = messaging();
   const { ids } = await createAll('each');

@@ -782,6 +782,18 @@ export async function startProviders({ port = 0 } = {}) {
     return null;
   };
 
+  const holds = new Map(); // `${provider}\n${recipientKey}` → {ms, remaining}
+  const takeHold = (provider, to) => {
+    for (const key of [`${provider}\n${recipientKey(provider, to)}`, `${provider}\n*`]) {
+      const hold = holds.get(key);
+      if (!hold) continue;
+      if (hold.remaining <= 0) { holds.delete(key); continue; }
+      hold.remaining -= 1;
+      return hold;
+    }
+    return null;
+  };
+
   const send = (res, answer) => {
     res.writeHead(answer.status, answer.headers);
     res.end(answer.body);
@@ -815,13 +827,20 @@ export async function startProviders({ port = 0 } = {}) {
         if (out.answer) { send(res, out.answer); return; }
         const record = { ...RECORD_DEFAULTS, provider: name, ...out.record, raw, at: Date.now() };
         const rule = takeRule(name, record.to);
+        // A `slowFor` delivery is recorded as it arrives and answered `ms` later.
+        const hold = takeHold(name, record.to);
+        const answer = (entry, reply) => {
+          const release = () => { entry.answeredAt = Date.now(); send(res, reply); };
+          if (hold) setTimeout(release, hold.ms); else release();
+        };
         if (rule) {
-          failures.push({ ...record, status: rule.status });
-          send(res, provider.failure(rule.status, rule.reason, ctx));
+          const entry = { ...record, status: rule.status };
+          failures.push(entry);
+          answer(entry, provider.failure(rule.status, rule.reason, ctx));
           return;
         }
         requests.push(record);
-        send(res, out.ok);
+        answer(record, out.ok);
       } catch (e) {
         if (!(e instanceof Refusal)) {
           // A bug in the stand-in: say so loudly rather than look like a provider verdict.
@@ -863,6 +882,15 @@ export async function startProviders({ port = 0 } = {}) {
       const key = `${provider}\n${to === '*' ? '*' : recipientKey(provider, to)}`;
       rules.set(key, { status, reason, remaining: times });
     },
+    /**
+     * Makes deliveries of `provider` to `to` (`'*'`: any recipient) wait `ms` before their
+     * answer, `times` times. Each is recorded as it arrives; `answeredAt` is set when answered.
+     */
+    slowFor(provider, to, { ms, times = Infinity } = {}) {
+      if (!providers[provider] || provider === 'fcm-token') throw new Error(`unknown provider ${provider}`);
+      if (!(Number.isInteger(ms) && ms > 0)) throw new Error(`slowFor: ms ${ms} is not a positive integer`);
+      holds.set(`${provider}\n${to === '*' ? '*' : recipientKey(provider, to)}`, { ms, remaining: times });
+    },
     /** Delivered (answered with success) requests of `provider` to `to`. */
     deliveredTo: (provider, to) => matching(requests, provider, to),
     /** Well-formed requests of `provider` to `to` that a `failFor` rule failed. */
@@ -883,12 +911,13 @@ export async function startProviders({ port = 0 } = {}) {
         await new Promise((r) => setTimeout(r, 25));
       }
     },
-    /** Forgets requests, failures, rejections, failure rules and the token count (issued tokens stay valid). */
+    /** Forgets requests, failures, rejections, failure and delay rules and the token count (issued tokens stay valid). */
     reset() {
       requests.length = 0;
       failures.length = 0;
       rejected.length = 0;
       rules.clear();
+      holds.clear();
       state.tokenRequests = 0;
     },
     close: () => new Promise((resolve) => {

@@ -362,39 +362,70 @@ async fn run_job(
     edgewrite_core::serve::run_job(job, endpoint, config, runtime, CAPABILITIES, auth).await
 }
 
-/// The queue's consumer: each message is one job. A job that fails is retried by the queue
-/// (with its backoff); one that succeeds, or names something gone, is acknowledged.
+/// Tries a queued job gets: the first and two retries.
+const JOB_ATTEMPTS: u64 = 3;
+
+/// Seconds before retry number `attempt` (1-based) of a job that failed: 10, 30.
+fn job_retry_delay(attempt: u64) -> u32 {
+    10 * 3u32.pow(attempt.clamp(1, 4) as u32 - 1)
+}
+
+/// The queue's consumer: each message is one job, started here and run under `waitUntil`, so
+/// the handler answers at once and the queue hands over the next message while this one
+/// runs. With the `queue_consumer_no_wait_for_wait_until` flag (wrangler.toml) the queue does
+/// not wait for that work either: a slow delivery or a long execution never holds up the jobs
+/// queued after it (wrangler dev's queue otherwise delivers one batch at a time, and waits).
+/// The queue therefore takes each job as done once started: a job that fails is queued again
+/// by `run_queued_job` with its own backoff, and one whose run is lost is the cron tick's to
+/// find (messages leased `processing`, executions `waiting` or `processing`).
 #[event(queue)]
-async fn queue(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+async fn queue(batch: worker::MessageBatch<String>, env: Env, ctx: Context) -> worker::Result<()> {
     init_logging(&env);
-    let runtime = CloudflareRuntime::new(&env);
-    let config = config_of(&env);
     for message in batch.messages()? {
-        let Ok(job) = serde_json::from_str::<edgewrite_core::ports::Job>(message.body()) else {
-            tracing::warn!("a queued job is not a job; dropped");
-            message.ack();
-            continue;
-        };
-        let job = &job;
-        let endpoint = job
-            .payload
-            .get("endpoint")
-            .and_then(|e| e.as_str())
-            .map_or_else(|| public_endpoint(&runtime.secrets), str::to_string);
-        match run_job(job, &endpoint, &config, &runtime).await {
-            Ok(()) => message.ack(),
-            Err(error) if error.status() >= 500 => {
-                tracing::warn!(kind = %job.kind, project = %job.project, error = %error.message, "job failed; the queue retries it");
-                message.retry();
-            }
-            Err(error) => {
-                tracing::warn!(kind = %job.kind, project = %job.project, error = %error.message, "job dropped");
-                message.ack();
-            }
-        }
+        let body = message.body().clone();
+        message.ack();
+        ctx.wait_until(run_queued_job(body, env.clone()));
     }
     Ok(())
 }
+
+/// Runs one queued job (JSON text) to its end; a failure worth retrying is queued again.
+async fn run_queued_job(body: String, env: Env) {
+    let Ok(mut job) = serde_json::from_str::<edgewrite_core::ports::Job>(&body) else {
+        tracing::warn!("a queued job is not a job; dropped");
+        return;
+    };
+    let runtime = CloudflareRuntime::new(&env);
+    let config = config_of(&env);
+    let endpoint = job
+        .payload
+        .get("endpoint")
+        .and_then(|e| e.as_str())
+        .map_or_else(|| public_endpoint(&runtime.secrets), str::to_string);
+    let error = match run_job(&job, &endpoint, &config, &runtime).await {
+        Ok(()) => return,
+        Err(error) => error,
+    };
+    let attempt = job.payload.get(JOB_ATTEMPT_KEY).and_then(serde_json::Value::as_u64).unwrap_or(1);
+    if error.status() < 500 || attempt >= JOB_ATTEMPTS {
+        tracing::warn!(kind = %job.kind, project = %job.project, attempt, error = %error.message, "job dropped");
+        return;
+    }
+    tracing::warn!(kind = %job.kind, project = %job.project, attempt, error = %error.message, "job failed; queued again");
+    if let serde_json::Value::Object(payload) = &mut job.payload {
+        payload.insert(JOB_ATTEMPT_KEY.into(), (attempt + 1).into());
+        // An injected fault fails the first run only: the retry shows what a redelivery does.
+        payload.remove(edgewrite_core::faults::JOB_FAULT_KEY);
+    }
+    let delay = job_retry_delay(attempt);
+    let (kind, project) = (job.kind.clone(), job.project.clone());
+    if let Err(error) = edgewrite_core::ports::Jobs::enqueue(&runtime.jobs, job, delay).await {
+        tracing::warn!(%kind, %project, %error, "queueing a job's retry");
+    }
+}
+
+/// The payload key that counts a job's tries (absent on the first).
+const JOB_ATTEMPT_KEY: &str = "jobAttempt";
 
 /// The Cron Trigger (every minute): a `tick` job for every project, which starts the functions
 /// whose `schedule` fires this minute and executions whose `scheduledAt` has come.

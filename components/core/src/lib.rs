@@ -7,6 +7,7 @@ pub mod config;
 pub mod cors;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod format;
 pub mod http;
 pub mod identity;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use crate::config::Config;
 use crate::cors;
 use crate::error::{AppwriteError, ErrorType};
+use crate::faults;
 use crate::http::{Method, Request, Response};
 use crate::identity::{verify_bootstrap_key, Authenticator, Caller, Credentials};
 use crate::params::Params;
@@ -314,6 +315,12 @@ async fn dispatch(req: &Request, api: &Loopback<'_>) -> Result<Response, Appwrit
     }
 
     let ports = ports_of(stores.as_ref(), runtime);
+    let faulty = config
+        .test_routes
+        .then(|| req.header(faults::FAULT_HEADER).and_then(faults::requested))
+        .flatten()
+        .map(|requested| faults::Faulty::new(ports, requested));
+    let ports = faulty.as_ref().map_or(ports, faults::Faulty::ports);
 
     let caller = resolve_caller(req, config, project, &ports, auth).await;
     if let (Some(origin), false) = (foreign_origin, matches!(caller, Ok(Caller::App { .. }))) {
@@ -458,13 +465,20 @@ pub async fn run_job(
         .and_then(serde_json::Value::as_u64)
         .map_or(0, |d| d.min(u64::from(u8::MAX)) as u8);
     let api = Loopback { config, runtime, capabilities, auth, depth };
+    let ports = ports_of(Some(&stores), runtime);
+    let faulty = config
+        .test_routes
+        .then(|| job.payload.get(faults::JOB_FAULT_KEY)?.as_str().and_then(faults::Fault::parse))
+        .flatten()
+        .map(|fault| faults::Faulty::new(ports, faults::Requested::Here(fault)));
+    let ports = faulty.as_ref().map_or(ports, faults::Faulty::ports);
     let ctx = Ctx {
         request: &request,
         params,
         caller: job_caller(),
         config,
         project: Some(&job.project),
-        ports: ports_of(Some(&stores), runtime),
+        ports,
         api: &api,
     };
     let mut handled = false;

@@ -254,9 +254,13 @@ async fn functions_where(ctx: &Ctx<'_>, condition: &str) -> Result<Vec<Function>
 /// stopped its run (CPU or memory limit) before it could record an outcome.
 const LOST_AFTER_MS: i64 = 16 * 60_000;
 
+/// How long an execution may stay `waiting` before the tick queues it again: its job was taken
+/// from the queue by a run that was lost before it claimed the execution.
+const WAITING_LOST_AFTER_MS: i64 = 60_000;
+
 /// The `tick` job (every minute): starts each function whose `schedule` fires this minute
-/// (once, however many ticks arrive), queues executions whose `scheduledAt` has come, and fails
-/// executions whose run was lost.
+/// (once, however many ticks arrive), queues executions whose `scheduledAt` has come, queues
+/// again those whose job was lost, and fails executions whose run was lost.
 pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
     let now = ctx.ports.clock.now_ms();
     ctx.ports
@@ -312,6 +316,31 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
             .expect_changes(1)])
             .await;
         if released.is_ok() {
+            dispatch(ctx, &id).await;
+        }
+    }
+    // Queued executions whose job never ran (the run that took it from the queue was lost):
+    // queued again, each claimed first so one tick queues it once.
+    let stale = ctx
+        .ports
+        .sql
+        .query(Statement::new(
+            "SELECT id FROM executions WHERE status = 'waiting' AND updated_at < ? ORDER BY updated_at LIMIT 100",
+            vec![Value::Integer(now - WAITING_LOST_AFTER_MS)],
+        ))
+        .await
+        .map_err(AppwriteError::internal)?;
+    for id in stale.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)) {
+        let claimed = ctx
+            .ports
+            .sql
+            .batch(vec![Statement::new(
+                "UPDATE executions SET updated_at = ? WHERE id = ? AND status = 'waiting' AND updated_at < ?",
+                vec![Value::Integer(now), id.clone().into(), Value::Integer(now - WAITING_LOST_AFTER_MS)],
+            )
+            .expect_changes(1)])
+            .await;
+        if claimed.is_ok() {
             dispatch(ctx, &id).await;
         }
     }
