@@ -401,15 +401,30 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
             }
             file
         }
+        None if !chunked => return create_whole(ctx, &bucket, &id, &name, data).await,
         None => {
             let (file, created) = start_upload(ctx, &bucket, &id, &name, size, chunks_total).await?;
             // A concurrent request took the id first.
-            if (!chunked && !created) || file.uploader != uploader(ctx) {
+            if !created && file.uploader != uploader(ctx) {
                 return Err(already_exists());
             }
             file
         }
     };
+    store_chunk(ctx, &bucket, file, idx, data, now).await
+}
+
+/// Stores chunk `idx` of `file` (`data`), records it, and finishes the file when it was the
+/// last: the answer to the chunk's request.
+async fn store_chunk(
+    ctx: &Ctx<'_>,
+    bucket: &Bucket,
+    file: File,
+    idx: i64,
+    data: &Vec<u8>,
+    now: i64,
+) -> Result<Response, AppwriteError> {
+    let len = data.len() as u64;
     // The chunk's bytes first, then its row: a chunk counts only once it is stored.
     let codec_key;
     let codec = if file.encrypted {
@@ -466,9 +481,9 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         out.get(2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r)).ok_or_else(not_found)?;
     if file.complete() && !file.finished() {
         let seq = finish(ctx, &mut file, &codec, if idx == 0 { Some(data) } else { None }).await?;
-        announce(ctx, seq, &bucket, &file, "create").await;
+        announce(ctx, seq, bucket, &file, "create").await;
     }
-    Ok(Response::json(201, &file.to_json(&bucket)))
+    Ok(Response::json(201, &file.to_json(bucket)))
 }
 
 /// Whether chunk `idx` of the upload is recorded (a re-sent chunk whose SQL failed still is).
@@ -487,15 +502,17 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The row of a new upload (or of the one a concurrent chunk just started).
-async fn start_upload(
-    ctx: &Ctx<'_>,
-    bucket: &Bucket,
-    id: &str,
-    name: &str,
-    size: u64,
-    chunks_total: i64,
-) -> Result<(File, bool), AppwriteError> {
+/// A new upload as its row starts: its permissions, how its bytes are stored, and the random
+/// name its blobs go under.
+struct NewUpload {
+    permissions: String,
+    pairs: String,
+    compression: String,
+    encrypted: bool,
+    blobs: String,
+}
+
+fn new_upload(ctx: &Ctx<'_>, bucket: &Bucket, size: u64) -> Result<NewUpload, AppwriteError> {
     let permissions = match ctx.params.string_array("permissions", 256, &ctx.config.limits)? {
         Some(list) => {
             let parsed = permissions::parse(&list, &["read", "update", "delete", "write"])?;
@@ -507,60 +524,177 @@ async fn start_upload(
     // Files up to 20 MB take the bucket's compression and encryption; larger ones stream as
     // they are.
     let transform = size <= TRANSFORM_LIMIT;
-    let compression = if transform { bucket.compression.clone() } else { "none".into() };
-    let encrypted = transform && bucket.encryption;
+    Ok(NewUpload {
+        pairs: json!(permissions::expand(&permissions, FILE_WRITE)).to_string(),
+        permissions: json!(permissions::render(&permissions)).to_string(),
+        compression: if transform { bucket.compression.clone() } else { "none".into() },
+        encrypted: transform && bucket.encryption,
+        blobs: edgewrite_core::ids::random_hex(16, ctx.ports.random),
+    })
+}
+
+/// A whole file's content as recorded with its row: the one chunk's stored size and MD5, and
+/// the file's media type.
+struct Whole {
+    stored_size: i64,
+    md5: String,
+    mime_type: String,
+}
+
+/// The statements that insert an upload's row (unless the id is taken) and its permissions,
+/// with its one chunk when `whole`, then read back the row under the id.
+#[allow(clippy::too_many_arguments)]
+fn insert_statements(
+    ctx: &Ctx<'_>,
+    bucket: &Bucket,
+    id: &str,
+    name: &str,
+    size: u64,
+    chunks_total: i64,
+    upload: &NewUpload,
+    whole: Option<&Whole>,
+) -> Vec<Statement> {
     let now = ctx.ports.clock.now_ms();
-    let pairs = permissions::expand(&permissions, FILE_WRITE);
-    let blobs = edgewrite_core::ids::random_hex(16, ctx.ports.random);
-    let out = ctx
-        .ports
-        .sql
-        .batch(vec![
-            Statement::new(
-                "INSERT OR IGNORE INTO files (bucket_seq, id, name, permissions, size_original, chunks_total, compression,
-                     encrypted, blobs, created_at, updated_at, uploader)
-                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM buckets WHERE seq = ?)",
-                vec![
-                    Value::Integer(bucket.seq),
-                    id.into(),
-                    name.into(),
-                    json!(permissions::render(&permissions)).to_string().into(),
-                    Value::Integer(size as i64),
-                    Value::Integer(chunks_total),
-                    compression.into(),
-                    Value::Integer(i64::from(encrypted)),
-                    blobs.clone().into(),
-                    Value::Integer(now),
-                    Value::Integer(now),
-                    uploader(ctx).into(),
-                    Value::Integer(bucket.seq),
-                ],
-            ),
-            // Only the upload that created the row writes its permissions.
-            Statement::new(
-                "INSERT OR IGNORE INTO file_perms (file_seq, action, role)
-                 SELECT f.seq, json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]')
-                 FROM files f, json_each(?) p WHERE f.bucket_seq = ? AND f.id = ? AND f.blobs = ?",
-                vec![json!(pairs).to_string().into(), Value::Integer(bucket.seq), id.into(), blobs.clone().into()],
-            ),
-            Statement::new(
-                format!("SELECT {COLUMNS} FROM files WHERE bucket_seq = ? AND id = ?"),
-                vec![Value::Integer(bucket.seq), id.into()],
-            ),
-        ])
-        .await
-        .map_err(AppwriteError::internal)?;
+    let (uploaded, stored, mime_type, signature) = match whole {
+        Some(w) => (1, w.stored_size, w.mime_type.clone(), w.md5.clone()),
+        None => (0, 0, String::new(), String::new()),
+    };
+    let mut statements = vec![
+        Statement::new(
+            "INSERT OR IGNORE INTO files (bucket_seq, id, name, permissions, size_original, chunks_total, compression,
+                 encrypted, blobs, created_at, updated_at, uploader, chunks_uploaded, size_actual, mime_type, signature)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM buckets WHERE seq = ?)",
+            vec![
+                Value::Integer(bucket.seq),
+                id.into(),
+                name.into(),
+                upload.permissions.clone().into(),
+                Value::Integer(size as i64),
+                Value::Integer(chunks_total),
+                upload.compression.clone().into(),
+                Value::Integer(i64::from(upload.encrypted)),
+                upload.blobs.clone().into(),
+                Value::Integer(now),
+                Value::Integer(now),
+                uploader(ctx).into(),
+                Value::Integer(uploaded),
+                Value::Integer(stored),
+                mime_type.into(),
+                signature.into(),
+                Value::Integer(bucket.seq),
+            ],
+        ),
+        // Only the upload that created the row writes its permissions.
+        Statement::new(
+            "INSERT OR IGNORE INTO file_perms (file_seq, action, role)
+             SELECT f.seq, json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]')
+             FROM files f, json_each(?) p WHERE f.bucket_seq = ? AND f.id = ? AND f.blobs = ?",
+            vec![upload.pairs.clone().into(), Value::Integer(bucket.seq), id.into(), upload.blobs.clone().into()],
+        ),
+    ];
+    if let Some(w) = whole {
+        statements.push(Statement::new(
+            "INSERT INTO file_chunks (file_seq, idx, size, stored_size, md5)
+             SELECT seq, 0, ?, ?, ? FROM files WHERE bucket_seq = ? AND id = ? AND blobs = ?",
+            vec![
+                Value::Integer(size as i64),
+                Value::Integer(w.stored_size),
+                w.md5.clone().into(),
+                Value::Integer(bucket.seq),
+                id.into(),
+                upload.blobs.clone().into(),
+            ],
+        ));
+    }
+    statements.push(Statement::new(
+        format!("SELECT {COLUMNS} FROM files WHERE bucket_seq = ? AND id = ?"),
+        vec![Value::Integer(bucket.seq), id.into()],
+    ));
+    statements
+}
+
+/// The row of a new upload (or of the one a concurrent chunk just started), and whether this
+/// request made it.
+async fn start_upload(
+    ctx: &Ctx<'_>,
+    bucket: &Bucket,
+    id: &str,
+    name: &str,
+    size: u64,
+    chunks_total: i64,
+) -> Result<(File, bool), AppwriteError> {
+    let upload = new_upload(ctx, bucket, size)?;
+    let statements = insert_statements(ctx, bucket, id, name, size, chunks_total, &upload, None);
+    let out = ctx.ports.sql.batch(statements).await.map_err(AppwriteError::internal)?;
     // No row: the bucket was deleted meanwhile.
     let file = out
-        .get(2)
+        .last()
         .and_then(|r| r.rows.first())
         .and_then(|r| File::from_row(r))
         .ok_or_else(buckets::not_found)?;
     if file.size_original as u64 != size || file.chunks_total != chunks_total {
         return Err(invalid_range());
     }
-    let created = file.blobs == blobs;
+    let created = file.blobs == upload.blobs;
     Ok((file, created))
+}
+
+/// A file sent whole (no `Content-Range`), made whole or not at all: its bytes are stored
+/// first, then its row, permissions and chunk in one batch, finished. A failure or a crash
+/// between the two leaves only bytes no row names, never a file without its bytes.
+async fn create_whole(
+    ctx: &Ctx<'_>,
+    bucket: &Bucket,
+    id: &str,
+    name: &str,
+    data: &[u8],
+) -> Result<Response, AppwriteError> {
+    let upload = new_upload(ctx, bucket, data.len() as u64)?;
+    let key;
+    let codec = Codec {
+        compression: &upload.compression,
+        key: if upload.encrypted {
+            key = encryption_key(ctx).await?;
+            Some(&key)
+        } else {
+            None
+        },
+    };
+    let blob = chunk_key(&upload.blobs, 0);
+    let stored = if codec.is_plain() {
+        data.to_vec()
+    } else {
+        let mut nonce = [0u8; 12];
+        ctx.ports.random.fill(&mut nonce);
+        codec.encode(data, nonce, &blob).map_err(AppwriteError::internal)?
+    };
+    let whole = Whole {
+        stored_size: stored.len() as i64,
+        md5: hex(&Md5::digest(data)),
+        mime_type: media_type(&data[..data.len().min(512)], name),
+    };
+    ctx.ports.blobs.put(&blob, stored).await.map_err(AppwriteError::internal)?;
+    let mut statements =
+        insert_statements(ctx, bucket, id, name, data.len() as u64, 1, &upload, Some(&whole));
+    statements.push(edgewrite_core::events::sequence_statement());
+    let out = match ctx.ports.sql.batch(statements).await {
+        Ok(out) => out,
+        Err(error) => {
+            let _ = ctx.ports.blobs.delete(&blob).await;
+            return Err(AppwriteError::internal(error));
+        }
+    };
+    let file = out.get(out.len() - 2).and_then(|r| r.rows.first()).and_then(|r| File::from_row(r));
+    let file = match file {
+        Some(file) if file.blobs == upload.blobs => file,
+        // The id was taken (or the bucket deleted) meanwhile: these bytes are no one's.
+        taken => {
+            let _ = ctx.ports.blobs.delete(&blob).await;
+            return Err(if taken.is_some() { already_exists() } else { buckets::not_found() });
+        }
+    };
+    announce(ctx, edgewrite_core::events::sequence_of(&out), bucket, &file, "create").await;
+    Ok(Response::json(201, &file.to_json(bucket)))
 }
 
 /// Completes an upload whose chunks are all stored: its media type (sniffed from the first
