@@ -152,8 +152,9 @@ pub fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Two hex digits exactly: `from_str_radix` alone would also take a sign (`%+4`).
+            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))?;
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -299,6 +300,8 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c").as_deref(), Some("a b+c"));
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%"), None);
+        // Found by the fuzzer (`components/fuzz/corpus/cookies/crash-3c16e9da4ebb4f16`).
+        assert_eq!(percent_decode("%+4"), None, "a sign is not a hex digit");
     }
 
     #[test]

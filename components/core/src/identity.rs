@@ -254,11 +254,12 @@ impl Credentials {
             .or_else(|| from_fallback().and_then(|v| SessionCredential::decode(&v)));
         let non_empty = |h: &str| req.header(h).map(str::trim).filter(|v| !v.is_empty());
         // Browsers can't set headers on a WebSocket handshake: the web SDK passes its JWT as
-        // `?jwt=` on the realtime URL.
+        // `?jwt=` on the realtime URL. Blank is none, as for the header.
         let realtime_jwt = || {
             (req.path == "/v1/realtime")
                 .then(|| query_param(&req.query, "jwt"))
                 .flatten()
+                .map(|j| j.trim().to_string())
                 .filter(|j| !j.is_empty())
         };
         Credentials {
@@ -499,6 +500,10 @@ mod tests {
             "p",
         );
         assert_eq!(c.session, None);
+        // Found by the fuzzer (`components/fuzz/corpus/cookies/crash-e8c4677c0cf22bc3`).
+        let mut realtime = req(&[("x-appwrite-jwt", " ")]);
+        (realtime.path, realtime.query) = ("/v1/realtime".into(), "jwt=%20".into());
+        assert_eq!(Credentials::from_request(&realtime, "p").jwt, None, "a blank JWT is none");
     }
 
     #[test]

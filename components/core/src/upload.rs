@@ -30,7 +30,13 @@ pub fn part_of(req: &Request, len: u64) -> Option<Part> {
     // Every part but the last is exactly CHUNK_SIZE, at a multiple of it, and the part holds
     // exactly the bytes the range names.
     let expected = CHUNK_SIZE.min(size.saturating_sub(start));
-    if start >= size || end < start || end - start + 1 != len || start % CHUNK_SIZE != 0 || len != expected {
+    // `end - start` cannot underflow once `end >= start`; `+ 1` can overflow (`end` = u64::MAX).
+    if start >= size
+        || end < start
+        || (end - start).checked_add(1) != Some(len)
+        || start % CHUNK_SIZE != 0
+        || len != expected
+    {
         return None;
     }
     Some(Part {
@@ -83,5 +89,7 @@ mod tests {
         );
         assert_eq!(part_of(&second, 10), None, "length differs from the range");
         assert_eq!(part_of(&with_range("bytes 10-19/30"), 10), None, "not on a boundary");
+        // Found by the fuzzer (`components/fuzz/corpus/content_range/crash-5a06ef3e4c2ff53a`).
+        assert_eq!(part_of(&with_range("bytes 0-18446744073709551615/10"), 10), None, "no overflow");
     }
 }
