@@ -192,6 +192,14 @@ if ((process.env.EDGEWRITE_RUNTIME ?? 'workerd') === 'workerd') {
     process.stderr.write(`  ${r.name}: create p50 ${r.p50_ms} ms, ${r.deliveries_per_s} deliveries/s, ${r.errors} refused\n`);
   }
 }
+// Queue wait: 100 messages (one provider slow) and 100 async executions created together.
+{
+  const { queueBench } = await import('./queue.mjs');
+  for (const r of await queueBench({ endpoint, admin })) {
+    storageResults.push(r);
+    process.stderr.write(`  ${r.name}: p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms, ${r.errors} lost or failed\n`);
+  }
+}
 let previewWidth = 0;
 
 // The baseline touches no store: it measures the Worker's fixed cost.

@@ -75,29 +75,32 @@ async function collection() {
   return { databaseId, collectionId };
 }
 
-test('faults: a document write failed at any SQL point is whole or absent, and its retry succeeds', async () => {
+test('faults: a document write failed at any SQL or cache point is whole or absent, and its retry succeeds', async () => {
   const { databaseId, collectionId } = await collection();
   const admin = new node.Databases(adminClient());
   const permissions = ['read("any")', 'update("any")', 'delete("any")'];
 
   // Create: absent after each failure (its permissions too), then made by the retry.
   let documentId = uid('d');
-  const failedCreates = await throughEveryPoint('sql', async (fault) => {
-    documentId = uid('d');
-    await new node.Databases(faulty(adminClient(), fault)).createDocument({ databaseId, collectionId, documentId, data: { n: 1, label: 'one' }, permissions });
-  }, async (fault) => {
-    const listed = await admin.listDocuments({ databaseId, collectionId, queries: [node.Query.equal('$id', [documentId])] });
-    if (listed.total === 0) {
-      const retried = await admin.createDocument({ databaseId, collectionId, documentId, data: { n: 1, label: 'one' }, permissions });
-      assert.deepEqual([...retried.$permissions].sort(), [...permissions].sort(), fault);
-    } else {
-      // The write committed before the fault: it is there whole, permissions and all.
-      assert.deepEqual([...listed.documents[0].$permissions].sort(), [...permissions].sort(), fault);
-    }
-    // A guest reads it through its document permission: permissions were written with it.
-    const seen = await new node.Databases(guestClient()).getDocument({ databaseId, collectionId, documentId });
-    assert.equal(seen.n, 1, fault);
-  });
+  let failedCreates = 0;
+  for (const op of ['sql', 'kv.get', 'kv.put']) {
+    failedCreates += await throughEveryPoint(op, async (fault) => {
+      documentId = uid('d');
+      await new node.Databases(faulty(adminClient(), fault)).createDocument({ databaseId, collectionId, documentId, data: { n: 1, label: 'one' }, permissions });
+    }, async (fault) => {
+      const listed = await admin.listDocuments({ databaseId, collectionId, queries: [node.Query.equal('$id', [documentId])] });
+      if (listed.total === 0) {
+        const retried = await admin.createDocument({ databaseId, collectionId, documentId, data: { n: 1, label: 'one' }, permissions });
+        assert.deepEqual([...retried.$permissions].sort(), [...permissions].sort(), fault);
+      } else {
+        // The write committed before the fault: it is there whole, permissions and all.
+        assert.deepEqual([...listed.documents[0].$permissions].sort(), [...permissions].sort(), fault);
+      }
+      // A guest reads it through its document permission: permissions were written with it.
+      const seen = await new node.Databases(guestClient()).getDocument({ databaseId, collectionId, documentId });
+      assert.equal(seen.n, 1, fault);
+    });
+  }
   assert.ok(failedCreates >= 1, 'a create touches SQL at least once');
 
   // Update: unchanged or wholly changed after each failure.
@@ -138,18 +141,18 @@ test('faults: an upload failed at any SQL or blob point leaves no file, or the w
   const storage = new node.Storage(adminClient());
   const bytes = randomBytes(64 * 1024);
   for (const op of ['sql', 'blob.put']) {
-    let fileId = uid('f');
-    await throughEveryPoint(op, async (fault) => {
-      fileId = uid('f');
-      await new node.Storage(faulty(adminClient(), fault)).createFile({ bucketId, fileId, file: InputFile.fromBuffer(bytes, 'small.bin') });
-    }, async (fault) => {
-      const listed = await storage.listFiles({ bucketId, queries: [node.Query.equal('$id', [fileId])] });
-      if (listed.total === 0) {
-        await storage.createFile({ bucketId, fileId, file: InputFile.fromBuffer(bytes, 'small.bin') });
-      }
-      const got = await storage.getFileDownload({ bucketId, fileId });
-      assert.equal(sha(got), sha(bytes), `${fault}: a file row whose bytes are not the file`);
-    });
+      let fileId = uid('f');
+      await throughEveryPoint(op, async (fault) => {
+        fileId = uid('f');
+        await new node.Storage(faulty(adminClient(), fault)).createFile({ bucketId, fileId, file: InputFile.fromBuffer(bytes, 'small.bin') });
+      }, async (fault) => {
+        const listed = await storage.listFiles({ bucketId, queries: [node.Query.equal('$id', [fileId])] });
+        if (listed.total === 0) {
+          await storage.createFile({ bucketId, fileId, file: InputFile.fromBuffer(bytes, 'small.bin') });
+        }
+        const got = await storage.getFileDownload({ bucketId, fileId });
+        assert.equal(sha(got), sha(bytes), `${fault}: a file row whose bytes are not the file`);
+      });
   }
 });
 
@@ -185,36 +188,68 @@ test('faults: a chunked upload whose chunk failed goes on with that chunk sent a
   }
 });
 
-test('faults: a sign-up or sign-in failed at any SQL point leaves a whole user and session, or none', async () => {
+test('faults: a sign-up or sign-in failed at any SQL or cache point leaves a whole user and session, or none', async () => {
   const users = new node.Users(adminClient());
   const password = 'correct-horse-9';
   let email = uniqueEmail('fault');
   let userId = uid('fu');
-  await throughEveryPoint('sql', async (fault) => {
-    email = uniqueEmail('fault');
-    userId = uid('fu');
-    await new node.Account(faulty(guest(), fault)).create({ userId, email, password, name: 'Fault' });
-  }, async (fault) => {
-    const listed = await users.list({ queries: [node.Query.equal('email', [email])] });
-    if (listed.total === 0) {
-      await new node.Account(guest()).create({ userId, email, password, name: 'Fault' });
-    } else {
-      assert.equal(listed.users[0].$id, userId, fault);
-    }
-    // Whole: the password was stored with the user, so a sign-in works.
-    const session = await new node.Account(guest()).createEmailPasswordSession({ email, password });
-    assert.equal(session.userId, userId, fault);
-  });
+  for (const op of ['sql', 'kv.get', 'kv.put', 'kv.delete']) {
+    await throughEveryPoint(op, async (fault) => {
+      email = uniqueEmail('fault');
+      userId = uid('fu');
+      await new node.Account(faulty(guest(), fault)).create({ userId, email, password, name: 'Fault' });
+    }, async (fault) => {
+      const listed = await users.list({ queries: [node.Query.equal('email', [email])] });
+      if (listed.total === 0) {
+        await new node.Account(guest()).create({ userId, email, password, name: 'Fault' });
+      } else {
+        assert.equal(listed.users[0].$id, userId, fault);
+      }
+      // Whole: the password was stored with the user, so a sign-in works.
+      const session = await new node.Account(guest()).createEmailPasswordSession({ email, password });
+      assert.equal(session.userId, userId, fault);
+    });
+
+  }
 
   // Sign-in: a session is either made whole (it authenticates) or not made at all.
-  await throughEveryPoint('sql', async (fault) => {
-    await new node.Account(faulty(guest(), fault)).createEmailPasswordSession({ email, password });
-  }, async (fault) => {
-    const { sessions } = await users.listSessions({ userId });
-    for (const s of sessions) assert.equal(s.userId, userId, fault);
-    const retried = await new node.Account(guest()).createEmailPasswordSession({ email, password });
-    assert.equal(retried.userId, userId, fault);
-  });
+  for (const op of ['sql', 'kv.get', 'kv.put', 'kv.delete']) {
+    await throughEveryPoint(op, async (fault) => {
+      await new node.Account(faulty(guest(), fault)).createEmailPasswordSession({ email, password });
+    }, async (fault) => {
+      const { sessions } = await users.listSessions({ userId });
+      for (const s of sessions) assert.equal(s.userId, userId, fault);
+      const retried = await new node.Account(guest()).createEmailPasswordSession({ email, password });
+      assert.equal(retried.userId, userId, fault);
+    });
+  }
+});
+
+test('faults: a delivery attempt that fails on the network is retried, and the SMS is sent once', async () => {
+  const { startProviders } = await import('./providers.mjs');
+  const providers = await startProviders({ port: Number(process.env.EDGEWRITE_TEST_PROVIDERS_PORT) });
+  try {
+    const messaging = new node.Messaging(adminClient());
+    const twilio = await messaging.createTwilioProvider({ providerId: uid('tw'), name: 'Twilio', ...providers.credentials.twilio, from: '+15550009999', enabled: true });
+    const userId = uid('fu');
+    await new node.Users(adminClient()).create({ userId, name: 'network' });
+    const identifier = `+1555${Math.floor(1e6 + Math.random() * 9e6)}`;
+    const target = await new node.Users(adminClient()).createTarget({ userId, targetId: uid('t'), providerType: 'sms', identifier, providerId: twilio.$id });
+    // Queued (workerd), the fault rides in the delivery job; without a queue (Spin) the
+    // delivery runs in the request itself.
+    const fault = runtime === 'spin' ? 'outbound:1' : 'job:outbound:1';
+    const sms = await new node.Messaging(faulty(adminClient(), fault)).createSms({ messageId: uid('m'), content: 'again', targets: [target.$id] });
+    let m = sms;
+    for (const until = Date.now() + 20_000; !['sent', 'failed'].includes(m.status) && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 150));
+      m = await messaging.getMessage({ messageId: sms.$id });
+    }
+    assert.equal(m.status, 'sent', JSON.stringify(m.deliveryErrors));
+    assert.equal(providers.deliveredTo('twilio', identifier).length, 1, 'sent once');
+    await messaging.deleteProvider({ providerId: twilio.$id });
+  } finally {
+    await providers.close();
+  }
 });
 
 test('faults: an asynchronous execution whose queueing or run failed ends failed or runs once', { skip: runtime === 'spin' && 'Spin has no queue: executions run in their request' }, async () => {

@@ -2,8 +2,11 @@
 //! targets, worker-build, wasm-bindgen, wasm-tools, wrangler, the SDKs) is installed on first use.
 
 mod build;
+mod fuzz;
 mod pocketbase;
+mod restart;
 mod server;
+mod soak;
 mod spin_check;
 mod tools;
 
@@ -27,7 +30,15 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench --vs pocketbase
                  the same scenarios against PocketBase and edgewrite, with a hello-world
                  Worker as the floor; writes bench/results.json (vs_pocketbase)
-  build [--spin] release artifacts and their sizes";
+  build [--spin] release artifacts and their sizes
+  fuzz [--seconds N] [--seed S] [TARGET…]
+                 fuzz the input parsers (components/fuzz) for N seconds each
+  restart [--spin]
+                 kill the server mid-burst of writes, start it on the same state, read
+                 every write back (part of `test`)
+  soak [--minutes N]
+                 N minutes (default 10) of mixed load on the Worker; checks every write,
+                 5xx and memory growth; writes target/soak/report.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +46,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(args.iter().any(|a| a == "--spin")),
         Some("test") => test(),
         Some("e2e") => e2e_only(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
         Some("bench") => match args.get(1..).unwrap_or_default() {
             [] => bench(),
             [flag, other] if flag == "--vs" && other == "pocketbase" => pocketbase::bench(),
@@ -44,6 +56,8 @@ fn main() -> ExitCode {
             }
         },
         Some("build") => build_cmd(args.iter().any(|a| a == "--spin")),
+        Some("restart") => restart_only(args.iter().any(|a| a == "--spin")),
+        Some("soak") => soak::soak(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -314,6 +328,10 @@ fn test() -> Result<()> {
         let (passed, failed, skipped) = e2e(&tools, runtime, &[])?;
         println!("e2e on {}: {passed} passed, {failed} failed, {skipped} skipped", runtime.name());
         totals = (totals.0 + passed, totals.1 + failed, totals.2 + skipped);
+        let survived = restart::survive(&tools, runtime)?;
+        println!("restart survival on {}: {}", runtime.name(), if survived { "passed" } else { "FAILED" });
+        totals =
+            if survived { (totals.0 + 1, totals.1, totals.2) } else { (totals.0, totals.1 + 1, totals.2) };
     }
     let (passed, failed, skipped) = totals;
     eprintln!("xtask test finished in {:.0} s", started.elapsed().as_secs_f64());
@@ -329,7 +347,7 @@ fn test() -> Result<()> {
 
 /// Where the e2e suite and the bench run.
 #[derive(Clone, Copy)]
-enum Runtime<'a> {
+pub(crate) enum Runtime<'a> {
     Workerd,
     /// The Spin components under the test host (the binary's path).
     SpinHost(&'a Path),
@@ -338,14 +356,14 @@ enum Runtime<'a> {
 }
 
 impl Runtime<'_> {
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Runtime::Workerd => "workerd",
             Runtime::SpinHost(_) | Runtime::Spin => "spin",
         }
     }
 
-    fn start(
+    pub(crate) fn start(
         &self,
         tools: &tools::Tools,
         port: u16,
@@ -360,6 +378,23 @@ impl Runtime<'_> {
             Runtime::Spin => Server::spin_up(port, state, vars, Some(log)),
         }
     }
+}
+
+/// `cargo xtask restart [--spin]`: the restart-survival scenario alone.
+fn restart_only(spin: bool) -> Result<()> {
+    let tools = tools::ensure(spin)?;
+    let survived = if spin {
+        build::spin()?;
+        let host = build::spin_host()?;
+        restart::survive(&tools, Runtime::SpinHost(&host))?
+    } else {
+        build::worker(&tools)?;
+        restart::survive(&tools, Runtime::Workerd)?
+    };
+    if !survived {
+        bail!("an acknowledged write was lost or torn by the restart");
+    }
+    Ok(())
 }
 
 /// `cargo xtask e2e`: a quick loop while working on one area.
@@ -697,7 +732,7 @@ fn bench_runtime(tools: &tools::Tools, runtime: Runtime<'_>) -> Result<serde_jso
     // The messaging scenarios deliver to the providers' stand-ins (tests/e2e/providers.mjs).
     let providers_port = server::port_for_later()?.to_string();
     let providers_origin = format!("http://127.0.0.1:{providers_port}");
-    let providers_urls = format!("twilio={providers_origin}");
+    let providers_urls = format!("twilio={providers_origin},vonage={providers_origin}");
     let server = runtime.start(
         tools,
         port,

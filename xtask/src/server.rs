@@ -204,6 +204,14 @@ impl Server {
         self.child.id()
     }
 
+    /// Kills the server's whole process group at once (SIGKILL: no shutdown of any kind), as a
+    /// crash or a power cut would, and waits for it.
+    pub fn kill(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the server to exit on its own (dev: until Ctrl-C).
     pub fn wait_until(&mut self, stop: impl Fn() -> bool) -> Result<()> {
         while !stop() {
