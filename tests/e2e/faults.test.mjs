@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputFile } from 'node-appwrite/file';
-import { adminClient, guestClient, node, raw, runtime, uniqueEmail } from './helpers.mjs';
+import { adminClient, guestClient, node, raw, runtime, uniqueEmail, userClient } from './helpers.mjs';
 
 const uid = (tag) => `${tag}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const sha = (bytes) => createHash('sha256').update(Buffer.from(bytes)).digest('hex');
@@ -223,6 +223,27 @@ test('faults: a sign-up or sign-in failed at any SQL or cache point leaves a who
       assert.equal(retried.userId, userId, fault);
     });
   }
+});
+
+test('faults: a team created at any SQL point exists with its owner, or not at all', async () => {
+  const owner = await userClient();
+  const teams = new node.Teams(owner.client);
+  let teamId = uid('ft');
+  await throughEveryPoint('sql', async (fault) => {
+    teamId = uid('ft');
+    const client = new node.Client().setEndpoint(owner.client.config.endpoint).setProject(owner.client.config.project).setSession(owner.session.secret);
+    await new node.Teams(faulty(client, fault)).create({ teamId, name: 'Faulty' });
+  }, async (fault) => {
+    const listed = await new node.Teams(adminClient()).list({ queries: [node.Query.equal('$id', [teamId])] });
+    if (listed.total === 0) {
+      await teams.create({ teamId, name: 'Faulty' });
+    }
+    // Whole: the creator is its owner, so it sees and manages the team.
+    const { memberships } = await teams.listMemberships({ teamId });
+    assert.equal(memberships.length, 1, fault);
+    assert.equal(memberships[0].userId, owner.user.$id, fault);
+    assert.ok(memberships[0].roles.includes('owner'), fault);
+  });
 });
 
 test('faults: a delivery attempt that fails on the network is retried, and the SMS is sent once', async () => {
