@@ -82,18 +82,23 @@ impl Fault {
         Some(Fault { op, at, seen: Cell::new(0) })
     }
 
-    /// Counts an operation of kind `op`; the chosen one fails.
-    fn check(&self, op: Op) -> Result<(), StoreError> {
+    /// Counts an operation of kind `op`: whether it is the chosen one.
+    fn hit(&self, op: Op) -> bool {
         if op != self.op {
-            return Ok(());
+            return false;
         }
         let n = self.seen.get().saturating_add(1);
         self.seen.set(n);
-        if n == self.at {
-            tracing::warn!(%op, n, "injected fault");
-            return Err(StoreError::Unavailable(format!("injected fault: {op} #{n}")));
+        n == self.at
+    }
+
+    /// Counts an operation of kind `op`; the chosen one fails.
+    fn check(&self, op: Op) -> Result<(), StoreError> {
+        if !self.hit(op) {
+            return Ok(());
         }
-        Ok(())
+        tracing::warn!(%op, n = self.at, "injected fault");
+        Err(StoreError::Unavailable(format!("injected fault: {op} #{}", self.at)))
     }
 
     fn check_outbound(&self) -> Result<(), OutboundError> {
@@ -102,7 +107,7 @@ impl Fault {
 
     /// Whether this job is the one to queue twice.
     fn twice(&self) -> bool {
-        self.check(Op::JobsTwice).is_err()
+        self.hit(Op::JobsTwice)
     }
 }
 

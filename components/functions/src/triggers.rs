@@ -9,7 +9,7 @@
 
 use edgewrite_core::events::{channels, names, publish_all};
 use edgewrite_core::params::Params;
-use edgewrite_core::ports::{Event, Job, Statement, StoreError, Value};
+use edgewrite_core::ports::{Event, Job, Rows, Statement, StoreError, Value};
 use edgewrite_core::{AppwriteError, Ctx};
 use serde_json::{json, Value as Json};
 
@@ -305,20 +305,13 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
         ))
         .await
         .map_err(AppwriteError::internal)?;
-    for id in due.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)) {
-        let released = ctx
-            .ports
-            .sql
-            .batch(vec![Statement::new(
-                "UPDATE executions SET status = 'waiting', updated_at = ? WHERE id = ? AND status = 'scheduled'",
-                vec![Value::Integer(now), id.clone().into()],
-            )
-            .expect_changes(1)])
-            .await;
-        if released.is_ok() {
-            dispatch(ctx, &id).await;
-        }
-    }
+    let released = |id: &str| {
+        Statement::new(
+            "UPDATE executions SET status = 'waiting', updated_at = ? WHERE id = ? AND status = 'scheduled'",
+            vec![Value::Integer(now), id.into()],
+        )
+    };
+    dispatch_claimed(ctx, &due, released).await;
     // Queued executions whose job never ran (the run that took it from the queue was lost):
     // queued again, each claimed first so one tick queues it once.
     let stale = ctx
@@ -330,21 +323,24 @@ pub async fn tick(ctx: &Ctx<'_>) -> Result<(), AppwriteError> {
         ))
         .await
         .map_err(AppwriteError::internal)?;
-    for id in stale.rows.iter().filter_map(|r| r.first()?.as_str().map(str::to_string)) {
-        let claimed = ctx
-            .ports
-            .sql
-            .batch(vec![Statement::new(
-                "UPDATE executions SET updated_at = ? WHERE id = ? AND status = 'waiting' AND updated_at < ?",
-                vec![Value::Integer(now), id.clone().into(), Value::Integer(now - WAITING_LOST_AFTER_MS)],
-            )
-            .expect_changes(1)])
-            .await;
-        if claimed.is_ok() {
-            dispatch(ctx, &id).await;
+    let reclaimed = |id: &str| {
+        Statement::new(
+            "UPDATE executions SET updated_at = ? WHERE id = ? AND status = 'waiting' AND updated_at < ?",
+            vec![Value::Integer(now), id.into(), Value::Integer(now - WAITING_LOST_AFTER_MS)],
+        )
+    };
+    dispatch_claimed(ctx, &stale, reclaimed).await;
+    Ok(())
+}
+
+/// Queues each execution whose id `found` lists, once `claim` (an update guarded by the
+/// condition it was found by) changed its row: ticks that find it together queue it once.
+async fn dispatch_claimed(ctx: &Ctx<'_>, found: &Rows, claim: impl Fn(&str) -> Statement) {
+    for id in found.rows.iter().filter_map(|r| r.first()?.as_str()) {
+        if ctx.ports.sql.batch(vec![claim(id).expect_changes(1)]).await.is_ok() {
+            dispatch(ctx, id).await;
         }
     }
-    Ok(())
 }
 
 /// How long an isolate trusts its list of a project's event-triggered functions. Every write
