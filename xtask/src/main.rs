@@ -505,6 +505,16 @@ fn e2e(tools: &tools::Tools, runtime: Runtime<'_>, files: &[String]) -> Result<(
         ("EDGEWRITE_OAUTH2_BASE_URLS", oauth_base_urls.as_str()),
         ("EDGEWRITE_OAUTH2_ORIGIN", oauth_origin.as_str()),
         ("EDGEWRITE_OUTBOUND_PRIVATE_ORIGINS", images_origin.as_str()),
+        // tests/e2e/webhooks.test.mjs: its loopback receiver is allowed although private, and a
+        // failed delivery is tried again after a second.
+        ("EDGEWRITE_WEBHOOKS_ALLOWED_HOSTS", "127.0.0.1"),
+        ("EDGEWRITE_WEBHOOKS_RETRY_SECONDS", "1,1"),
+        // Spin: every component that writes may deliver to any http(s) destination.
+        ("EDGEWRITE_WEBHOOKS_OUTBOUND", "http://*:*"),
+        // The Spin test host blocks 127.0.0.2 as Spin's `block_networks` would, and resolves a
+        // public-looking name to it: a DNS rebinding the delivery must refuse at connect time.
+        (server::HOST_BLOCK_NETWORKS, "127.0.0.2/32"),
+        (server::HOST_RESOLVE, "rebind.edgewrite-e2e.com=127.0.0.2"),
     ];
     match runtime {
         // workerd delivers mail over SMTP (the TCP socket API); Spin components have no raw TCP

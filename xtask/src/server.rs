@@ -15,6 +15,12 @@ use crate::repo_root;
 use crate::tools::Tools;
 
 /// A running server.
+/// Settings of the Spin test host rather than of edgewrite: `vars` may carry them, and only
+/// [`Server::spin_host`] uses them.
+const HOST_PREFIX: &str = "SPIN_TEST_HOST_";
+pub const HOST_BLOCK_NETWORKS: &str = "SPIN_TEST_HOST_BLOCK_NETWORKS";
+pub const HOST_RESOLVE: &str = "SPIN_TEST_HOST_RESOLVE";
+
 pub struct Server {
     child: Child,
     pub port: u16,
@@ -115,7 +121,7 @@ impl Server {
         if std::env::var_os("X_LOCAL_OBSERVABILITY").is_none() {
             cmd.env("X_LOCAL_OBSERVABILITY", "false");
         }
-        for (k, v) in vars {
+        for (k, v) in vars.iter().filter(|(k, _)| !k.starts_with(HOST_PREFIX)) {
             cmd.arg("--var").arg(format!("{k}:{v}"));
         }
         Server::spawn(cmd, port, "/v1/health/version", log, "wrangler dev")
@@ -139,7 +145,13 @@ impl Server {
             .stdin(Stdio::null())
             .process_group(0);
         for (k, v) in vars {
-            cmd.arg("--var").arg(format!("{}={v}", k.to_ascii_lowercase()));
+            match *k {
+                // The host's own network policy (Spin's `block_networks`, and names answered
+                // without DNS), not application variables.
+                HOST_BLOCK_NETWORKS => cmd.arg("--block-networks").arg(v),
+                HOST_RESOLVE => cmd.arg("--resolve").arg(v),
+                _ => cmd.arg("--var").arg(format!("{}={v}", k.to_ascii_lowercase())),
+            };
         }
         Server::spawn(cmd, port, "/v1/health/version", log, "the Spin test host")
     }
@@ -163,7 +175,7 @@ impl Server {
                 cmd.env_remove(name);
             }
         }
-        for (k, v) in vars {
+        for (k, v) in vars.iter().filter(|(k, _)| !k.starts_with(HOST_PREFIX)) {
             cmd.env(format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
         }
         Server::spawn(cmd, port, "/v1/health/version", log, "spin up")

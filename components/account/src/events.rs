@@ -95,6 +95,20 @@ fn event_for(name: &str, ctx: &Ctx<'_>, payload: Json) -> Option<Event> {
             let event = account_event(&user, Some(("verification", &own_id?)), "update", payload);
             Some(event.refreshing(format!("user:{user}")))
         }
+        "verification.email.create" | "verification.phone.create" => {
+            let user = of_payload?;
+            Some(account_event(&user, Some(("verification", &own_id?)), "create", payload))
+        }
+        "sessions.extend" => {
+            let user = of_payload?;
+            Some(account_event(&user, Some(("sessions", &own_id?)), "update", payload))
+        }
+        "account.targets.push.create" | "account.targets.push.update" | "account.targets.push.delete" => {
+            let user = caller?;
+            let target = param("targetId").or(own_id)?;
+            let action = name.rsplit('.').next()?;
+            Some(account_event(&user, Some(("targets", &target)), action, payload))
+        }
         "recovery.update" => {
             let user = of_payload?;
             let event = account_event(&user, Some(("recovery", &own_id?)), "update", payload);

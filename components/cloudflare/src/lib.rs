@@ -147,6 +147,8 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_storage::Storage,
     &edgewrite_functions::Functions,
     &edgewrite_messaging::Messaging,
+    &edgewrite_webhooks::Webhooks,
+    &edgewrite_presences::Presences,
     &edgewrite_realtime::Realtime,
     &edgewrite_conformance::TestRoutes,
 ];

@@ -92,9 +92,30 @@ impl Outbound for WorkerOutbound {
     }
 
     async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
+        let request =
+            OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() };
+        self.send_bounded(request, bounds).await
+    }
+
+    /// The platform refuses private destinations at connect time: Cloudflare's network does not
+    /// route a Worker's `fetch` to private addresses, whatever a name resolves to.
+    async fn send_bounded(
+        &self,
+        request: OutboundRequest,
+        bounds: FetchBounds,
+    ) -> Result<BoundedResponse, OutboundError> {
+        let headers = Headers::new();
+        for (name, value) in &request.headers {
+            headers.append(name, value).map_err(failed)?;
+        }
         let mut init = RequestInit::new();
-        init.with_method(Method::Get).with_redirect(RequestRedirect::Manual);
-        let req = Request::new_with_init(url, &init).map_err(failed)?;
+        init.with_method(Method::from(request.method.clone()))
+            .with_headers(headers)
+            .with_redirect(RequestRedirect::Manual);
+        if !request.body.is_empty() {
+            init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+        }
+        let req = Request::new_with_init(&request.url, &init).map_err(failed)?;
         let abort = AbortController::default();
         let signal = abort.signal();
         let work = async {

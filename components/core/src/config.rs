@@ -146,6 +146,13 @@ pub struct Config {
     /// private network that edgewrite may fetch on a client's behalf (avatars' `image` and
     /// `favicon`); every other destination must be public (`public_url`).
     pub outbound_private_origins: Vec<String>,
+    /// `EDGEWRITE_WEBHOOKS_ALLOWED_HOSTS`: hosts (`name` or `name:port`, comma-separated) a
+    /// webhook may deliver to although they are not public (a receiver on a private network, a
+    /// test's loopback receiver); every other webhook URL must name a public host.
+    pub webhooks_allowed_hosts: Vec<String>,
+    /// `EDGEWRITE_WEBHOOKS_RETRY_SECONDS`: the waits between the tries of one webhook delivery
+    /// (comma-separated seconds; one try more than there are waits). Default `10,60`.
+    pub webhooks_retry_secs: Vec<u32>,
     /// Session lifetime in seconds (`EDGEWRITE_SESSION_DURATION`, Appwrite's default one year).
     pub session_duration_secs: i64,
     /// Sessions kept per user; the oldest go first (`EDGEWRITE_SESSION_LIMIT`, default 10, max 100).
@@ -200,6 +207,23 @@ impl Config {
                 .map(|v| v.trim().to_ascii_lowercase())
                 .unwrap_or_default(),
             outbound_private_origins: list("EDGEWRITE_OUTBOUND_PRIVATE_ORIGINS"),
+            webhooks_allowed_hosts: list("EDGEWRITE_WEBHOOKS_ALLOWED_HOSTS")
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            webhooks_retry_secs: {
+                let waits: Vec<u32> = list("EDGEWRITE_WEBHOOKS_RETRY_SECONDS")
+                    .iter()
+                    .filter_map(|s| s.parse().ok())
+                    .map(|s: u32| s.min(3600))
+                    .take(5)
+                    .collect();
+                if waits.is_empty() && secrets.get("EDGEWRITE_WEBHOOKS_RETRY_SECONDS").is_none() {
+                    vec![10, 60]
+                } else {
+                    waits
+                }
+            },
             session_duration_secs: secrets
                 .get("EDGEWRITE_SESSION_DURATION")
                 .and_then(|v| v.trim().parse().ok())

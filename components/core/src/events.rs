@@ -27,6 +27,13 @@ pub fn names(segments: &[(&str, &str)], action: &str) -> Vec<String> {
                 if !out.contains(&full) {
                     out.push(full);
                 }
+                // An attribute's event (`update.email`) is also its verb's (`update`).
+                if let Some((verb, _)) = action.split_once('.') {
+                    let plain = format!("{name}.{verb}");
+                    if !out.contains(&plain) {
+                        out.push(plain);
+                    }
+                }
             }
             if !out.contains(&name) {
                 out.push(name);

@@ -237,6 +237,15 @@ impl Outbound for Faulty<'_> {
         self.inner.outbound.fetch_bounded(url, bounds).await
     }
 
+    async fn send_bounded(
+        &self,
+        request: OutboundRequest,
+        bounds: FetchBounds,
+    ) -> Result<BoundedResponse, OutboundError> {
+        self.check_outbound()?;
+        self.inner.outbound.send_bounded(request, bounds).await
+    }
+
     async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError> {
         self.check_outbound()?;
         self.inner.outbound.connect(host, port, tls).await

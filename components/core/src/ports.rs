@@ -365,6 +365,17 @@ pub trait Outbound {
         let _ = bounds;
         Err(OutboundError::Denied(url.to_string()))
     }
+    /// `request` sent once within `bounds` (a webhook delivery): its answer read up to
+    /// `max_bytes` (more fails), redirects not followed. Where the runtime resolves names it
+    /// must refuse a destination whose address its policy blocks, at connect time.
+    async fn send_bounded(
+        &self,
+        request: OutboundRequest,
+        bounds: FetchBounds,
+    ) -> Result<BoundedResponse, OutboundError> {
+        let _ = bounds;
+        Err(OutboundError::Denied(request.url))
+    }
     async fn connect(&self, host: &str, port: u16, tls: Tls) -> Result<Box<dyn Connection>, OutboundError>;
 }
 

@@ -75,6 +75,27 @@ pub fn check(url: &str, private_origins: &[String]) -> Result<Url, Refusal> {
     }
 }
 
+/// `url` checked as a webhook destination: `http`/`https` to a public host, or to one of
+/// `allowed_hosts` (`name` for any port, or `name:port`; lower-case), which the operator allows
+/// although it is not public.
+pub fn check_allowing_hosts(url: &str, allowed_hosts: &[String]) -> Result<Url, Refusal> {
+    let parsed = Url::parse(url).map_err(|_| Refusal::NotHttp)?;
+    if matches!(parsed.scheme(), "http" | "https")
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+    {
+        if let Some(host) = parsed.host_str() {
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+            let port = parsed.port_or_known_default().unwrap_or(0);
+            let with_port = format!("{host}:{port}");
+            if allowed_hosts.iter().any(|a| *a == host || *a == with_port) {
+                return Ok(parsed);
+            }
+        }
+    }
+    check(url, &[])
+}
+
 /// Whether an address is on the public internet.
 pub fn public(ip: IpAddr) -> bool {
     match ip {

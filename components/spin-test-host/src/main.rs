@@ -11,6 +11,11 @@
 //! edgewrite-spin-test-host --manifest spin.toml --listen 127.0.0.1:3000 --state DIR [--var name=value]…
 //! ```
 //! Variables also come from `SPIN_VARIABLE_<NAME>` environment variables, as in Spin.
+//!
+//! `--block-networks CIDR,…` refuses outbound connections to those addresses at connect time,
+//! after name resolution, as Spin's runtime configuration `block_networks` does. `--resolve
+//! NAME=IP` answers a name without DNS (tests: a public-looking name that resolves to a blocked
+//! address, as a DNS rebinding attack would).
 
 mod imports;
 mod manifest;
@@ -50,6 +55,59 @@ struct Host {
 struct Outbound {
     component: Arc<str>,
     allowed: Arc<[AllowedHost]>,
+    network: Arc<NetworkPolicy>,
+}
+
+/// What `--block-networks` and `--resolve` set.
+#[derive(Default)]
+struct NetworkPolicy {
+    blocked: Vec<(std::net::IpAddr, u8)>,
+    resolve: BTreeMap<String, std::net::IpAddr>,
+}
+
+impl NetworkPolicy {
+    fn blocks(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        self.blocked.iter().any(|(net, bits)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if *bits == 0 { 0 } else { u32::MAX << (32 - u32::from(*bits)) };
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if *bits == 0 { 0 } else { u128::MAX << (128 - u32::from(*bits)) };
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// The addresses `host` stands for: an address itself, a `--resolve` answer, or DNS.
+    async fn addresses(&self, host: &str, port: u16) -> Vec<std::net::IpAddr> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse() {
+            return vec![ip];
+        }
+        if let Some(ip) = self.resolve.get(&bare.to_ascii_lowercase()) {
+            return vec![*ip];
+        }
+        tokio::net::lookup_host((bare, port)).await.map(|a| a.map(|s| s.ip()).collect()).unwrap_or_default()
+    }
+}
+
+fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8)> {
+    let (ip, bits) = text.split_once('/').unwrap_or((text, ""));
+    let ip: std::net::IpAddr =
+        ip.parse().map_err(|_| wasmtime::format_err!("--block-networks: {text} is not a CIDR"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = if bits.is_empty() {
+        max
+    } else {
+        bits.parse().map_err(|_| wasmtime::format_err!("--block-networks: {text}"))?
+    };
+    if bits > max {
+        bail!("--block-networks: {text} has too many prefix bits");
+    }
+    Ok((ip, bits))
 }
 
 type OutboundIo = Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
@@ -83,7 +141,41 @@ impl wasmtime_wasi_http::WasiHttpHooks for Outbound {
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        let network = self.network.clone();
+        let component = self.component.clone();
+        let (host, port) =
+            (host.to_string(), uri.port_u16().or_else(|| manifest::default_port(scheme)).unwrap_or(80));
+        let pinned = network.resolve.get(&host.to_ascii_lowercase()).copied();
         Box::new(async move {
+            if !network.blocked.is_empty() {
+                let addresses = network.addresses(&host, port).await;
+                if let Some(ip) = addresses.iter().find(|ip| network.blocks(**ip)) {
+                    eprintln!("spin-test-host: component {component} refused a connection to {host} ({ip}): a blocked network");
+                    return Err(wasmtime_wasi_http::Error::DestinationIpProhibited);
+                }
+            }
+            // A `--resolve` name is connected to at its given address, Host header unchanged.
+            let request = match pinned {
+                Some(ip) => {
+                    let (mut parts, body) = request.into_parts();
+                    let mut uri = parts.uri.clone().into_parts();
+                    let authority = match ip {
+                        std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
+                        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+                    };
+                    uri.authority = authority.parse().ok();
+                    if let Ok(rewritten) = http::Uri::from_parts(uri) {
+                        if !parts.headers.contains_key(http::header::HOST) {
+                            if let Ok(value) = http::HeaderValue::from_str(&host) {
+                                parts.headers.insert(http::header::HOST, value);
+                            }
+                        }
+                        parts.uri = rewritten;
+                    }
+                    http::Request::from_parts(parts, body)
+                }
+                None => request,
+            };
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as OutboundIo))
         })
@@ -126,6 +218,7 @@ struct Args {
     listen: SocketAddr,
     state: PathBuf,
     vars: Vec<(String, String)>,
+    network: Arc<NetworkPolicy>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -133,6 +226,7 @@ fn parse_args() -> Result<Args> {
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut state = PathBuf::from(".spin");
     let mut vars = Vec::new();
+    let mut network = NetworkPolicy::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
@@ -149,13 +243,25 @@ fn parse_args() -> Result<Args> {
                 let (k, v) = v.split_once('=').context("--var takes name=value")?;
                 vars.push((k.to_string(), v.to_string()));
             }
+            "--block-networks" => {
+                for cidr in value()?.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    network.blocked.push(parse_cidr(cidr)?);
+                }
+            }
+            "--resolve" => {
+                let v = value()?;
+                let (name, ip) = v.split_once('=').context("--resolve takes NAME=IP")?;
+                let ip =
+                    ip.parse().map_err(|_| wasmtime::format_err!("--resolve: {ip} is not an address"))?;
+                network.resolve.insert(name.to_ascii_lowercase(), ip);
+            }
             other => bail!("unknown argument {other}"),
         }
     }
     if !listen.ip().is_loopback() {
         bail!("the test host listens on loopback only");
     }
-    Ok(Args { manifest, listen, state, vars })
+    Ok(Args { manifest, listen, state, vars, network: Arc::new(network) })
 }
 
 /// Application variable values: `--var`, then `SPIN_VARIABLE_<NAME>`, then the default.
@@ -205,6 +311,7 @@ fn load(args: &Args) -> Result<Server> {
     let engine = engine()?;
     let linker = linker(&engine)?;
     let mut components = BTreeMap::new();
+    let network = args.network.clone();
     for (id, c) in &manifest.component {
         let path = root.join(&c.source);
         let component = Component::from_file(&engine, &path)
@@ -221,7 +328,8 @@ fn load(args: &Args) -> Result<Server> {
         // Expanded once, at start, from the application variables, as Spin does.
         let allowed = manifest::allowed_hosts(&c.allowed_outbound_hosts, &app.variables)
             .map_err(|e| wasmtime::format_err!("component {id}: {e}"))?;
-        let outbound = Outbound { component: id.as_str().into(), allowed: allowed.into() };
+        let outbound =
+            Outbound { component: id.as_str().into(), allowed: allowed.into(), network: network.clone() };
         components.insert(
             id.clone(),
             LoadedComponent { pre: ServicePre::new(pre)?, grants: Arc::new(grants), outbound },
@@ -370,7 +478,7 @@ mod tests {
     fn outbound(entries: &[&str]) -> Outbound {
         let entries: Vec<String> = entries.iter().map(|e| e.to_string()).collect();
         let allowed = manifest::allowed_hosts(&entries, &BTreeMap::new()).unwrap();
-        Outbound { component: "test".into(), allowed: allowed.into() }
+        Outbound { component: "test".into(), allowed: allowed.into(), network: Default::default() }
     }
 
     async fn send(hooks: &mut Outbound, url: &str) -> Result<u16, wasmtime_wasi_http::Error> {

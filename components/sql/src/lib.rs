@@ -639,6 +639,56 @@ pub const MIGRATIONS: &[Migration] = &[
              BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: memberships.id (a former membership''s id)'); END",
         ],
     },
+    // Webhooks (`/v1/webhooks`) and their outbox: a committed write's deliveries wait here, in
+    // commit order, until a run sends them (one run per webhook at a time, held by `lease_until`).
+    // Presences (`/v1/presences`): one per user, hidden once `expires_at` is past.
+    Migration {
+        version: 20,
+        name: "webhooks and presences",
+        statements: &[
+            "CREATE TABLE webhooks (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                events TEXT NOT NULL,
+                tls INTEGER NOT NULL,
+                auth_username TEXT NOT NULL,
+                auth_password TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                enabled INTEGER NOT NULL,
+                logs TEXT NOT NULL DEFAULT '',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                lease_until INTEGER NOT NULL DEFAULT 0,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE TABLE webhook_deliveries (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                webhook_id TEXT NOT NULL,
+                events TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                tries INTEGER NOT NULL DEFAULT 0,
+                next_at INTEGER NOT NULL,
+                created_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX webhook_deliveries_in_order ON webhook_deliveries (webhook_id, seq)",
+            "CREATE TABLE presences (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                user_id TEXT NOT NULL UNIQUE,
+                status TEXT,
+                source TEXT NOT NULL,
+                metadata TEXT NOT NULL,
+                permissions TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL
+            )",
+            "CREATE INDEX presences_by_expiry ON presences (expires_at)",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

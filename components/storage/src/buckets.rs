@@ -212,7 +212,19 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         ),
         other => AppwriteError::internal(other),
     })?;
+    announce(ctx, &bucket.id, "create", bucket.to_json()).await;
     Ok(Response::json(201, &bucket.to_json()))
+}
+
+/// A bucket's event: no realtime channel has it (Appwrite's console only), but webhooks and
+/// function triggers do.
+async fn announce(ctx: &Ctx<'_>, id: &str, action: &str, payload: Json) {
+    let names = edgewrite_core::events::names(&[("buckets", id)], action);
+    edgewrite_core::events::publish(
+        ctx,
+        edgewrite_core::ports::Event::new(names, Vec::new(), payload, Vec::new()),
+    )
+    .await;
 }
 
 /// `GET /storage/buckets/{bucketId}`
@@ -235,6 +247,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     )
     .expect_changes(1);
     ctx.ports.sql.batch(vec![statement]).await.map_err(|e| AppwriteError::from_store(e, not_found))?;
+    announce(ctx, &bucket.id, "update", bucket.to_json()).await;
     Ok(Response::json(200, &bucket.to_json()))
 }
 
@@ -280,6 +293,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
         }
     }
     tracing::info!(bucket = %bucket.id, "bucket deleted");
+    announce(ctx, &bucket.id, "delete", bucket.to_json()).await;
     Ok(Response::no_content())
 }
 

@@ -17,6 +17,8 @@ async fn handle(req: Request) -> impl IntoResponse {
             &edgewrite_account::ProjectKeys,
             &edgewrite_account::ProjectOAuth2,
             &edgewrite_messaging::Messaging,
+            &edgewrite_webhooks::Webhooks,
+            &edgewrite_presences::Presences,
         ],
         Some(&edgewrite_account::AccountAuthenticator),
     )

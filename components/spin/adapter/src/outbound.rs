@@ -43,6 +43,18 @@ impl Outbound for SpinOutbound {
     }
 
     async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
+        let request =
+            OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() };
+        self.send_bounded(request, bounds).await
+    }
+
+    /// Spin resolves the name and connects: its `allowed_outbound_hosts` and, where the runtime
+    /// configuration sets them, its `block_networks` decide at connect time (README, "Webhooks").
+    async fn send_bounded(
+        &self,
+        request: OutboundRequest,
+        bounds: FetchBounds,
+    ) -> Result<BoundedResponse, OutboundError> {
         let failed = |e: &dyn std::fmt::Display| OutboundError::Failed(e.to_string());
         // wasi:http hands redirects back as they are: each hop is the caller's to check.
         let options = wasip3::http::types::RequestOptions::new();
@@ -50,13 +62,24 @@ impl Outbound for SpinOutbound {
         let _ = options.set_connect_timeout(Some(timeout_ns));
         let _ = options.set_first_byte_timeout(Some(timeout_ns));
         let _ = options.set_between_bytes_timeout(Some(timeout_ns));
-        let req = ::http::Request::builder()
-            .method("GET")
-            .uri(url)
+        let mut builder = ::http::Request::builder().method(request.method.as_str()).uri(&request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let req = builder
             .extension(wasip3::http_compat::RequestOptionsExtension(options))
-            .body(FullBody::new(Bytes::new()))
+            .body(FullBody::new(Bytes::from(request.body)))
             .map_err(|e| failed(&e))?;
-        let resp = spin_sdk::http::send(req).await.map_err(|e| failed(&format!("{e:?}")))?;
+        let resp = spin_sdk::http::send(req).await.map_err(|e| {
+            let detail = format!("{e:?}");
+            // The host refused the destination: not in allowed_outbound_hosts, or an address
+            // its policy blocks.
+            if detail.contains("DestinationIpProhibited") || detail.contains("HttpRequestDenied") {
+                OutboundError::Denied(format!("{}: {detail}", request.url))
+            } else {
+                failed(&detail)
+            }
+        })?;
         let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
         let status = resp.status().as_u16();
         let body = http_body_util::Limited::new(resp.into_body(), bounds.max_bytes)

@@ -8,7 +8,7 @@ use spin_sdk::http_service;
 async fn handle(req: Request) -> impl IntoResponse {
     edgewrite_spin_adapter::serve_http(
         req,
-        &[&edgewrite_databases::Databases, &edgewrite_databases::TablesDb],
+        &[&edgewrite_databases::Databases, &edgewrite_databases::TablesDb, &edgewrite_webhooks::Webhooks],
         Some(&edgewrite_account::AccountAuthenticator),
     )
     .await

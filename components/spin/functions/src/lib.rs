@@ -20,6 +20,7 @@ async fn handle(req: Request) -> impl IntoResponse {
             &edgewrite_databases::Databases,
             &edgewrite_databases::TablesDb,
             &edgewrite_storage::Storage,
+            &edgewrite_webhooks::Webhooks,
         ],
         Some(&edgewrite_account::AccountAuthenticator),
     )

@@ -9,7 +9,7 @@ use spin_sdk::http_service;
 async fn handle(req: Request) -> impl IntoResponse {
     edgewrite_spin_adapter::serve_http(
         req,
-        &[&edgewrite_storage::Storage],
+        &[&edgewrite_storage::Storage, &edgewrite_webhooks::Webhooks],
         Some(&edgewrite_account::AccountAuthenticator),
     )
     .await
