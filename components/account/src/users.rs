@@ -330,6 +330,7 @@ pub(crate) fn deletion(user_id: &str, now_ms: i64) -> Vec<Statement> {
     let mut batch = crate::teams::leave_all_statements(user_id, now_ms);
     batch.extend([
         Statement::new("DELETE FROM sessions WHERE user_id = ?", vec![id.clone()]),
+        Statement::new("DELETE FROM presences WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM tokens WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM identities WHERE user_id = ?", vec![id.clone()]),
         Statement::new("DELETE FROM targets WHERE user_id = ?", vec![id.clone()]),

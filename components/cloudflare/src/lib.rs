@@ -137,6 +137,10 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_health::Health,
     &edgewrite_locale::Locale,
     &edgewrite_avatars::Avatars,
+    // First of those with a `committed` hook: a write's webhook deliveries queue before
+    // anything that waits (function triggers), so they keep the writes' order.
+    &edgewrite_webhooks::Webhooks,
+    &edgewrite_presences::Presences,
     &edgewrite_account::Account,
     &edgewrite_account::Users,
     &edgewrite_account::Teams,
@@ -147,8 +151,6 @@ pub(crate) const CAPABILITIES: &[&dyn Capability] = &[
     &edgewrite_storage::Storage,
     &edgewrite_functions::Functions,
     &edgewrite_messaging::Messaging,
-    &edgewrite_webhooks::Webhooks,
-    &edgewrite_presences::Presences,
     &edgewrite_realtime::Realtime,
     &edgewrite_conformance::TestRoutes,
 ];

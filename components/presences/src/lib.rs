@@ -184,7 +184,7 @@ async fn target_user(ctx: &Ctx<'_>) -> Result<Option<String>, AppwriteError> {
             "userId is not allowed for non-API key and non-privileged users",
         )),
         (Caller::User(user), None) => Ok(Some(user.user_id.clone())),
-        (_, Some(user_id)) => {
+        (Caller::App { .. }, Some(user_id)) => {
             let rows = ctx
                 .ports
                 .sql
@@ -199,7 +199,10 @@ async fn target_user(ctx: &Ctx<'_>) -> Result<Option<String>, AppwriteError> {
             }
             Ok(Some(user_id))
         }
-        (_, None) => Ok(None),
+        (Caller::App { .. }, None) => Ok(None),
+        (Caller::Guest, _) => {
+            Err(AppwriteError::new(ErrorType::GeneralUnauthorizedScope, "Guests have no presence."))
+        }
     }
 }
 

@@ -395,5 +395,12 @@ mod tests {
         assert!(outbound_allowed(&a, "https", "email.eu-west-1.amazonaws.com", None));
         assert!(outbound_allowed(&a, "https", "fcm.googleapis.com", None));
         assert!(!outbound_allowed(&a, "https", "evil.googleapis.com", None));
+        // Webhook receivers only once the deployment names them.
+        values.insert("edgewrite_webhooks_outbound".into(), "https://*:443".into());
+        for id in ["account", "databases", "storage", "functions"] {
+            let hosts = allowed_hosts(&m.component[id].allowed_outbound_hosts, &values).unwrap();
+            assert!(outbound_allowed(&hosts, "https", "example.com", None), "{id}");
+            assert!(!outbound_allowed(&hosts, "http", "example.com", None), "{id}");
+        }
     }
 }

@@ -107,9 +107,10 @@ pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
     for event in events {
         for (id, patterns) in list.iter() {
             if patterns.iter().any(|p| event.names.contains(p)) {
+                // Guarded: another isolate may still list a webhook deleted or disabled since.
                 rows.push(Statement::new(
                     "INSERT INTO webhook_deliveries (webhook_id, events, payload, user_id, next_at, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?)",
+                     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND enabled = 1)",
                     vec![
                         id.clone().into(),
                         event.names.join(",").into(),
@@ -117,6 +118,7 @@ pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
                         user.clone().into(),
                         Value::Integer(now),
                         Value::Integer(now),
+                        id.clone().into(),
                     ],
                 ));
                 if !targets.contains(&id.as_str()) {
@@ -201,9 +203,9 @@ async fn due_webhooks(ctx: &Ctx<'_>, limit: i64) -> Result<Vec<String>, Appwrite
         .ports
         .sql
         .query(Statement::new(
-            "SELECT w.id FROM webhooks w WHERE w.lease_until < ? AND EXISTS
-                 (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.next_at <= ?)
-             LIMIT ?",
+            "SELECT id FROM (SELECT w.id, (SELECT d.next_at FROM webhook_deliveries d WHERE d.webhook_id = w.id
+                     ORDER BY d.seq LIMIT 1) AS head FROM webhooks w WHERE w.lease_until < ?)
+             WHERE head <= ? ORDER BY head LIMIT ?",
             vec![Value::Integer(now), Value::Integer(now), Value::Integer(limit)],
         ))
         .await
@@ -237,11 +239,9 @@ enum Stop {
 async fn run(ctx: &Ctx<'_>, id: &str) -> Result<(), AppwriteError> {
     // A few rounds at most: a write may queue a delivery as a run lets go of the webhook.
     for _ in 0..4 {
-        if !claim(ctx, id).await? {
-            return Ok(());
-        }
-        let stop = deliver_due(ctx, id).await;
-        release(ctx, id).await;
+        let Some(mut lease) = claim(ctx, id).await? else { return Ok(()) };
+        let stop = deliver_due(ctx, id, &mut lease).await;
+        release(ctx, id, lease).await;
         match stop? {
             Stop::Gone => return Ok(()),
             Stop::WaitUntil(at) => {
@@ -266,29 +266,41 @@ async fn run(ctx: &Ctx<'_>, id: &str) -> Result<(), AppwriteError> {
     Ok(())
 }
 
-async fn claim(ctx: &Ctx<'_>, id: &str) -> Result<bool, AppwriteError> {
+/// A lease's end, which is also its owner's token: each renewal and the release name it, so a
+/// run that outlived its lease cannot touch the next run's.
+fn lease_end(ctx: &Ctx<'_>) -> i64 {
+    let mut jitter = [0u8; 2];
+    ctx.ports.random.fill(&mut jitter);
+    ctx.ports.clock.now_ms() + LEASE_MS + i64::from(u16::from_le_bytes(jitter) % 1000)
+}
+
+async fn claim(ctx: &Ctx<'_>, id: &str) -> Result<Option<i64>, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
+    let lease = lease_end(ctx);
     let claimed = ctx
         .ports
         .sql
         .batch(vec![Statement::new(
             "UPDATE webhooks SET lease_until = ? WHERE id = ? AND lease_until < ?",
-            vec![Value::Integer(now + LEASE_MS), id.into(), Value::Integer(now)],
+            vec![Value::Integer(lease), id.into(), Value::Integer(now)],
         )
         .expect_changes(1)])
         .await;
     match claimed {
-        Ok(_) => Ok(true),
-        Err(StoreError::GuardFailed { .. }) => Ok(false),
+        Ok(_) => Ok(Some(lease)),
+        Err(StoreError::GuardFailed { .. }) => Ok(None),
         Err(other) => Err(AppwriteError::internal(other)),
     }
 }
 
-async fn release(ctx: &Ctx<'_>, id: &str) {
+async fn release(ctx: &Ctx<'_>, id: &str, lease: i64) {
     let done = ctx
         .ports
         .sql
-        .query(Statement::new("UPDATE webhooks SET lease_until = 0 WHERE id = ?", vec![id.into()]))
+        .query(Statement::new(
+            "UPDATE webhooks SET lease_until = 0 WHERE id = ? AND lease_until = ?",
+            vec![id.into(), Value::Integer(lease)],
+        ))
         .await;
     if let Err(error) = done {
         // The lease runs out on its own.
@@ -320,7 +332,7 @@ async fn next_delivery(ctx: &Ctx<'_>, id: &str) -> Result<Option<Delivery>, Appw
     }))
 }
 
-async fn deliver_due(ctx: &Ctx<'_>, id: &str) -> Result<Stop, AppwriteError> {
+async fn deliver_due(ctx: &Ctx<'_>, id: &str, lease: &mut i64) -> Result<Stop, AppwriteError> {
     for _ in 0..PER_RUN {
         let Some(webhook) = webhooks::load(ctx, id).await? else { return Ok(Stop::Gone) };
         if !webhook.enabled {
@@ -333,10 +345,14 @@ async fn deliver_due(ctx: &Ctx<'_>, id: &str) -> Result<Stop, AppwriteError> {
         }
         let outcome = send(ctx, &webhook, &delivery).await;
         let now = ctx.ports.clock.now_ms();
+        let next_lease = lease_end(ctx);
+        // Fails the batch (nothing recorded, the row sent again by the run that holds the
+        // webhook now) when this run's lease ran out meanwhile.
         let renew = Statement::new(
-            "UPDATE webhooks SET lease_until = ? WHERE id = ?",
-            vec![Value::Integer(now + LEASE_MS), id.into()],
-        );
+            "UPDATE webhooks SET lease_until = ? WHERE id = ? AND lease_until = ?",
+            vec![Value::Integer(next_lease), id.into(), Value::Integer(*lease)],
+        )
+        .expect_changes(1);
         let forget = Statement::new(
             "DELETE FROM webhook_deliveries WHERE seq = ?",
             vec![Value::Integer(delivery.seq)],
@@ -351,7 +367,8 @@ async fn deliver_due(ctx: &Ctx<'_>, id: &str) -> Result<Stop, AppwriteError> {
                         renew,
                     ])
                     .await
-                    .map_err(AppwriteError::internal)?;
+                    .map_err(lease_lost)?;
+                *lease = next_lease;
             }
             Err(failure) => {
                 let attempts = webhook.attempts + 1;
@@ -374,7 +391,8 @@ async fn deliver_due(ctx: &Ctx<'_>, id: &str) -> Result<Stop, AppwriteError> {
                     batch.push(forget);
                 }
                 batch.push(renew);
-                ctx.ports.sql.batch(batch).await.map_err(AppwriteError::internal)?;
+                ctx.ports.sql.batch(batch).await.map_err(lease_lost)?;
+                *lease = next_lease;
                 if disable {
                     tracing::warn!(webhook = %id, attempts, "webhook disabled after failed deliveries");
                     forget_webhooks(ctx);
@@ -385,6 +403,27 @@ async fn deliver_due(ctx: &Ctx<'_>, id: &str) -> Result<Stop, AppwriteError> {
         }
     }
     Ok(Stop::Full)
+}
+
+fn lease_lost(error: StoreError) -> AppwriteError {
+    match error {
+        StoreError::GuardFailed { .. } => AppwriteError::internal("a webhook run outlived its lease"),
+        other => AppwriteError::internal(other),
+    }
+}
+
+/// A header value as Workers and Spin accept it: visible ASCII as is, anything else
+/// percent-encoded (UTF-8).
+fn header_safe(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if (0x20..0x7f).contains(&byte) && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 async fn drop_outbox(ctx: &Ctx<'_>, id: &str) -> Result<(), AppwriteError> {
@@ -425,7 +464,7 @@ async fn send(ctx: &Ctx<'_>, webhook: &Webhook, delivery: &Delivery) -> Result<(
         ("user-agent".to_string(), format!("Edgewrite-Server v{}", env!("CARGO_PKG_VERSION"))),
         ("x-appwrite-webhook-id".to_string(), webhook.id.clone()),
         ("x-appwrite-webhook-events".to_string(), delivery.events.clone()),
-        ("x-appwrite-webhook-name".to_string(), webhook.name.clone()),
+        ("x-appwrite-webhook-name".to_string(), header_safe(&webhook.name)),
         ("x-appwrite-webhook-user-id".to_string(), delivery.user_id.clone()),
         ("x-appwrite-webhook-project-id".to_string(), ctx.project.unwrap_or_default().to_string()),
         ("x-appwrite-webhook-signature".to_string(), signature(&webhook.secret, &webhook.url, &body)),

@@ -226,6 +226,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
                 ],
             )
             .expect_changes(1),
+            // What a deleted webhook of the same id left behind is not this one's.
+            Statement::new("DELETE FROM webhook_deliveries WHERE webhook_id = ?", vec![id.clone().into()]),
             select(&id),
         ])
         .await

@@ -12,6 +12,7 @@ async fn handle(req: Request) -> impl IntoResponse {
     edgewrite_spin_adapter::serve_http(
         req,
         &[
+            &edgewrite_webhooks::Webhooks,
             &edgewrite_functions::Functions,
             &edgewrite_account::Account,
             &edgewrite_account::Users,
@@ -20,7 +21,6 @@ async fn handle(req: Request) -> impl IntoResponse {
             &edgewrite_databases::Databases,
             &edgewrite_databases::TablesDb,
             &edgewrite_storage::Storage,
-            &edgewrite_webhooks::Webhooks,
         ],
         Some(&edgewrite_account::AccountAuthenticator),
     )
