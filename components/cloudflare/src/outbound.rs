@@ -91,12 +91,6 @@ impl Outbound for WorkerOutbound {
         answer
     }
 
-    async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
-        let request =
-            OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() };
-        self.send_bounded(request, bounds).await
-    }
-
     /// The platform refuses private destinations at connect time: Cloudflare's network does not
     /// route a Worker's `fetch` to private addresses, whatever a name resolves to.
     async fn send_bounded(

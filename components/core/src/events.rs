@@ -137,6 +137,66 @@ pub async fn publish_all(ctx: &Ctx<'_>, seq: Option<i64>, events: Vec<Event>) {
     }
 }
 
+/// Whether this write replays what already happened elsewhere: a migration (`edgewrite
+/// import`) says so, with a key that may restore history. Such writes start no work of their own
+/// (no function runs, no webhook fires).
+pub fn replays_migration(ctx: &Ctx<'_>) -> bool {
+    ctx.request.header("x-edgewrite-migration").is_some() && ctx.caller.has_scope("migrations.write")
+}
+
+/// Who subscribed to a project's events, as `(id, patterns)`: its webhooks, its event-triggered
+/// functions.
+pub type Subscriptions = std::rc::Rc<Vec<(String, Vec<String>)>>;
+
+/// An isolate's copy of each project's [`Subscriptions`] of one kind. Every write with events
+/// needs them, and reading them each time would add a read to every write: the copy is trusted
+/// for `fresh_ms`. Changes made in this isolate [`SubscriptionCache::forget`] it at once; other
+/// isolates see them within that time.
+pub struct SubscriptionCache {
+    fresh_ms: i64,
+    lists: std::cell::RefCell<std::collections::HashMap<String, (i64, Subscriptions)>>,
+}
+
+impl SubscriptionCache {
+    pub fn new(fresh_ms: i64) -> SubscriptionCache {
+        SubscriptionCache { fresh_ms, lists: Default::default() }
+    }
+
+    /// Forgets the project's copy (a subscriber changed).
+    pub fn forget(&self, project: &str) {
+        self.lists.borrow_mut().remove(project);
+    }
+}
+
+/// The project's subscriptions in `cache`, read with `select` (rows of an id and a JSON array of
+/// patterns) when the copy is missing or stale.
+pub async fn subscriptions(
+    cache: &'static std::thread::LocalKey<SubscriptionCache>,
+    ctx: &Ctx<'_>,
+    select: &'static str,
+) -> Result<Subscriptions, crate::ports::StoreError> {
+    let project = ctx.project.unwrap_or_default().to_string();
+    let now = ctx.ports.clock.now_ms();
+    let cached = cache.with(|c| {
+        c.lists.borrow().get(&project).filter(|(at, _)| now - at < c.fresh_ms).map(|(_, list)| list.clone())
+    });
+    if let Some(list) = cached {
+        return Ok(list);
+    }
+    let rows = ctx.ports.sql.query(Statement::new(select, vec![])).await?;
+    let list: Subscriptions = std::rc::Rc::new(
+        rows.rows
+            .iter()
+            .filter_map(|r| {
+                let patterns = serde_json::from_str(r.get(1)?.as_str()?).unwrap_or_default();
+                Some((r.first()?.as_str()?.to_string(), patterns))
+            })
+            .collect(),
+    );
+    cache.with(|c| c.lists.borrow_mut().insert(project, (now, list.clone())));
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -232,11 +232,6 @@ impl Outbound for Faulty<'_> {
         self.inner.outbound.fetch(request).await
     }
 
-    async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
-        self.check_outbound()?;
-        self.inner.outbound.fetch_bounded(url, bounds).await
-    }
-
     async fn send_bounded(
         &self,
         request: OutboundRequest,

@@ -360,14 +360,16 @@ pub struct BoundedResponse {
 #[async_trait(?Send)]
 pub trait Outbound {
     async fn fetch(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
-    /// A `GET` within `bounds`, redirects not followed. Runtimes that cannot bound a fetch deny it.
+    /// A `GET` within `bounds`, redirects not followed: a [`Outbound::send_bounded`].
     async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
-        let _ = bounds;
-        Err(OutboundError::Denied(url.to_string()))
+        let request =
+            OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() };
+        self.send_bounded(request, bounds).await
     }
     /// `request` sent once within `bounds` (a webhook delivery): its answer read up to
     /// `max_bytes` (more fails), redirects not followed. Where the runtime resolves names it
-    /// must refuse a destination whose address its policy blocks, at connect time.
+    /// must refuse a destination whose address its policy blocks, at connect time. Runtimes that
+    /// cannot bound a request deny it.
     async fn send_bounded(
         &self,
         request: OutboundRequest,

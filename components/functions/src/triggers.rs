@@ -7,7 +7,9 @@
 //! A job may be delivered more than once; each execution runs once, claimed by moving it from
 //! `waiting` to `processing` under a guard.
 
-use edgewrite_core::events::{channels, names, publish_all};
+use edgewrite_core::events::{
+    channels, names, publish_all, replays_migration, subscriptions, SubscriptionCache,
+};
 use edgewrite_core::params::Params;
 use edgewrite_core::ports::{Event, Job, Rows, Statement, StoreError, Value};
 use edgewrite_core::{AppwriteError, Ctx};
@@ -343,60 +345,14 @@ async fn dispatch_claimed(ctx: &Ctx<'_>, found: &Rows, claim: impl Fn(&str) -> S
     }
 }
 
-/// How long an isolate trusts its list of a project's event-triggered functions. Every write
-/// with events needs that list; reading it each time would add a round trip to every write.
-/// Changes made in this isolate forget it at once; other isolates see them within this time.
-const TRIGGERS_FRESH_MS: i64 = 2_000;
-
-type Triggers = std::rc::Rc<Vec<(String, Vec<String>)>>;
-
 thread_local! {
-    static TRIGGERS: std::cell::RefCell<std::collections::HashMap<String, (i64, Triggers)>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    /// The project's enabled, deployed functions with `events`, trusted for 2 s.
+    static TRIGGERS: SubscriptionCache = SubscriptionCache::new(2_000);
 }
 
 /// Forgets this isolate's list of the project's event triggers (a function changed).
 pub fn forget_triggers(ctx: &Ctx<'_>) {
-    let project = ctx.project.unwrap_or_default();
-    TRIGGERS.with(|t| t.borrow_mut().remove(project));
-}
-
-/// The project's enabled, deployed functions with `events`, as `(id, events)`.
-async fn event_triggers(ctx: &Ctx<'_>) -> Option<Triggers> {
-    let project = ctx.project.unwrap_or_default().to_string();
-    let now = ctx.ports.clock.now_ms();
-    let cached = TRIGGERS.with(|t| {
-        t.borrow().get(&project).filter(|(at, _)| now - at < TRIGGERS_FRESH_MS).map(|(_, list)| list.clone())
-    });
-    if cached.is_some() {
-        return cached;
-    }
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new(
-            "SELECT id, events FROM functions WHERE enabled = 1 AND deployment_id != '' AND events != '[]'",
-            vec![],
-        ))
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(error) => {
-            tracing::warn!(%error, "reading function triggers");
-            return None;
-        }
-    };
-    let list: Triggers = std::rc::Rc::new(
-        rows.rows
-            .iter()
-            .filter_map(|r| {
-                let events = serde_json::from_str(r.get(1)?.as_str()?).unwrap_or_default();
-                Some((r.first()?.as_str()?.to_string(), events))
-            })
-            .collect(),
-    );
-    TRIGGERS.with(|t| t.borrow_mut().insert(project, (now, list.clone())));
-    Some(list)
+    TRIGGERS.with(|t| t.forget(ctx.project.unwrap_or_default()));
 }
 
 /// After a write: starts the functions whose `events` name one of its events. Writes a
@@ -406,12 +362,18 @@ pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
     if ctx.api.depth() > 0 || events.iter().all(|e| e.names.iter().all(|n| n.starts_with("functions."))) {
         return;
     }
-    // A migration (`edgewrite import`) writes what already happened at the source: it says so,
-    // with a key that may restore history, and starts no function.
-    if ctx.request.header("x-edgewrite-migration").is_some() && ctx.caller.has_scope("migrations.write") {
+    if replays_migration(ctx) {
         return;
     }
-    let Some(listed) = event_triggers(ctx).await else { return };
+    let select =
+        "SELECT id, events FROM functions WHERE enabled = 1 AND deployment_id != '' AND events != '[]'";
+    let listed = match subscriptions(&TRIGGERS, ctx, select).await {
+        Ok(listed) => listed,
+        Err(error) => {
+            tracing::warn!(%error, "reading function triggers");
+            return;
+        }
+    };
     for (id, wanted) in listed.iter() {
         let matching: Vec<&Event> = events
             .iter()

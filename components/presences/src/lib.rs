@@ -432,14 +432,10 @@ async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     ctx.ports
         .sql
         .batch(vec![Statement::new(
-            "UPDATE presences SET status = ?, source = source, metadata = ?, permissions = ?, expires_at = ?,
+            // `source` is the stored one: it stays what the upsert set.
+            "UPDATE presences SET status = ?, source = ?, metadata = ?, permissions = ?, expires_at = ?,
                  updated_at = ?, user_id = ? WHERE id = ?",
-            {
-                // `source` stays what the upsert set.
-                let mut p = params;
-                p.remove(1);
-                p
-            },
+            params,
         )
         .expect_changes(1)])
         .await

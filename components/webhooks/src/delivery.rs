@@ -10,6 +10,7 @@
 //! waiting for its retry is picked up by a later request.
 
 use base64::Engine as _;
+use edgewrite_core::events::{replays_migration, subscriptions, SubscriptionCache};
 use edgewrite_core::ports::{
     Event, FetchBounds, Job, OutboundError, OutboundRequest, Statement, StoreError, Value,
 };
@@ -36,61 +37,24 @@ const PER_RUN: usize = 40;
 /// Writes without a queue pick up this many webhooks with retries due.
 const DUE_PER_REQUEST: i64 = 5;
 
-/// How long an isolate trusts its list of a project's enabled webhooks. Every write with events
-/// needs it; changes made in this isolate forget it at once.
-const FRESH_MS: i64 = 2_000;
-
-type Subscriptions = std::rc::Rc<Vec<(String, Vec<String>)>>;
-
 thread_local! {
-    static SUBSCRIPTIONS: std::cell::RefCell<std::collections::HashMap<String, (i64, Subscriptions)>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    /// The project's enabled webhooks, trusted for 2 s.
+    static SUBSCRIPTIONS: SubscriptionCache = SubscriptionCache::new(2_000);
 }
 
 /// Forgets this isolate's list of the project's webhooks (one changed).
 pub fn forget_webhooks(ctx: &Ctx<'_>) {
-    let project = ctx.project.unwrap_or_default();
-    SUBSCRIPTIONS.with(|s| s.borrow_mut().remove(project));
-}
-
-/// The project's enabled webhooks, as `(id, patterns)`.
-async fn subscriptions(ctx: &Ctx<'_>) -> Result<Subscriptions, StoreError> {
-    let project = ctx.project.unwrap_or_default().to_string();
-    let now = ctx.ports.clock.now_ms();
-    let cached = SUBSCRIPTIONS.with(|s| {
-        s.borrow().get(&project).filter(|(at, _)| now - at < FRESH_MS).map(|(_, list)| list.clone())
-    });
-    if let Some(list) = cached {
-        return Ok(list);
-    }
-    let rows = ctx
-        .ports
-        .sql
-        .query(Statement::new("SELECT id, events FROM webhooks WHERE enabled = 1 ORDER BY seq", vec![]))
-        .await?;
-    let list: Subscriptions = std::rc::Rc::new(
-        rows.rows
-            .iter()
-            .filter_map(|r| {
-                let events = serde_json::from_str(r.get(1)?.as_str()?).unwrap_or_default();
-                Some((r.first()?.as_str()?.to_string(), events))
-            })
-            .collect(),
-    );
-    SUBSCRIPTIONS.with(|s| s.borrow_mut().insert(project, (now, list.clone())));
-    Ok(list)
+    SUBSCRIPTIONS.with(|s| s.forget(ctx.project.unwrap_or_default()));
 }
 
 /// After a write: queues its events for every webhook that subscribed to one of them.
 pub async fn committed(ctx: &Ctx<'_>, events: &[Event]) {
-    // A migration (`edgewrite import`) replays what already happened at the source.
-    if ctx.request.header("x-edgewrite-migration").is_some() && ctx.caller.has_scope("migrations.write") {
+    if replays_migration(ctx) {
         return;
     }
-    if !ctx.ports.jobs.queues() {
-        run_due(ctx).await;
-    }
-    let list = match subscriptions(ctx).await {
+    run_due_without_queue(ctx).await;
+    let select = "SELECT id, events FROM webhooks WHERE enabled = 1 ORDER BY seq";
+    let list = match subscriptions(&SUBSCRIPTIONS, ctx, select).await {
         Ok(list) => list,
         Err(error) => {
             tracing::warn!(%error, "reading the project's webhooks");

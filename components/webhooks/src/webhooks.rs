@@ -181,8 +181,45 @@ fn secret_param(ctx: &Ctx<'_>) -> Result<String, AppwriteError> {
 fn flag(ctx: &Ctx<'_>, name: &str, default: bool) -> Result<bool, AppwriteError> {
     match ctx.params.raw(name) {
         None | Some(Json::Null) => Ok(default),
-        Some(Json::Bool(b)) => Ok(*b),
         Some(_) => ctx.params.boolean(name).map(|b| b.unwrap_or(default)),
+    }
+}
+
+/// What create and replace both set, each to its default when not given.
+struct Settings {
+    url: String,
+    name: String,
+    events: Vec<String>,
+    enabled: bool,
+    tls: bool,
+    auth_username: String,
+    auth_password: String,
+}
+
+impl Settings {
+    fn from_params(ctx: &Ctx<'_>) -> Result<Settings, AppwriteError> {
+        Ok(Settings {
+            url: url_param(ctx)?,
+            name: required_name(ctx)?,
+            events: events_param(ctx)?,
+            enabled: flag(ctx, "enabled", true)?,
+            tls: flag(ctx, "tls", false)?,
+            auth_username: non_empty(ctx, "authUsername", 256)?.unwrap_or_default(),
+            auth_password: non_empty(ctx, "authPassword", 256)?.unwrap_or_default(),
+        })
+    }
+
+    /// `name, url, events, tls, auth_username, auth_password, enabled`, in that order.
+    fn values(self) -> Vec<Value> {
+        vec![
+            self.name.into(),
+            self.url.into(),
+            json!(self.events).to_string().into(),
+            Value::Integer(self.tls.into()),
+            self.auth_username.into(),
+            self.auth_password.into(),
+            Value::Integer(self.enabled.into()),
+        ]
     }
 }
 
@@ -194,36 +231,18 @@ fn saved(out: &[edgewrite_core::ports::Rows]) -> Result<Webhook, AppwriteError> 
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let now = ctx.ports.clock.now_ms();
     let id = ctx.params.custom_id("webhookId", now, ctx.ports.random)?;
-    let url = url_param(ctx)?;
-    let name = required_name(ctx)?;
-    let events = events_param(ctx)?;
-    let enabled = flag(ctx, "enabled", true)?;
-    let tls = flag(ctx, "tls", false)?;
-    let auth_username = non_empty(ctx, "authUsername", 256)?.unwrap_or_default();
-    let auth_password = non_empty(ctx, "authPassword", 256)?.unwrap_or_default();
-    let secret = secret_param(ctx)?;
+    let mut values = Settings::from_params(ctx)?.values();
+    values.extend([secret_param(ctx)?.into(), id.clone().into(), Value::Integer(now), Value::Integer(now)]);
+    values.push(Value::Integer(MAX_WEBHOOKS));
     let out = ctx
         .ports
         .sql
         .batch(vec![
             Statement::new(
-                "INSERT INTO webhooks (id, name, url, events, tls, auth_username, auth_password, secret, enabled,
+                "INSERT INTO webhooks (name, url, events, tls, auth_username, auth_password, enabled, secret, id,
                      created_at, updated_at)
                  SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE (SELECT count(*) FROM webhooks) < ?",
-                vec![
-                    id.clone().into(),
-                    name.into(),
-                    url.into(),
-                    json!(events).to_string().into(),
-                    Value::Integer(tls.into()),
-                    auth_username.into(),
-                    auth_password.into(),
-                    secret.into(),
-                    Value::Integer(enabled.into()),
-                    Value::Integer(now),
-                    Value::Integer(now),
-                    Value::Integer(MAX_WEBHOOKS),
-                ],
+                values,
             )
             .expect_changes(1),
             // What a deleted webhook of the same id left behind is not this one's.
@@ -268,33 +287,20 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
 /// default) clears its failure count.
 pub async fn update(ctx: &Ctx<'_>) -> Result<Response, AppwriteError> {
     let id = ctx.params.required_text("webhookId", 36)?;
-    let name = required_name(ctx)?;
-    let url = url_param(ctx)?;
-    let events = events_param(ctx)?;
-    let enabled = flag(ctx, "enabled", true)?;
-    let tls = flag(ctx, "tls", false)?;
-    let auth_username = non_empty(ctx, "authUsername", 256)?.unwrap_or_default();
-    let auth_password = non_empty(ctx, "authPassword", 256)?.unwrap_or_default();
+    let settings = Settings::from_params(ctx)?;
+    let enabled = Value::Integer(settings.enabled.into());
+    let mut values = settings.values();
+    values.extend([enabled, Value::Integer(ctx.ports.clock.now_ms()), id.clone().into()]);
     let out = ctx
         .ports
         .sql
         .batch(vec![
+            // Enabling (the default) clears the failure count.
             Statement::new(
                 "UPDATE webhooks SET name = ?, url = ?, events = ?, tls = ?, auth_username = ?, auth_password = ?,
                      enabled = ?, attempts = CASE WHEN ? THEN 0 ELSE attempts END, updated_at = ?
                  WHERE id = ?",
-                vec![
-                    name.into(),
-                    url.into(),
-                    json!(events).to_string().into(),
-                    Value::Integer(tls.into()),
-                    auth_username.into(),
-                    auth_password.into(),
-                    Value::Integer(enabled.into()),
-                    Value::Integer(enabled.into()),
-                    Value::Integer(ctx.ports.clock.now_ms()),
-                    id.clone().into(),
-                ],
+                values,
             )
             .expect_changes(1),
             select(&id),

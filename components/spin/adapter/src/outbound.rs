@@ -42,12 +42,6 @@ impl Outbound for SpinOutbound {
         Ok(OutboundResponse { status, body })
     }
 
-    async fn fetch_bounded(&self, url: &str, bounds: FetchBounds) -> Result<BoundedResponse, OutboundError> {
-        let request =
-            OutboundRequest { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() };
-        self.send_bounded(request, bounds).await
-    }
-
     /// Spin resolves the name and connects: its `allowed_outbound_hosts` and, where the runtime
     /// configuration sets them, its `block_networks` decide at connect time (README, "Webhooks").
     async fn send_bounded(
