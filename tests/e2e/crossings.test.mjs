@@ -98,6 +98,15 @@ test('every route group crosses to the project object once; hashing routes at mo
   // Functions and messaging: their reads and writes cross once too.
   await expectCrossings(1, '/functions', { key: true });
   await expectCrossings(1, '/messaging/topics', { method: 'POST', key: true, json: { topicId: 'unique()', name: 'crossers' } });
+
+  // Webhooks and presences cross once; a write a webhook subscribes to still crosses once (its
+  // delivery waits in the object's outbox for the queue).
+  const events = [`databases.${db}.collections.*.documents.*.create`];
+  const hook = await expectCrossings(1, '/webhooks', { method: 'POST', key: true, json: { webhookId: 'unique()', url: 'http://127.0.0.1:9/crossings', name: 'crossers', events } });
+  await expectCrossings(1, docs, { ...asUser, method: 'POST', json: { documentId: 'unique()', data: { n: 9 } } });
+  await expectCrossings(1, `/webhooks/${hook.$id}`, { method: 'DELETE', key: true });
+  await expectCrossings(1, `/presences/cross${Date.now().toString(36)}`, { ...asUser, method: 'PUT', json: { status: 'online' } });
+  await expectCrossings(1, '/presences', asUser);
 });
 
 test('a client cannot hand the object a password check the Worker did not do', { skip }, async () => {
